@@ -1,0 +1,99 @@
+"""SASL credentials a client presents in Connection.StartOk.
+
+The broker lists the mechanisms it accepts in ``Connection.Start.mechanisms``,
+a space-separated byte string such as ``b"AMQPLAIN PLAIN"``. Each credentials
+class answers `response_for` with ``(mechanism, response)`` when the broker
+offers its mechanism, and ``(None, None)`` when it does not.
+
+- `PlainCredentials`: SASL PLAIN (RFC 4616), a username and password.
+- `ExternalCredentials`: SASL EXTERNAL, identity taken from the TLS client
+  certificate (RabbitMQ's ``rabbitmq_auth_mechanism_ssl`` plugin).
+
+Passwords never appear in ``repr()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple, Union
+
+MechanismResponse = Tuple[Optional[str], Optional[bytes]]
+
+
+def _broker_offers(start: Any, mechanism: str) -> bool:
+    """Whether ``start.mechanisms`` (bytes or str, space separated) lists ``mechanism``."""
+    offered: Union[bytes, str] = start.mechanisms
+    if isinstance(offered, (bytes, bytearray, memoryview)):
+        offered = bytes(offered).decode("ascii", errors="replace")
+    return mechanism in offered.upper().split()
+
+
+class PlainCredentials:
+    """A username and password for the SASL PLAIN mechanism.
+
+    With ``erase_on_connect=True`` the connection calls `erase_credentials`
+    once the broker has accepted them, so the password does not stay in
+    memory longer than needed (a reconnect then needs new credentials).
+    """
+
+    TYPE = "PLAIN"
+
+    def __init__(self, username: str, password: str, erase_on_connect: bool = False) -> None:
+        self.username = username
+        self.password = password
+        self.erase_on_connect = erase_on_connect
+
+    def response_for(self, start: Any) -> MechanismResponse:
+        """Answer ``Connection.Start``: ``('PLAIN', b'\\0user\\0password')`` or ``(None, None)``."""
+        if not _broker_offers(start, self.TYPE):
+            return None, None
+        response = b"\0" + self.username.encode("utf-8") + b"\0" + self.password.encode("utf-8")
+        return self.TYPE, response
+
+    def erase_credentials(self) -> None:
+        """Forget the password if ``erase_on_connect`` was requested."""
+        if self.erase_on_connect:
+            self.password = ""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PlainCredentials):
+            return NotImplemented
+        return (self.username, self.password, self.erase_on_connect) == (
+            other.username,
+            other.password,
+            other.erase_on_connect,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} username={self.username!r} "
+            f"erase_on_connect={self.erase_on_connect}>"
+        )
+
+
+class ExternalCredentials:
+    """Authenticate with SASL EXTERNAL: the broker takes the identity from the TLS session."""
+
+    TYPE = "EXTERNAL"
+
+    def __init__(self) -> None:
+        self.erase_on_connect = False
+
+    def response_for(self, start: Any) -> MechanismResponse:
+        """Answer ``Connection.Start``: ``('EXTERNAL', b'')`` or ``(None, None)``."""
+        if not _broker_offers(start, self.TYPE):
+            return None, None
+        return self.TYPE, b""
+
+    def erase_credentials(self) -> None:
+        """Nothing to forget: EXTERNAL carries no secret."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ExternalCredentials):
+            return NotImplemented
+        return True
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+VALID_TYPES = [PlainCredentials, ExternalCredentials]
