@@ -1,0 +1,169 @@
+"""The outbound side of the engine: frames appended to one buffer.
+
+Everything the client sends goes through `FrameWriter`. Small frames are
+appended to a bytearray; a large body is kept as memoryview slices of the
+caller's bytes, so it is never copied before the socket takes it. The
+adapter takes the whole lot once per loop turn (`take`), which coalesces
+many commands into one write.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Union
+
+from pika import amqp_object, exceptions, spec
+from pika.frame import FRAME_END_BYTE, FRAME_OVERHEAD
+
+_ENVELOPE = struct.Struct(">BHI")
+_METHOD_START = struct.Struct(">BHII")
+_HEADER_START = struct.Struct(">BHIHHQ")
+_NO_PROPERTIES = b"\x00\x00"
+_PUBLISH_INDEX = spec.Basic.Publish.INDEX
+#: Bodies at least this large are queued as slices, not copied.
+LARGE_BODY = 64 * 1024
+#: How many distinct (channel, exchange, routing key, mandatory) publish
+#: method frames are kept ready-encoded.
+PUBLISH_CACHE_SIZE = 512
+
+BytesLike = Union[bytes, bytearray, memoryview]
+
+
+def _short(value: str | bytes, what: str) -> bytes:
+    raw = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+    if len(raw) > 255:
+        raise exceptions.ShortStringTooLong(
+            f"{what} is {len(raw)} bytes long; AMQP short strings hold at most 255"
+        )
+    return bytes((len(raw),)) + raw
+
+
+class FrameWriter:
+    """Encodes frames into the outbound buffer."""
+
+    __slots__ = ("_body_max", "_buf", "_publish_cache", "_segments")
+
+    def __init__(self, frame_max: int) -> None:
+        self._buf = bytearray()
+        self._segments: list[BytesLike] = []
+        self._publish_cache: dict[tuple[int, str, str, bool], bytes] = {}
+        self._body_max = frame_max - FRAME_OVERHEAD
+
+    def set_frame_max(self, frame_max: int) -> None:
+        self._body_max = frame_max - FRAME_OVERHEAD
+
+    def __bool__(self) -> bool:
+        return bool(self._buf or self._segments)
+
+    def take(self) -> list[BytesLike]:
+        """Hand over everything queued, oldest first, and start afresh."""
+        buf = self._buf
+        if self._segments:
+            out = self._segments
+            if buf:
+                out.append(buf)
+            self._segments = []
+        elif buf:
+            out = [buf]
+        else:
+            return []
+        self._buf = bytearray()
+        return out
+
+    def raw(self, data: bytes) -> None:
+        self._buf += data
+
+    def method(self, channel: int, method: amqp_object.Method) -> None:
+        payload = b"".join(method.encode())
+        self._buf += _METHOD_START.pack(spec.FRAME_METHOD, channel, len(payload) + 4, method.INDEX)
+        self._buf += payload
+        self._buf += FRAME_END_BYTE
+
+    def content(
+        self,
+        channel: int,
+        method: amqp_object.Method,
+        properties: spec.BasicProperties | None,
+        body: BytesLike,
+    ) -> None:
+        """A content-carrying method, its header and its body frames."""
+        self.method(channel, method)
+        self._header_and_body(channel, properties, body)
+
+    def publish(
+        self,
+        channel: int,
+        exchange: str,
+        routing_key: str,
+        body: BytesLike,
+        properties: spec.BasicProperties | None,
+        mandatory: bool,
+    ) -> None:
+        """Basic.Publish with its content: the hot path of publishing."""
+        key = (channel, exchange, routing_key, mandatory)
+        method_frame = self._publish_cache.get(key)
+        if method_frame is None:
+            method_frame = self._publish_frame(key)
+        self._buf += method_frame
+        self._header_and_body(channel, properties, body)
+
+    def _publish_frame(self, key: tuple[int, str, str, bool]) -> bytes:
+        channel, exchange, routing_key, mandatory = key
+        payload = (
+            b"\x00\x00"
+            + _short(exchange, "exchange name")
+            + _short(routing_key, "routing key")
+            + (b"\x01" if mandatory else b"\x00")
+        )
+        frame = (
+            _METHOD_START.pack(spec.FRAME_METHOD, channel, len(payload) + 4, _PUBLISH_INDEX)
+            + payload
+            + FRAME_END_BYTE
+        )
+        cache = self._publish_cache
+        if len(cache) >= PUBLISH_CACHE_SIZE:
+            cache.clear()
+        cache[key] = frame
+        return frame
+
+    def _header_and_body(
+        self, channel: int, properties: spec.BasicProperties | None, body: BytesLike
+    ) -> None:
+        props = _NO_PROPERTIES if properties is None else b"".join(properties.encode())
+        size = len(body)
+        buf = self._buf
+        buf += _HEADER_START.pack(
+            spec.FRAME_HEADER, channel, 12 + len(props), spec.Basic.INDEX, 0, size
+        )
+        buf += props
+        buf += FRAME_END_BYTE
+        if not size:
+            return
+        body_max = self._body_max
+        if size <= body_max and size < LARGE_BODY:
+            buf += _ENVELOPE.pack(spec.FRAME_BODY, channel, size)
+            buf += body
+            buf += FRAME_END_BYTE
+            return
+        if size < LARGE_BODY:
+            view = memoryview(body)
+            for start in range(0, size, body_max):
+                chunk = view[start : start + body_max]
+                buf += _ENVELOPE.pack(spec.FRAME_BODY, channel, len(chunk))
+                buf += chunk
+                buf += FRAME_END_BYTE
+            return
+        self._large_body(channel, body, size, body_max)
+
+    def _large_body(self, channel: int, body: BytesLike, size: int, body_max: int) -> None:
+        # Slices of an immutable bytes object are safe to keep until written;
+        # a mutable buffer is copied once so later changes by the caller
+        # cannot alter what goes on the wire.
+        view = memoryview(body if isinstance(body, bytes) else bytes(body))
+        segments = self._segments
+        for start in range(0, size, body_max):
+            chunk = view[start : start + body_max]
+            self._buf += _ENVELOPE.pack(spec.FRAME_BODY, channel, len(chunk))
+            segments.append(self._buf)
+            segments.append(chunk)
+            self._buf = bytearray(FRAME_END_BYTE)
