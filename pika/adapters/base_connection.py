@@ -1,0 +1,160 @@
+"""`BaseConnection`: the callback `Connection` joined to one set of I/O
+services (`nbio_interface.AbstractIOServices`).
+
+Every event-loop adapter is this class plus a way to build its I/O services;
+none of them knows the protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Callable
+
+from pika import connection, exceptions
+from pika.adapters.utils import connection_workflow, nbio_interface
+from pika.engine.outbound import BytesLike
+
+LOGGER = logging.getLogger(__name__)
+
+
+class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtocol):
+    """A `Connection` whose bytes and timers come from ``nbio``."""
+
+    def __init__(
+        self,
+        parameters: connection.Parameters | None,
+        on_open_callback: Callable[[connection.Connection], None] | None,
+        on_open_error_callback: Callable[[connection.Connection, BaseException], None] | None,
+        on_close_callback: Callable[[connection.Connection, BaseException], None] | None,
+        nbio: nbio_interface.AbstractIOServices,
+        internal_connection_workflow: bool = True,
+    ) -> None:
+        if not isinstance(nbio, nbio_interface.AbstractIOServices):
+            raise TypeError(f"nbio must be AbstractIOServices, got {type(nbio).__name__}")
+        self._nbio = nbio
+        self._transport: nbio_interface.AbstractStreamTransport | None = None
+        self._workflow: connection_workflow.AMQPConnectionWorkflow | None = None
+        super().__init__(
+            parameters,
+            on_open_callback,
+            on_open_error_callback,
+            on_close_callback,
+            internal_connection_workflow,
+        )
+
+    @classmethod
+    def _make_nbio(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
+        """The I/O services for ``custom_ioloop`` (or a new loop when None)."""
+        raise NotImplementedError(f"{cls.__name__} does not build I/O services")
+
+    @classmethod
+    def create_connection(
+        cls,
+        connection_configs: Sequence[connection.Parameters],
+        on_done: Callable[[Any], None],
+        custom_ioloop: Any | None = None,
+        workflow: connection_workflow.AbstractAMQPConnectionWorkflow | None = None,
+    ) -> connection_workflow.AbstractAMQPConnectionWorkflow:
+        """Try ``connection_configs`` in turn; ``on_done`` gets the open
+        connection or an AMQPConnectorException. Returns the workflow, whose
+        ``abort()`` stops it."""
+        nbio = cls._make_nbio(custom_ioloop)
+
+        def connection_factory(params: connection.Parameters) -> BaseConnection:
+            return cls._from_nbio(params, nbio)
+
+        def connector_factory() -> connection_workflow.AMQPConnector:
+            return connection_workflow.AMQPConnector(connection_factory, nbio)
+
+        if workflow is None:
+            workflow = connection_workflow.AMQPConnectionWorkflow()
+        if isinstance(workflow, connection_workflow.AMQPConnectionWorkflow):
+            workflow.set_io_services(nbio)
+        workflow.start(connection_configs, connector_factory, nbio.get_native_ioloop(), on_done)
+        return workflow
+
+    @classmethod
+    def _from_nbio(
+        cls, params: connection.Parameters, nbio: nbio_interface.AbstractIOServices
+    ) -> BaseConnection:
+        """A connection for an external workflow (no internal connecting)."""
+        return cls(params, None, None, None, nbio, False)  # type: ignore[call-arg]
+
+    @property
+    def ioloop(self) -> Any:
+        """The native event loop object of this adapter."""
+        return self._nbio.get_native_ioloop()
+
+    # ------------------------------------------------------ Connection hooks
+
+    def _adapter_connect_stream(self) -> None:
+        workflow = connection_workflow.AMQPConnectionWorkflow(_until_first_amqp_attempt=True)
+        workflow.set_io_services(self._nbio)
+        self._workflow = workflow
+
+        def connector_factory() -> connection_workflow.AMQPConnector:
+            return connection_workflow.AMQPConnector(lambda _params: self, self._nbio)
+
+        workflow.start(
+            [self.params], connector_factory, self._nbio.get_native_ioloop(), self._on_workflow_done
+        )
+
+    def _on_workflow_done(self, result: Any) -> None:
+        self._workflow = None
+        if not isinstance(result, BaseException):
+            return  # open: the open callbacks already ran
+        if self.connection_state == self.CONNECTION_CLOSED:
+            return  # the AMQP handshake failed and was reported by the engine
+        self.connection_state = self.CONNECTION_CLOSED
+        for callback in list(self._on_open_error):
+            callback(self, result)
+
+    def _adapter_disconnect_stream(self) -> None:
+        if self._workflow is not None:
+            workflow, self._workflow = self._workflow, None
+            workflow.abort()
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.abort()
+
+    def _adapter_emit_data(self, buffers: list[BytesLike]) -> None:
+        transport = self._transport
+        if transport is None:
+            raise exceptions.ConnectionWrongStateError("no transport to write to")
+        if len(buffers) == 1:
+            transport.write(buffers[0])
+        else:
+            transport.writelines(buffers)
+
+    def _adapter_call_later(self, delay: float, callback: Callable[[], None]) -> Any:
+        return self._nbio.call_later(delay, callback)
+
+    def _adapter_remove_timeout(self, timeout_id: Any) -> None:
+        timeout_id.cancel()
+
+    def _adapter_add_callback(self, callback: Callable[[], None]) -> None:
+        self._nbio.add_callback(callback)
+
+    def _adapter_add_callback_threadsafe(self, callback: Callable[[], None]) -> None:
+        self._nbio.add_callback_threadsafe(callback)
+
+    def _adapter_get_write_buffer_size(self) -> int:
+        transport = self._transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+    # ------------------------------------------------------ stream protocol
+
+    def connection_made(self, transport: nbio_interface.AbstractStreamTransport) -> None:
+        self._transport = transport
+        self._on_stream_connected()
+
+    def connection_lost(self, error: BaseException | None) -> None:
+        self._transport = None
+        self._on_stream_terminated(error)
+
+    def eof_received(self) -> bool | None:
+        return False
+
+    def data_received(self, data: bytes) -> None:
+        self._on_data_available(data)

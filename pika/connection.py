@@ -1,0 +1,556 @@
+"""Pika's callback `Connection`: user callbacks and channels over the engine.
+
+This class knows nothing of sockets or event loops. An adapter
+(`pika.adapters.base_connection.BaseConnection` and the classes built on it)
+moves bytes and time through the methods named in ARCHITECTURE.md:
+``_on_stream_connected``, ``_on_data_available``, ``_on_stream_terminated``
+in, and the ``_adapter_*`` methods out.
+
+Outbound frames are coalesced: commands append to the engine's buffer and
+one flush per loop turn hands everything to the transport.
+
+Exceptions raised by user callbacks propagate out of the I/O loop (out of
+``ioloop.start()``, or out of the blocking call that was waiting). The
+connection stays consistent: each event is taken from the engine before its
+callbacks run, and whatever was received after it is processed on the next
+loop iteration.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import time
+from typing import Any, Callable
+
+from pika import channel as channel_mod
+from pika import exceptions, frame, spec
+from pika.engine import ConnectionEngine, EngineConfig, events
+from pika.engine.outbound import BytesLike
+from pika.engine.tuning import PRODUCT, HeartbeatSetting
+from pika.parameters import ConnectionParameters, Parameters, SSLOptions, URLParameters
+
+__all__ = [
+    "PRODUCT",
+    "Connection",
+    "ConnectionParameters",
+    "Parameters",
+    "SSLOptions",
+    "URLParameters",
+]
+
+LOGGER = logging.getLogger(__name__)
+
+_OnOpen = Callable[["Connection"], Any]
+_OnError = Callable[["Connection", BaseException], Any]
+_OnBlocked = Callable[["Connection", frame.Method], Any]
+
+#: How long to wait for the broker's Connection.Close-Ok before dropping the
+#: stream when heartbeats are off.
+CLOSE_OK_TIMEOUT = 10.0
+
+
+class Connection(abc.ABC):
+    """An AMQP connection with Pika's callback interface (abstract: an
+    adapter supplies the I/O)."""
+
+    CONNECTION_CLOSED = 0
+    CONNECTION_INIT = 1
+    CONNECTION_PROTOCOL = 2
+    CONNECTION_START = 3
+    CONNECTION_TUNE = 4
+    CONNECTION_OPEN = 5
+    CONNECTION_CLOSING = 6
+
+    ON_CONNECTION_CLOSED = "_on_connection_closed"
+    ON_CONNECTION_ERROR = "_on_connection_error"
+    ON_CONNECTION_OPEN_OK = "_on_connection_open_ok"
+
+    def __init__(
+        self,
+        parameters: Parameters | None = None,
+        on_open_callback: _OnOpen | None = None,
+        on_open_error_callback: _OnError | None = None,
+        on_close_callback: _OnError | None = None,
+        internal_connection_workflow: bool = True,
+    ) -> None:
+        if parameters is not None and not isinstance(parameters, Parameters):
+            raise TypeError(
+                f"parameters must be a pika.connection.Parameters instance, "
+                f"got {type(parameters).__name__}"
+            )
+        for name, value in (
+            ("on_open_callback", on_open_callback),
+            ("on_open_error_callback", on_open_error_callback),
+            ("on_close_callback", on_close_callback),
+        ):
+            if value is not None and not callable(value):
+                raise TypeError(f"{name} must be callable")
+        self.params: Parameters = parameters if parameters is not None else ConnectionParameters()
+        self._on_open: list[_OnOpen] = [on_open_callback] if on_open_callback else []
+        self._on_open_error: list[_OnError] = (
+            [on_open_error_callback] if on_open_error_callback else [self._default_open_error]
+        )
+        self._on_close: list[_OnError] = [on_close_callback] if on_close_callback else []
+        self._on_blocked: list[_OnBlocked] = []
+        self._on_unblocked: list[_OnBlocked] = []
+        self._update_secret_callbacks: list[Callable[[frame.Method], Any] | None] = []
+        self._backpressure: list[Callable[[Connection], Any]] = []
+        self._backpressure_multiplier = 10
+        self._bytes_emitted = 0
+        self._emits = 0
+        self._channels: dict[int, channel_mod.Channel] = {}
+        self._engine = ConnectionEngine(self._engine_config())
+        self.connection_state = self.CONNECTION_INIT
+        self._opened = False
+        self._dispatching = False
+        self._flush_scheduled = False
+        self._timer: Any = None
+        self._timer_deadline: float | None = None
+        self._blocked_timer: Any = None
+        self._close_timer: Any = None
+        self.is_blocked = False
+        if internal_connection_workflow:
+            self._adapter_connect_stream()
+
+    def __repr__(self) -> str:
+        states = {
+            0: "CLOSED",
+            1: "INIT",
+            2: "PROTOCOL",
+            3: "START",
+            4: "TUNE",
+            5: "OPEN",
+            6: "CLOSING",
+        }
+        return (
+            f"<{type(self).__name__} {states[self.connection_state]} "
+            f"host={self.params.host}:{self.params.port}>"
+        )
+
+    def _engine_config(self) -> EngineConfig:
+        params = self.params
+        setting = params.heartbeat
+        heartbeat: HeartbeatSetting
+        if callable(setting):
+            user_heartbeat = setting
+
+            def heartbeat(broker_value: int) -> int:
+                return user_heartbeat(self, broker_value)
+
+        else:
+            heartbeat = setting
+        return EngineConfig(
+            credentials=params.credentials,
+            virtual_host=params.virtual_host,
+            client_properties=params.client_properties,
+            locale=params.locale,
+            channel_max=params.channel_max,
+            frame_max=params.frame_max,
+            heartbeat=heartbeat,
+        )
+
+    @staticmethod
+    def _default_open_error(connection: Connection, error: BaseException) -> None:
+        LOGGER.error("%r failed to open: %r", connection, error)
+
+    # -------------------------------------------------------------- adapter API
+
+    @abc.abstractmethod
+    def _adapter_connect_stream(self) -> None:
+        """Start connecting the transport (the adapter's workflow)."""
+
+    @abc.abstractmethod
+    def _adapter_disconnect_stream(self) -> None:
+        """Drop the transport; no `_on_stream_terminated` needs to follow."""
+
+    @abc.abstractmethod
+    def _adapter_emit_data(self, buffers: list[BytesLike]) -> None:
+        """Write ``buffers`` to the transport, in order."""
+
+    @abc.abstractmethod
+    def _adapter_call_later(self, delay: float, callback: Callable[[], None]) -> Any:
+        """Run ``callback`` after ``delay`` seconds; returns a handle."""
+
+    @abc.abstractmethod
+    def _adapter_remove_timeout(self, timeout_id: Any) -> None:
+        """Cancel a handle from `_adapter_call_later`."""
+
+    @abc.abstractmethod
+    def _adapter_add_callback(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the loop's next turn (same thread)."""
+
+    @abc.abstractmethod
+    def _adapter_add_callback_threadsafe(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the loop's thread; callable from any thread."""
+
+    @abc.abstractmethod
+    def _adapter_get_write_buffer_size(self) -> int:
+        """Bytes written but not yet handed to the kernel."""
+
+    def _on_stream_connected(self) -> None:
+        """The transport is up: start the AMQP handshake."""
+        self.connection_state = self.CONNECTION_PROTOCOL
+        self._engine.start(time.monotonic())
+        self._flush()
+
+    def _on_data_available(self, data: bytes) -> None:
+        self._engine.receive_data(data)
+        self._process_events()
+
+    def _on_stream_terminated(self, error: BaseException | None) -> None:
+        self._engine.connection_lost(error)
+        self._process_events()
+
+    # ---------------------------------------------------------------- the pump
+
+    def _process_events(self) -> None:
+        engine = self._engine
+        self._dispatching = True
+        try:
+            while True:
+                event = engine.next_event()
+                if event is None:
+                    break
+                if type(event) is events.ContentReceived:
+                    chan = self._channels.get(event.channel_number)
+                    if chan is not None:
+                        chan._on_content(event.method, event.properties, event.body)
+                else:
+                    self._on_event(event)
+        except BaseException:
+            # A user callback raised: carry on with what is buffered on the
+            # next loop turn, then let the exception reach the loop's caller.
+            if self.connection_state != self.CONNECTION_CLOSED:
+                self._adapter_add_callback(self._process_events)
+            raise
+        finally:
+            self._dispatching = False
+            if self.connection_state != self.CONNECTION_CLOSED:
+                self._flush()
+                self._arm_timer()
+
+    def _on_event(self, event: events.Event) -> None:
+        kind = type(event)
+        if kind is events.MethodReceived:
+            number = event.channel_number  # type: ignore[attr-defined]
+            if number:
+                chan = self._channels.get(number)
+                if chan is not None:
+                    chan._on_method(event.method)  # type: ignore[attr-defined]
+            else:
+                self._on_update_secret_ok(event.method)  # type: ignore[attr-defined]
+        elif kind is events.ChannelOpened:
+            chan = self._channels.get(event.channel_number)  # type: ignore[attr-defined]
+            if chan is not None:
+                chan._on_opened()
+        elif kind is events.ChannelClosed:
+            self._on_channel_closed(event)  # type: ignore[arg-type]
+        elif kind is events.ConnectionOpened:
+            self._on_opened()
+        elif kind is events.ConnectionClosed:
+            self._on_closed(event.error)  # type: ignore[attr-defined]
+        elif kind is events.ConnectionBlocked:
+            self._on_blocked_event(event.method)  # type: ignore[attr-defined]
+        elif kind is events.ConnectionUnblocked:
+            self._on_unblocked_event(event.method)  # type: ignore[attr-defined]
+
+    def _output_ready(self) -> None:
+        """A command queued output: flush it once, at the end of this turn."""
+        if not self._flush_scheduled and not self._dispatching:
+            self._flush_scheduled = True
+            self._adapter_add_callback(self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        if self.connection_state != self.CONNECTION_CLOSED:
+            self._flush()
+
+    def _flush(self) -> None:
+        out = self._engine.take_output()
+        if not out:
+            return
+        self._adapter_emit_data(out)
+        if self._backpressure:
+            self._check_backpressure(out)
+
+    def _check_backpressure(self, out: list[BytesLike]) -> None:
+        self._bytes_emitted += sum(len(chunk) for chunk in out)
+        self._emits += 1
+        average = self._bytes_emitted / self._emits
+        if self._adapter_get_write_buffer_size() > average * self._backpressure_multiplier:
+            for callback in list(self._backpressure):
+                callback(self)
+
+    # ---------------------------------------------------------------- timers
+
+    def _arm_timer(self) -> None:
+        deadline = self._engine.deadline
+        if deadline == self._timer_deadline:
+            return
+        if self._timer is not None:
+            self._adapter_remove_timeout(self._timer)
+            self._timer = None
+        self._timer_deadline = deadline
+        if deadline is not None:
+            delay = max(0.0, deadline - time.monotonic())
+            self._timer = self._adapter_call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_deadline = None
+        if self.connection_state == self.CONNECTION_CLOSED:
+            return
+        self._engine.timer_due(time.monotonic())
+        self._process_events()
+
+    def _cancel_timers(self) -> None:
+        for name in ("_timer", "_blocked_timer", "_close_timer"):
+            handle = getattr(self, name)
+            if handle is not None:
+                self._adapter_remove_timeout(handle)
+                setattr(self, name, None)
+        self._timer_deadline = None
+
+    # ----------------------------------------------------------- engine events
+
+    def _on_opened(self) -> None:
+        self.connection_state = self.CONNECTION_OPEN
+        self._opened = True
+        for callback in list(self._on_open):
+            callback(self)
+
+    def _on_closed(self, error: Exception) -> None:
+        self.connection_state = self.CONNECTION_CLOSED
+        self._flush()
+        self._cancel_timers()
+        self._adapter_disconnect_stream()
+        for chan in list(self._channels.values()):
+            chan._on_closed(error)
+        self._channels.clear()
+        callbacks = self._on_close if self._opened else self._on_open_error
+        for callback in list(callbacks):
+            callback(self, error)
+
+    def _on_channel_closed(self, event: events.ChannelClosed) -> None:
+        chan = self._channels.get(event.channel_number)
+        if chan is None:
+            return
+        cls = (
+            exceptions.ChannelClosedByBroker
+            if event.by_broker
+            else exceptions.ChannelClosedByClient
+        )
+        chan._on_closed(cls(event.reply_code, event.reply_text))
+
+    def _channel_gone(self, channel_number: int) -> None:
+        self._channels.pop(channel_number, None)
+
+    def _on_update_secret_ok(self, method: Any) -> None:
+        if isinstance(method, spec.Connection.UpdateSecretOk) and self._update_secret_callbacks:
+            callback = self._update_secret_callbacks.pop(0)
+            if callback is not None:
+                callback(frame.Method(0, method))
+
+    def _on_blocked_event(self, method: spec.Connection.Blocked) -> None:
+        self.is_blocked = True
+        timeout = self.params.blocked_connection_timeout
+        if timeout is not None and self._blocked_timer is None:
+            self._blocked_timer = self._adapter_call_later(timeout, self._on_blocked_timeout)
+        method_frame = frame.Method(0, method)
+        for callback in list(self._on_blocked):
+            callback(self, method_frame)
+
+    def _on_unblocked_event(self, method: spec.Connection.Unblocked) -> None:
+        self.is_blocked = False
+        if self._blocked_timer is not None:
+            self._adapter_remove_timeout(self._blocked_timer)
+            self._blocked_timer = None
+        method_frame = frame.Method(0, method)
+        for callback in list(self._on_unblocked):
+            callback(self, method_frame)
+
+    def _on_blocked_timeout(self) -> None:
+        self._blocked_timer = None
+        self._terminate(
+            exceptions.ConnectionBlockedTimeout(
+                f"the broker kept the connection blocked for more than "
+                f"{self.params.blocked_connection_timeout} seconds"
+            )
+        )
+
+    def _on_close_ok_timeout(self) -> None:
+        self._close_timer = None
+        self._terminate(
+            exceptions.ConnectionClosedByClient(
+                self._engine._close_code,
+                f"{self._engine._close_text} (no Close-Ok from the broker within "
+                f"{CLOSE_OK_TIMEOUT:g} s)",
+            )
+        )
+
+    def _terminate(self, error: Exception) -> None:
+        """End the connection now with ``error`` (no close handshake)."""
+        self._engine.abort(error)
+        self._process_events()
+
+    # --------------------------------------------------------------- public API
+
+    @property
+    def is_open(self) -> bool:
+        return self.connection_state == self.CONNECTION_OPEN
+
+    @property
+    def is_closing(self) -> bool:
+        return self.connection_state == self.CONNECTION_CLOSING
+
+    @property
+    def is_closed(self) -> bool:
+        return self.connection_state == self.CONNECTION_CLOSED
+
+    @property
+    def server_properties(self) -> dict[str, Any]:
+        return self._engine.server_properties
+
+    @property
+    def server_capabilities(self) -> dict[str, Any]:
+        capabilities = self._engine.server_properties.get("capabilities")
+        return capabilities if isinstance(capabilities, dict) else {}
+
+    def _capability(self, name: str) -> bool:
+        return bool(self.server_capabilities.get(name, False))
+
+    @property
+    def basic_nack(self) -> bool:
+        return self._capability("basic.nack")
+
+    @property
+    def consumer_cancel_notify(self) -> bool:
+        return self._capability("consumer_cancel_notify")
+
+    @property
+    def exchange_exchange_bindings(self) -> bool:
+        return self._capability("exchange_exchange_bindings")
+
+    @property
+    def publisher_confirms(self) -> bool:
+        return self._capability("publisher_confirms")
+
+    def channel(
+        self,
+        channel_number: int | None = None,
+        on_open_callback: Callable[[channel_mod.Channel], Any] | None = None,
+    ) -> channel_mod.Channel:
+        """Open a channel; ``on_open_callback(channel)`` once it is open."""
+        if not self.is_open:
+            raise exceptions.ConnectionWrongStateError(
+                f"channel() needs an open connection: {self!r}"
+            )
+        if on_open_callback is not None and not callable(on_open_callback):
+            raise TypeError("on_open_callback must be callable")
+        if channel_number is None:
+            channel_number = self._engine.allocate_channel_number()
+        chan = self._create_channel(channel_number, on_open_callback)
+        chan.open()
+        self._channels[channel_number] = chan
+        return chan
+
+    def _create_channel(
+        self, channel_number: int, on_open_callback: Callable[[channel_mod.Channel], Any] | None
+    ) -> channel_mod.Channel:
+        return channel_mod.Channel(self, channel_number, on_open_callback)
+
+    def close(self, reply_code: int = 200, reply_text: str = "Normal shutdown") -> None:
+        """Close the connection; an unfinished opening is aborted and
+        reported to the open-error callbacks as ConnectionOpenAborted."""
+        if self.is_closing or self.is_closed:
+            raise exceptions.ConnectionWrongStateError(
+                f"close() on a connection that is already "
+                f"{'closing' if self.is_closing else 'closed'}"
+            )
+        if not self.is_open:
+            self._engine.close(reply_code, reply_text)
+            self._process_events()
+            return
+        self.connection_state = self.CONNECTION_CLOSING
+        self._engine.close(reply_code, reply_text)
+        self._flush()
+        if not self._engine.heartbeat:
+            self._close_timer = self._adapter_call_later(
+                CLOSE_OK_TIMEOUT, self._on_close_ok_timeout
+            )
+
+    def update_secret(
+        self,
+        new_secret: str,
+        reason: str,
+        callback: Callable[[frame.Method], Any] | None = None,
+    ) -> None:
+        """Send Connection.UpdateSecret (e.g. a refreshed OAuth token)."""
+        if not isinstance(new_secret, str) or not isinstance(reason, str):
+            raise TypeError("new_secret and reason must be str")
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable")
+        self._engine.update_secret(new_secret, reason)
+        self._update_secret_callbacks.append(callback)
+        self._output_ready()
+
+    def add_on_open_callback(self, callback: _OnOpen) -> None:
+        _check_callable(callback)
+        self._on_open.append(callback)
+
+    def remove_on_open_callback(self, callback: _OnOpen) -> bool:
+        return _remove(self._on_open, callback)
+
+    def add_on_open_error_callback(self, callback: _OnError, remove_default: bool = True) -> None:
+        _check_callable(callback)
+        if remove_default:
+            _remove(self._on_open_error, self._default_open_error)
+        self._on_open_error.append(callback)
+
+    def remove_on_open_error_callback(self, callback: _OnError) -> bool:
+        return _remove(self._on_open_error, callback)
+
+    def add_on_close_callback(self, callback: _OnError) -> None:
+        _check_callable(callback)
+        self._on_close.append(callback)
+
+    def remove_on_close_callback(self, callback: _OnError) -> bool:
+        return _remove(self._on_close, callback)
+
+    def add_on_connection_blocked_callback(self, callback: _OnBlocked) -> None:
+        _check_callable(callback)
+        self._on_blocked.append(callback)
+
+    def remove_on_connection_blocked_callback(self, callback: _OnBlocked) -> bool:
+        return _remove(self._on_blocked, callback)
+
+    def add_on_connection_unblocked_callback(self, callback: _OnBlocked) -> None:
+        _check_callable(callback)
+        self._on_unblocked.append(callback)
+
+    def remove_on_connection_unblocked_callback(self, callback: _OnBlocked) -> bool:
+        return _remove(self._on_unblocked, callback)
+
+    def add_backpressure_callback(self, callback: Callable[[Connection], Any]) -> None:
+        """``callback(connection)`` whenever the transport's unsent bytes
+        exceed the backpressure multiplier times the average write."""
+        _check_callable(callback)
+        self._backpressure.append(callback)
+
+    def set_backpressure_multiplier(self, value: int = 10) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"backpressure multiplier must be an int >= 1, got {value!r}")
+        self._backpressure_multiplier = value
+
+
+def _check_callable(callback: Any) -> None:
+    if not callable(callback):
+        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+
+
+def _remove(callbacks: list[Any], callback: Any) -> bool:
+    if callback in callbacks:
+        callbacks.remove(callback)
+        return True
+    return False
