@@ -139,9 +139,8 @@ class AMQPConnector:
             set_sock_opts(sock, conn_params.tcp_options)
             sock.setblocking(False)
         except OSError as exc:
-            self._nbio.add_callback(
-                lambda: self._fail(AMQPConnectorSocketConnectError(exc, **self._where()))
-            )
+            error = AMQPConnectorSocketConnectError(exc, **self._where())
+            self._nbio.add_callback(lambda: self._fail(error))
             return
         self._sock = sock
         if conn_params.stack_timeout:
