@@ -583,18 +583,18 @@ class Channel:
             if consumer is not None:
                 consumer(self, method, properties, body)
             else:
-                self._orphan_delivery(method)  # type: ignore[arg-type]
+                self._orphan_delivery(method)
         elif type(method) is spec.Basic.Return:
             if not self._on_return:
                 LOGGER.warning(
                     "channel %d: message returned by the broker (%s %s) and no "
                     "on_return callback is registered",
                     self.channel_number,
-                    method.reply_code,  # type: ignore[attr-defined]
-                    method.reply_text,  # type: ignore[attr-defined]
+                    method.reply_code,
+                    method.reply_text,
                 )
-            for callback in list(self._on_return):
-                callback(self, method, properties, body)  # type: ignore[arg-type]
+            for on_return in list(self._on_return):
+                on_return(self, method, properties, body)
         else:
             _replies, callback = self._pop_reply(method)
             if callback is not None:

@@ -79,7 +79,7 @@ class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtoco
         cls, params: connection.Parameters, nbio: nbio_interface.AbstractIOServices
     ) -> BaseConnection:
         """A connection for an external workflow (no internal connecting)."""
-        return cls(params, None, None, None, nbio, False)  # type: ignore[call-arg]
+        return cls(params, None, None, None, nbio, False)
 
     @property
     def ioloop(self) -> Any:

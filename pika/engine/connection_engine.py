@@ -60,6 +60,14 @@ Event = events.Event
 Buffer = Union[bytes, bytearray]
 
 
+def _close_reason(method: Any) -> tuple[int, str]:
+    """Reply code and text of a Close method, whatever the peer put there."""
+    text = method.reply_text
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return int(method.reply_code or 0), str(text)
+
+
 class _Channel:
     """Per-channel protocol state, including a message being reassembled."""
 
@@ -297,7 +305,7 @@ class ConnectionEngine:
                     f"{chan.body_size} bytes its header declared",
                 )
             if chan.chunks:
-                chan.chunks.append(buf[start:end])
+                chan.chunks.append(bytes(buf[start:end]))
                 body = b"".join(chan.chunks)
                 chan.chunks = []
             else:
@@ -378,12 +386,7 @@ class ConnectionEngine:
         if index == _CHANNEL_CLOSE and state == CH_CLOSING:
             self._writer.method(channel, spec.Channel.CloseOk())
             chan.state = CH_AWAIT_CLOSE_OK
-            return events.ChannelClosed(
-                channel,
-                method.reply_code,
-                method.reply_text,
-                True,  # type: ignore[attr-defined]
-            )
+            return events.ChannelClosed(channel, *_close_reason(method), True)
         if index in CONTENT_METHODS:
             chan.content_method = method
         return _NO_EVENT
@@ -391,7 +394,7 @@ class ConnectionEngine:
     def _broker_closed_channel(self, chan: _Channel, method: spec.Channel.Close) -> object:
         self._writer.method(chan.number, spec.Channel.CloseOk())
         del self._channels[chan.number]
-        return events.ChannelClosed(chan.number, method.reply_code, method.reply_text, True)
+        return events.ChannelClosed(chan.number, *_close_reason(method), True)
 
     # ------------------------------------------------------------ connection methods
 
@@ -489,7 +492,7 @@ class ConnectionEngine:
 
     def _broker_closed_connection(self, close: spec.Connection.Close) -> object:
         self._writer.method(0, spec.Connection.CloseOk())
-        code, text = close.reply_code or 0, str(close.reply_text)
+        code, text = _close_reason(close)
         exc: Exception
         if self.state == AWAIT_TUNE:
             exc = exceptions.ProbableAuthenticationError(f"({code}) {text}")
