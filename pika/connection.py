@@ -325,8 +325,14 @@ class Connection(abc.ABC):
         self._flush()
         self._cancel_timers()
         self._adapter_disconnect_stream()
+        # Closing a connection closes its channels: after a client close they
+        # report ChannelClosedByClient with the connection's code and text;
+        # otherwise they get the connection's own error, as in Pika.
+        channel_error: Exception = error
+        if isinstance(error, exceptions.ConnectionClosedByClient):
+            channel_error = exceptions.ChannelClosedByClient(error.reply_code, error.reply_text)
         for chan in list(self._channels.values()):
-            chan._on_closed(error)
+            chan._on_closed(channel_error)
         self._channels.clear()
         callbacks = self._on_close if self._opened else self._on_open_error
         for callback in list(callbacks):
