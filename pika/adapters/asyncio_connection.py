@@ -1,0 +1,305 @@
+"""`AsyncioConnection`: the callback connection on an asyncio event loop.
+
+The I/O services use the loop's own machinery throughout: name resolution
+with `loop.getaddrinfo`, the TCP connect with `loop.sock_connect`, and the
+stream (plain or TLS) with `loop.create_connection(sock=...)`, so bytes
+move through asyncio's native transport. `_StreamBridge` sits between
+that transport and the connection: an asyncio protocol on one side, a
+`nbio_interface.AbstractStreamTransport` on the other.
+
+The connection never changes the event-loop policy or the current loop. With
+no loop given it uses the running loop, else the loop set as current for
+this thread, else a new loop of its own (`connection.ioloop`) that is not
+installed anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import warnings
+from collections.abc import Coroutine, Sequence
+from typing import Any, Callable
+
+from pika import connection
+from pika.adapters import base_connection
+from pika.adapters.utils import nbio_interface
+from pika.adapters.utils.io_services_utils import check_callback_arg
+
+__all__ = ["AsyncioConnection"]
+
+_OnOpen = Callable[[connection.Connection], None]
+_OnError = Callable[[connection.Connection, BaseException], None]
+
+
+class AsyncioConnection(base_connection.BaseConnection):
+    """A connection whose I/O runs on an asyncio event loop.
+
+    ``custom_ioloop`` is the loop to use (or ready-made I/O services); see
+    the module docstring for the loop chosen when it is None. Run the loop
+    as usual: inside ``asyncio.run(...)``, or with
+    ``connection.ioloop.run_forever()``.
+    """
+
+    def __init__(
+        self,
+        parameters: connection.Parameters | None = None,
+        on_open_callback: _OnOpen | None = None,
+        on_open_error_callback: _OnError | None = None,
+        on_close_callback: _OnError | None = None,
+        custom_ioloop: asyncio.AbstractEventLoop | nbio_interface.AbstractIOServices | None = None,
+        internal_connection_workflow: bool = True,
+    ) -> None:
+        super().__init__(
+            parameters,
+            on_open_callback,
+            on_open_error_callback,
+            on_close_callback,
+            self._make_nbio(custom_ioloop),
+            internal_connection_workflow,
+        )
+
+    @classmethod
+    def _make_nbio(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
+        if isinstance(custom_ioloop, nbio_interface.AbstractIOServices):
+            return custom_ioloop
+        return AsyncioIOServices(custom_ioloop)
+
+
+def _default_loop() -> asyncio.AbstractEventLoop:
+    """The running loop, else this thread's current loop, else a new one.
+
+    Asking for the current loop when none is set is deprecated (3.12, 3.13)
+    or an error (3.14 on): that case is caught, and answered with a new loop
+    that is not made current, so nothing global changes.
+    """
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        try:
+            return asyncio.get_event_loop()
+        except (DeprecationWarning, RuntimeError):
+            return asyncio.new_event_loop()
+
+
+class _Timer(nbio_interface.AbstractTimerReference):
+    __slots__ = ("_handle",)
+
+    def __init__(self, handle: asyncio.TimerHandle) -> None:
+        self._handle = handle
+
+    def cancel(self) -> None:
+        self._handle.cancel()
+
+
+class _TaskReference(nbio_interface.AbstractIOReference):
+    """A coroutine run as a task whose outcome goes to ``on_done``.
+
+    ``on_done`` gets the coroutine's result or the exception it raised (a
+    `asyncio.CancelledError` if something else cancelled the task).
+    After `cancel`, ``on_done`` is never called; an outcome that arrives
+    anyway (the task had already finished) goes to ``discard``.
+    """
+
+    __slots__ = ("_discard", "_on_done", "_task")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        coroutine: Coroutine[Any, Any, Any],
+        on_done: Callable[[Any], None],
+        discard: Callable[[Any], None] | None = None,
+    ) -> None:
+        self._on_done: Callable[[Any], None] | None = on_done
+        self._discard = discard
+        self._task = loop.create_task(coroutine)
+        self._task.add_done_callback(self._finished)
+
+    def cancel(self) -> bool:
+        if self._on_done is None:
+            return False
+        self._on_done = None
+        self._task.cancel()
+        return True
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        outcome: Any
+        if task.cancelled():
+            outcome = asyncio.CancelledError()
+        else:
+            outcome = task.exception()
+            if outcome is None:
+                outcome = task.result()
+        on_done, self._on_done = self._on_done, None
+        if on_done is not None:
+            on_done(outcome)
+        elif self._discard is not None:
+            self._discard(outcome)
+
+
+class _StreamBridge(asyncio.Protocol, nbio_interface.AbstractStreamTransport):
+    """Joins an asyncio transport to a pika stream protocol.
+
+    asyncio calls it as a protocol and it forwards to ``protocol``; the
+    pika protocol writes to it as a transport and it forwards to asyncio's.
+    The end of the stream is reported in pika's terms: None after `abort`,
+    `EOFError` when the peer closed, else asyncio's exception.
+    """
+
+    def __init__(self, protocol: nbio_interface.AbstractStreamProtocol) -> None:
+        self._protocol = protocol
+        self._transport: asyncio.Transport | None = None
+        self._aborted = False
+        # Bytes go straight to the pika protocol, without a hop through here.
+        self.data_received = protocol.data_received  # type: ignore[method-assign]
+
+    # asyncio's side: a protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._protocol.connection_made(self)
+
+    def eof_received(self) -> bool:
+        self._protocol.eof_received()
+        return False  # let asyncio close the transport: connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        error: BaseException | None = exc
+        if error is None and not self._aborted:
+            error = EOFError("the peer closed the connection")
+        self._protocol.connection_lost(error)
+
+    # pika's side: a transport
+
+    def abort(self) -> None:
+        transport = self._transport
+        if transport is not None and not self._aborted:
+            self._aborted = True
+            transport.abort()
+
+    def get_protocol(self) -> nbio_interface.AbstractStreamProtocol:
+        return self._protocol
+
+    def write(self, data: nbio_interface.BytesLike) -> None:
+        transport = self._transport
+        if transport is not None and not self._aborted:
+            transport.write(data)
+
+    def writelines(self, buffers: Sequence[nbio_interface.BytesLike]) -> None:
+        transport = self._transport
+        if transport is not None and not self._aborted:
+            transport.writelines(buffers)
+
+    def get_write_buffer_size(self) -> int:
+        transport = self._transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+
+class AsyncioIOServices(nbio_interface.AbstractIOServices):
+    """`nbio_interface.AbstractIOServices` on an asyncio event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._loop = loop if loop is not None else _default_loop()
+
+    def get_native_ioloop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def close(self) -> None:
+        self._loop.close()
+
+    def run(self) -> None:
+        self._loop.run_forever()
+
+    def stop(self) -> None:
+        self._loop.stop()
+
+    def add_callback_threadsafe(self, callback: Callable[[], None]) -> None:
+        check_callback_arg(callback, "callback")
+        self._loop.call_soon_threadsafe(callback)
+
+    def add_callback(self, callback: Callable[[], None]) -> None:
+        check_callback_arg(callback, "callback")
+        self._loop.call_soon(callback)
+
+    def call_later(
+        self, delay: float, callback: Callable[[], None]
+    ) -> nbio_interface.AbstractTimerReference:
+        check_callback_arg(callback, "callback")
+        return _Timer(self._loop.call_later(delay, callback))
+
+    def getaddrinfo(
+        self,
+        host: str,
+        port: int,
+        on_done: Callable[..., None],
+        family: int = 0,
+        socktype: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+    ) -> nbio_interface.AbstractIOReference:
+        check_callback_arg(on_done, "on_done")
+        resolution = self._loop.getaddrinfo(
+            host, port, family=family, type=socktype, proto=proto, flags=flags
+        )
+        return _TaskReference(self._loop, resolution, on_done)
+
+    def connect_socket(
+        self,
+        sock: socket.socket,
+        resolved_addr: tuple[Any, ...],
+        on_done: Callable[[BaseException | None], None],
+    ) -> nbio_interface.AbstractIOReference:
+        check_callback_arg(on_done, "on_done")
+        sock.setblocking(False)
+
+        def report(outcome: Any) -> None:
+            on_done(outcome if isinstance(outcome, BaseException) else None)
+
+        return _TaskReference(self._loop, self._loop.sock_connect(sock, resolved_addr), report)
+
+    def create_streaming_connection(
+        self,
+        protocol_factory: Callable[[], nbio_interface.AbstractStreamProtocol],
+        sock: socket.socket,
+        on_done: Callable[
+            [BaseException | tuple[nbio_interface.AbstractStreamTransport, Any]], None
+        ],
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> nbio_interface.AbstractIOReference:
+        check_callback_arg(protocol_factory, "protocol_factory")
+        check_callback_arg(on_done, "on_done")
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise TypeError(f"ssl_context must be an ssl.SSLContext, not {ssl_context!r}")
+        if server_hostname is not None and ssl_context is None:
+            raise ValueError("server_hostname is only meaningful with an ssl_context")
+        sock.setblocking(False)
+        setup = self._loop.create_connection(
+            lambda: _StreamBridge(protocol_factory()),
+            sock=sock,
+            ssl=ssl_context,
+            # asyncio reads "" as "no SNI, no name to check".
+            server_hostname=(server_hostname or "") if ssl_context is not None else None,
+        )
+
+        def report(outcome: Any) -> None:
+            if isinstance(outcome, BaseException):
+                sock.close()
+                on_done(outcome)
+            else:
+                bridge = outcome[1]
+                on_done((bridge, bridge.get_protocol()))
+
+        def discard(outcome: Any) -> None:
+            if isinstance(outcome, BaseException):
+                sock.close()
+            else:
+                outcome[1].abort()
+
+        return _TaskReference(self._loop, setup, report, discard)
