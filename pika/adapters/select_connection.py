@@ -1,0 +1,443 @@
+"""The library's own event loop (`IOLoop`, on the `selectors` module) and `SelectConnection`.
+
+One loop iteration (`IOLoop.poll`) waits for descriptor readiness, calls the
+fd handlers, runs the timers that are due and then the queued callbacks.
+The wait lasts until the next timer is due, or not at all when callbacks are
+queued; `add_callback_threadsafe` ends a wait early from any thread by
+writing to a socket pair the loop watches.
+
+The OS mechanism is `selectors.DefaultSelector` unless the module-level
+`POLLER_TYPE` (or its older name `SELECT_TYPE`) names another one before
+the loop is created: 'select', 'poll', 'epoll' or 'kqueue'.
+"""
+
+from __future__ import annotations
+
+import heapq
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from typing import Callable
+
+from pika.adapters.utils.io_services_utils import check_callback_arg, check_fd_arg
+from pika.adapters.utils.selector_ioloop_adapter import AbstractSelectorIOLoop
+
+POLLER_TYPE: str | None = None
+"""Selector for new `IOLoop`s: None (the platform's best), 'select', 'poll', 'epoll', 'kqueue'."""
+
+SELECT_TYPE: str | None = None
+"""Older name of `POLLER_TYPE`, used when `POLLER_TYPE` is None."""
+
+_COMPACT_MIN_CANCELLED = 256
+"""Cancelled timers are purged from the heap once this many outnumber the live ones."""
+
+
+class PollEvents:
+    """Event bits of fd handlers' masks."""
+
+    READ = 1
+    WRITE = 4
+    ERROR = 8
+    HANGUP = 16
+
+
+_READ_WRITE = PollEvents.READ | PollEvents.WRITE
+
+# selectors' masks (EVENT_READ=1, EVENT_WRITE=2) as PollEvents bits, indexed by mask.
+_EVENTS_OF_SELECTOR_MASK = (0, PollEvents.READ, PollEvents.WRITE, _READ_WRITE)
+
+
+def _selector_mask(events: int) -> int:
+    """The selectors mask for a PollEvents mask (errors are reported as readiness)."""
+    mask = 0
+    if events & PollEvents.READ:
+        mask |= selectors.EVENT_READ
+    if events & PollEvents.WRITE:
+        mask |= selectors.EVENT_WRITE
+    return mask
+
+
+FdHandler = Callable[[int, int], None]
+
+
+class _Timeout:
+    """A timer handle; `callback` becomes None once it fired or was cancelled."""
+
+    __slots__ = ("callback", "deadline")
+
+    def __init__(self, deadline: float, callback: Callable[[], None]) -> None:
+        self.deadline = deadline
+        self.callback: Callable[[], None] | None = callback
+
+
+class _PollerBase:
+    """Descriptor handlers over one `selectors` class, and the thread-safe wake-up.
+
+    `poll()` is one loop iteration: wait up to `get_wait_seconds()` (None is
+    no limit), call the handlers of ready descriptors, then
+    `process_timeouts()`.
+    """
+
+    POLL_TIMEOUT_MULT = 1
+    """Seconds to the native call's timeout unit (informative only: selectors take seconds)."""
+
+    _SELECTOR_NAME = "DefaultSelector"
+
+    def __init__(
+        self,
+        get_wait_seconds: Callable[[], float | None],
+        process_timeouts: Callable[[], None],
+    ) -> None:
+        self._get_wait_seconds = get_wait_seconds
+        self._process_timeouts = process_timeouts
+        self._handlers: dict[int, tuple[FdHandler, int]] = {}
+        self._selector: selectors.BaseSelector | None = None
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_reader.setblocking(False)
+        self._wake_writer.setblocking(False)
+        self._handlers[self._wake_reader.fileno()] = (self._drain_wake_ups, PollEvents.READ)
+        self.activate_poller()
+
+    def activate_poller(self) -> None:
+        """Create the OS selector (if needed) and register every handler's descriptor."""
+        if self._selector is not None:
+            return
+        selector: selectors.BaseSelector = getattr(selectors, self._SELECTOR_NAME)()
+        for fd, (_, events) in self._handlers.items():
+            mask = _selector_mask(events)
+            if mask:
+                selector.register(fd, mask)
+        self._selector = selector
+
+    def deactivate_poller(self) -> None:
+        """Close the OS selector; handlers are kept for the next `activate_poller`."""
+        selector, self._selector = self._selector, None
+        if selector is not None:
+            selector.close()
+
+    def add_handler(self, fd: int, handler: FdHandler, events: int) -> None:
+        if fd in self._handlers:
+            raise ValueError(f"fd {fd} already has a handler; use update_handler")
+        mask = _selector_mask(events)
+        if self._selector is not None and mask:
+            self._selector.register(fd, mask)
+        self._handlers[fd] = (handler, events)
+
+    def update_handler(self, fd: int, events: int) -> None:
+        entry = self._handlers.get(fd)
+        if entry is None:
+            raise ValueError(f"fd {fd} has no handler")
+        handler, previous = entry
+        self._handlers[fd] = (handler, events)
+        selector = self._selector
+        old_mask, new_mask = _selector_mask(previous), _selector_mask(events)
+        if selector is None or old_mask == new_mask:
+            return
+        if not old_mask:
+            selector.register(fd, new_mask)
+        elif not new_mask:
+            selector.unregister(fd)
+        else:
+            selector.modify(fd, new_mask)
+
+    def remove_handler(self, fd: int) -> None:
+        entry = self._handlers.pop(fd, None)
+        if entry is not None and self._selector is not None and _selector_mask(entry[1]):
+            self._selector.unregister(fd)
+
+    def poll(self) -> None:
+        self.activate_poller()
+        assert self._selector is not None
+        ready = self._selector.select(self._get_wait_seconds())
+        handlers = self._handlers
+        for key, mask in ready:
+            # An earlier handler of this iteration may have removed or changed this one.
+            entry = handlers.get(key.fd)
+            if entry is not None:
+                events = _EVENTS_OF_SELECTOR_MASK[mask] & entry[1]
+                if events:
+                    entry[0](key.fd, events)
+        self._process_timeouts()
+
+    def wake_threadsafe(self) -> None:
+        """Make the current or next wait return at once; callable from any thread."""
+        try:
+            self._wake_writer.send(b"\0")
+        except OSError:
+            # Full buffer: a wake-up is pending anyway. Closed: the loop is gone.
+            return
+
+    def _drain_wake_ups(self, fd: int, events: int) -> None:
+        try:
+            self._wake_reader.recv(4096)
+        except BlockingIOError:
+            return
+
+    def close(self) -> None:
+        self.deactivate_poller()
+        self._handlers.clear()
+        self._wake_reader.close()
+        self._wake_writer.close()
+
+
+class SelectPoller(_PollerBase):
+    """select(2): available everywhere, limited to FD_SETSIZE descriptors."""
+
+    POLL_TIMEOUT_MULT = 1
+    _SELECTOR_NAME = "SelectSelector"
+
+
+class PollPoller(_PollerBase):
+    """poll(2)."""
+
+    POLL_TIMEOUT_MULT = 1000
+    _SELECTOR_NAME = "PollSelector"
+
+
+class EPollPoller(PollPoller):
+    """Linux epoll."""
+
+    POLL_TIMEOUT_MULT = 1
+    _SELECTOR_NAME = "EpollSelector"
+
+
+class KQueuePoller(_PollerBase):
+    """BSD and macOS kqueue."""
+
+    _SELECTOR_NAME = "KqueueSelector"
+
+
+_POLLERS: dict[str, type[_PollerBase]] = {
+    "select": SelectPoller,
+    "poll": PollPoller,
+    "epoll": EPollPoller,
+    "kqueue": KQueuePoller,
+}
+
+
+def _chosen_poller() -> type[_PollerBase]:
+    """The poller class `POLLER_TYPE`/`SELECT_TYPE` ask for; ValueError if unusable."""
+    kind = POLLER_TYPE if POLLER_TYPE is not None else SELECT_TYPE
+    if kind is None:
+        default_name = selectors.DefaultSelector.__name__
+        for poller in _POLLERS.values():
+            if default_name == poller._SELECTOR_NAME:
+                return poller
+        return _PollerBase
+    poller_class = _POLLERS.get(kind) if isinstance(kind, str) else None
+    if poller_class is None:
+        raise ValueError(f"unknown POLLER_TYPE {kind!r}; use None or one of {sorted(_POLLERS)}")
+    if not hasattr(selectors, poller_class._SELECTOR_NAME):
+        raise ValueError(f"POLLER_TYPE {kind!r} is not available on this platform")
+    return poller_class
+
+
+class IOLoop(AbstractSelectorIOLoop):
+    """A single-threaded event loop: fd handlers, timers and callbacks.
+
+    Only `add_callback_threadsafe` (and `stop`, which uses it when called
+    from another thread) may be called from outside the loop's thread. An
+    exception raised by a handler, timer or callback propagates out of
+    `poll`/`start`; the loop stays usable.
+    """
+
+    READ = PollEvents.READ
+    WRITE = PollEvents.WRITE
+    ERROR = PollEvents.ERROR
+
+    def __init__(self) -> None:
+        self._timer_heap: list[tuple[float, int, _Timeout]] = []
+        self._timers_made = 0
+        self._cancelled_timers = 0
+        self._callbacks: list[Callable[[], None]] = []
+        self._threadsafe_callbacks: deque[Callable[[], None]] = deque()
+        self._threadsafe_lock = threading.Lock()
+        self._wake_pending = False
+        self._closed = False
+        self._running = False
+        self._stopping = False
+        self._thread_id: int | None = None
+        self._poller = _chosen_poller()(self._get_wait_seconds, self.process_timeouts)
+
+    # Timers
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> _Timeout:
+        """Run `callback` once, `delay` seconds from now; returns a handle for `remove_timeout`."""
+        check_callback_arg(callback, "callback")
+        timeout = _Timeout(time.monotonic() + delay, callback)
+        heapq.heappush(self._timer_heap, (timeout.deadline, self._timers_made, timeout))
+        self._timers_made += 1
+        return timeout
+
+    def remove_timeout(self, timeout_handle: _Timeout) -> None:
+        """Cancel a timer; harmless once it fired or was cancelled."""
+        if timeout_handle.callback is None:
+            return
+        timeout_handle.callback = None
+        self._cancelled_timers += 1
+        cancelled = self._cancelled_timers
+        if cancelled >= _COMPACT_MIN_CANCELLED and cancelled * 2 > len(self._timer_heap):
+            live = [entry for entry in self._timer_heap if entry[2].callback is not None]
+            heapq.heapify(live)
+            self._timer_heap = live
+            self._cancelled_timers = 0
+
+    def process_timeouts(self) -> None:
+        """Run the timers that are due, then the queued callbacks."""
+        now = time.monotonic()
+        # Timers made while this runs wait for the next iteration, so a timer
+        # that keeps re-arming itself with no delay cannot hold the loop here.
+        made_before = self._timers_made
+        while self._timer_heap:
+            heap = self._timer_heap
+            deadline, serial, timeout = heap[0]
+            if deadline > now or serial >= made_before:
+                break
+            heapq.heappop(heap)
+            callback = timeout.callback
+            if callback is None:
+                self._cancelled_timers -= 1
+                continue
+            timeout.callback = None
+            callback()
+        self._run_callbacks()
+
+    def _get_wait_seconds(self) -> float | None:
+        if self._callbacks or self._threadsafe_callbacks or self._stopping:
+            return 0.0
+        heap = self._timer_heap
+        while heap and heap[0][2].callback is None:
+            heapq.heappop(heap)
+            self._cancelled_timers -= 1
+        if not heap:
+            return None
+        return max(0.0, heap[0][0] - time.monotonic())
+
+    # Callbacks
+
+    def add_callback(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on the next iteration.
+
+        From the loop's thread this only appends to a list. From another
+        thread it falls back to `add_callback_threadsafe`, which wakes the loop.
+        """
+        check_callback_arg(callback, "callback")
+        if self._thread_id is not None and self._thread_id != threading.get_ident():
+            self.add_callback_threadsafe(callback)
+            return
+        self._callbacks.append(callback)
+
+    def add_callback_threadsafe(self, callback: Callable[[], None]) -> None:
+        """Run `callback` in the loop's thread soon; callable from any thread.
+
+        Raises RuntimeError once the loop is closed.
+        """
+        check_callback_arg(callback, "callback")
+        with self._threadsafe_lock:
+            if self._closed:
+                raise RuntimeError("add_callback_threadsafe() called on a closed IOLoop")
+            self._threadsafe_callbacks.append(callback)
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        self._poller.wake_threadsafe()
+
+    def _run_callbacks(self) -> None:
+        if self._threadsafe_callbacks:
+            with self._threadsafe_lock:
+                self._callbacks.extend(self._threadsafe_callbacks)
+                self._threadsafe_callbacks.clear()
+                self._wake_pending = False
+        callbacks = self._callbacks
+        if not callbacks:
+            return
+        # Callbacks queued from here on run in the next iteration.
+        self._callbacks = []
+        for index, callback in enumerate(callbacks):
+            try:
+                callback()
+            except BaseException:
+                self._callbacks[:0] = callbacks[index + 1 :]
+                raise
+
+    # Descriptors
+
+    def add_handler(self, fd: int, handler: FdHandler, events: int) -> None:
+        """Call `handler(fd, events)` when `fd` is ready for READ and/or WRITE in `events`.
+
+        Errors and hang-ups show up as readiness, found by the next recv/send.
+        """
+        check_fd_arg(fd)
+        check_callback_arg(handler, "handler")
+        self._poller.add_handler(fd, handler, events)
+
+    def update_handler(self, fd: int, events: int) -> None:
+        """Change the events watched for `fd`."""
+        check_fd_arg(fd)
+        self._poller.update_handler(fd, events)
+
+    def remove_handler(self, fd: int) -> None:
+        """Stop watching `fd`; harmless if it has no handler."""
+        check_fd_arg(fd)
+        self._poller.remove_handler(fd)
+
+    def activate_poller(self) -> None:
+        """Create the OS selector if `deactivate_poller` closed it (done by `poll` anyway)."""
+        self._poller.activate_poller()
+
+    def deactivate_poller(self) -> None:
+        """Close the OS selector, keeping every handler for later iterations."""
+        self._poller.deactivate_poller()
+
+    # Running
+
+    def poll(self) -> None:
+        """Run one iteration: wait for I/O, call handlers, timers and callbacks."""
+        self._thread_id = threading.get_ident()
+        self._poller.poll()
+
+    def start(self) -> None:
+        """Run iterations until `stop`; a `stop` made before runs one iteration."""
+        if self._closed:
+            raise RuntimeError("start() called on a closed IOLoop")
+        if self._running:
+            raise RuntimeError("IOLoop is already running")
+        self._running = True
+        try:
+            while True:
+                self.poll()
+                if self._stopping:
+                    break
+        finally:
+            self._running = False
+            self._stopping = False
+
+    def stop(self) -> None:
+        """Make `start` return after the current iteration.
+
+        From another thread this goes through `add_callback_threadsafe`.
+        """
+        if self._thread_id is not None and self._thread_id != threading.get_ident():
+            self.add_callback_threadsafe(self.stop)
+            return
+        self._stopping = True
+
+    def close(self) -> None:
+        """Release the selector and the wake-up sockets; drops pending timers and callbacks."""
+        if self._running:
+            raise RuntimeError("close() called on a running IOLoop")
+        with self._threadsafe_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._threadsafe_callbacks.clear()
+        self._poller.close()
+        self._timer_heap.clear()
+        self._callbacks.clear()
+
+
+# =============================================================================
+# SelectConnection: the connection class that runs on IOLoop.
+# =============================================================================

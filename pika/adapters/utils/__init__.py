@@ -1,0 +1,1 @@
+"""Shared adapter parts: the I/O services interface and its fd-based implementation."""

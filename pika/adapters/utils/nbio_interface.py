@@ -1,0 +1,226 @@
+"""The non-blocking I/O services interface that every adapter implements.
+
+A connection never touches an event loop directly: it asks an
+`AbstractIOServices` for timers, callbacks, name resolution, socket connects
+and a streaming transport, and receives bytes through an
+`AbstractStreamProtocol`. An event loop built on file descriptor readiness
+(select/poll/epoll, Tornado, gevent) only has to supply the small
+`AbstractFileDescriptorServices` part; `io_services_utils` builds the rest
+from it.
+
+Rules shared by all implementations:
+
+- Every method is called from the loop's own thread, except
+  `add_callback_threadsafe`, which may be called from any thread.
+- Completion callbacks (`on_done`) are never called before the method that
+  started the operation has returned.
+- A cancelled operation never calls its `on_done`.
+"""
+
+from __future__ import annotations
+
+import abc
+import socket
+import ssl
+from typing import Any, Callable, Sequence, Union
+
+BytesLike = Union[bytes, bytearray, memoryview]
+"""What transports accept for writing: any buffer of single bytes."""
+
+
+class AbstractTimerReference(abc.ABC):
+    """A timer started by `AbstractIOServices.call_later`."""
+
+    @abc.abstractmethod
+    def cancel(self) -> None:
+        """Stop the timer; harmless once it has fired or been cancelled."""
+
+
+class AbstractIOReference(abc.ABC):
+    """An asynchronous operation in progress (resolution, connect, TLS setup)."""
+
+    @abc.abstractmethod
+    def cancel(self) -> bool:
+        """Abandon the operation so that its `on_done` is never called.
+
+        Returns True when the operation was still in progress, False when it
+        had already completed or been cancelled.
+        """
+
+
+class AbstractStreamProtocol(abc.ABC):
+    """The receiving side of a stream: what a transport reports to."""
+
+    @abc.abstractmethod
+    def connection_made(self, transport: AbstractStreamTransport) -> None:
+        """The stream is ready; `transport` is the way to write to it."""
+
+    @abc.abstractmethod
+    def connection_lost(self, error: BaseException | None) -> None:
+        """The stream is gone; called once, as the transport's last call.
+
+        `error` is None after `AbstractStreamTransport.abort`, otherwise the
+        exception that ended the stream (an `EOFError` when the peer closed it).
+        """
+
+    @abc.abstractmethod
+    def eof_received(self) -> bool | None:
+        """The peer closed its sending side; `connection_lost` follows."""
+
+    @abc.abstractmethod
+    def data_received(self, data: bytes) -> None:
+        """Bytes arrived; `data` belongs to the protocol, which may keep it."""
+
+
+class AbstractStreamTransport(abc.ABC):
+    """The sending side of a stream, handed to the protocol in `connection_made`."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """Close at once, dropping unsent data; `connection_lost(None)` follows."""
+
+    @abc.abstractmethod
+    def get_protocol(self) -> AbstractStreamProtocol:
+        """The protocol this transport reports to."""
+
+    @abc.abstractmethod
+    def write(self, data: BytesLike) -> None:
+        """Queue `data` for sending without blocking.
+
+        The caller may reuse a mutable buffer as soon as this returns. Writes
+        after the transport was aborted or lost are ignored: the protocol
+        learns of the loss through `connection_lost`.
+        """
+
+    def writelines(self, buffers: Sequence[BytesLike]) -> None:
+        """Queue several buffers, in order, as if written one after another.
+
+        Implementations send them together (one system call where the
+        platform allows) and avoid joining large buffers.
+        """
+        self.write(b"".join(buffers))
+
+    @abc.abstractmethod
+    def get_write_buffer_size(self) -> int:
+        """How many written bytes have not yet been handed to the kernel."""
+
+
+class AbstractIOServices(abc.ABC):
+    """Timers, callbacks and stream set-up provided by one event loop."""
+
+    @abc.abstractmethod
+    def get_native_ioloop(self) -> Any:
+        """The event loop object these services run on."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the event loop's resources; it must not be running."""
+
+    @abc.abstractmethod
+    def run(self) -> None:
+        """Run the event loop until `stop` is called."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Make `run` return after the current loop iteration.
+
+        From another thread, use `add_callback_threadsafe(services.stop)`.
+        """
+
+    @abc.abstractmethod
+    def add_callback_threadsafe(self, callback: Callable[[], None]) -> None:
+        """Run `callback` in the loop's thread soon; callable from any thread."""
+
+    def add_callback(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on the next loop iteration; loop thread only.
+
+        Cheaper than `add_callback_threadsafe` because it never has to wake
+        the loop. Connections use it to send everything queued during one
+        loop iteration in a single write.
+        """
+        self.call_later(0, callback)
+
+    @abc.abstractmethod
+    def call_later(self, delay: float, callback: Callable[[], None]) -> AbstractTimerReference:
+        """Run `callback` once, `delay` seconds from now."""
+
+    @abc.abstractmethod
+    def getaddrinfo(
+        self,
+        host: str,
+        port: int,
+        on_done: Callable[..., None],
+        family: int = 0,
+        socktype: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+    ) -> AbstractIOReference:
+        """Resolve like `socket.getaddrinfo` without blocking the loop.
+
+        `on_done` receives the list of `(family, type, proto, canonname,
+        sockaddr)` tuples, or the exception the resolution raised.
+        """
+
+    @abc.abstractmethod
+    def connect_socket(
+        self,
+        sock: socket.socket,
+        resolved_addr: tuple[Any, ...],
+        on_done: Callable[[BaseException | None], None],
+    ) -> AbstractIOReference:
+        """Connect `sock` to a numeric address without blocking the loop.
+
+        `sock` is made non-blocking. `on_done` receives None once connected,
+        or the exception that made the connect fail. The socket stays the
+        caller's: it is not closed on failure or cancellation.
+        """
+
+    @abc.abstractmethod
+    def create_streaming_connection(
+        self,
+        protocol_factory: Callable[[], AbstractStreamProtocol],
+        sock: socket.socket,
+        on_done: Callable[
+            [BaseException | tuple[AbstractStreamTransport, AbstractStreamProtocol]], None
+        ],
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> AbstractIOReference:
+        """Turn the connected `sock` into a transport linked to a new protocol.
+
+        With `ssl_context`, the TLS handshake runs first; `server_hostname`
+        is sent for SNI and checked against the certificate when the context
+        asks for it. Then `protocol_factory()` makes the protocol, its
+        `connection_made(transport)` is called, and `on_done` receives
+        `(transport, protocol)`, or the exception that stopped the set-up.
+        From this call on the socket belongs to the services: it is closed
+        when the set-up fails or is cancelled, and by the transport later.
+        """
+
+
+class AbstractFileDescriptorServices(abc.ABC):
+    """Readiness watching of file descriptors, the part an fd-based loop supplies.
+
+    One reader and one writer may be set per descriptor; setting another
+    replaces the previous one. Callbacks take no argument.
+    """
+
+    @abc.abstractmethod
+    def set_reader(self, fd: int, on_readable: Callable[[], None]) -> None:
+        """Call `on_readable` whenever `fd` is readable."""
+
+    @abc.abstractmethod
+    def remove_reader(self, fd: int) -> bool:
+        """Stop watching `fd` for reading; True if a reader was set."""
+
+    @abc.abstractmethod
+    def set_writer(self, fd: int, on_writable: Callable[[], None]) -> None:
+        """Call `on_writable` whenever `fd` is writable."""
+
+    @abc.abstractmethod
+    def remove_writer(self, fd: int) -> bool:
+        """Stop watching `fd` for writing; True if a writer was set."""
+
+
+class AbstractFileDescriptorIOServices(AbstractIOServices, AbstractFileDescriptorServices):
+    """I/O services of a loop that also exposes file descriptor readiness."""
