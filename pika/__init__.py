@@ -1,3 +1,24 @@
 """A pure-Python AMQP 0-9-1 client for RabbitMQ with Pika's public interface."""
 
 __version__ = "2.0.0.dev0"
+
+from pika.adapters.base_connection import BaseConnection
+from pika.adapters.select_connection import SelectConnection
+from pika.adapters.utils.connection_workflow import AMQPConnectionWorkflow
+from pika.connection import ConnectionParameters, SSLOptions, URLParameters
+from pika.credentials import PlainCredentials
+from pika.delivery_mode import DeliveryMode
+from pika.spec import BasicProperties
+
+__all__ = [
+    "AMQPConnectionWorkflow",
+    "BaseConnection",
+    "BasicProperties",
+    "ConnectionParameters",
+    "DeliveryMode",
+    "PlainCredentials",
+    "SSLOptions",
+    "SelectConnection",
+    "URLParameters",
+    "__version__",
+]
