@@ -19,10 +19,16 @@ import socket
 import threading
 import time
 from collections import deque
-from typing import Callable
+from typing import Any, Callable
 
+from pika import connection
+from pika.adapters.base_connection import BaseConnection
+from pika.adapters.utils import nbio_interface
 from pika.adapters.utils.io_services_utils import check_callback_arg, check_fd_arg
-from pika.adapters.utils.selector_ioloop_adapter import AbstractSelectorIOLoop
+from pika.adapters.utils.selector_ioloop_adapter import (
+    AbstractSelectorIOLoop,
+    SelectorIOServicesAdapter,
+)
 
 POLLER_TYPE: str | None = None
 """Selector for new `IOLoop`s: None (the platform's best), 'select', 'poll', 'epoll', 'kqueue'."""
@@ -441,3 +447,39 @@ class IOLoop(AbstractSelectorIOLoop):
 # =============================================================================
 # SelectConnection: the connection class that runs on IOLoop.
 # =============================================================================
+
+
+class SelectConnection(BaseConnection):
+    """An asynchronous connection driven by `IOLoop` (the standard
+    `selectors` module). Run ``connection.ioloop.start()``."""
+
+    def __init__(
+        self,
+        parameters: connection.Parameters | None = None,
+        on_open_callback: Callable[[connection.Connection], None] | None = None,
+        on_open_error_callback: Callable[[connection.Connection, BaseException], None]
+        | None = None,
+        on_close_callback: Callable[[connection.Connection, BaseException], None] | None = None,
+        custom_ioloop: nbio_interface.AbstractIOServices | IOLoop | None = None,
+        internal_connection_workflow: bool = True,
+    ) -> None:
+        super().__init__(
+            parameters,
+            on_open_callback,
+            on_open_error_callback,
+            on_close_callback,
+            self._make_nbio(custom_ioloop),
+            internal_connection_workflow,
+        )
+
+    @classmethod
+    def _make_nbio(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
+        if isinstance(custom_ioloop, nbio_interface.AbstractIOServices):
+            return custom_ioloop
+        return SelectorIOServicesAdapter(custom_ioloop if custom_ioloop is not None else IOLoop())
+
+    @classmethod
+    def _from_nbio(
+        cls, params: connection.Parameters, nbio: nbio_interface.AbstractIOServices
+    ) -> SelectConnection:
+        return cls(params, custom_ioloop=nbio, internal_connection_workflow=False)
