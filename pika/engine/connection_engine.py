@@ -21,6 +21,7 @@ reused before the broker's Close-Ok for it has arrived.
 from __future__ import annotations
 
 import collections
+import struct
 from typing import Any, Union
 
 from pika import amqp_object, exceptions, spec
@@ -48,6 +49,8 @@ _FRAME_METHOD = spec.FRAME_METHOD
 _FRAME_HEADER = spec.FRAME_HEADER
 _FRAME_BODY = spec.FRAME_BODY
 _FRAME_HEARTBEAT = spec.FRAME_HEARTBEAT
+_FRAME_END = spec.FRAME_END
+_ENVELOPE = struct.Struct(">BHI")
 _CHANNEL_CLOSE = spec.Channel.Close.INDEX
 _CHANNEL_CLOSE_OK = spec.Channel.CloseOk.INDEX
 _CHANNEL_OPEN_OK = spec.Channel.OpenOk.INDEX
@@ -321,6 +324,55 @@ class ConnectionEngine:
         chan.received = received
         return _NO_EVENT
 
+    def _whole_message(
+        self, channel: int, method: amqp_object.Method
+    ) -> events.ContentReceived | None:
+        """The fast path of a delivery: when its header and a single body
+        frame are already buffered and well-formed, take all three frames at
+        once. Anything unusual returns None and the frame-by-frame path, with
+        its full checks and error reports, takes over."""
+        buf = self._buf
+        pos = self._pos
+        available = len(buf)
+        if available - pos < 7:
+            return None
+        frame_type, frame_channel, size = _ENVELOPE.unpack_from(buf, pos)
+        header_end = pos + 7 + size
+        if (
+            frame_type != _FRAME_HEADER
+            or frame_channel != channel
+            or size + 8 > self._max_frame
+            or available <= header_end
+            or buf[header_end] != _FRAME_END
+        ):
+            return None
+        try:
+            body_size, properties = decode_header(buf, pos + 7, header_end)
+        except exceptions.ProtocolSyntaxError:
+            return None
+        if body_size == 0:
+            self._pos = header_end + 1
+            return events.ContentReceived(channel, method, properties, b"")
+        body_start = header_end + 8
+        if available < body_start:
+            return None
+        frame_type, frame_channel, size = _ENVELOPE.unpack_from(buf, header_end + 1)
+        body_end = body_start + size
+        if (
+            frame_type != _FRAME_BODY
+            or frame_channel != channel
+            or size != body_size
+            or available <= body_end
+            or buf[body_end] != _FRAME_END
+        ):
+            return None
+        self._pos = body_end + 1
+        if type(buf) is bytes:
+            body = buf[body_start:body_end]
+        else:
+            body = bytes(memoryview(buf)[body_start:body_end])
+        return events.ContentReceived(channel, method, properties, body)
+
     def _content_channel(self, channel: int, what: str) -> _Channel:
         if not channel:
             raise ProtocolViolation(spec.CHANNEL_ERROR, f"{what} frame on channel 0")
@@ -357,6 +409,9 @@ class ConnectionEngine:
         state = chan.state
         if state == CH_OPEN:
             if index in CONTENT_METHODS:
+                message = self._whole_message(channel, method)
+                if message is not None:
+                    return message
                 chan.content_method = method
                 return _NO_EVENT
             if index == _CHANNEL_CLOSE:

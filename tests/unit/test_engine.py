@@ -603,3 +603,29 @@ def test_engine_imports_no_io_or_clock_module() -> None:
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("size", [0, 1, 4088, 4089])
+def test_whole_messages_in_one_buffer(size: int) -> None:
+    engine = open_engine(frame_max=4096)
+    open_channel(engine)
+    open_channel(engine, 2)
+    body = b"z" * size
+    deliver = spec.Basic.Deliver("ctag", 1, False, "", "q")
+    data = content_bytes(1, deliver, body, frame_max=4096, message_id="m1")
+    evs = feed(engine, data * 3 + content_bytes(2, deliver, body, frame_max=4096))
+    assert [(e.channel_number, e.body, e.properties.message_id) for e in evs] == [
+        (1, body, "m1"),
+        (1, body, "m1"),
+        (1, body, "m1"),
+        (2, body, None),
+    ]
+
+
+def test_header_for_another_channel_after_a_deliver_is_unexpected() -> None:
+    engine = open_engine()
+    open_channel(engine)
+    open_channel(engine, 2)
+    data = _deliver_method(1) + frame.Header(2, 1, spec.BasicProperties()).marshal()
+    assert feed(engine, data) == []
+    assert violation_close(engine).reply_code == spec.UNEXPECTED_FRAME
