@@ -1,0 +1,634 @@
+"""The connection as a Twisted protocol, with channels that answer in Deferreds.
+
+Twisted makes the TCP (or TLS) connection itself, through an endpoint or a
+``ClientCreator``, and hands the protocol its transport:
+
+    endpoint = TCP4ClientEndpoint(reactor, "localhost", 5672)
+    amqp = yield connectProtocol(endpoint, TwistedProtocolConnection(params))
+    yield amqp.ready
+    channel = yield amqp.channel()
+    messages, tag = yield channel.basic_consume("work")
+    message = yield messages.get()
+
+`TwistedProtocolConnection` is the Twisted side: it passes bytes and the
+loss of the transport to `_TwistedConnection`, the callback `Connection`
+whose timers and callbacks run on the reactor. `TwistedChannel` turns each
+request of a callback `Channel` into a Deferred that fires with the reply
+(or fails with the reason the channel closed). Consumers receive
+`ReceivedMessage` tuples through a `ClosableDeferredQueue`.
+
+Twisted is an optional dependency: ``pip install pika[twisted]``.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any, Callable, NamedTuple, Sequence
+
+try:
+    from twisted.internet import defer, protocol
+    from twisted.python import failure
+except ImportError as exc:
+    raise ImportError(
+        "pika.adapters.twisted_connection needs Twisted: pip install pika[twisted]"
+    ) from exc
+
+from pika import amqp_object, channel, connection, exceptions, frame, spec
+from pika.engine.outbound import BytesLike
+from pika.exchange_type import ExchangeType
+
+__all__ = [
+    "ClosableDeferredQueue",
+    "ReceivedMessage",
+    "TwistedChannel",
+    "TwistedProtocolConnection",
+]
+
+LINGER_SECONDS = 5.0
+"""How long a closing transport may take to flush before it is aborted."""
+
+
+def __getattr__(name: str) -> Any:
+    # The global reactor is imported (and so installed) only when asked for,
+    # so that importing this module leaves the choice of reactor open.
+    if name == "reactor":
+        from twisted.internet import reactor
+
+        return reactor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class ClosableDeferredQueue(defer.DeferredQueue):
+    """A `DeferredQueue` that can be closed with a reason.
+
+    Once closed, `put` returns a failed Deferred, and `get` hands out what
+    the queue still holds, then fails with the reason; Deferreds already
+    waiting fail at once. `closed` is the reason, or None while open.
+    """
+
+    def __init__(self, size: int | None = None, backlog: int | None = None) -> None:
+        super().__init__(size, backlog)
+        self.closed: BaseException | None = None
+
+    def put(self, obj: Any) -> defer.Deferred[Any] | None:  # type: ignore[override]
+        if self.closed is not None:
+            return defer.fail(self.closed)
+        super().put(obj)
+        return None
+
+    def get(self) -> defer.Deferred[Any]:
+        if self.closed is not None and not self.pending:
+            return defer.fail(self.closed)
+        return super().get()
+
+    def close(self, reason: Exception | None) -> None:
+        if self.closed is not None:
+            return
+        self.closed = reason if reason is not None else defer.CancelledError("queue closed")
+        waiting, self.waiting = self.waiting, []
+        for deferred in waiting:
+            deferred.errback(self.closed)
+
+
+class ReceivedMessage(NamedTuple):
+    """A delivered, fetched or returned message."""
+
+    channel: TwistedChannel
+    method: Any
+    properties: spec.BasicProperties
+    body: bytes
+
+
+class _Published(NamedTuple):
+    """What a confirmed publish keeps to describe a nacked message."""
+
+    method: spec.Basic.Publish
+    properties: spec.BasicProperties | None
+    body: bytes
+
+
+class TwistedChannel:
+    """A `pika.channel.Channel` whose requests return Deferreds.
+
+    Every Deferred fails with the channel's close reason if the channel
+    closes before the answer comes. In confirm mode (`confirm_delivery`),
+    `basic_publish` fires with the broker's Basic.Ack frame and fails with
+    `NackError` on Basic.Nack; otherwise it fires at once with None.
+    Unroutable mandatory messages reach `add_on_return_callback`.
+    """
+
+    def __init__(self, channel: channel.Channel) -> None:
+        self._channel = channel
+        self._closed: BaseException | None = None
+        self._requests: set[defer.Deferred[Any]] = set()
+        self._consumers: dict[str, ClosableDeferredQueue] = {}
+        self._gets: collections.deque[defer.Deferred[Any]] = collections.deque()
+        self._unconfirmed: dict[int, tuple[defer.Deferred[Any], _Published]] = {}
+        self._confirming = False
+        channel.add_on_close_callback(self._on_channel_closed)
+        channel.add_on_cancel_callback(self._on_consumer_cancelled_by_broker)
+        channel.add_callback(self._on_get_empty, [spec.Basic.GetEmpty], one_shot=False)
+
+    def __repr__(self) -> str:
+        return f"<TwistedChannel {self._channel!r}>"
+
+    # -------------------------------------------------------------- state
+
+    @property
+    def channel_number(self) -> int:
+        return self._channel.channel_number
+
+    @property
+    def connection(self) -> connection.Connection:
+        return self._channel.connection
+
+    @property
+    def consumer_tags(self) -> list[str]:
+        return self._channel.consumer_tags
+
+    @property
+    def flow_active(self) -> bool:
+        return self._channel.flow_active
+
+    @property
+    def is_closed(self) -> bool:
+        return self._channel.is_closed
+
+    @property
+    def is_closing(self) -> bool:
+        return self._channel.is_closing
+
+    @property
+    def is_open(self) -> bool:
+        return self._channel.is_open
+
+    def open(self) -> None:
+        self._channel.open()
+
+    def close(self, reply_code: int = 0, reply_text: str = "Normal shutdown") -> None:
+        self._channel.close(reply_code, reply_text)
+
+    # -------------------------------------------------------------- plumbing
+
+    def _request(self, operation: Callable[..., Any], *args: Any) -> defer.Deferred[Any]:
+        """Call ``operation(*args, callback=...)``; the Deferred fires with
+        what the callback gets."""
+        if self._closed is not None:
+            return defer.fail(self._closed)
+        deferred: defer.Deferred[Any] = defer.Deferred()
+
+        def reply(result: Any) -> None:
+            self._requests.discard(deferred)
+            deferred.callback(result)
+
+        self._requests.add(deferred)
+        try:
+            operation(*args, callback=reply)
+        except Exception:
+            self._requests.discard(deferred)
+            return defer.fail()
+        return deferred
+
+    def callback_deferred(
+        self, deferred: defer.Deferred[Any], replies: Sequence[type[amqp_object.Method]]
+    ) -> None:
+        """Fire ``deferred`` with the frame of the next of ``replies`` to arrive."""
+        self._channel.add_callback(deferred.callback, replies)
+
+    def _on_channel_closed(self, _channel: channel.Channel, reason: Exception) -> None:
+        self._closed = reason
+        pending = list(self._requests) + list(self._gets)
+        pending += [deferred for deferred, _ in self._unconfirmed.values()]
+        self._requests.clear()
+        self._gets.clear()
+        self._unconfirmed.clear()
+        for deferred in pending:
+            deferred.errback(reason)
+        consumers, self._consumers = self._consumers, {}
+        for messages in consumers.values():
+            messages.close(reason)
+
+    # ------------------------------------------------------------ consuming
+
+    def basic_consume(
+        self,
+        queue: str,
+        auto_ack: bool = False,
+        exclusive: bool = False,
+        consumer_tag: str | None = None,
+        arguments: dict[str, Any] | None = None,
+    ) -> defer.Deferred[Any]:
+        """Start a consumer; fires with ``(ClosableDeferredQueue, consumer_tag)``."""
+        messages = ClosableDeferredQueue()
+
+        def deliver(
+            _channel: channel.Channel,
+            method: spec.Basic.Deliver,
+            properties: spec.BasicProperties,
+            body: bytes,
+        ) -> None:
+            messages.put(ReceivedMessage(self, method, properties, body))
+
+        def consume(callback: Callable[[Any], None]) -> None:
+            tag = self._channel.basic_consume(
+                queue, deliver, auto_ack, exclusive, consumer_tag, arguments, callback=callback
+            )
+            self._consumers[tag] = messages
+
+        started = self._request(consume)
+        started.addCallback(lambda reply: (messages, reply.method.consumer_tag))
+        return started
+
+    def basic_cancel(self, consumer_tag: str = "") -> defer.Deferred[Any]:
+        """Cancel a consumer; its queue closes with `ConsumerCancelled`."""
+
+        def cancelled(reply: Any) -> Any:
+            messages = self._consumers.pop(consumer_tag, None)
+            if messages is not None:
+                messages.close(exceptions.ConsumerCancelled(consumer_tag))
+            return reply
+
+        return self._request(self._channel.basic_cancel, consumer_tag).addCallback(cancelled)
+
+    def _on_consumer_cancelled_by_broker(self, method_frame: frame.Method) -> None:
+        tag = str(method_frame.method.consumer_tag)
+        messages = self._consumers.pop(tag, None)
+        if messages is not None:
+            messages.close(exceptions.ConsumerCancelled(method_frame))
+
+    def basic_get(self, queue: str, auto_ack: bool = False) -> defer.Deferred[Any]:
+        """Fetch one message; fires with a `ReceivedMessage`, or None if the
+        queue was empty."""
+        if self._closed is not None:
+            return defer.fail(self._closed)
+        try:
+            self._channel.basic_get(queue, self._on_get_ok, auto_ack)
+        except Exception:
+            return defer.fail()
+        deferred: defer.Deferred[Any] = defer.Deferred()
+        self._gets.append(deferred)
+        return deferred
+
+    def _on_get_ok(
+        self,
+        _channel: channel.Channel,
+        method: spec.Basic.GetOk,
+        properties: spec.BasicProperties,
+        body: bytes,
+    ) -> None:
+        self._gets.popleft().callback(ReceivedMessage(self, method, properties, body))
+
+    def _on_get_empty(self, _method_frame: frame.Method) -> None:
+        self._gets.popleft().callback(None)
+
+    def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
+        self._channel.basic_ack(delivery_tag, multiple)
+
+    def basic_nack(
+        self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
+    ) -> None:
+        self._channel.basic_nack(delivery_tag, multiple, requeue)
+
+    def basic_reject(self, delivery_tag: int, requeue: bool = True) -> None:
+        self._channel.basic_reject(delivery_tag, requeue)
+
+    def basic_qos(
+        self, prefetch_size: int = 0, prefetch_count: int = 0, global_qos: bool = False
+    ) -> defer.Deferred[Any]:
+        return self._request(self._channel.basic_qos, prefetch_size, prefetch_count, global_qos)
+
+    def basic_recover(self, requeue: bool = False) -> defer.Deferred[Any]:
+        return self._request(self._channel.basic_recover, requeue)
+
+    # ----------------------------------------------------------- publishing
+
+    def basic_publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        properties: spec.BasicProperties | None = None,
+        mandatory: bool = False,
+    ) -> defer.Deferred[Any]:
+        """Publish; in confirm mode the Deferred waits for the broker's verdict."""
+        if self._closed is not None:
+            return defer.fail(self._closed)
+        delivery_tag = self._channel.next_publish_seq_no
+        try:
+            self._channel.basic_publish(exchange, routing_key, body, properties, mandatory)
+        except Exception:
+            return defer.fail()
+        if not self._confirming:
+            return defer.succeed(None)
+        deferred: defer.Deferred[Any] = defer.Deferred()
+        method = spec.Basic.Publish(exchange=exchange, routing_key=routing_key, mandatory=mandatory)
+        self._unconfirmed[delivery_tag] = (deferred, _Published(method, properties, body))
+        return deferred
+
+    def confirm_delivery(self) -> defer.Deferred[Any]:
+        """Turn on publisher confirms; fires with the Confirm.SelectOk frame."""
+
+        def select(callback: Callable[[Any], None]) -> None:
+            self._channel.confirm_delivery(self._on_confirmation, callback=callback)
+            self._confirming = True
+
+        return self._request(select)
+
+    def _on_confirmation(self, method_frame: frame.Method) -> None:
+        method = method_frame.method
+        tag: int = method.delivery_tag
+        if method.multiple:
+            tags = [pending for pending in self._unconfirmed if pending <= tag]
+        else:
+            tags = [tag] if tag in self._unconfirmed else []
+        settled = [self._unconfirmed.pop(pending) for pending in sorted(tags)]
+        if isinstance(method, spec.Basic.Ack):
+            for deferred, _published in settled:
+                deferred.callback(method_frame)
+        else:
+            for deferred, published in settled:
+                deferred.errback(exceptions.NackError([published]))
+
+    def add_on_return_callback(self, callback: Callable[[ReceivedMessage], None]) -> None:
+        """``callback(ReceivedMessage)`` for each message the broker returns."""
+
+        def returned(
+            _channel: channel.Channel,
+            method: spec.Basic.Return,
+            properties: spec.BasicProperties,
+            body: bytes,
+        ) -> None:
+            callback(ReceivedMessage(self, method, properties, body))
+
+        self._channel.add_on_return_callback(returned)
+
+    # ------------------------------------------------------ everything else
+
+    def exchange_declare(
+        self,
+        exchange: str,
+        exchange_type: str | ExchangeType = ExchangeType.direct,
+        passive: bool = False,
+        durable: bool = False,
+        auto_delete: bool = False,
+        internal: bool = False,
+        arguments: dict[str, Any] | None = None,
+    ) -> defer.Deferred[Any]:
+        return self._request(
+            self._channel.exchange_declare,
+            exchange,
+            exchange_type,
+            passive,
+            durable,
+            auto_delete,
+            internal,
+            arguments,
+        )
+
+    def exchange_delete(
+        self, exchange: str | None = None, if_unused: bool = False
+    ) -> defer.Deferred[Any]:
+        return self._request(self._channel.exchange_delete, exchange, if_unused)
+
+    def exchange_bind(
+        self,
+        destination: str,
+        source: str,
+        routing_key: str = "",
+        arguments: dict[str, Any] | None = None,
+    ) -> defer.Deferred[Any]:
+        return self._request(
+            self._channel.exchange_bind, destination, source, routing_key, arguments
+        )
+
+    def exchange_unbind(
+        self,
+        destination: str,
+        source: str,
+        routing_key: str = "",
+        arguments: dict[str, Any] | None = None,
+    ) -> defer.Deferred[Any]:
+        return self._request(
+            self._channel.exchange_unbind, destination, source, routing_key, arguments
+        )
+
+    def queue_declare(
+        self,
+        queue: str,
+        passive: bool = False,
+        durable: bool = False,
+        exclusive: bool = False,
+        auto_delete: bool = False,
+        arguments: dict[str, Any] | None = None,
+    ) -> defer.Deferred[Any]:
+        return self._request(
+            self._channel.queue_declare, queue, passive, durable, exclusive, auto_delete, arguments
+        )
+
+    def queue_bind(
+        self,
+        queue: str,
+        exchange: str,
+        routing_key: str | None = None,
+        arguments: dict[str, Any] | None = None,
+    ) -> defer.Deferred[Any]:
+        return self._request(self._channel.queue_bind, queue, exchange, routing_key, arguments)
+
+    def queue_unbind(
+        self,
+        queue: str,
+        exchange: str | None,
+        routing_key: str | None = None,
+        arguments: dict[str, Any] | None = None,
+    ) -> defer.Deferred[Any]:
+        return self._request(self._channel.queue_unbind, queue, exchange, routing_key, arguments)
+
+    def queue_purge(self, queue: str) -> defer.Deferred[Any]:
+        return self._request(self._channel.queue_purge, queue)
+
+    def queue_delete(
+        self, queue: str, if_unused: bool = False, if_empty: bool = False
+    ) -> defer.Deferred[Any]:
+        return self._request(self._channel.queue_delete, queue, if_unused, if_empty)
+
+    def flow(self, active: bool = True) -> defer.Deferred[Any]:
+        """Fires with the flow state the broker confirmed."""
+        return self._request(self._channel.flow, active)
+
+    def tx_select(self) -> defer.Deferred[Any]:
+        return self._request(self._channel.tx_select)
+
+    def tx_commit(self) -> defer.Deferred[Any]:
+        return self._request(self._channel.tx_commit)
+
+    def tx_rollback(self) -> defer.Deferred[Any]:
+        return self._request(self._channel.tx_rollback)
+
+
+class _TwistedConnection(connection.Connection):
+    """The callback connection with the reactor's timers and a Twisted transport.
+
+    It does not connect anything: the Twisted endpoint that created the
+    protocol connects the stream and `TwistedProtocolConnection` passes it
+    on (`stream_made`, `stream_lost`).
+    """
+
+    def __init__(
+        self,
+        parameters: connection.Parameters | None,
+        reactor: Any,
+        on_open: Callable[[connection.Connection], None],
+        on_open_error: Callable[[connection.Connection, BaseException], None],
+        on_close: Callable[[connection.Connection, BaseException], None],
+    ) -> None:
+        self._reactor = reactor
+        self._transport: Any | None = None
+        self._linger: Any | None = None
+        super().__init__(parameters, on_open, on_open_error, on_close)
+
+    def stream_made(self, transport: Any) -> None:
+        self._transport = transport
+        self._on_stream_connected()
+
+    def stream_lost(self, reason: failure.Failure) -> None:
+        self._transport = None
+        linger, self._linger = self._linger, None
+        if linger is not None and linger.active():
+            linger.cancel()
+        self._on_stream_terminated(reason.value)
+
+    def _adapter_connect_stream(self) -> None:
+        """Nothing to start: Twisted's endpoint connects the stream and the
+        protocol reports it through `stream_made`."""
+
+    def _adapter_disconnect_stream(self) -> None:
+        # Twisted writes when the socket is ready, so a Close-Ok queued a
+        # moment ago may still be in its buffer: let it flush, briefly.
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.loseConnection()
+            abort = getattr(transport, "abortConnection", None)
+            if abort is not None:
+                self._linger = self._reactor.callLater(LINGER_SECONDS, abort)
+
+    def _adapter_emit_data(self, buffers: list[BytesLike]) -> None:
+        transport = self._transport
+        if transport is None:
+            raise exceptions.ConnectionWrongStateError("no transport to write to")
+        # Twisted transports take bytes only.
+        transport.writeSequence([b if type(b) is bytes else bytes(b) for b in buffers])
+
+    def _adapter_call_later(self, delay: float, callback: Callable[[], None]) -> Any:
+        call: Any = self._reactor.callLater(delay, callback)
+        return call
+
+    def _adapter_remove_timeout(self, timeout_id: Any) -> None:
+        if timeout_id.active():
+            timeout_id.cancel()
+
+    def _adapter_add_callback(self, callback: Callable[[], None]) -> None:
+        self._reactor.callLater(0, callback)
+
+    def _adapter_add_callback_threadsafe(self, callback: Callable[[], None]) -> None:
+        self._reactor.callFromThread(callback)
+
+    def _adapter_get_write_buffer_size(self) -> int:
+        """Always 0: Twisted does not tell how much it has buffered. Only
+        backpressure callbacks read this, and this adapter offers none."""
+        return 0
+
+
+class TwistedProtocolConnection(protocol.Protocol):
+    """An AMQP connection as a Twisted protocol.
+
+    `ready` fires with this protocol once the AMQP connection is open (or
+    fails with the reason it could not open); `closed` fires with the
+    reason (an exception, passed as a result) once the connection is
+    closed. ``custom_reactor`` defaults to the global reactor.
+    """
+
+    def __init__(
+        self,
+        parameters: connection.Parameters | None = None,
+        custom_reactor: Any = None,
+    ) -> None:
+        if custom_reactor is None:
+            from twisted.internet import reactor as custom_reactor
+        self._reactor: Any = custom_reactor
+        self.ready: defer.Deferred[TwistedProtocolConnection] = defer.Deferred()
+        self.closed: defer.Deferred[BaseException] = defer.Deferred()
+        self._impl = _TwistedConnection(
+            parameters, custom_reactor, self._on_open, self._on_open_error, self._on_close
+        )
+
+    def __repr__(self) -> str:
+        return f"<TwistedProtocolConnection {self._impl!r}>"
+
+    @property
+    def is_open(self) -> bool:
+        return self._impl.is_open
+
+    @property
+    def is_closed(self) -> bool:
+        return self._impl.is_closed
+
+    # ------------------------------------------------------ Twisted's calls
+
+    def makeConnection(self, transport: Any) -> None:
+        super().makeConnection(transport)
+        self._impl.stream_made(transport)
+
+    def dataReceived(self, data: bytes) -> None:
+        self._impl._on_data_available(data)
+
+    def connectionLost(self, reason: failure.Failure = protocol.connectionDone) -> None:
+        super().connectionLost(reason)
+        self._impl.stream_lost(reason)
+
+    # ----------------------------------------------------------- AMQP side
+
+    def connectionReady(self) -> TwistedProtocolConnection:
+        """Called once the AMQP connection is open: fires `ready`.
+
+        Subclasses may override it to start their work; call this one to
+        keep `ready` working."""
+        self.ready.callback(self)
+        return self
+
+    def _on_open(self, _connection: connection.Connection) -> None:
+        self.connectionReady()
+
+    def _on_open_error(self, _connection: connection.Connection, error: BaseException) -> None:
+        self.ready.errback(error)
+        self.closed.callback(error)
+
+    def _on_close(self, _connection: connection.Connection, reason: BaseException) -> None:
+        self.closed.callback(reason)
+
+    def channel(self, channel_number: int | None = None) -> defer.Deferred[TwistedChannel]:
+        """Open a channel; fires with its `TwistedChannel`."""
+        opened: defer.Deferred[TwistedChannel] = defer.Deferred()
+        try:
+            chan = self._impl.channel(
+                channel_number, on_open_callback=lambda _chan: opened.callback(wrapper)
+            )
+        except Exception:
+            return defer.fail()
+        wrapper = TwistedChannel(chan)
+
+        def closed_before_open(_chan: channel.Channel, reason: Exception) -> None:
+            if not opened.called:
+                opened.errback(reason)
+
+        chan.add_on_close_callback(closed_before_open)
+        return opened
+
+    def close(
+        self, reply_code: int = 200, reply_text: str = "Normal shutdown"
+    ) -> defer.Deferred[Any] | None:
+        """Close the connection; returns `closed`, or None if already closed."""
+        if self._impl.is_closed:
+            return None
+        if not self._impl.is_closing:
+            self._impl.close(reply_code, reply_text)
+        return self.closed
