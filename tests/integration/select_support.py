@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional
 from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.channel import Channel
 from pika.connection import Parameters
+from tests.utils import broker
 from tests.utils.wait import WaitTimeout
 
 DEFAULT_WAIT = 10.0
@@ -130,3 +131,12 @@ def close_connection(conn: SelectConnection, timeout: float = DEFAULT_WAIT) -> N
     if conn.is_open:
         conn.close()
     pump(conn.ioloop, lambda: conn.is_closed, timeout, "connection closed")
+
+
+def broker_pid_of(connection_name: str, node: Optional[str] = None) -> str:
+    """The broker's pid for the connection whose client_properties carry
+    ``connection_name`` (for ``rabbitmqctl close_connection``)."""
+    for row in broker.list_connections(("pid", "client_properties"), node=node):
+        if connection_name in row.get("client_properties", ""):
+            return row["pid"]
+    raise AssertionError(f"the broker lists no connection named {connection_name}")
