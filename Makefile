@@ -1,0 +1,40 @@
+# Developer and CI entry points. `make test` is what CI runs (through .ci/run).
+#
+# The virtualenv is created with the machine's python3 when missing, and the
+# project is (re)installed into it only when pyproject.toml is newer than
+# the stamp file. Before the demo and the tests, scripts/ensure_broker.py
+# checks that an AMQP broker answers (starting or installing the local
+# RabbitMQ if need be).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-from-pyproject
+PYTEST_ARGS ?=
+
+.PHONY: venv broker demo test lint
+
+venv: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+broker:
+	$(PYTHON) scripts/ensure_broker.py
+
+demo: venv broker
+	$(PY) -m pika perf --producers 1 --consumers 1 --duration 5 --size 128
+
+# pytest exits with 5 when it collected no tests: that is a failure too.
+test: venv broker
+	@status=0; $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
+	exit $$status
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m mypy

@@ -1,0 +1,184 @@
+"""Suite-wide test set-up: timeouts, markers, the broker and the extra RabbitMQ nodes.
+
+Fixtures:
+
+- ``broker_url`` (session): URL of the broker every integration test uses
+  (PIKA_TEST_URL, else AMQP_URL, else amqp://guest:guest@127.0.0.1:5672/),
+  checked to answer AMQP 0-9-1;
+- ``extra_broker`` (session): an extra plain RabbitMQ node (``ExtraBrokerNode``);
+- ``tls_broker`` (session): an extra node with a TLS listener
+  (``verify_peer``, client certificate optional) and EXTERNAL authentication
+  for the client certificate in ``tls_broker.tls``;
+- ``broker_node_factory``: builds and boots nodes for one test
+  (``broker_node_factory(label, **ExtraBrokerNode options)``) and removes
+  them afterwards: for tests that break a node or need a cluster.
+
+A test may stop a session node: it is started again before the next test
+that uses it.
+
+When a broker or RabbitMQ is missing, these fixtures skip the test, except
+under CI=true, where they fail it: CI never passes by skipping.
+
+Every test has a timeout (pytest-timeout, ``timeout`` in pyproject.toml;
+60 s when none is configured). Tests marked ``slow`` run only with
+``--run-slow`` or when ``-m`` names them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any, Callable, NoReturn, Optional
+
+import pytest
+
+from tests.utils import amqp_probe
+from tests.utils.extra_node import (
+    ExtraBrokerNode,
+    ExtraNodeUnavailable,
+    stop_stale_nodes,
+    why_extra_nodes_unavailable,
+)
+
+FALLBACK_TIMEOUT = 60.0
+BROKER_FIXTURES = frozenset({"broker_url"})
+NODE_FIXTURES = frozenset({"extra_broker", "tls_broker", "broker_node_factory"})
+
+# The session-scoped nodes that exist right now, by fixture name.
+_session_nodes: dict[str, ExtraBrokerNode] = {}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip the test for a missing prerequisite; under CI=true, fail it instead."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: a missing prerequisite fails the run)", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-slow", action="store_true", help="also run tests marked slow (soak tests)"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.hasplugin("timeout"):
+        raise pytest.UsageError(
+            "pytest-timeout is required (every test must have a timeout): pip install -e '.[dev]'"
+        )
+    config.addinivalue_line(
+        "markers", "extra_node: starts extra RabbitMQ nodes (about 7 s each to boot)"
+    )
+
+
+def _configured_timeout(config: pytest.Config) -> Optional[float]:
+    """The suite-wide timeout pytest-timeout will apply, or None if it is off."""
+    for value in (
+        config.getoption("timeout", None),
+        os.environ.get("PYTEST_TIMEOUT"),
+        config.getini("timeout"),
+    ):
+        if value not in (None, ""):
+            return float(value) if float(value) > 0 else None
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    needs_fallback_timeout = _configured_timeout(config) is None
+    markexpr = config.getoption("markexpr", "") or ""
+    run_slow = config.getoption("--run-slow") or "slow" in markexpr
+    kept, deselected = [], []
+    for item in items:
+        if needs_fallback_timeout and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(FALLBACK_TIMEOUT))
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & (BROKER_FIXTURES | NODE_FIXTURES):
+            item.add_marker(pytest.mark.broker)
+        if fixtures & NODE_FIXTURES:
+            item.add_marker(pytest.mark.extra_node)
+        if item.get_closest_marker("slow") is not None and not run_slow:
+            deselected.append(item)
+        else:
+            kept.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if why_extra_nodes_unavailable() is None:
+        stop_stale_nodes()
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> str:
+    url = amqp_probe.broker_url()
+    try:
+        address = amqp_probe.parse_broker_url(url)
+        amqp_probe.check_broker(address)
+    except (ValueError, amqp_probe.BrokerProbeError) as exc:
+        skip_or_fail(
+            f"no AMQP broker at {amqp_probe.redact_url(url)}: {exc}; "
+            "run scripts/ensure_broker.py or set PIKA_TEST_URL"
+        )
+    return url
+
+
+def _boot(label: str, **options: Any) -> ExtraBrokerNode:
+    """Create and boot a node, skipping (failing in CI) if this machine cannot."""
+    try:
+        node = ExtraBrokerNode(label, **options)
+    except ExtraNodeUnavailable as exc:
+        skip_or_fail(f"cannot start an extra RabbitMQ node: {exc}")
+    try:
+        node.start()
+    except BaseException:
+        node.close()
+        raise
+    return node
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Restart a session node that an earlier test left stopped, before its fixtures run."""
+    for name, node in _session_nodes.items():
+        if name in getattr(item, "fixturenames", ()):
+            node.ensure_running()
+
+
+def _session_node(name: str, **options: Any) -> Iterator[ExtraBrokerNode]:
+    node = _boot(name.split("_")[0], **options)
+    _session_nodes[name] = node
+    try:
+        yield node
+    finally:
+        del _session_nodes[name]
+        node.close()
+
+
+@pytest.fixture(scope="session")
+def extra_broker() -> Iterator[ExtraBrokerNode]:
+    yield from _session_node("extra_broker")
+
+
+@pytest.fixture(scope="session")
+def tls_broker() -> Iterator[ExtraBrokerNode]:
+    yield from _session_node("tls_broker", tls=True, external_auth=True)
+
+
+@pytest.fixture
+def broker_node_factory() -> Iterator[Callable[..., ExtraBrokerNode]]:
+    nodes: list[ExtraBrokerNode] = []
+
+    def make(label: str = "node", **options: Any) -> ExtraBrokerNode:
+        node = _boot(label, **options)
+        nodes.append(node)
+        return node
+
+    yield make
+    for node in nodes:
+        node.close()

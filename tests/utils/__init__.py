@@ -1,0 +1,1 @@
+"""Test utilities: broker discovery, extra nodes, a fault-injecting proxy, a fake server."""
