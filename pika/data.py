@@ -324,25 +324,24 @@ def decode_value(encoded: Buffer, offset: int) -> tuple[Any, int]:
         raise _cut_short("field value", encoded, offset) from None
 
 
-def _checked_end(encoded: bytes, start: int, length: int, what: str) -> int:
-    end = start + length
+def _region_end(encoded: bytes, offset: int, what: str) -> int:
+    """End of the region whose 32-bit byte length is at ``offset``.
+
+    Raises `InvalidFrameError` when the region would run past the data.
+    """
+    end = offset + 4 + _UINT32.unpack_from(encoded, offset)[0]
     if end > len(encoded):
-        raise _truncated(what, length, len(encoded) - start)
+        raise exceptions.InvalidFrameError(
+            f"{what} at byte {offset} declares {end - offset - 4} bytes"
+            f" but only {max(len(encoded) - offset - 4, 0)} remain"
+        )
     return end
 
 
-def _container_end(encoded: bytes, offset: int, depth: int, what: str) -> int:
-    """End of the table or array whose 32-bit byte length is at ``offset``.
-
-    Raises `InvalidFrameError` when it would end past the data or nest deeper
-    than `MAX_NESTING_DEPTH`.
-    """
-    if depth > MAX_NESTING_DEPTH:
-        raise exceptions.InvalidFrameError(
-            f"field tables and arrays nested more than {MAX_NESTING_DEPTH} deep"
-        )
-    (length,) = _UINT32.unpack_from(encoded, offset)
-    return _checked_end(encoded, offset + 4, length, what)
+def _too_deep() -> exceptions.InvalidFrameError:
+    return exceptions.InvalidFrameError(
+        f"field tables and arrays nested more than {MAX_NESTING_DEPTH} deep"
+    )
 
 
 def _misaligned(what: str, offset: int, end: int) -> exceptions.InvalidFrameError:
@@ -352,7 +351,9 @@ def _misaligned(what: str, offset: int, end: int) -> exceptions.InvalidFrameErro
 
 
 def _decode_table(encoded: bytes, offset: int, depth: int) -> tuple[dict[str | bytes, Any], int]:
-    end = _container_end(encoded, offset, depth, "field table")
+    if depth > MAX_NESTING_DEPTH:
+        raise _too_deep()
+    end = _region_end(encoded, offset, "field table")
     offset += 4
     table: dict[str | bytes, Any] = {}
     decoders = _DECODERS
@@ -372,7 +373,9 @@ def _decode_table(encoded: bytes, offset: int, depth: int) -> tuple[dict[str | b
 
 
 def _decode_array(encoded: bytes, offset: int, depth: int) -> tuple[list[Any], int]:
-    end = _container_end(encoded, offset, depth, "field array")
+    if depth > MAX_NESTING_DEPTH:
+        raise _too_deep()
+    end = _region_end(encoded, offset, "field array")
     offset += 4
     items: list[Any] = []
     decoders = _DECODERS
@@ -406,10 +409,8 @@ def _decode_decimal(encoded: bytes, offset: int, depth: int) -> tuple[decimal.De
 
 
 def _decode_long_string(encoded: bytes, offset: int, depth: int) -> tuple[str | bytes, int]:
-    (length,) = _UINT32.unpack_from(encoded, offset)
-    offset += 4
-    end = _checked_end(encoded, offset, length, "long string")
-    raw = encoded[offset:end]
+    end = _region_end(encoded, offset, "long string")
+    raw = encoded[offset + 4 : end]
     try:
         return raw.decode(), end
     except UnicodeDecodeError:
@@ -417,10 +418,8 @@ def _decode_long_string(encoded: bytes, offset: int, depth: int) -> tuple[str | 
 
 
 def _decode_byte_array(encoded: bytes, offset: int, depth: int) -> tuple[bytes, int]:
-    (length,) = _UINT32.unpack_from(encoded, offset)
-    offset += 4
-    end = _checked_end(encoded, offset, length, "byte array")
-    return encoded[offset:end], end
+    end = _region_end(encoded, offset, "byte array")
+    return encoded[offset + 4 : end], end
 
 
 def _decode_timestamp(encoded: bytes, offset: int, depth: int) -> tuple[datetime.datetime, int]:
