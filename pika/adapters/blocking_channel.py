@@ -1,0 +1,827 @@
+"""`BlockingChannel`: Pika's synchronous channel over the callback `Channel`.
+
+Every AMQP method here is the callback `Channel`'s method plus one generic
+helper, `BlockingChannel._request`: it hands the callback layer a completion
+callback, then turns the connection's loop until that callback has fired,
+the channel has closed (raising `ChannelClosedByBroker`) or the connection
+has gone (raising its `AMQPConnectionError`).
+
+Messages for `basic_consume` consumers, returns and consumer cancellations
+are queued on the connection's ready queue and dispatched from
+`start_consuming`, `process_data_events` and friends (see
+`pika.adapters.blocking_connection`); the `consume` generator keeps its own
+queue.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import logging
+from collections.abc import Generator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional
+
+from pika import exceptions, frame, spec
+from pika.adapters.blocking_confirms import (
+    DEFAULT_WINDOW,
+    PipelinedPublisher,
+    ReturnedMessage,
+    _ConfirmTracker,
+)
+from pika.channel import Channel
+from pika.exchange_type import ExchangeType
+
+if TYPE_CHECKING:
+    from pika.adapters.blocking_connection import BlockingConnection
+
+__all__ = ["BlockingChannel"]
+
+LOGGER = logging.getLogger(__name__)
+
+_MessageTuple = tuple[Optional[spec.Basic.Deliver], Optional[spec.BasicProperties], Optional[bytes]]
+_Message = tuple[spec.Basic.Deliver, spec.BasicProperties, bytes]
+_OnMessage = Callable[["BlockingChannel", spec.Basic.Deliver, spec.BasicProperties, bytes], Any]
+_OnReturn = Callable[["BlockingChannel", spec.Basic.Return, spec.BasicProperties, bytes], Any]
+_NO_MESSAGE: _MessageTuple = (None, None, None)
+
+
+def _require_callable(value: Any, name: str) -> None:
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+
+
+class _Reply:
+    """Receives the callback layer's answer to one request (the first call wins)."""
+
+    __slots__ = ("args", "done")
+
+    def __init__(self) -> None:
+        self.args: tuple[Any, ...] = ()
+        self.done = False
+
+    def __call__(self, *args: Any) -> None:
+        if not self.done:
+            self.args = args
+            self.done = True
+
+
+class _Delivery:
+    """A message for a `basic_consume` consumer, waiting in the ready queue."""
+
+    __slots__ = ("body", "callback", "channel", "method", "properties")
+
+    def __init__(
+        self,
+        channel: BlockingChannel,
+        callback: _OnMessage,
+        method: spec.Basic.Deliver,
+        properties: spec.BasicProperties,
+        body: bytes,
+    ) -> None:
+        self.channel = channel
+        self.callback = callback
+        self.method = method
+        self.properties = properties
+        self.body = body
+
+    def __call__(self) -> None:
+        self.callback(self.channel, self.method, self.properties, self.body)
+
+
+class _ConsumeGenerator:
+    """The consumer behind `BlockingChannel.consume` and its message queue."""
+
+    __slots__ = ("auto_ack", "cancelled", "params", "queue", "tag")
+
+    def __init__(self, params: tuple[Any, ...], auto_ack: bool) -> None:
+        self.params = params
+        self.auto_ack = auto_ack
+        self.tag = ""
+        self.cancelled = False
+        self.queue: collections.deque[_Message] = collections.deque()
+
+
+class BlockingChannel:
+    """A channel whose methods block until the broker has answered.
+
+    Create it with `BlockingConnection.channel`. A channel the broker closes
+    (Channel.Close, e.g. 404 NOT_FOUND) raises `ChannelClosedByBroker` from
+    the call that was waiting, or from the next call on the channel if no
+    call was waiting; later calls raise `ChannelWrongStateError`.
+    """
+
+    def __init__(self, channel_impl: Channel, connection: BlockingConnection) -> None:
+        self._impl = channel_impl
+        self._connection = connection
+        self._consumers: dict[str, bool] = {}
+        self._generator: _ConsumeGenerator | None = None
+        self._return_callbacks: list[_OnReturn] = []
+        self._cancel_callbacks: list[Callable[[frame.Method], Any]] = []
+        self._confirms: _ConfirmTracker | None = None
+        self._publisher: PipelinedPublisher | None = None
+        self._close_reason: BaseException | None = None
+        self._close_reported = False
+        channel_impl.add_on_close_callback(self._on_impl_closed)
+        channel_impl.add_on_return_callback(self._on_impl_return)
+        channel_impl.add_on_cancel_callback(self._on_impl_cancel)
+
+    def __repr__(self) -> str:
+        return f"<BlockingChannel impl={self._impl!r}>"
+
+    def __int__(self) -> int:
+        return self.channel_number
+
+    def __enter__(self) -> BlockingChannel:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self.is_open:
+            self.close()
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def channel_number(self) -> int:
+        return self._impl.channel_number
+
+    @property
+    def connection(self) -> BlockingConnection:
+        return self._connection
+
+    @property
+    def is_closed(self) -> bool:
+        return self._impl.is_closed
+
+    @property
+    def is_open(self) -> bool:
+        return self._impl.is_open
+
+    @property
+    def consumer_tags(self) -> list[str]:
+        """Tags of this channel's active consumers (the consume generator's too)."""
+        tags = list(self._consumers)
+        generator = self._generator
+        if generator is not None and not generator.cancelled:
+            tags.append(generator.tag)
+        return tags
+
+    # ------------------------------------------------------------ waiting
+
+    def _entry_check(self) -> None:
+        """Raise a connection or broker channel close no call has reported yet."""
+        self._connection._raise_unreported()
+        reason = self._close_reason
+        if (
+            reason is not None
+            and not self._close_reported
+            and isinstance(reason, exceptions.ChannelClosedByBroker)
+        ):
+            self._close_reported = True
+            raise reason
+
+    def _raise_closed(self) -> NoReturn:
+        """Raise why this (closed) channel is closed."""
+        self._connection._raise_if_closed()
+        self._close_reported = True
+        reason = self._close_reason
+        if reason is None:
+            reason = exceptions.ChannelWrongStateError(f"channel {self.channel_number} is closed")
+        raise reason
+
+    def _wait(
+        self, done: Callable[[], Any], timeout: float | None = None, dispatch: bool = False
+    ) -> bool:
+        """Turn the loop until ``done()``; False if ``timeout`` passed first.
+
+        Raises the connection's error if it ends, and the close reason if the
+        broker closes this channel meanwhile.
+        """
+        impl = self._impl
+        self._connection._run(lambda: done() or impl.is_closed, timeout, dispatch)
+        if impl.is_closed and not isinstance(self._close_reason, exceptions.ChannelClosedByClient):
+            self._raise_closed()
+        return bool(done())
+
+    def _request(
+        self, start: Callable[[_Reply], Any], reply: _Reply | None = None
+    ) -> tuple[Any, ...]:
+        """The one "send and wait for the reply" helper: ``start(reply)``
+        sends a request through the callback layer with ``reply`` as its
+        completion callback; returns the arguments ``reply`` got."""
+        self._entry_check()
+        if reply is None:
+            reply = _Reply()
+        start(reply)
+        done = reply
+        self._wait(lambda: done.done)
+        if not reply.done:
+            self._raise_closed()
+        return reply.args
+
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call a callback-layer method with ``callback=`` and return its reply."""
+        return self._request(lambda reply: method(*args, callback=reply, **kwargs))[0]
+
+    def _sent(self) -> None:
+        """A frame without a reply was queued: write it, see a close it hit."""
+        self._connection._flush_output()
+        if self._close_reason is not None:
+            self._entry_check()
+
+    def _wrong_state(self) -> None:
+        """The callback layer refused a call: prefer an unreported close as the reason."""
+        self._entry_check()
+
+    # ------------------------------------------------ callback-layer events
+
+    def _on_impl_closed(self, _impl: Channel, reason: BaseException) -> None:
+        self._close_reason = reason
+        auto_ack = self._consumers
+        dropped = self._take_deliveries(None)
+        lost = sum(1 for item in dropped if auto_ack.get(str(item.method.consumer_tag)))
+        self._consumers = {}
+        generator = self._generator
+        if generator is not None:
+            if generator.auto_ack:
+                lost += len(generator.queue)
+            generator.queue.clear()
+            if isinstance(reason, exceptions.ChannelClosedByClient):
+                generator.cancelled = True
+        if lost:
+            LOGGER.warning(
+                "channel %d closed (%r) before %d auto-ack messages were dispatched",
+                self.channel_number,
+                reason,
+                lost,
+            )
+
+    def _on_impl_return(
+        self,
+        _impl: Channel,
+        method: spec.Basic.Return,
+        properties: spec.BasicProperties,
+        body: bytes,
+    ) -> None:
+        if self._confirms is not None:
+            self._confirms.on_return(ReturnedMessage(method, properties, body))
+        elif not self._return_callbacks:
+            LOGGER.warning(
+                "channel %d: the broker returned a message (%s %s) and no return "
+                "callback is registered",
+                self.channel_number,
+                method.reply_code,
+                method.reply_text,
+            )
+        ready = self._connection._ready
+        for callback in self._return_callbacks:
+            ready.append(functools.partial(callback, self, method, properties, body))
+
+    def _on_impl_cancel(self, method_frame: frame.Method) -> None:
+        tag = method_frame.method.consumer_tag
+        self._consumers.pop(tag, None)
+        generator = self._generator
+        if generator is not None and generator.tag == tag:
+            generator.cancelled = True
+        ready = self._connection._ready
+        for callback in self._cancel_callbacks:
+            ready.append(functools.partial(callback, method_frame))
+
+    def _take_deliveries(self, consumer_tag: str | None) -> list[_Delivery]:
+        """Remove this channel's undispatched deliveries (for one consumer
+        tag, or all) from the ready queue and return them."""
+        ready = self._connection._ready
+        taken: list[_Delivery] = []
+        kept: list[Callable[[], Any]] = []
+        for item in ready:
+            if (
+                type(item) is _Delivery
+                and item.channel is self
+                and (consumer_tag is None or item.method.consumer_tag == consumer_tag)
+            ):
+                taken.append(item)
+            else:
+                kept.append(item)
+        if taken:
+            ready.clear()
+            ready.extend(kept)
+        return taken
+
+    # ------------------------------------------------------------ callbacks
+
+    def add_on_cancel_callback(self, callback: Callable[[frame.Method], Any]) -> None:
+        """``callback(method_frame)`` when the broker cancels one of this
+        channel's consumers (its queue was deleted, ...)."""
+        _require_callable(callback, "callback")
+        self._cancel_callbacks.append(callback)
+
+    def add_on_return_callback(self, callback: _OnReturn) -> None:
+        """``callback(channel, method, properties, body)`` for each message
+        the broker returns (mandatory and unroutable); runs from
+        `process_data_events`/`start_consuming`/... like consumers."""
+        _require_callable(callback, "callback")
+        self._return_callbacks.append(callback)
+
+    # ---------------------------------------------------------------- close
+
+    def close(self, reply_code: int = 0, reply_text: str = "Normal shutdown") -> None:
+        """Close the channel and wait for the broker's Close-Ok; undispatched
+        messages of its consumers are dropped (the broker requeues unacked ones)."""
+        impl = self._impl
+        impl.close(reply_code, reply_text)
+        self._connection._run(lambda: impl.is_closed)
+
+    # ---------------------------------------------------------------- basic
+
+    def basic_publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        properties: spec.BasicProperties | None = None,
+        mandatory: bool = False,
+    ) -> None:
+        """Publish a message.
+
+        Without confirms this returns once the frames are handed to the
+        socket; a mandatory message the broker returns goes to the return
+        callbacks. In confirm mode (`confirm_delivery`) it waits for the
+        broker's confirm and raises UnroutableError if the (mandatory)
+        message came back, NackError if the broker nacked it.
+        """
+        if self._confirms is not None:
+            self._publish_and_confirm(exchange, routing_key, body, properties, mandatory)
+            return
+        try:
+            self._impl.basic_publish(exchange, routing_key, body, properties, mandatory)
+        except (exceptions.ChannelWrongStateError, exceptions.ConnectionWrongStateError):
+            self._wrong_state()
+            raise
+        self._sent()
+
+    def _publish_and_confirm(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        properties: spec.BasicProperties | None,
+        mandatory: bool,
+    ) -> None:
+        if self._publisher is not None:
+            raise exceptions.ChannelWrongStateError(
+                f"channel {self.channel_number} has an open PipelinedPublisher; publish "
+                "through it, or close it first"
+            )
+        tracker = self._confirms
+        assert tracker is not None
+        tag = self._send_confirmed(tracker, exchange, routing_key, body, properties, mandatory)
+        unconfirmed = tracker.unconfirmed
+        self._wait(lambda: tag not in unconfirmed)
+        tracker.raise_failures()
+
+    def _send_confirmed(
+        self,
+        tracker: _ConfirmTracker,
+        exchange: str,
+        routing_key: str,
+        body: bytes | str,
+        properties: spec.BasicProperties | None,
+        mandatory: bool,
+    ) -> int:
+        """Publish on a confirm-mode channel and record it; returns its tag."""
+        try:
+            self._impl.basic_publish(exchange, routing_key, body, properties, mandatory)
+        except (exceptions.ChannelWrongStateError, exceptions.ConnectionWrongStateError):
+            self._wrong_state()
+            raise
+        tag = tracker.record(exchange, routing_key, body, properties, mandatory)
+        self._sent()
+        return tag
+
+    def publisher(self, window: int = DEFAULT_WINDOW) -> PipelinedPublisher:
+        """A publisher keeping up to ``window`` confirm-awaiting messages in
+        flight (turns confirm mode on). See `PipelinedPublisher`."""
+        if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+            raise ValueError(f"window must be an int >= 1, got {window!r}")
+        if self._publisher is not None:
+            raise exceptions.ChannelWrongStateError(
+                f"channel {self.channel_number} already has an open PipelinedPublisher"
+            )
+        self.confirm_delivery()
+        tracker = self._confirms
+        assert tracker is not None
+        self._publisher = PipelinedPublisher(self, tracker, window)
+        return self._publisher
+
+    def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
+        """Acknowledge one message (or, with ``multiple``, every one up to
+        ``delivery_tag``; 0 with ``multiple`` means all)."""
+        try:
+            self._impl.basic_ack(delivery_tag, multiple)
+        except (exceptions.ChannelWrongStateError, exceptions.ConnectionWrongStateError):
+            self._wrong_state()
+            raise
+        self._sent()
+
+    def basic_nack(
+        self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
+    ) -> None:
+        """Reject one or (with ``multiple``) several messages, requeueing
+        them unless ``requeue`` is False."""
+        try:
+            self._impl.basic_nack(delivery_tag, multiple, requeue)
+        except (exceptions.ChannelWrongStateError, exceptions.ConnectionWrongStateError):
+            self._wrong_state()
+            raise
+        self._sent()
+
+    def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
+        """Reject one message, requeueing it unless ``requeue`` is False."""
+        try:
+            self._impl.basic_reject(delivery_tag, requeue)
+        except (exceptions.ChannelWrongStateError, exceptions.ConnectionWrongStateError):
+            self._wrong_state()
+            raise
+        self._sent()
+
+    def basic_qos(
+        self, prefetch_size: int = 0, prefetch_count: int = 0, global_qos: bool = False
+    ) -> None:
+        """Limit unacknowledged deliveries (per consumer, or per channel with
+        ``global_qos``)."""
+        self._call(self._impl.basic_qos, prefetch_size, prefetch_count, global_qos)
+
+    def basic_recover(self, requeue: bool = False) -> None:
+        """Ask the broker to redeliver this channel's unacknowledged messages."""
+        self._call(self._impl.basic_recover, requeue)
+
+    def basic_get(
+        self, queue: str, auto_ack: bool = False
+    ) -> tuple[spec.Basic.GetOk | None, spec.BasicProperties | None, bytes | None]:
+        """Fetch one message: ``(method, properties, body)``, or
+        ``(None, None, None)`` when the queue is empty."""
+        reply = _Reply()
+        impl = self._impl
+
+        def start(done: _Reply) -> None:
+            impl.basic_get(queue, done, auto_ack)
+            impl.add_callback(done, [spec.Basic.GetEmpty])
+
+        args = self._request(start, reply)
+        if len(args) == 1:
+            return None, None, None
+        impl.remove_callback(reply, [spec.Basic.GetEmpty])
+        _impl, method, properties, body = args
+        return method, properties, body
+
+    def basic_consume(
+        self,
+        queue: str,
+        on_message_callback: _OnMessage,
+        auto_ack: bool = False,
+        exclusive: bool = False,
+        consumer_tag: str | None = None,
+        arguments: dict[str, Any] | None = None,
+    ) -> str:
+        """Start a consumer; returns its tag. Each message goes to
+        ``on_message_callback(channel, method, properties, body)``, called
+        from `start_consuming` (or `process_data_events`, `sleep`)."""
+        _require_callable(on_message_callback, "on_message_callback")
+        ready = self._connection._ready
+
+        def on_message(
+            _impl: Channel,
+            method: spec.Basic.Deliver,
+            properties: spec.BasicProperties,
+            body: bytes,
+        ) -> None:
+            ready.append(_Delivery(self, on_message_callback, method, properties, body))
+
+        reply = self._call(
+            self._impl.basic_consume,
+            queue,
+            on_message,
+            auto_ack,
+            exclusive,
+            consumer_tag,
+            arguments,
+        )
+        tag = str(reply.method.consumer_tag)
+        self._consumers[tag] = auto_ack
+        return tag
+
+    def basic_cancel(
+        self, consumer_tag: str
+    ) -> list[tuple[spec.Basic.Deliver, spec.BasicProperties, bytes]]:
+        """Cancel a `basic_consume` consumer and wait for the broker's CancelOk.
+
+        Messages that had arrived for it but were not dispatched yet are
+        returned as ``(method, properties, body)`` for an auto-ack consumer
+        (they were acknowledged already); for a manually acknowledged
+        consumer they are rejected with requeue and ``[]`` is returned.
+        """
+        self._entry_check()
+        generator = self._generator
+        if generator is not None and generator.tag == consumer_tag:
+            unsent = list(generator.queue) if generator.auto_ack else []
+            self.cancel()
+            return unsent
+        if consumer_tag not in self._consumers:
+            return []
+        if self._impl.is_open:
+            self._call(self._impl.basic_cancel, consumer_tag)
+        auto_ack = self._consumers.pop(consumer_tag, False)
+        pending = self._take_deliveries(consumer_tag)
+        if auto_ack:
+            return [(item.method, item.properties, item.body) for item in pending]
+        if pending and self._impl.is_open:
+            for item in pending:
+                self._impl.basic_reject(item.method.delivery_tag or 0, requeue=True)
+            self._sent()
+        return []
+
+    def start_consuming(self) -> None:
+        """Dispatch messages to the `basic_consume` consumers (and every
+        other ready callback) until all of this channel's consumers are
+        cancelled, e.g. by `stop_consuming`.
+
+        Raises ReentrancyError if called from inside a callback, the close
+        reason if the broker closes the channel, and the connection's error
+        if it is lost.
+        """
+        if self._connection._dispatch_depth:
+            raise exceptions.ReentrancyError(
+                "start_consuming() may not be called from inside a BlockingConnection "
+                "or BlockingChannel callback"
+            )
+        self._entry_check()
+        while self._consumers:
+            self._wait(self._no_consumers, dispatch=True)
+
+    def _no_consumers(self) -> bool:
+        return not self._consumers
+
+    def stop_consuming(self, consumer_tag: str | None = None) -> None:
+        """Cancel one consumer, or all of this channel's `basic_consume`
+        consumers, which ends `start_consuming`. Safe from inside a consumer
+        callback, and from another thread through
+        `BlockingConnection.add_callback_threadsafe`."""
+        if consumer_tag is not None:
+            self.basic_cancel(consumer_tag)
+            return
+        for tag in list(self._consumers):
+            self.basic_cancel(tag)
+
+    def consume(
+        self,
+        queue: str,
+        auto_ack: bool = False,
+        exclusive: bool = False,
+        arguments: dict[str, Any] | None = None,
+        inactivity_timeout: float | None = None,
+        consumer_tag: str | None = None,
+    ) -> Generator[_MessageTuple, None, None]:
+        """Consume ``queue`` as a generator of ``(method, properties, body)``.
+
+        With ``inactivity_timeout``, ``(None, None, None)`` is yielded after
+        that many seconds without a message. Other ready callbacks run while
+        it waits. The generator ends when `cancel` is called or the broker
+        cancels the consumer. One consume generator per channel: calling
+        `consume` again with the same arguments continues it, with other
+        arguments raises ValueError (call `cancel` first).
+        """
+        if inactivity_timeout is not None and inactivity_timeout < 0:
+            raise ValueError(f"inactivity_timeout must be >= 0, got {inactivity_timeout!r}")
+        self._entry_check()
+        params = (queue, auto_ack, exclusive, arguments)
+        generator = self._generator
+        if generator is not None and generator.cancelled and not generator.queue:
+            self._generator = generator = None
+        if generator is None:
+            generator = self._start_generator(params, consumer_tag)
+        elif generator.params != params:
+            raise ValueError(
+                "consume() called with other arguments than the active consume generator; "
+                "call cancel() first"
+            )
+        messages = generator.queue
+        current = generator
+
+        def waiting() -> bool:
+            return bool(messages) or current.cancelled
+
+        while True:
+            if messages:
+                yield messages.popleft()
+                continue
+            if generator.cancelled:
+                return
+            if not self._wait(waiting, inactivity_timeout, dispatch=True):
+                yield _NO_MESSAGE
+
+    def _start_generator(
+        self, params: tuple[Any, ...], consumer_tag: str | None
+    ) -> _ConsumeGenerator:
+        queue, auto_ack, exclusive, arguments = params
+        generator = _ConsumeGenerator(params, auto_ack)
+        append = generator.queue.append
+
+        def on_message(
+            _impl: Channel,
+            method: spec.Basic.Deliver,
+            properties: spec.BasicProperties,
+            body: bytes,
+        ) -> None:
+            append((method, properties, body))
+
+        self._generator = generator
+        try:
+            reply = self._call(
+                self._impl.basic_consume,
+                queue,
+                on_message,
+                auto_ack,
+                exclusive,
+                consumer_tag,
+                arguments,
+            )
+        except BaseException:
+            self._generator = None
+            raise
+        generator.tag = str(reply.method.consumer_tag)
+        return generator
+
+    def cancel(self) -> int:
+        """Cancel the `consume` generator's consumer; messages it received
+        but did not yield are nacked with requeue (dropped for auto-ack).
+        Returns how many were requeued."""
+        generator = self._generator
+        if generator is None:
+            return 0
+        self._entry_check()
+        if not generator.cancelled and self._impl.is_open:
+            self._call(self._impl.basic_cancel, generator.tag)
+        self._generator = None
+        generator.cancelled = True
+        pending = list(generator.queue)
+        generator.queue.clear()
+        if generator.auto_ack or not pending or not self._impl.is_open:
+            return 0
+        for method, _properties, _body in pending:
+            assert method is not None
+            self._impl.basic_nack(method.delivery_tag or 0, multiple=False, requeue=True)
+        self._sent()
+        return len(pending)
+
+    def get_waiting_message_count(self) -> int:
+        """Messages the consume generator received and has not yielded yet."""
+        generator = self._generator
+        return len(generator.queue) if generator is not None else 0
+
+    def confirm_delivery(self) -> None:
+        """Turn publisher confirms on: from now on `basic_publish` waits for
+        each message's confirm (see there). Calling it again does nothing."""
+        if self._confirms is not None:
+            self._entry_check()
+            return
+        tracker = _ConfirmTracker()
+        self._call(self._impl.confirm_delivery, tracker.on_ack_nack)
+        self._confirms = tracker
+
+    def flow(self, active: bool) -> bool:
+        """Ask the broker to pause (False) or resume (True) deliveries;
+        returns the state it confirmed."""
+        return bool(self._call(self._impl.flow, active))
+
+    # ------------------------------------------------------------- exchange
+
+    def exchange_declare(
+        self,
+        exchange: str,
+        exchange_type: ExchangeType | str = ExchangeType.direct,
+        passive: bool = False,
+        durable: bool = False,
+        auto_delete: bool = False,
+        internal: bool = False,
+        arguments: dict[str, Any] | None = None,
+    ) -> frame.Method[spec.Exchange.DeclareOk]:
+        """Declare an exchange (check that it exists, with ``passive``)."""
+        result: frame.Method[spec.Exchange.DeclareOk] = self._call(
+            self._impl.exchange_declare,
+            exchange,
+            exchange_type,
+            passive,
+            durable,
+            auto_delete,
+            internal,
+            arguments,
+        )
+        return result
+
+    def exchange_delete(
+        self, exchange: str | None = None, if_unused: bool = False
+    ) -> frame.Method[spec.Exchange.DeleteOk]:
+        result: frame.Method[spec.Exchange.DeleteOk] = self._call(
+            self._impl.exchange_delete, exchange, if_unused
+        )
+        return result
+
+    def exchange_bind(
+        self,
+        destination: str,
+        source: str,
+        routing_key: str = "",
+        arguments: dict[str, Any] | None = None,
+    ) -> frame.Method[spec.Exchange.BindOk]:
+        """Bind exchange ``destination`` to exchange ``source``."""
+        result: frame.Method[spec.Exchange.BindOk] = self._call(
+            self._impl.exchange_bind, destination, source, routing_key, arguments
+        )
+        return result
+
+    def exchange_unbind(
+        self,
+        destination: str | None = None,
+        source: str | None = None,
+        routing_key: str = "",
+        arguments: dict[str, Any] | None = None,
+    ) -> frame.Method[spec.Exchange.UnbindOk]:
+        result: frame.Method[spec.Exchange.UnbindOk] = self._call(
+            self._impl.exchange_unbind, destination, source, routing_key, arguments
+        )
+        return result
+
+    # ---------------------------------------------------------------- queue
+
+    def queue_declare(
+        self,
+        queue: str,
+        passive: bool = False,
+        durable: bool = False,
+        exclusive: bool = False,
+        auto_delete: bool = False,
+        arguments: dict[str, Any] | None = None,
+    ) -> frame.Method[spec.Queue.DeclareOk]:
+        """Declare a queue; ``''`` lets the broker name it. The reply's
+        ``method`` has ``queue``, ``message_count`` and ``consumer_count``."""
+        result: frame.Method[spec.Queue.DeclareOk] = self._call(
+            self._impl.queue_declare, queue, passive, durable, exclusive, auto_delete, arguments
+        )
+        return result
+
+    def queue_bind(
+        self,
+        queue: str,
+        exchange: str,
+        routing_key: str | None = None,
+        arguments: dict[str, Any] | None = None,
+    ) -> frame.Method[spec.Queue.BindOk]:
+        """Bind ``queue`` to ``exchange`` (the routing key defaults to the queue name)."""
+        result: frame.Method[spec.Queue.BindOk] = self._call(
+            self._impl.queue_bind, queue, exchange, routing_key, arguments
+        )
+        return result
+
+    def queue_unbind(
+        self,
+        queue: str,
+        exchange: str,
+        routing_key: str | None = None,
+        arguments: dict[str, Any] | None = None,
+    ) -> frame.Method[spec.Queue.UnbindOk]:
+        result: frame.Method[spec.Queue.UnbindOk] = self._call(
+            self._impl.queue_unbind, queue, exchange, routing_key, arguments
+        )
+        return result
+
+    def queue_purge(self, queue: str) -> frame.Method[spec.Queue.PurgeOk]:
+        """Remove the queue's ready messages; ``method.message_count`` says how many."""
+        result: frame.Method[spec.Queue.PurgeOk] = self._call(self._impl.queue_purge, queue)
+        return result
+
+    def queue_delete(
+        self, queue: str, if_unused: bool = False, if_empty: bool = False
+    ) -> frame.Method[spec.Queue.DeleteOk]:
+        result: frame.Method[spec.Queue.DeleteOk] = self._call(
+            self._impl.queue_delete, queue, if_unused, if_empty
+        )
+        return result
+
+    # ------------------------------------------------------------------- tx
+
+    def tx_select(self) -> frame.Method[spec.Tx.SelectOk]:
+        result: frame.Method[spec.Tx.SelectOk] = self._call(self._impl.tx_select)
+        return result
+
+    def tx_commit(self) -> frame.Method[spec.Tx.CommitOk]:
+        result: frame.Method[spec.Tx.CommitOk] = self._call(self._impl.tx_commit)
+        return result
+
+    def tx_rollback(self) -> frame.Method[spec.Tx.RollbackOk]:
+        result: frame.Method[spec.Tx.RollbackOk] = self._call(self._impl.tx_rollback)
+        return result

@@ -1,0 +1,501 @@
+"""Pika's synchronous API: `BlockingConnection` and `BlockingChannel`.
+
+How it works
+------------
+A `BlockingConnection` owns a private `IOLoop` and a callback
+`SelectConnection` running on it. The loop turns only while the user's
+thread is inside a blocking call: a method waiting for its reply,
+`process_data_events`, `sleep`, `start_consuming` or the `consume`
+generator. Heartbeats, timers and incoming frames are handled during those
+calls.
+
+Each AMQP method of `BlockingChannel` is the callback `Channel`'s method plus
+one generic helper (`BlockingChannel._request`): it hands the callback layer
+a completion callback, then turns the loop until that callback has fired,
+the channel has closed (raising `ChannelClosedByBroker`) or the connection
+has gone (raising its `AMQPConnectionError`).
+
+User callbacks (consumers, returns, consumer cancellations, timers,
+blocked/unblocked notices, `add_callback_threadsafe`) never run inside the
+loop. The loop appends them to the connection's ready queue; they run in
+arrival order, in the user's thread, from `process_data_events`, `sleep`,
+`start_consuming` and the `consume` generator, and never re-entrantly from
+inside another blocking call's wait.
+
+Publishing and acknowledging without confirms do not turn the loop: the
+frames go straight to the socket while its buffer is empty. The loop runs
+only when the kernel does not take everything (until it has), and at most
+every `SERVICE_INTERVAL` seconds to read what arrived meanwhile.
+
+Publisher confirms come in two forms. `basic_publish` on a channel in
+confirm mode waits for each message's confirm, as in Pika. `publisher()`
+returns a `PipelinedPublisher` that keeps a window of unconfirmed messages
+in flight and reports every nack and unroutable return when flushed.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import itertools
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Callable
+
+from pika import exceptions, frame
+from pika.adapters.blocking_channel import BlockingChannel, _Reply, _require_callable
+from pika.adapters.blocking_confirms import PipelinedPublisher, PublishedMessage, ReturnedMessage
+from pika.adapters.select_connection import IOLoop, SelectConnection
+from pika.adapters.utils import connection_workflow
+from pika.parameters import ConnectionParameters, Parameters
+
+__all__ = [
+    "BlockingChannel",
+    "BlockingConnection",
+    "PipelinedPublisher",
+    "PublishedMessage",
+    "ReturnedMessage",
+]
+
+SERVICE_INTERVAL = 0.01
+"""While only publishing or acking, how often (seconds) the loop is turned
+once without blocking, to read incoming frames and run due timers."""
+
+COALESCE_SECONDS = 0.001
+"""Inside consumer callbacks, frames sent less than this long after the
+previous write are written together at the end of the callback."""
+
+_OnConnectionNotice = Callable[["BlockingConnection", frame.Method], Any]
+
+
+def _no_op() -> None:
+    """Queued on the loop to make its next turn return without waiting."""
+
+
+def _never() -> bool:
+    return False
+
+
+class BlockingConnection:
+    """A connection whose methods block until the broker has answered.
+
+    ``parameters`` is one `pika.connection.Parameters` object or a sequence
+    of them, tried in turn (each with its own ``connection_attempts`` and
+    ``retry_delay``); None means the defaults (localhost:5672, guest).
+    Every failure to connect raises an `AMQPConnectionError` subclass:
+    ProbableAuthenticationError, ProbableAccessDeniedError,
+    AMQPConnectionWorkflowFailed (its ``exceptions`` lists each attempt) ...
+
+    Not thread-safe: use it from one thread, except
+    `add_callback_threadsafe`, which any thread may call.
+    """
+
+    def __init__(
+        self,
+        parameters: Parameters | Sequence[Parameters] | None = None,
+        _impl_class: type[SelectConnection] | None = None,
+    ) -> None:
+        configs = _parameters_list(parameters)
+        self._ioloop = IOLoop()
+        self._ready: collections.deque[Callable[[], Any]] = collections.deque()
+        self._dispatch_depth = 0
+        self._timers: dict[int, tuple[Any, Callable[[], Any]]] = {}
+        self._timer_ids = itertools.count(1)
+        self._closed_error: BaseException | None = None
+        self._error_reported = False
+        self._loop_released = False
+        self._service_at = 0.0
+        self._written_at = 0.0
+        self._output_deferred = False
+        impl_class = _impl_class if _impl_class is not None else SelectConnection
+        self._impl = self._open(impl_class, configs)
+        self._impl.add_on_close_callback(self._on_impl_closed)
+
+    def __repr__(self) -> str:
+        return f"<BlockingConnection impl={self._impl!r}>"
+
+    def __enter__(self) -> BlockingConnection:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self.is_open:
+            self.close()
+        elif self.is_closed:
+            self._release_loop()
+
+    # ------------------------------------------------------------- opening
+
+    def _open(self, impl_class: type[SelectConnection], configs: list[Parameters]) -> Any:
+        loop = self._ioloop
+        outcome: list[Any] = []
+        try:
+            workflow = impl_class.create_connection(configs, outcome.append, custom_ioloop=loop)
+            try:
+                while not outcome:
+                    loop.poll()
+            except BaseException:
+                if not outcome:
+                    workflow.abort()
+                raise
+        except BaseException:
+            self._release_loop()
+            raise
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            self._release_loop()
+            raise _connect_error(result)
+        return result
+
+    # --------------------------------------------------- the loop, internals
+
+    def _on_impl_closed(self, _impl: Any, error: BaseException) -> None:
+        self._closed_error = error
+
+    def _release_loop(self) -> None:
+        if not self._loop_released:
+            self._loop_released = True
+            self._timers.clear()
+            self._ioloop.close()
+
+    def _raise_if_closed(self) -> None:
+        """Raise the error that ended the connection, if it has ended."""
+        error = self._closed_error
+        if error is not None:
+            self._error_reported = True
+            self._release_loop()
+            raise error
+
+    def _raise_unreported(self) -> None:
+        """Raise the error that ended the connection unless a call already did."""
+        if self._closed_error is not None and not self._error_reported:
+            self._raise_if_closed()
+
+    def _check_usable(self, what: str) -> None:
+        self._raise_unreported()
+        if not self._impl.is_open:
+            state = "closed" if self._impl.is_closed else "closing"
+            raise exceptions.ConnectionWrongStateError(f"{what} on a {state} connection")
+
+    def _run(
+        self, done: Callable[[], Any], timeout: float | None = None, dispatch: bool = False
+    ) -> bool:
+        """Turn the loop until ``done()`` holds; returns False if ``timeout``
+        seconds passed first (None: no limit; 0: one turn that does not wait).
+
+        With ``dispatch``, ready user callbacks run between turns (unless
+        this is already inside one). Raises the connection's error if it
+        ends before ``done()`` holds.
+        """
+        self._raise_if_closed()
+        loop = self._ioloop
+        if timeout is not None and timeout <= 0:
+            loop.add_callback(_no_op)
+            loop.poll()
+            if dispatch:
+                self._dispatch()
+            if done():
+                return True
+            self._raise_if_closed()
+            return False
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+
+        timer = loop.call_later(timeout, expire) if timeout is not None else None
+        try:
+            while True:
+                if dispatch and self._ready:
+                    self._dispatch()
+                if done():
+                    return True
+                self._raise_if_closed()
+                if expired:
+                    return False
+                loop.poll()
+        finally:
+            if timer is not None:
+                loop.remove_timeout(timer)
+
+    def _dispatch(self) -> None:
+        """Run the ready user callbacks in order (not from inside one of them).
+
+        Frames the callbacks send are written together (see `_flush_output`):
+        after a callback once `COALESCE_SECONDS` have passed since the last
+        write, and when the queue is empty.
+        """
+        if self._dispatch_depth:
+            return
+        ready = self._ready
+        self._dispatch_depth = 1
+        try:
+            while ready:
+                ready.popleft()()
+                if self._output_deferred and (
+                    not ready or time.monotonic() - self._written_at >= COALESCE_SECONDS
+                ):
+                    self._write_deferred()
+        finally:
+            self._dispatch_depth = 0
+            if self._output_deferred and self._impl.is_open:
+                self._output_deferred = False
+                self._impl._flush()
+
+    def _write_deferred(self) -> None:
+        self._output_deferred = False
+        self._written_at = time.monotonic()
+        self._write_output()
+
+    def _can_dispatch(self) -> bool:
+        return bool(self._ready) and not self._dispatch_depth
+
+    def _flush_output(self) -> None:
+        """Write the frames a command just queued.
+
+        Inside a dispatch, a frame that follows a write by less than
+        `COALESCE_SECONDS` waits for the end of the callback (or of a quick
+        run of callbacks), so that a consumer acking a burst of messages
+        costs one write per burst instead of one per ack.
+        """
+        if self._dispatch_depth:
+            now = time.monotonic()
+            if now - self._written_at < COALESCE_SECONDS:
+                self._output_deferred = True
+                return
+            self._written_at = now
+        self._write_output()
+
+    def _write_output(self) -> None:
+        """Hand the queued frames to the socket without a turn of the loop
+        when it takes them all; otherwise turn the loop until it has."""
+        impl = self._impl
+        impl._flush()
+        if impl._adapter_get_write_buffer_size():
+            self._run(self._output_drained)
+            return
+        now = time.monotonic()
+        if now >= self._service_at:
+            self._service_at = now + SERVICE_INTERVAL
+            self._run(_never, 0)
+
+    def _output_drained(self) -> bool:
+        return not self._impl._adapter_get_write_buffer_size()
+
+    def _fire_timer(self, timer_id: int) -> None:
+        entry = self._timers.pop(timer_id, None)
+        if entry is not None:
+            entry[1]()
+
+    # ---------------------------------------------------------- public API
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self._impl.is_open)
+
+    @property
+    def is_closed(self) -> bool:
+        return bool(self._impl.is_closed)
+
+    @property
+    def basic_nack(self) -> bool:
+        """Whether the broker supports Basic.Nack."""
+        return bool(self._impl.basic_nack)
+
+    @property
+    def basic_nack_supported(self) -> bool:
+        return self.basic_nack
+
+    @property
+    def consumer_cancel_notify(self) -> bool:
+        """Whether the broker tells consumers it cancelled them (Basic.Cancel)."""
+        return bool(self._impl.consumer_cancel_notify)
+
+    @property
+    def consumer_cancel_notify_supported(self) -> bool:
+        return self.consumer_cancel_notify
+
+    @property
+    def exchange_exchange_bindings(self) -> bool:
+        """Whether the broker supports exchange-to-exchange bindings."""
+        return bool(self._impl.exchange_exchange_bindings)
+
+    @property
+    def exchange_exchange_bindings_supported(self) -> bool:
+        return self.exchange_exchange_bindings
+
+    @property
+    def publisher_confirms(self) -> bool:
+        """Whether the broker supports publisher confirms (Confirm.Select)."""
+        return bool(self._impl.publisher_confirms)
+
+    @property
+    def publisher_confirms_supported(self) -> bool:
+        return self.publisher_confirms
+
+    def channel(self, channel_number: int | None = None) -> BlockingChannel:
+        """Open a channel (the lowest free number unless one is given)."""
+        self._check_usable("channel()")
+        opened = _Reply()
+        impl_channel = self._impl.channel(channel_number, on_open_callback=opened)
+        channel = BlockingChannel(impl_channel, self)
+        channel._wait(lambda: opened.done)
+        if not opened.done:
+            channel._raise_closed()
+        return channel
+
+    def close(self, reply_code: int = 200, reply_text: str = "Normal shutdown") -> None:
+        """Close the connection (and with it every channel); pending
+        callbacks are dropped. Raises ConnectionWrongStateError if it is
+        already closed."""
+        if not self._impl.is_open:
+            self._error_reported = True
+            if self._impl.is_closed:
+                self._release_loop()
+            state = "closed" if self._impl.is_closed else "closing"
+            raise exceptions.ConnectionWrongStateError(
+                f"close({reply_code}, {reply_text!r}) called on a {state} connection"
+            )
+        self._impl.close(reply_code, reply_text)
+        try:
+            self._run(lambda: self._impl.is_closed)
+        finally:
+            self._ready.clear()
+            if self._impl.is_closed:
+                self._error_reported = True
+                self._release_loop()
+
+    def process_data_events(self, time_limit: float | None = 0) -> None:
+        """Do the connection's I/O and run the callbacks that became ready.
+
+        ``time_limit`` bounds the wait for something to dispatch: 0 does one
+        pass without waiting, None waits until at least one callback is
+        ready. Callbacks run here, unless this is called from inside one.
+        """
+        self._check_usable("process_data_events()")
+        if time_limit is not None and time_limit < 0:
+            raise ValueError(f"time_limit must be >= 0 or None, got {time_limit!r}")
+        self._run(self._can_dispatch, 0 if self._can_dispatch() else time_limit)
+        self._dispatch()
+
+    def sleep(self, duration: float) -> None:
+        """Wait ``duration`` seconds while doing I/O and running callbacks
+        (use this rather than time.sleep to keep heartbeats going)."""
+        if duration < 0:
+            raise ValueError(f"duration must be >= 0, got {duration!r}")
+        self._check_usable("sleep()")
+        deadline = time.monotonic() + duration
+        while True:
+            remaining = deadline - time.monotonic()
+            self._run(self._can_dispatch, max(remaining, 0.0))
+            self._dispatch()
+            if remaining <= 0:
+                return
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> int:
+        """Run ``callback()`` once, ``delay`` seconds from now, from a later
+        `process_data_events`/`sleep`/`start_consuming`; returns an id for
+        `remove_timeout`."""
+        _require_callable(callback, "callback")
+        if delay < 0:
+            raise ValueError(f"delay must be >= 0, got {delay!r}")
+        self._check_usable("call_later()")
+        timer_id = next(self._timer_ids)
+        due = functools.partial(self._ready.append, functools.partial(self._fire_timer, timer_id))
+        self._timers[timer_id] = (self._ioloop.call_later(delay, due), callback)
+        return timer_id
+
+    def remove_timeout(self, timeout_id: int) -> None:
+        """Cancel a `call_later` timer; harmless once it ran."""
+        entry = self._timers.pop(timeout_id, None)
+        if entry is not None and not self._loop_released:
+            self._ioloop.remove_timeout(entry[0])
+
+    def add_callback_threadsafe(self, callback: Callable[..., None]) -> None:
+        """Have ``callback()`` run in the connection's thread, from its next
+        `process_data_events`/`sleep`/`start_consuming`/`consume` (or the
+        running one). The only method any thread may call. Raises
+        ConnectionWrongStateError once the connection is closed."""
+        _require_callable(callback, "callback")
+        if self._closed_error is not None or self._impl.is_closed:
+            raise exceptions.ConnectionWrongStateError(
+                "add_callback_threadsafe() called on a closed connection"
+            )
+        try:
+            self._ioloop.add_callback_threadsafe(functools.partial(self._ready.append, callback))
+        except RuntimeError:
+            raise exceptions.ConnectionWrongStateError(
+                "add_callback_threadsafe() called on a closed connection"
+            ) from None
+
+    def add_on_connection_blocked_callback(self, callback: _OnConnectionNotice) -> None:
+        """``callback(connection, method_frame)`` when the broker sends
+        Connection.Blocked (a resource alarm stops publishers)."""
+        _require_callable(callback, "callback")
+        self._impl.add_on_connection_blocked_callback(self._notice_relay(callback))
+
+    def add_on_connection_unblocked_callback(self, callback: _OnConnectionNotice) -> None:
+        """``callback(connection, method_frame)`` when the broker sends
+        Connection.Unblocked."""
+        _require_callable(callback, "callback")
+        self._impl.add_on_connection_unblocked_callback(self._notice_relay(callback))
+
+    def _notice_relay(self, callback: _OnConnectionNotice) -> Callable[[Any, frame.Method], None]:
+        def relay(_impl: Any, method_frame: frame.Method) -> None:
+            self._ready.append(functools.partial(callback, self, method_frame))
+
+        return relay
+
+    def update_secret(self, new_secret: str, reason: str) -> None:
+        """Send Connection.UpdateSecret (e.g. a refreshed OAuth 2 token) and
+        wait for the broker's UpdateSecretOk."""
+        self._check_usable("update_secret()")
+        reply = _Reply()
+        self._impl.update_secret(new_secret, reason, callback=reply)
+        self._run(lambda: reply.done)
+
+
+def _parameters_list(parameters: Parameters | Sequence[Parameters] | None) -> list[Parameters]:
+    if parameters is None:
+        return [ConnectionParameters()]
+    if isinstance(parameters, Parameters):
+        return [parameters]
+    if isinstance(parameters, (str, bytes)) or not isinstance(parameters, Sequence):
+        raise TypeError(
+            "parameters must be a pika.connection.Parameters instance or a sequence of them, "
+            f"got {type(parameters).__name__}"
+        )
+    configs = list(parameters)
+    if not configs:
+        raise ValueError("parameters is an empty sequence")
+    for config in configs:
+        if not isinstance(config, Parameters):
+            raise TypeError(
+                f"every parameters item must be a pika.connection.Parameters instance, "
+                f"got {type(config).__name__}"
+            )
+    return configs
+
+
+def _connect_error(error: BaseException) -> BaseException:
+    """The exception to raise for a failed connection workflow.
+
+    A refused login or virtual host is raised as the handshake's own error
+    (ProbableAuthenticationError, ProbableAccessDeniedError, ...), as Pika
+    does; anything else as the workflow's error, which lists every attempt.
+    """
+    if isinstance(error, connection_workflow.AMQPConnectionWorkflowFailed) and error.exceptions:
+        last = error.exceptions[-1]
+        if isinstance(last, connection_workflow.AMQPConnectorAMQPHandshakeError) and isinstance(
+            last.exception, exceptions.AMQPConnectionError
+        ):
+            return last.exception
+    if isinstance(error, exceptions.AMQPConnectionError):
+        return error
+    return exceptions.AMQPConnectionError(repr(error))
