@@ -3,6 +3,7 @@
 __version__ = "2.0.0.dev0"
 
 from pika.adapters.base_connection import BaseConnection
+from pika.adapters.blocking_connection import BlockingConnection
 from pika.adapters.select_connection import SelectConnection
 from pika.adapters.utils.connection_workflow import AMQPConnectionWorkflow
 from pika.connection import ConnectionParameters, SSLOptions, URLParameters
@@ -14,6 +15,7 @@ __all__ = [
     "AMQPConnectionWorkflow",
     "BaseConnection",
     "BasicProperties",
+    "BlockingConnection",
     "ConnectionParameters",
     "DeliveryMode",
     "PlainCredentials",
