@@ -1,0 +1,212 @@
+"""Automatic connection and topology recovery: the policy and the record.
+
+Recovery is opt-in (`pika.connection.Connection.enable_recovery`). When a
+connection is lost for any reason other than the application closing it
+(socket error, missed heartbeats, broker shutdown or a ``320
+CONNECTION_FORCED`` close), the connection reconnects with backoff across
+its parameters, reopens its channels with their numbers, reapplies QoS,
+confirm and tx modes, redeclares what it declared (`TopologyRecord`) and
+restarts its consumers with their tags.
+
+This module holds the parts that need no I/O: the backoff policy, which
+errors are worth recovering from, and the record of declared topology.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from pika import exceptions, spec
+
+
+@dataclass(frozen=True)
+class RecoveryPolicy:
+    """How to reconnect: exponential backoff with jitter.
+
+    The n-th attempt (from 0) waits ``min(max_delay, initial_delay *
+    multiplier**n)``, shortened by a random fraction of up to ``jitter``.
+    ``max_attempts`` None retries forever. ``republish_unconfirmed`` makes
+    publishes that were not confirmed when the connection broke go out again
+    after recovery (they may then be delivered twice); without it they are
+    reported to the confirm callback as nacked.
+    """
+
+    initial_delay: float = 0.5
+    max_delay: float = 30.0
+    multiplier: float = 2.0
+    jitter: float = 0.5
+    max_attempts: Optional[int] = None
+    republish_unconfirmed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.initial_delay < 0 or self.max_delay < 0:
+            raise ValueError("RecoveryPolicy delays must be >= 0")
+        if self.multiplier < 1:
+            raise ValueError("RecoveryPolicy.multiplier must be >= 1")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError("RecoveryPolicy.jitter must be between 0 and 1")
+        if self.max_attempts is not None and self.max_attempts < 1:
+            raise ValueError("RecoveryPolicy.max_attempts must be >= 1 or None")
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before reconnect attempt number ``attempt`` (0-based)."""
+        base = min(self.max_delay, self.initial_delay * self.multiplier ** min(attempt, 64))
+        return base * (1 - self.jitter * (rng or random).random())
+
+
+def is_recoverable(error: BaseException) -> bool:
+    """Whether losing a connection with ``error`` should start recovery.
+
+    Lost streams, missed heartbeats, a broker that closes with 320
+    CONNECTION_FORCED (shutdown, ``rabbitmqctl close_connection``) and
+    failures to reconnect at the TCP level are; the application's own close,
+    refused logins and refused virtual hosts are not.
+    """
+    if isinstance(
+        error,
+        (
+            exceptions.ConnectionClosedByClient,
+            exceptions.ProbableAuthenticationError,
+            exceptions.AuthenticationError,
+            exceptions.ProbableAccessDeniedError,
+            exceptions.ConnectionBlockedTimeout,
+            exceptions.ConnectionOpenAborted,
+        ),
+    ):
+        return False
+    if isinstance(error, exceptions.ConnectionClosedByBroker):
+        return error.reply_code == spec.CONNECTION_FORCED
+    inner = getattr(error, "exception", None)
+    if isinstance(inner, BaseException) and inner is not error:
+        return is_recoverable(inner)
+    failures = getattr(error, "exceptions", None)
+    if failures:
+        return all(is_recoverable(failure) for failure in failures)
+    return isinstance(error, (exceptions.AMQPConnectionError, OSError))
+
+
+@dataclass
+class ExchangeDecl:
+    name: str
+    exchange_type: str
+    durable: bool
+    auto_delete: bool
+    internal: bool
+    arguments: dict[str, Any]
+
+
+@dataclass
+class QueueDecl:
+    name: str
+    durable: bool
+    exclusive: bool
+    auto_delete: bool
+    arguments: dict[str, Any]
+    server_named: bool
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A queue binding (``is_exchange`` False) or an exchange-to-exchange one."""
+
+    destination: str
+    source: str
+    routing_key: str
+    is_exchange: bool
+    arguments: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    #: The arguments in a hashable, order-independent form (for equality).
+    arguments_key: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        destination: str,
+        source: str,
+        routing_key: str,
+        arguments: dict[str, Any] | None,
+        is_exchange: bool,
+    ) -> Binding:
+        arguments = dict(arguments or {})
+        key = repr(sorted(arguments.items(), key=lambda item: item[0]))
+        return cls(destination, source, routing_key, is_exchange, arguments, key)
+
+
+@dataclass
+class TopologyRecord:
+    """What one connection declared, in declaration order, kept up to date
+    with deletions and with the broker's automatic removals."""
+
+    exchanges: dict[str, ExchangeDecl] = field(default_factory=dict)
+    queues: dict[str, QueueDecl] = field(default_factory=dict)
+    bindings: dict[Binding, None] = field(default_factory=dict)
+    #: Consumer tag -> queue it consumes from (for auto-delete bookkeeping).
+    consumers: dict[str, str] = field(default_factory=dict)
+
+    def exchange_declared(self, decl: ExchangeDecl) -> None:
+        self.exchanges[decl.name] = decl
+
+    def exchange_deleted(self, name: str) -> None:
+        self.exchanges.pop(name, None)
+        self._drop_bindings(lambda b: b.source == name or (b.is_exchange and b.destination == name))
+
+    def queue_declared(self, decl: QueueDecl) -> None:
+        self.queues[decl.name] = decl
+
+    def queue_deleted(self, name: str) -> None:
+        self.queues.pop(name, None)
+        self._drop_bindings(lambda b: not b.is_exchange and b.destination == name)
+        for tag in [tag for tag, queue in self.consumers.items() if queue == name]:
+            del self.consumers[tag]
+
+    def bound(self, binding: Binding) -> None:
+        self.bindings[binding] = None
+
+    def unbound(self, binding: Binding) -> None:
+        self.bindings.pop(binding, None)
+        self._drop_unused_auto_delete_exchange(binding.source)
+
+    def consumer_added(self, tag: str, queue: str) -> None:
+        self.consumers[tag] = queue
+
+    def consumer_removed(self, tag: str) -> None:
+        """A consumer ended; an auto-delete queue without consumers is gone."""
+        queue = self.consumers.pop(tag, None)
+        if queue is None:
+            return
+        decl = self.queues.get(queue)
+        if decl is not None and decl.auto_delete and queue not in self.consumers.values():
+            self.queue_deleted(queue)
+
+    def queue_renamed(self, old: str, new: str) -> None:
+        """A server-named queue got a new name from the broker on recovery."""
+        decl = self.queues.pop(old, None)
+        if decl is not None:
+            decl.name = new
+            self.queues[new] = decl
+        renamed: dict[Binding, None] = {}
+        for binding in self.bindings:
+            if not binding.is_exchange and binding.destination == old:
+                binding = Binding.of(
+                    new, binding.source, binding.routing_key, binding.arguments, False
+                )
+            renamed[binding] = None
+        self.bindings = renamed
+        for tag, queue in self.consumers.items():
+            if queue == old:
+                self.consumers[tag] = new
+
+    def _drop_bindings(self, predicate: Any) -> None:
+        dropped = [binding for binding in self.bindings if predicate(binding)]
+        for binding in dropped:
+            del self.bindings[binding]
+        for source in {binding.source for binding in dropped}:
+            self._drop_unused_auto_delete_exchange(source)
+
+    def _drop_unused_auto_delete_exchange(self, name: str) -> None:
+        decl = self.exchanges.get(name)
+        if decl is None or not decl.auto_delete:
+            return
+        if not any(binding.source == name for binding in self.bindings):
+            self.exchange_deleted(name)
