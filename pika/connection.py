@@ -13,7 +13,21 @@ Exceptions raised by user callbacks propagate out of the I/O loop (out of
 ``ioloop.start()``, or out of the blocking call that was waiting). The
 connection stays consistent: each event is taken from the engine before its
 callbacks run, and whatever was received after it is processed on the next
-loop iteration.
+loop iteration, so starting the loop again carries on where it stopped.
+
+How a connection ends, as its close (or, before it opened, open-error)
+callbacks see it: ConnectionClosedByClient after `Connection.close`;
+ConnectionClosedByBroker with the broker's code and text; StreamLostError
+when the socket fails; AMQPHeartbeatTimeout when the broker is silent for
+two heartbeat intervals; ConnectionBlockedTimeout after
+``blocked_connection_timeout``; and, when the peer breaks the protocol
+(oversized or malformed frame, frame out of place), ConnectionClosedByClient
+with the reply code this client sent in its Connection.Close (501 frame
+error, 502 syntax error, 505 unexpected frame...). The wait for the
+broker's Close-Ok is bounded by `CLOSE_OK_TIMEOUT`. Failures while opening
+are AMQPConnectionError subclasses as well (IncompatibleProtocolError,
+ProbableAuthenticationError, ProbableAccessDeniedError,
+ConnectionOpenAborted, the connection workflow's errors).
 """
 
 from __future__ import annotations
@@ -26,6 +40,7 @@ from typing import Any, Callable
 from pika import channel as channel_mod
 from pika import exceptions, frame, spec
 from pika.engine import ConnectionEngine, EngineConfig, events
+from pika.engine.connection_engine import CLOSING as ENGINE_CLOSING
 from pika.engine.outbound import BytesLike
 from pika.engine.tuning import PRODUCT, HeartbeatSetting
 from pika.parameters import ConnectionParameters, Parameters, SSLOptions, URLParameters
@@ -46,7 +61,7 @@ _OnError = Callable[["Connection", BaseException], Any]
 _OnBlocked = Callable[["Connection", frame.Method], Any]
 
 #: How long to wait for the broker's Connection.Close-Ok before dropping the
-#: stream when heartbeats are off.
+#: stream, whichever side's action began the close.
 CLOSE_OK_TIMEOUT = 10.0
 
 
@@ -229,6 +244,7 @@ class Connection(abc.ABC):
             if self.connection_state != self.CONNECTION_CLOSED:
                 self._flush()
                 self._arm_timer()
+                self._watch_close_handshake()
 
     def _on_event(self, event: events.Event) -> None:
         kind = type(event)
@@ -295,6 +311,16 @@ class Connection(abc.ABC):
         if deadline is not None:
             delay = max(0.0, deadline - time.monotonic())
             self._timer = self._adapter_call_later(delay, self._on_timer)
+
+    def _watch_close_handshake(self) -> None:
+        """Bound the wait for Close-Ok once the engine has sent Connection.Close
+        (asked by the user, or because the peer broke the protocol), so a
+        peer that never answers cannot keep the connection half-closed."""
+        if self._close_timer is None and self._engine.state == ENGINE_CLOSING:
+            self.connection_state = self.CONNECTION_CLOSING
+            self._close_timer = self._adapter_call_later(
+                CLOSE_OK_TIMEOUT, self._on_close_ok_timeout
+            )
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -387,11 +413,12 @@ class Connection(abc.ABC):
 
     def _on_close_ok_timeout(self) -> None:
         self._close_timer = None
+        engine = self._engine
         self._terminate(
-            exceptions.ConnectionClosedByClient(
-                self._engine._close_code,
-                f"{self._engine._close_text} (no Close-Ok from the broker within "
-                f"{CLOSE_OK_TIMEOUT:g} s)",
+            engine._close_error
+            or exceptions.ConnectionClosedByClient(
+                engine._close_code,
+                f"{engine._close_text} (no Close-Ok from the broker within {CLOSE_OK_TIMEOUT:g} s)",
             )
         )
 
@@ -478,13 +505,9 @@ class Connection(abc.ABC):
             self._engine.close(reply_code, reply_text)
             self._process_events()
             return
-        self.connection_state = self.CONNECTION_CLOSING
         self._engine.close(reply_code, reply_text)
         self._flush()
-        if not self._engine.heartbeat:
-            self._close_timer = self._adapter_call_later(
-                CLOSE_OK_TIMEOUT, self._on_close_ok_timeout
-            )
+        self._watch_close_handshake()
 
     def update_secret(
         self,

@@ -451,7 +451,12 @@ class IOLoop(AbstractSelectorIOLoop):
 
 class SelectConnection(BaseConnection):
     """An asynchronous connection driven by `IOLoop` (the standard
-    `selectors` module). Run ``connection.ioloop.start()``."""
+    `selectors` module). Run ``connection.ioloop.start()``.
+
+    An exception raised by one of your callbacks propagates out of
+    ``ioloop.start()``; the connection is left consistent, and starting the
+    loop again carries on with the frames that were already received.
+    """
 
     def __init__(
         self,
