@@ -1,0 +1,1267 @@
+"""A `Connection` and `Channel` whose methods may be called from any number of threads.
+
+Threads
+    The constructor starts one daemon thread, the *I/O thread*, which runs an
+    `IOLoop` with a `SelectConnection` on it. Only that thread touches the
+    protocol objects. Every public method, from whatever thread, hands its
+    work to the I/O thread through one `_CallQueue`: a locked list of
+    ``(function, args)`` pairs with at most one loop wake-up outstanding, so a
+    burst of publishes or acks from many threads costs one wake-up, not one
+    per call, and calls from one thread run in the order they were made.
+
+Back-pressure
+    The I/O thread leaves queued calls waiting while more than
+    `WRITE_BUFFER_HIGH_WATER` bytes wait for the socket, and a thread that
+    finds `MAX_PENDING_CALLS` calls already queued blocks until the I/O
+    thread catches up: publishing faster than the broker reads slows the
+    publishers down instead of filling memory. Callback worker threads never
+    block there (the I/O thread may be waiting for them).
+
+Synchronous methods
+    Methods that wait for the broker (declares, binds, ``basic_get``,
+    ``channel()``...) go through one helper, `Connection._call`: it runs the
+    callback API's method on the I/O thread with a reply callback and waits
+    up to ``timeout`` seconds (``None``: no limit). On expiry it raises
+    `ReplyTimeout` (both a `pika.exceptions.AMQPError` and a `TimeoutError`);
+    the request was sent and may still take effect, its late reply is
+    discarded. They return the broker's reply method frame (``Queue.DeclareOk``
+    and so on) where the protocol has one. Calling one from the I/O thread
+    itself (inside `Connection.add_callback_threadsafe`) raises
+    `pika.exceptions.ReentrancyError`: the reply could never arrive.
+
+User callbacks
+    Consumer callbacks, ``ack_nack_callback``, ``on_publish``, return and
+    cancel callbacks of a channel run on that channel's own worker thread,
+    fed by a bounded queue (``work_queue_maxsize``; 0 or less is unbounded),
+    in the order the broker sent what they report. A slow callback therefore
+    never delays heartbeats. When the queue stays full for
+    ``work_queue_put_timeout`` seconds the I/O thread gives up: the channel is
+    closed (the broker requeues its unacknowledged messages), the failure is
+    logged, and every later call on the channel raises
+    `pika.exceptions.WorkQueueFullError`. After a channel closes, deliveries
+    still queued for manual-ack consumers are discarded (the broker delivers
+    them again); auto-ack deliveries are still handed to the callback.
+    Connection-level callbacks (blocked, unblocked, ``on_close_callback``) run
+    on one worker thread of the connection. Exceptions raised by user
+    callbacks are logged and do not stop anything.
+
+``on_publish``
+    ``basic_publish(..., on_publish=callback)`` calls ``callback(error)`` on
+    the channel's worker thread once the fate of that message is known:
+    ``error`` is ``None`` when the broker confirmed it (channels in confirm
+    mode, see `Channel.confirm_delivery`) or, without confirms, once it was
+    handed to the connection for sending; otherwise it is the exception that
+    explains the failure: `pika.exceptions.NackError` for a Basic.Nack, or the
+    channel's or connection's close reason when it closed first.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+from types import TracebackType
+from typing import Any, Callable, Literal, NamedTuple, Optional
+
+from pika import channel as channel_mod
+from pika import exceptions, frame, spec
+from pika.adapters.select_connection import IOLoop, SelectConnection
+from pika.parameters import ConnectionParameters, Parameters
+
+__all__ = [
+    "DEFAULT_RPC_TIMEOUT",
+    "DEFAULT_WORK_QUEUE_MAXSIZE",
+    "DEFAULT_WORK_QUEUE_PUT_TIMEOUT",
+    "MAX_PENDING_CALLS",
+    "WRITE_BUFFER_HIGH_WATER",
+    "Channel",
+    "Connection",
+    "ReplyTimeout",
+]
+
+LOGGER = logging.getLogger(__name__)
+
+DEFAULT_RPC_TIMEOUT = 10
+DEFAULT_WORK_QUEUE_MAXSIZE = 1000
+DEFAULT_WORK_QUEUE_PUT_TIMEOUT = 30.0
+
+MAX_PENDING_CALLS = 10_000
+"""Calls waiting for the I/O thread beyond which other threads block until it catches up."""
+
+WRITE_BUFFER_HIGH_WATER = 4 * 1024 * 1024
+"""Bytes waiting for the socket beyond which queued calls are held back."""
+
+_WRITE_BUFFER_RECHECK = 0.005
+"""Seconds between looks at the socket's backlog while calls are held back."""
+
+_Function = Callable[..., Any]
+_Call = tuple[_Function, tuple[Any, ...]]
+
+
+class ReplyTimeout(exceptions.AMQPError, TimeoutError):
+    """A synchronous call got no answer within its ``timeout``.
+
+    The request may still have reached the broker and take effect later.
+    """
+
+
+def _check_timeout(timeout: Optional[float]) -> None:
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+        raise ValueError(f"timeout must be a number >= 0 or None, got {timeout!r}")
+
+
+def _check_callable(value: Any, name: str) -> None:
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+
+
+def _check_delivery_tag(delivery_tag: Any) -> None:
+    if isinstance(delivery_tag, bool) or not isinstance(delivery_tag, int):
+        raise TypeError(f"delivery_tag must be an int, got {type(delivery_tag).__name__}")
+
+
+def _run_callback(function: _Function, args: tuple[Any, ...]) -> None:
+    """Call a user callback; what it raises is logged, never propagated."""
+    try:
+        function(*args)
+    except Exception:
+        LOGGER.exception("callback %r raised", function)
+
+
+# ----------------------------------------------------------------- plumbing
+
+_PENDING, _DONE, _ABANDONED = 0, 1, 2
+
+
+class _Reply:
+    """The one-shot answer a waiting thread expects from the I/O thread."""
+
+    __slots__ = ("_done", "_error", "_lock", "_state", "_value")
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._state = _PENDING
+        self._value: Any = None
+        self._error: Optional[BaseException] = None
+
+    def resolve(self, value: Any = None) -> bool:
+        """Deliver ``value``; False if already settled or nobody waits any more."""
+        return self._settle(value, None)
+
+    def fail(self, error: BaseException) -> bool:
+        """Deliver ``error``, to be raised in the waiting thread."""
+        return self._settle(None, error)
+
+    def _settle(self, value: Any, error: Optional[BaseException]) -> bool:
+        with self._lock:
+            if self._state != _PENDING:
+                return False
+            self._state = _DONE
+            self._value = value
+            self._error = error
+        self._done.set()
+        return True
+
+    def wait(self, timeout: Optional[float], what: str) -> Any:
+        """The value, or raise the error; `ReplyTimeout` after ``timeout`` s."""
+        if not self._done.wait(timeout):
+            with self._lock:
+                if self._state == _PENDING:
+                    self._state = _ABANDONED
+                    raise ReplyTimeout(f"{what}: no reply within {timeout:g} s")
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _start_operation(operation: Callable[[_Reply], Any], reply: _Reply) -> None:
+    """Run ``operation(reply)`` on the I/O thread; what it raises goes to ``reply``."""
+    try:
+        operation(reply)
+    except Exception as error:
+        reply.fail(error)
+
+
+class _CallQueue:
+    """Calls for the I/O thread, run there in the order they were submitted.
+
+    At most one wake-up (``wake()``, which must lead to `run` on the I/O
+    thread) is outstanding: the thread that makes the list non-empty calls
+    it, under the lock, so calls submitted later by any thread cannot
+    overtake the ones already listed.
+    """
+
+    def __init__(self, wake: Callable[[], None], limit: int) -> None:
+        self._wake = wake
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._drained = threading.Condition(self._lock)
+        self._items: list[_Call] = []
+        self._scheduled = False
+        self._closed_reason: Optional[BaseException] = None
+        self._closed = False
+        # Threads that never wait for room: the I/O thread (it makes the
+        # room) and the callback workers (the I/O thread may be waiting for
+        # them to take a delivery).
+        self.exempt: set[int] = set()
+
+    def submit(self, function: _Function, args: tuple[Any, ...]) -> None:
+        """Queue ``function(*args)``; ConnectionWrongStateError once closed."""
+        with self._lock:
+            if len(self._items) >= self._limit and threading.get_ident() not in self.exempt:
+                while len(self._items) >= self._limit and not self._closed:
+                    self._drained.wait()
+            if self._closed:
+                raise exceptions.ConnectionWrongStateError(
+                    f"the connection is closed: {self._closed_reason!r}"
+                )
+            self._items.append((function, args))
+            if not self._scheduled:
+                self._scheduled = True
+                self._wake()
+
+    def run(self) -> None:
+        """Run every queued call (on the I/O thread)."""
+        with self._lock:
+            items, self._items = self._items, []
+            self._scheduled = False
+            self._drained.notify_all()
+        self._run_all(items)
+
+    def close(self, reason: Optional[BaseException]) -> None:
+        """Refuse new calls and run the queued ones (which then fail as the connection is gone)."""
+        with self._lock:
+            self._closed = True
+            self._closed_reason = reason
+            items, self._items = self._items, []
+            self._drained.notify_all()
+        self._run_all(items)
+
+    @staticmethod
+    def _run_all(items: list[_Call]) -> None:
+        failures = 0
+        first: Optional[Exception] = None
+        for function, args in items:
+            try:
+                function(*args)
+            except Exception as error:
+                failures += 1
+                if first is None:
+                    first = error
+        if first is not None:
+            LOGGER.warning(
+                "%d call(s) made from other threads failed on the I/O thread; first: %r",
+                failures,
+                first,
+            )
+
+
+class _CallbackWorker:
+    """A thread that runs callbacks one at a time, in the order handed over.
+
+    ``put`` is called by the I/O thread and waits at most ``put_timeout``
+    seconds for room (raising `queue.Full`). Once closed, the thread finishes
+    what is queued and ends; a ``put`` after that runs the callback at once
+    on the calling thread (only failure reports arrive that late). The
+    thread's id is in ``exempt`` while it runs.
+    """
+
+    def __init__(
+        self, name: str, maxsize: int, put_timeout: Optional[float], exempt: set[int]
+    ) -> None:
+        self._exempt = exempt
+        self._queue: queue.Queue[Optional[_Call]] = queue.Queue(maxsize)
+        self._put_timeout = put_timeout
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def put(self, function: _Function, args: tuple[Any, ...]) -> None:
+        if self._closed:
+            _run_callback(function, args)
+            return
+        self._queue.put((function, args), timeout=self._put_timeout)
+
+    def put_nowait(self, function: _Function, args: tuple[Any, ...]) -> None:
+        if self._closed:
+            _run_callback(function, args)
+            return
+        self._queue.put_nowait((function, args))
+
+    def close(self) -> None:
+        self._closed = True
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            pass  # the thread notices _closed once it has emptied the queue
+
+    def _run(self) -> None:
+        me = threading.get_ident()
+        self._exempt.add(me)
+        try:
+            work = self._queue
+            while True:
+                item = work.get()
+                if item is None:
+                    return
+                _run_callback(*item)
+                if self._closed and work.empty():
+                    return
+        finally:
+            self._exempt.discard(me)
+
+
+class _NackedMessage(NamedTuple):
+    """A published message the broker refused (Basic.Nack), as `NackError` carries it."""
+
+    method: frame.Method
+    properties: Optional[spec.BasicProperties]
+    body: bytes
+
+
+# --------------------------------------------------------------- connection
+
+
+class Connection:
+    """An AMQP connection usable from any number of threads at once.
+
+    The constructor connects and returns once the connection is open; it
+    raises the failure (a `pika.exceptions.AMQPConnectionError`) otherwise,
+    or `pika.exceptions.ConnectionOpenAborted` when it is not open within
+    ``timeout`` seconds. ``on_open_error_callback(connection, error)`` is
+    called (in the constructing thread) just before that failure is raised;
+    ``on_close_callback(connection, error)`` once an open connection closes.
+    ``work_queue_maxsize`` and ``work_queue_put_timeout`` apply to the
+    callback queue of every channel (see the module's documentation).
+    """
+
+    def __init__(
+        self,
+        parameters: Optional[Parameters],
+        on_open_error_callback: Optional[Callable[[Connection, BaseException], Any]] = None,
+        on_close_callback: Optional[Callable[[Connection, BaseException], Any]] = None,
+        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
+        work_queue_maxsize: int = DEFAULT_WORK_QUEUE_MAXSIZE,
+        work_queue_put_timeout: float = DEFAULT_WORK_QUEUE_PUT_TIMEOUT,
+    ) -> None:
+        if parameters is None:
+            parameters = ConnectionParameters()
+        if not isinstance(parameters, Parameters):
+            raise TypeError(
+                f"parameters must be a pika.connection.Parameters instance, "
+                f"got {type(parameters).__name__}"
+            )
+        for name, callback in (
+            ("on_open_error_callback", on_open_error_callback),
+            ("on_close_callback", on_close_callback),
+        ):
+            if callback is not None:
+                _check_callable(callback, name)
+        _check_timeout(timeout)
+        if isinstance(work_queue_maxsize, bool) or not isinstance(work_queue_maxsize, int):
+            raise TypeError("work_queue_maxsize must be an int")
+        _check_timeout(work_queue_put_timeout)
+        self._params = parameters
+        self._on_close_callback = on_close_callback
+        self._work_queue_maxsize = work_queue_maxsize
+        self._work_queue_put_timeout = work_queue_put_timeout
+        self._blocked_callbacks: list[Callable[..., Any]] = []
+        self._unblocked_callbacks: list[Callable[..., Any]] = []
+        self._impl: Optional[SelectConnection] = None
+        self._close_reason: Optional[BaseException] = None
+        self._ioloop = IOLoop()
+        self._calls = _CallQueue(self._wake_loop, MAX_PENDING_CALLS)
+        self._events = _CallbackWorker("pika-connection-callbacks", 0, None, self._calls.exempt)
+        self._opened = _Reply()
+        self._finished = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run_loop,
+            name=f"pika-io-{parameters.host}:{parameters.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        self._calls.exempt.add(self._thread.ident or 0)
+        try:
+            self._opened.wait(timeout, "opening the connection")
+        except ReplyTimeout:
+            self.abort(timeout)
+            error: BaseException = exceptions.ConnectionOpenAborted(
+                f"the connection did not open within {timeout:g} s",
+                host=parameters.host,
+                port=parameters.port,
+            )
+        except BaseException as failure:
+            self._finished.wait(timeout)
+            error = failure
+        else:
+            return
+        if on_open_error_callback is not None:
+            _run_callback(on_open_error_callback, (self, error))
+        raise error
+
+    def __repr__(self) -> str:
+        state = "open" if self.is_open else "closed" if self.is_closed else "not open"
+        return f"<{type(self).__name__} {state} {self._params.host}:{self._params.port}>"
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc_val: Optional[BaseException],
+        exc_tb: Optional[TracebackType],
+    ) -> Literal[False]:
+        self.close()
+        return False
+
+    # ------------------------------------------------------------ I/O thread
+
+    def _run_loop(self) -> None:
+        try:
+            impl = SelectConnection(
+                self._params,
+                on_open_callback=self._on_opened,
+                on_open_error_callback=self._on_open_failed,
+                on_close_callback=self._on_closed,
+                custom_ioloop=self._ioloop,
+            )
+            self._impl = impl
+            while True:
+                try:
+                    self._ioloop.start()
+                except Exception:
+                    LOGGER.exception("unexpected error on the I/O thread of %r", self)
+                    if not impl.is_closed:
+                        continue
+                break
+        except Exception as error:
+            self._close_reason = error
+            self._opened.fail(error)
+        finally:
+            self._calls.close(self._close_reason)
+            self._ioloop.close()
+            self._events.close()
+            self._finished.set()
+
+    def _on_opened(self, impl: Any) -> None:
+        impl.add_on_connection_blocked_callback(self._on_blocked)
+        impl.add_on_connection_unblocked_callback(self._on_unblocked)
+        if not self._opened.resolve(None):
+            impl.close()  # the constructor gave up waiting
+
+    def _on_open_failed(self, _impl: Any, error: BaseException) -> None:
+        self._close_reason = error
+        self._opened.fail(error)
+        self._ioloop.stop()
+
+    def _on_closed(self, _impl: Any, error: BaseException) -> None:
+        self._close_reason = error
+        if self._on_close_callback is not None:
+            self._events.put(self._on_close_callback, (self, error))
+        self._ioloop.stop()
+
+    def _on_blocked(self, _impl: Any, method_frame: frame.Method) -> None:
+        for callback in list(self._blocked_callbacks):
+            self._events.put(callback, (self, method_frame))
+
+    def _on_unblocked(self, _impl: Any, method_frame: frame.Method) -> None:
+        for callback in list(self._unblocked_callbacks):
+            self._events.put(callback, (self, method_frame))
+
+    def _wake_loop(self) -> None:
+        self._ioloop.add_callback_threadsafe(self._drain_calls)
+
+    def _drain_calls(self) -> None:
+        """Run the calls other threads queued, unless the socket is not keeping up.
+
+        While more than `WRITE_BUFFER_HIGH_WATER` bytes wait for the socket
+        the calls stay queued (and `MAX_PENDING_CALLS` then blocks the
+        threads that add more), so publishing faster than the broker reads
+        holds the publishers back instead of filling memory.
+        """
+        impl = self._impl
+        if (
+            impl is not None
+            and not impl.is_closed
+            and impl._adapter_get_write_buffer_size() > WRITE_BUFFER_HIGH_WATER
+        ):
+            self._ioloop.call_later(_WRITE_BUFFER_RECHECK, self._drain_calls)
+            return
+        self._calls.run()
+
+    def _close_on_loop(self) -> None:
+        impl = self._impl
+        if impl is not None and impl.is_open:
+            impl.close()
+
+    def _abort_on_loop(self) -> None:
+        impl = self._impl
+        if impl is not None and not impl.is_closed:
+            impl._terminate(
+                exceptions.ConnectionClosedByClient(200, "connection aborted by the application")
+            )
+
+    # ---------------------------------------------------- marshalling helper
+
+    def _on_loop_thread(self) -> bool:
+        return threading.get_ident() == self._thread.ident
+
+    def _call(self, what: str, timeout: Optional[float], operation: Callable[[_Reply], Any]) -> Any:
+        """Run ``operation(reply)`` on the I/O thread and wait for ``reply``.
+
+        ``operation`` starts the work and arranges for ``reply.resolve(value)``
+        or ``reply.fail(error)``; what it raises fails the reply. Returns the
+        value, raises the error, or `ReplyTimeout` after ``timeout`` seconds.
+        """
+        _check_timeout(timeout)
+        if self._on_loop_thread():
+            raise exceptions.ReentrancyError(
+                f"{what} waits for the I/O thread, so it cannot be called from it"
+            )
+        reply = _Reply()
+        self._calls.submit(_start_operation, (operation, reply))
+        return reply.wait(timeout, what)
+
+    # ------------------------------------------------------------ public API
+
+    @property
+    def is_open(self) -> bool:
+        """True while the connection is open (False once closing has begun)."""
+        impl = self._impl
+        return impl is not None and impl.is_open
+
+    @property
+    def is_closed(self) -> bool:
+        """True once the connection is closed."""
+        impl = self._impl
+        return self._finished.is_set() or (impl is not None and impl.is_closed)
+
+    def channel(self, timeout: Optional[float] = DEFAULT_RPC_TIMEOUT) -> Channel:
+        """Open a new channel; raises `ReplyTimeout` if it is not open within ``timeout`` s."""
+        channel: Channel = self._call("channel()", timeout, self._open_channel)
+        return channel
+
+    def _open_channel(self, reply: _Reply) -> None:
+        impl = self._impl
+        if impl is None:
+            raise exceptions.ConnectionWrongStateError("the connection is not open")
+
+        def on_open(_impl_channel: channel_mod.Channel) -> None:
+            wrapper._pending.discard(reply)
+            if not reply.resolve(wrapper):
+                wrapper._impl.close()  # channel() timed out: nobody will use it
+
+        impl_channel = impl.channel(on_open_callback=on_open)
+        wrapper = Channel(
+            impl_channel, self, self._work_queue_maxsize, self._work_queue_put_timeout
+        )
+        wrapper._pending.add(reply)
+
+    def close(self, timeout: Optional[float] = DEFAULT_RPC_TIMEOUT) -> None:
+        """Close the connection (Connection.Close handshake) and wait until it is closed.
+
+        Safe from several threads at once: they all wait for the same close.
+        Returns at once on a closed connection. If the close does not finish
+        within ``timeout`` seconds the socket is dropped instead (see
+        `abort`) and `ReplyTimeout` is raised. From the I/O thread (inside an
+        `add_callback_threadsafe` callback) it only starts the close.
+        """
+        _check_timeout(timeout)
+        if self._finished.is_set():
+            return
+        try:
+            self._calls.submit(self._close_on_loop, ())
+        except exceptions.ConnectionWrongStateError:
+            pass  # the I/O thread is already finishing
+        if self._on_loop_thread():
+            return
+        if not self._finished.wait(timeout):
+            self.abort(0)
+            raise ReplyTimeout(
+                f"close(): the connection did not close within {timeout:g} s; "
+                f"its socket is being dropped"
+            )
+
+    def abort(self, timeout: Optional[float] = DEFAULT_RPC_TIMEOUT) -> None:
+        """Drop the connection at once, without the close handshake; never raises.
+
+        Waits up to ``timeout`` seconds for the I/O thread to finish (not
+        from the I/O thread itself). Harmless on a closed connection.
+        """
+        _check_timeout(timeout)
+        try:
+            # Not through the call queue: an abort must not wait behind it.
+            self._ioloop.add_callback_threadsafe(self._abort_on_loop)
+        except RuntimeError:
+            pass  # the I/O thread has finished and closed its loop
+        if not self._on_loop_thread():
+            self._finished.wait(timeout)
+
+    def add_callback_threadsafe(self, callback: Callable[[], Any]) -> None:
+        """Run ``callback()`` on the I/O thread, after the calls already made.
+
+        It must be short and must not call synchronous methods (they would
+        raise ReentrancyError). Raises ConnectionWrongStateError once the
+        connection is closed.
+        """
+        _check_callable(callback, "callback")
+        self._calls.submit(_run_callback, (callback, ()))
+
+    def add_on_connection_blocked_callback(
+        self, callback: Callable[[Connection, frame.Method], Any]
+    ) -> None:
+        """``callback(connection, method_frame)`` when the broker sends Connection.Blocked."""
+        _check_callable(callback, "callback")
+        self._blocked_callbacks.append(callback)
+
+    def add_on_connection_unblocked_callback(
+        self, callback: Callable[[Connection, frame.Method], Any]
+    ) -> None:
+        """``callback(connection, method_frame)`` when the broker sends Connection.Unblocked."""
+        _check_callable(callback, "callback")
+        self._unblocked_callbacks.append(callback)
+
+
+# ------------------------------------------------------------------ channel
+
+
+class Channel:
+    """A channel usable from any number of threads; made by `Connection.channel`.
+
+    The constructor wraps a callback-API channel and must run on the I/O
+    thread. Synchronous methods wait up to ``timeout`` seconds for the
+    broker's reply and return its method frame; the fire-and-forget ones
+    (``basic_publish``, ``basic_ack``, ``basic_nack``, ``basic_reject``)
+    return once the work is queued for the I/O thread.
+    """
+
+    def __init__(
+        self,
+        channel: channel_mod.Channel,
+        wrapper: Connection,
+        work_queue_maxsize: int = DEFAULT_WORK_QUEUE_MAXSIZE,
+        work_queue_put_timeout: float = DEFAULT_WORK_QUEUE_PUT_TIMEOUT,
+    ) -> None:
+        self._impl = channel
+        self._connection = wrapper
+        self._worker = _CallbackWorker(
+            f"pika-channel-{channel.channel_number}",
+            work_queue_maxsize,
+            work_queue_put_timeout,
+            wrapper._calls.exempt,
+        )
+        self._work_queue_maxsize = work_queue_maxsize
+        self._work_queue_put_timeout = work_queue_put_timeout
+        # Touched on the I/O thread only:
+        self._pending: set[_Reply] = set()
+        self._closing: list[_Reply] = []
+        self._gets: collections.deque[Callable[[Any], None]] = collections.deque()
+        self._confirming = False
+        self._ack_nack_callback: Optional[Callable[[frame.Method], Any]] = None
+        self._unconfirmed: dict[int, tuple[_Function, Any, Any]] = {}
+        self._unconfirmed_tags: collections.deque[int] = collections.deque()
+        # Read from any thread:
+        self._failure: Optional[exceptions.WorkQueueFullError] = None
+        self._return_callbacks: list[_Function] = []
+        self._cancel_callbacks: list[_Function] = []
+        channel.add_on_close_callback(self._on_closed)
+        channel.add_on_return_callback(self._on_return)
+        channel.add_on_cancel_callback(self._on_cancel)
+        channel.add_callback(self._on_get_empty, [spec.Basic.GetEmpty], one_shot=False)
+
+    def __repr__(self) -> str:
+        state = "open" if self.is_open else "closed" if self.is_closed else "closing"
+        return f"<{type(self).__name__} number={self.channel_number} {state}>"
+
+    # ----------------------------------------------------------------- state
+
+    @property
+    def channel_number(self) -> int:
+        return self._impl.channel_number
+
+    @property
+    def is_open(self) -> bool:
+        return self._impl.is_open
+
+    @property
+    def is_closed(self) -> bool:
+        return self._impl.is_closed
+
+    @property
+    def next_publish_seq_no(self) -> int:
+        """The delivery tag the broker will confirm this thread's next publish with
+        (exact when no other thread publishes on the channel meanwhile)."""
+        if self._connection._on_loop_thread():
+            return self._impl.next_publish_seq_no
+        number: int = self._connection._call(
+            "next_publish_seq_no",
+            DEFAULT_RPC_TIMEOUT,
+            lambda reply: reply.resolve(self._impl.next_publish_seq_no),
+        )
+        return number
+
+    def _check_usable(self) -> None:
+        """Fail fast in the calling thread on a channel that cannot be used."""
+        failure = self._failure
+        if failure is not None:
+            raise exceptions.WorkQueueFullError(str(failure))
+        if not self._impl.is_open:
+            raise exceptions.ChannelWrongStateError(
+                f"channel {self._impl.channel_number} is not open"
+            )
+
+    # ---------------------------------------------- synchronous request path
+
+    def _rpc(self, what: str, timeout: Optional[float], method: _Function, *args: Any) -> Any:
+        """Call ``method(*args, callback=...)`` on the I/O thread and wait for the callback.
+
+        The one generic path of every synchronous channel method: the reply
+        is failed with the close reason if the channel closes first.
+        """
+        _check_timeout(timeout)
+        self._check_usable()
+
+        def operation(reply: _Reply) -> None:
+            def on_reply(result: Any) -> None:
+                self._pending.discard(reply)
+                reply.resolve(result)
+
+            self._pending.add(reply)
+            try:
+                method(*args, callback=on_reply)
+            except BaseException:
+                self._pending.discard(reply)
+                raise
+
+        return self._connection._call(
+            f"{what} on channel {self._impl.channel_number}", timeout, operation
+        )
+
+    def _submit(self, function: _Function, *args: Any) -> None:
+        """Queue a fire-and-forget call for the I/O thread."""
+        self._check_usable()
+        self._connection._calls.submit(function, args)
+
+    # ------------------------------------------------------------- publishing
+
+    def basic_publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes | str,
+        properties: Optional[spec.BasicProperties] = None,
+        mandatory: bool = False,
+        on_publish: Optional[Callable[[Optional[BaseException]], Any]] = None,
+    ) -> None:
+        """Publish a message (a str body is sent as UTF-8) without waiting.
+
+        ``on_publish(error)``, if given, reports the message's fate on the
+        channel's worker thread: see the module's documentation.
+        """
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        elif not isinstance(body, (bytes, bytearray, memoryview)):
+            raise TypeError(f"body must be bytes or str, got {type(body).__name__}")
+        if properties is not None and not isinstance(properties, spec.BasicProperties):
+            raise TypeError("properties must be a pika.spec.BasicProperties instance")
+        if on_publish is not None:
+            _check_callable(on_publish, "on_publish")
+        self._submit(
+            self._publish_on_loop, exchange, routing_key, body, properties, mandatory, on_publish
+        )
+
+    def _publish_on_loop(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        properties: Optional[spec.BasicProperties],
+        mandatory: bool,
+        on_publish: Optional[_Function],
+    ) -> None:
+        if on_publish is None:
+            self._impl.basic_publish(exchange, routing_key, body, properties, mandatory)
+            return
+        try:
+            self._impl.basic_publish(exchange, routing_key, body, properties, mandatory)
+        except Exception as error:
+            self._hand_over(on_publish, (error,))
+            return
+        if self._confirming:
+            tag = self._impl.next_publish_seq_no - 1
+            self._unconfirmed[tag] = (on_publish, properties, body)
+            self._unconfirmed_tags.append(tag)
+        else:
+            self._hand_over(on_publish, (None,))
+
+    def confirm_delivery(
+        self,
+        ack_nack_callback: Callable[[frame.Method], Any],
+        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method:
+        """Turn on publisher confirms; ``ack_nack_callback(method_frame)`` gets
+        every Basic.Ack and Basic.Nack, on the channel's worker thread."""
+        _check_callable(ack_nack_callback, "ack_nack_callback")
+        return self._rpc("confirm_delivery", timeout, self._confirm_on_loop, ack_nack_callback)
+
+    def _confirm_on_loop(
+        self, ack_nack_callback: Callable[[frame.Method], Any], callback: _Function
+    ) -> None:
+        self._impl.confirm_delivery(self._on_confirmation, callback)
+        self._ack_nack_callback = ack_nack_callback
+        self._confirming = True
+
+    def _on_confirmation(self, method_frame: frame.Method) -> None:
+        method = method_frame.method
+        if self._unconfirmed:
+            nacked = isinstance(method, spec.Basic.Nack)
+            self._settle(
+                method.delivery_tag or 0,
+                bool(method.multiple),
+                method_frame if nacked else None,
+            )
+        if self._ack_nack_callback is not None:
+            self._hand_over(self._ack_nack_callback, (method_frame,))
+
+    def _settle(self, tag: int, multiple: bool, nack: Optional[frame.Method]) -> None:
+        """Report the publishes a Basic.Ack/Nack covers to their ``on_publish``."""
+        unconfirmed, tags = self._unconfirmed, self._unconfirmed_tags
+        if multiple:
+            while tags and (tag == 0 or tags[0] <= tag):
+                entry = unconfirmed.pop(tags.popleft(), None)
+                if entry is not None:
+                    self._report_publish(entry, nack)
+            return
+        entry = unconfirmed.pop(tag, None)
+        if entry is not None:
+            self._report_publish(entry, nack)
+        while tags and tags[0] not in unconfirmed:
+            tags.popleft()
+
+    def _report_publish(
+        self, entry: tuple[_Function, Any, Any], nack: Optional[frame.Method]
+    ) -> None:
+        on_publish, properties, body = entry
+        error = (
+            None if nack is None else exceptions.NackError([_NackedMessage(nack, properties, body)])
+        )
+        self._hand_over(on_publish, (error,))
+
+    # ----------------------------------------------------- acknowledgements
+
+    def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
+        """Acknowledge a delivery (or all up to it with ``multiple``); does not wait."""
+        _check_delivery_tag(delivery_tag)
+        self._submit(self._impl.basic_ack, delivery_tag, multiple)
+
+    def basic_nack(
+        self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
+    ) -> None:
+        """Reject one or (``multiple``) several deliveries; does not wait."""
+        _check_delivery_tag(delivery_tag)
+        self._submit(self._impl.basic_nack, delivery_tag, multiple, requeue)
+
+    def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
+        """Reject one delivery; does not wait."""
+        _check_delivery_tag(delivery_tag)
+        self._submit(self._impl.basic_reject, delivery_tag, requeue)
+
+    # ------------------------------------------------------------- consuming
+
+    def basic_qos(
+        self,
+        prefetch_size: int = 0,
+        prefetch_count: int = 0,
+        global_qos: bool = False,
+        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method:
+        return self._rpc(
+            "basic_qos", timeout, self._impl.basic_qos, prefetch_size, prefetch_count, global_qos
+        )
+
+    def basic_consume(
+        self,
+        queue: str,
+        on_message_callback: Callable[
+            [Channel, spec.Basic.Deliver, spec.BasicProperties, bytes], Any
+        ],
+        auto_ack: bool = False,
+        exclusive: bool = False,
+        consumer_tag: Optional[str] = None,
+        arguments: Optional[dict[str, Any]] = None,
+        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
+    ) -> str:
+        """Start a consumer and return its tag.
+
+        ``on_message_callback(channel, method, properties, body)`` runs on the
+        channel's worker thread, one message at a time.
+        """
+        _check_callable(on_message_callback, "on_message_callback")
+
+        def on_message(
+            _impl: channel_mod.Channel,
+            method: spec.Basic.Deliver,
+            properties: spec.BasicProperties,
+            body: bytes,
+        ) -> None:
+            self._hand_over(
+                self._deliver, (on_message_callback, auto_ack, method, properties, body)
+            )
+
+        reply = self._rpc(
+            "basic_consume",
+            timeout,
+            self._impl.basic_consume,
+            queue,
+            on_message,
+            auto_ack,
+            exclusive,
+            consumer_tag,
+            arguments,
+        )
+        tag: str = reply.method.consumer_tag
+        return tag
+
+    def _deliver(
+        self,
+        callback: _Function,
+        auto_ack: bool,
+        method: spec.Basic.Deliver,
+        properties: spec.BasicProperties,
+        body: bytes,
+    ) -> None:
+        """Run a consumer callback (worker thread)."""
+        if not auto_ack and not self._impl.is_open:
+            LOGGER.debug(
+                "channel %d closing: delivery %s not handed to the consumer "
+                "(the broker delivers it again)",
+                self._impl.channel_number,
+                method.delivery_tag,
+            )
+            return
+        callback(self, method, properties, body)
+
+    def basic_cancel(
+        self, consumer_tag: str, timeout: Optional[float] = DEFAULT_RPC_TIMEOUT
+    ) -> frame.Method:
+        """Cancel a consumer and wait for Basic.CancelOk."""
+        return self._rpc("basic_cancel", timeout, self._impl.basic_cancel, consumer_tag)
+
+    def basic_get(
+        self, queue: str, auto_ack: bool = False, timeout: Optional[float] = DEFAULT_RPC_TIMEOUT
+    ) -> tuple[Any, Any, Any]:
+        """Fetch one message: ``(method, properties, body)``, or
+        ``(None, None, None)`` when the queue is empty."""
+        result: tuple[Any, Any, Any] = self._rpc(
+            "basic_get", timeout, self._get_on_loop, queue, auto_ack
+        )
+        return result
+
+    def _get_on_loop(self, queue: str, auto_ack: bool, callback: Callable[[Any], None]) -> None:
+        # Basic.Get replies come back in request order: the head of _gets is
+        # always the request the next GetOk or GetEmpty answers.
+        self._impl.basic_get(queue, self._on_get_ok, auto_ack)
+        self._gets.append(callback)
+
+    def _on_get_ok(
+        self,
+        _impl: channel_mod.Channel,
+        method: spec.Basic.GetOk,
+        properties: spec.BasicProperties,
+        body: bytes,
+    ) -> None:
+        self._gets.popleft()((method, properties, body))
+
+    def _on_get_empty(self, _method_frame: frame.Method) -> None:
+        if self._gets:
+            self._gets.popleft()((None, None, None))
+
+    def add_on_cancel_callback(self, callback: Callable[[frame.Method], Any]) -> None:
+        """``callback(method_frame)`` on the worker thread when the broker cancels a consumer."""
+        _check_callable(callback, "callback")
+        self._cancel_callbacks.append(callback)
+
+    def add_on_return_callback(
+        self, callback: Callable[[Channel, spec.Basic.Return, spec.BasicProperties, bytes], Any]
+    ) -> None:
+        """``callback(channel, method, properties, body)`` on the worker thread
+        for each message the broker returns (mandatory and unroutable)."""
+        _check_callable(callback, "callback")
+        self._return_callbacks.append(callback)
+
+    # --------------------------------------------------- exchanges and queues
+
+    def exchange_declare(
+        self,
+        exchange: str,
+        exchange_type: str = "direct",
+        passive: bool = False,
+        durable: bool = False,
+        auto_delete: bool = False,
+        internal: bool = False,
+        arguments: Optional[dict[str, Any]] = None,
+        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method:
+        return self._rpc(
+            "exchange_declare",
+            timeout,
+            self._impl.exchange_declare,
+            exchange,
+            exchange_type,
+            passive,
+            durable,
+            auto_delete,
+            internal,
+            arguments,
+        )
+
+    def exchange_delete(
+        self,
+        exchange: Optional[str] = None,
+        if_unused: bool = False,
+        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method:
+        return self._rpc(
+            "exchange_delete", timeout, self._impl.exchange_delete, exchange, if_unused
+        )
+
+    def exchange_bind(
+        self,
+        destination: str,
+        source: str,
+        routing_key: str = "",
+        arguments: Optional[dict[str, Any]] = None,
+        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method:
+        return self._rpc(
+            "exchange_bind",
+            timeout,
+            self._impl.exchange_bind,
+            destination,
+            source,
+            routing_key,
+            arguments,
+        )
+
+    def exchange_unbind(
+        self,
+        destination: str,
+        source: str,
+        routing_key: str = "",
+        arguments: Optional[dict[str, Any]] = None,
+        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method:
+        return self._rpc(
+            "exchange_unbind",
+            timeout,
+            self._impl.exchange_unbind,
+            destination,
+            source,
+            routing_key,
+            arguments,
+        )
+
+    def queue_declare(
+        self,
+        queue: str,
+        passive: bool = False,
+        durable: bool = False,
+        exclusive: bool = False,
+        auto_delete: bool = False,
+        arguments: Optional[dict[str, Any]] = None,
+        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method:
+        """Declare a queue; ``''`` lets the broker name it (``reply.method.queue``)."""
+        return self._rpc(
+            "queue_declare",
+            timeout,
+            self._impl.queue_declare,
+            queue,
+            passive,
+            durable,
+            exclusive,
+            auto_delete,
+            arguments,
+        )
+
+    def queue_bind(
+        self,
+        queue: str,
+        exchange: str,
+        routing_key: Optional[str] = None,
+        arguments: Optional[dict[str, Any]] = None,
+        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method:
+        return self._rpc(
+            "queue_bind", timeout, self._impl.queue_bind, queue, exchange, routing_key, arguments
+        )
+
+    def queue_unbind(
+        self,
+        queue: str,
+        exchange: Optional[str] = None,
+        routing_key: Optional[str] = None,
+        arguments: Optional[dict[str, Any]] = None,
+        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method:
+        return self._rpc(
+            "queue_unbind",
+            timeout,
+            self._impl.queue_unbind,
+            queue,
+            exchange,
+            routing_key,
+            arguments,
+        )
+
+    def queue_purge(
+        self, queue: str, timeout: Optional[float] = DEFAULT_RPC_TIMEOUT
+    ) -> frame.Method:
+        return self._rpc("queue_purge", timeout, self._impl.queue_purge, queue)
+
+    def queue_delete(
+        self,
+        queue: str,
+        if_unused: bool = False,
+        if_empty: bool = False,
+        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
+    ) -> frame.Method:
+        return self._rpc(
+            "queue_delete", timeout, self._impl.queue_delete, queue, if_unused, if_empty
+        )
+
+    # --------------------------------------------------------------- closing
+
+    def close(
+        self,
+        reply_code: int = 0,
+        reply_text: str = "Normal shutdown",
+        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
+    ) -> None:
+        """Close the channel and wait until it is closed.
+
+        Several threads may close at once; they all wait for the same close.
+        Raises ChannelWrongStateError on a channel that is already closed.
+        """
+        self._connection._call(
+            f"close() of channel {self._impl.channel_number}",
+            timeout,
+            lambda reply: self._close_on_loop(reply, reply_code, reply_text, strict=True),
+        )
+
+    def abort(
+        self,
+        reply_code: int = 0,
+        reply_text: str = "Normal shutdown",
+        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
+    ) -> None:
+        """Like `close`, but never raises AMQP errors: harmless on a closed
+        channel or connection, and gives up silently after ``timeout`` s."""
+        try:
+            self._connection._call(
+                f"abort() of channel {self._impl.channel_number}",
+                timeout,
+                lambda reply: self._close_on_loop(reply, reply_code, reply_text, strict=False),
+            )
+        except exceptions.AMQPError as error:
+            LOGGER.debug("abort() of channel %d: %r", self._impl.channel_number, error)
+
+    def _close_on_loop(self, reply: _Reply, reply_code: int, reply_text: str, strict: bool) -> None:
+        impl = self._impl
+        if impl.is_closed:
+            if strict:
+                raise exceptions.ChannelWrongStateError(
+                    f"channel {impl.channel_number} is already closed"
+                )
+            reply.resolve(None)
+            return
+        self._closing.append(reply)
+        if not impl.is_closing:
+            impl.close(reply_code, reply_text)
+
+    # --------------------------------------------- I/O-thread event handlers
+
+    def _hand_over(self, function: _Function, args: tuple[Any, ...]) -> None:
+        """Queue a user callback for the worker thread (I/O thread).
+
+        Waits up to work_queue_put_timeout for room; if there is none, the
+        channel is closed with a WorkQueueFullError (see `_work_queue_full`).
+        """
+        if self._failure is not None:
+            try:
+                self._worker.put_nowait(function, args)
+            except queue.Full:
+                LOGGER.error(
+                    "channel %d: work queue still full, %r%s not run",
+                    self._impl.channel_number,
+                    function,
+                    _describe_delivery(args),
+                )
+            return
+        try:
+            self._worker.put(function, args)
+        except queue.Full:
+            self._work_queue_full(function, args)
+
+    def _work_queue_full(self, function: _Function, args: tuple[Any, ...]) -> None:
+        number = self._impl.channel_number
+        self._failure = exceptions.WorkQueueFullError(
+            f"channel {number}: callbacks did not keep up, its work queue "
+            f"(work_queue_maxsize={self._work_queue_maxsize}) stayed full for "
+            f"work_queue_put_timeout={self._work_queue_put_timeout} s; the channel "
+            f"was closed and its unacknowledged messages returned to their queues"
+        )
+        LOGGER.error("%s; %r%s not run", self._failure, function, _describe_delivery(args))
+        if self._impl.is_open:
+            self._impl.close(0, "client work queue full")
+
+    def _on_closed(self, _impl: channel_mod.Channel, reason: BaseException) -> None:
+        error = self._failure if self._failure is not None else reason
+        pending, self._pending = self._pending, set()
+        for reply in pending:
+            reply.fail(error)
+        self._gets.clear()
+        closing, self._closing = self._closing, []
+        for reply in closing:
+            reply.resolve(None)
+        unconfirmed, self._unconfirmed = self._unconfirmed, {}
+        self._unconfirmed_tags.clear()
+        for on_publish, _properties, _body in unconfirmed.values():
+            self._hand_over(on_publish, (error,))
+        self._ack_nack_callback = None
+        self._worker.close()
+
+    def _on_return(
+        self,
+        _impl: channel_mod.Channel,
+        method: spec.Basic.Return,
+        properties: spec.BasicProperties,
+        body: bytes,
+    ) -> None:
+        if not self._return_callbacks:
+            LOGGER.warning(
+                "channel %d: message returned by the broker (%s %s) and no "
+                "on_return callback is registered",
+                self._impl.channel_number,
+                method.reply_code,
+                method.reply_text,
+            )
+        for callback in list(self._return_callbacks):
+            self._hand_over(callback, (self, method, properties, body))
+
+    def _on_cancel(self, method_frame: frame.Method) -> None:
+        for callback in list(self._cancel_callbacks):
+            self._hand_over(callback, (method_frame,))
+
+
+def _describe_delivery(args: tuple[Any, ...]) -> str:
+    """`` for delivery N`` when ``args`` are those of `Channel._deliver`, else ``''``."""
+    for arg in args:
+        if isinstance(arg, spec.Basic.Deliver):
+            return f" for delivery {arg.delivery_tag}"
+    return ""
