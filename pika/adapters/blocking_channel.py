@@ -283,14 +283,21 @@ class BlockingChannel:
             ready.append(functools.partial(callback, self, method, properties, body))
 
     def _on_impl_cancel(self, method_frame: frame.Method) -> None:
-        tag = method_frame.method.consumer_tag
-        self._consumers.pop(tag, None)
+        """The broker cancelled a consumer: the consume generator ends once
+        drained; a `basic_consume` consumer is dropped when the notice is
+        dispatched, after the messages that arrived before it."""
+        tag = str(method_frame.method.consumer_tag)
         generator = self._generator
         if generator is not None and generator.tag == tag:
             generator.cancelled = True
-        ready = self._connection._ready
-        for callback in self._cancel_callbacks:
-            ready.append(functools.partial(callback, method_frame))
+        self._connection._ready.append(
+            functools.partial(self._consumer_cancelled, tag, method_frame)
+        )
+
+    def _consumer_cancelled(self, tag: str, method_frame: frame.Method) -> None:
+        self._consumers.pop(tag, None)
+        for callback in list(self._cancel_callbacks):
+            callback(method_frame)
 
     def _take_deliveries(self, consumer_tag: str | None) -> list[_Delivery]:
         """Remove this channel's undispatched deliveries (for one consumer
