@@ -5,6 +5,7 @@ __version__ = "2.0.0.dev0"
 from pika.adapters.base_connection import BaseConnection
 from pika.adapters.blocking_connection import BlockingConnection
 from pika.adapters.select_connection import SelectConnection
+from pika.adapters.thread_safe_connection import Connection
 from pika.adapters.utils.connection_workflow import AMQPConnectionWorkflow
 from pika.connection import ConnectionParameters, SSLOptions, URLParameters
 from pika.credentials import PlainCredentials
@@ -16,6 +17,7 @@ __all__ = [
     "BaseConnection",
     "BasicProperties",
     "BlockingConnection",
+    "Connection",
     "ConnectionParameters",
     "DeliveryMode",
     "PlainCredentials",

@@ -384,7 +384,6 @@ class Connection:
             daemon=True,
         )
         self._thread.start()
-        self._calls.exempt.add(self._thread.ident or 0)
         try:
             self._opened.wait(timeout, "opening the connection")
         except ReplyTimeout:
@@ -422,6 +421,7 @@ class Connection:
     # ------------------------------------------------------------ I/O thread
 
     def _run_loop(self) -> None:
+        self._calls.exempt.add(threading.get_ident())
         try:
             impl = SelectConnection(
                 self._params,

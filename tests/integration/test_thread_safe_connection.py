@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import pytest
 
+import pika
 from pika import exceptions, spec
 from pika.adapters import thread_safe_connection as tsc
 from pika.adapters.thread_safe_connection import Channel, Connection, ReplyTimeout
@@ -86,7 +87,8 @@ def message_count(channel: Channel, queue: str) -> int:
 # ----------------------------------------------------------- open and close
 
 
-def test_module_constants() -> None:
+def test_module_constants_and_top_level_name() -> None:
+    assert pika.Connection is Connection
     assert tsc.DEFAULT_RPC_TIMEOUT == 10
     assert tsc.DEFAULT_WORK_QUEUE_MAXSIZE == 1000
     assert tsc.DEFAULT_WORK_QUEUE_PUT_TIMEOUT == 30.0
