@@ -18,6 +18,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from pika import amqp_object, exceptions, frame, spec
+from pika.callbacks import call_each
 from pika.exchange_type import ExchangeType
 
 if TYPE_CHECKING:
@@ -593,8 +594,7 @@ class Channel:
                     method.reply_code,
                     method.reply_text,
                 )
-            for on_return in list(self._on_return):
-                on_return(self, method, properties, body)
+            call_each(self._on_return, self, method, properties, body)
         else:
             _replies, callback = self._pop_reply(method)
             if callback is not None:
@@ -627,8 +627,7 @@ class Channel:
             return
         if method_type is spec.Channel.Flow:
             self.flow_active = bool(method.active)  # type: ignore[attr-defined]
-            for flow_callback in list(self._on_flow):
-                flow_callback(self.flow_active)
+            call_each(self._on_flow, self.flow_active)
             return
         if method_type is spec.Basic.CancelOk:
             self._cancelled.pop(str(method.consumer_tag), None)  # type: ignore[attr-defined]
@@ -658,8 +657,7 @@ class Channel:
             return
         self._registered[type(method)] = [entry for entry in entries if not entry[1]]
         method_frame = frame.Method(self.channel_number, method)
-        for callback, _one_shot in entries:
-            callback(method_frame)
+        call_each([callback for callback, _one_shot in entries], method_frame)
 
     def _on_broker_cancel(self, method: spec.Basic.Cancel) -> None:
         tag = str(method.consumer_tag)
@@ -668,8 +666,7 @@ class Channel:
         if not method.nowait and self._state == self.OPEN:
             self._send(spec.Basic.CancelOk(tag))
         method_frame = frame.Method(self.channel_number, method)
-        for callback in list(self._on_cancel):
-            callback(method_frame)
+        call_each(self._on_cancel, method_frame)
 
     def _on_closed(self, reason: Exception) -> None:
         """The channel is gone (closed by either side or with the connection)."""
@@ -682,8 +679,7 @@ class Channel:
         self.connection._channel_gone(self.channel_number)
         self._on_ack_nack = None
         self._registered.clear()
-        for callback in list(self._on_close):
-            callback(self, reason)
+        call_each(self._on_close, self, reason)
 
 
 def _remove(callbacks: list[Any], callback: Any) -> bool:

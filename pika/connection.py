@@ -33,12 +33,14 @@ ConnectionOpenAborted, the connection workflow's errors).
 from __future__ import annotations
 
 import abc
+import functools
 import logging
 import time
 from typing import Any, Callable
 
 from pika import channel as channel_mod
 from pika import exceptions, frame, spec
+from pika.callbacks import call_each
 from pika.engine import ConnectionEngine, EngineConfig, events
 from pika.engine.connection_engine import CLOSING as ENGINE_CLOSING
 from pika.engine.outbound import BytesLike
@@ -295,8 +297,7 @@ class Connection(abc.ABC):
         self._emits += 1
         average = self._bytes_emitted / self._emits
         if self._adapter_get_write_buffer_size() > average * self._backpressure_multiplier:
-            for callback in list(self._backpressure):
-                callback(self)
+            call_each(self._backpressure, self)
 
     # ---------------------------------------------------------------- timers
 
@@ -343,8 +344,7 @@ class Connection(abc.ABC):
     def _on_opened(self) -> None:
         self.connection_state = self.CONNECTION_OPEN
         self._opened = True
-        for callback in list(self._on_open):
-            callback(self)
+        call_each(self._on_open, self)
 
     def _on_closed(self, error: Exception) -> None:
         self.connection_state = self.CONNECTION_CLOSED
@@ -357,12 +357,14 @@ class Connection(abc.ABC):
         channel_error: Exception = error
         if isinstance(error, exceptions.ConnectionClosedByClient):
             channel_error = exceptions.ChannelClosedByClient(error.reply_code, error.reply_text)
-        for chan in list(self._channels.values()):
-            chan._on_closed(channel_error)
+        # Every channel and every callback hears of it, even if one raises.
+        closers = [
+            functools.partial(chan._on_closed, channel_error) for chan in self._channels.values()
+        ]
         self._channels.clear()
         callbacks = self._on_close if self._opened else self._on_open_error
-        for callback in list(callbacks):
-            callback(self, error)
+        closers += [functools.partial(callback, self, error) for callback in callbacks]
+        call_each(closers)
 
     def _on_channel_closed(self, event: events.ChannelClosed) -> None:
         chan = self._channels.get(event.channel_number)
@@ -389,18 +391,14 @@ class Connection(abc.ABC):
         timeout = self.params.blocked_connection_timeout
         if timeout is not None and self._blocked_timer is None:
             self._blocked_timer = self._adapter_call_later(timeout, self._on_blocked_timeout)
-        method_frame = frame.Method(0, method)
-        for callback in list(self._on_blocked):
-            callback(self, method_frame)
+        call_each(self._on_blocked, self, frame.Method(0, method))
 
     def _on_unblocked_event(self, method: spec.Connection.Unblocked) -> None:
         self.is_blocked = False
         if self._blocked_timer is not None:
             self._adapter_remove_timeout(self._blocked_timer)
             self._blocked_timer = None
-        method_frame = frame.Method(0, method)
-        for callback in list(self._on_unblocked):
-            callback(self, method_frame)
+        call_each(self._on_unblocked, self, frame.Method(0, method))
 
     def _on_blocked_timeout(self) -> None:
         self._blocked_timer = None

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from pika import connection, exceptions
 from pika.adapters.utils import connection_workflow, nbio_interface
+from pika.callbacks import call_each
 from pika.engine.outbound import BytesLike
 
 LOGGER = logging.getLogger(__name__)
@@ -107,8 +108,7 @@ class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtoco
         if self.connection_state == self.CONNECTION_CLOSED:
             return  # the AMQP handshake failed and was reported by the engine
         self.connection_state = self.CONNECTION_CLOSED
-        for callback in list(self._on_open_error):
-            callback(self, result)
+        call_each(self._on_open_error, self, result)
 
     def _adapter_disconnect_stream(self) -> None:
         if self._workflow is not None:

@@ -318,12 +318,17 @@ def test_exception_from_open_callback_propagates_and_connection_stays_open(
     def on_open(_conn: Any) -> None:
         raise RuntimeError("from on_open")
 
+    params.stack_timeout = 1.0
     conn = SelectConnection(params, on_open_callback=on_open)
     with pytest.raises(RuntimeError, match="from on_open"):
         run_loop(conn.ioloop)
     assert conn.is_open
     chan = open_channel(conn)
     assert chan.is_open
+    # The connection workflow finished too: its stack timeout does not fire.
+    until = time.monotonic() + 1.5
+    pump(conn.ioloop, lambda: time.monotonic() >= until)
+    assert conn.is_open
     close_connection(conn)
     conn.ioloop.close()
 
@@ -337,6 +342,28 @@ def test_exception_from_close_callback_still_closes(params: URLParameters) -> No
     with pytest.raises(RuntimeError, match="from on_close"):
         run_loop(conn.ioloop)
     assert conn.is_closed
+    conn.ioloop.close()
+
+
+def test_failing_channel_close_callback_does_not_starve_the_others(
+    params: URLParameters,
+) -> None:
+    rec = Recorder()
+    conn = open_connection(params, on_close_callback=rec.cb("connection"))
+    first, second = open_channel(conn), open_channel(conn)
+
+    def failing(_chan: Channel, _error: Exception) -> None:
+        raise RuntimeError("from a channel close callback")
+
+    first.add_on_close_callback(failing)
+    first.add_on_close_callback(rec.cb("first"))
+    second.add_on_close_callback(rec.cb("second"))
+    conn.close()
+    with pytest.raises(RuntimeError, match="from a channel close callback"):
+        pump(conn.ioloop, lambda: conn.is_closed)
+    assert conn.is_closed and first.is_closed and second.is_closed
+    assert len(rec.get("first")) == len(rec.get("second")) == 1
+    assert isinstance(rec.one("connection")[1], exceptions.ConnectionClosedByClient)
     conn.ioloop.close()
 
 
