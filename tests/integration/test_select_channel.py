@@ -243,6 +243,22 @@ def test_consume_ack_and_cancel(chan: Channel) -> None:
     pump(loop_of(chan), lambda: queue_counts(queue)[1] == 0)
 
 
+def test_cancel_without_callback_is_nowait(chan: Channel) -> None:
+    queue = declare_queue(chan)
+    rec = Recorder()
+    tag = chan.basic_consume(queue, rec.cb("message"), auto_ack=True, callback=rec.cb("ok"))
+    pump(loop_of(chan), rec.has("ok"))
+    chan.basic_cancel(tag)
+    assert chan.consumer_tags == []
+    chan.basic_publish("", queue, b"after cancel")
+    # The broker got the nowait cancel before the publish: the message stays queued.
+    assert wait_for_message_count(chan, queue, 1)
+    assert rec.get("message") == []
+    # Cancelling an unknown tag answers at once with Basic.CancelOk.
+    chan.basic_cancel("no-such-tag", callback=rec.cb("unknown"))
+    assert rec.one("unknown").method.consumer_tag == "no-such-tag"
+
+
 def test_duplicate_consumer_tag_is_refused(chan: Channel) -> None:
     queue = declare_queue(chan)
     chan.basic_consume(queue, lambda *_: None, consumer_tag="dup")
