@@ -1,0 +1,5 @@
+"""The ``pika`` command line: ``publish``, ``consume`` and the ``perf`` throughput test.
+
+`pika.cli.main.main` is the entry point (``python -m pika`` and the ``pika``
+console script); each command lives in a module of its own.
+"""

@@ -1,0 +1,202 @@
+"""What every command shares: the broker URL, exit codes, and a one-channel session.
+
+The commands run on `SelectConnection` (callback style) so that they need
+nothing beyond the core library. A command subclasses `ChannelSession`,
+does its work from `on_channel_open`, and ends with `finish`; `run` drives
+the I/O loop and turns every failure into an exit code and a one-line
+message on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from typing import Any, Optional
+
+from pika import exceptions
+from pika.adapters.select_connection import SelectConnection
+from pika.channel import Channel
+from pika.connection import Connection
+from pika.parameters import URLParameters
+
+DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
+URL_ENV_VARS = ("PIKA_TEST_URL", "AMQP_URL")
+# scheme://user:password@ (neither part may hold an unescaped '@' or '/')
+_PASSWORD_IN_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:@/]*:)[^@/]*@")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_NACKED = 3
+EXIT_UNROUTABLE = 4
+EXIT_INTERRUPTED = 130
+
+HOW_TO_GET_A_BROKER = (
+    "is a broker running there? Start RabbitMQ (rabbitmq-server -detached; in a "
+    "checkout of this project, scripts/ensure_broker.py starts or installs it) or "
+    "give another one with --url or the AMQP_URL environment variable"
+)
+
+
+class CommandError(Exception):
+    """A failure to report in one line, with the exit code to end with."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def default_url() -> str:
+    """PIKA_TEST_URL, else AMQP_URL, else the local broker with guest/guest."""
+    values = (os.environ.get(name, "").strip() for name in URL_ENV_VARS)
+    return next((value for value in values if value), DEFAULT_URL)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, for messages."""
+    return _PASSWORD_IN_URL.sub(r"\1***@", url)
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url",
+        default=None,
+        help=(
+            "broker URL, amqp[s]://user:password@host:port/vhost?options "
+            f"(default: $PIKA_TEST_URL, else $AMQP_URL, else {redact_url(DEFAULT_URL)})"
+        ),
+    )
+
+
+def parameters_for(url: Optional[str]) -> tuple[str, URLParameters]:
+    """The URL to use (the default when None) and its parsed parameters."""
+    chosen = url if url is not None else default_url()
+    try:
+        params = URLParameters(chosen)
+    except (TypeError, ValueError) as exc:
+        raise CommandError(f"bad broker URL {redact_url(chosen)}: {exc}", EXIT_USAGE) from None
+    return chosen, params
+
+
+def describe_open_error(url: str, error: BaseException) -> str:
+    """A message for a connection that could not be opened, with what to do."""
+    where = redact_url(url)
+    if isinstance(error, exceptions.ProbableAuthenticationError):
+        return f"the broker at {where} refused the login: {error}"
+    if isinstance(error, exceptions.ProbableAccessDeniedError):
+        return f"the broker at {where} refused access to the virtual host: {error}"
+    return f"cannot connect to {where}: {error}; {HOW_TO_GET_A_BROKER}"
+
+
+def write_backlog(connection: Connection) -> int:
+    """Bytes the connection has written that the kernel has not yet taken."""
+    return connection._adapter_get_write_buffer_size()
+
+
+class ChannelSession:
+    """One SelectConnection with one channel, driven until `finish` is called."""
+
+    def __init__(self, url: Optional[str]) -> None:
+        self.url, self.params = parameters_for(url)
+        self.connection: Any = None
+        self.channel: Any = None
+        self._exit_code = EXIT_OK
+        self._error: Optional[str] = None
+        self._finished = False
+
+    def on_channel_open(self, channel: Channel) -> None:
+        """The channel is ready: the command starts here."""
+        raise NotImplementedError
+
+    def on_channel_closed(self, error: Exception) -> None:
+        """The broker closed the channel (e.g. 404 NOT_FOUND): by default a failure."""
+        self.finish(EXIT_FAILURE, f"the broker closed the channel: {error}")
+
+    def on_interrupt(self) -> int:
+        """Ctrl-C: return the exit code; the session then closes the connection."""
+        return EXIT_INTERRUPTED
+
+    @property
+    def error(self) -> Optional[str]:
+        """Why the command failed, or None."""
+        return self._error
+
+    def run(self) -> int:
+        """Connect, run the command, and return its exit code (see `error`)."""
+        self.connection = SelectConnection(
+            self.params,
+            on_open_callback=self._on_open,
+            on_open_error_callback=self._on_open_error,
+            on_close_callback=self._on_connection_closed,
+        )
+        ioloop = self.connection.ioloop
+        try:
+            while True:
+                try:
+                    ioloop.start()
+                    break
+                except KeyboardInterrupt:
+                    if self._finished:
+                        break
+                    self.finish(self.on_interrupt())
+                except CommandError as exc:
+                    self.finish(exc.exit_code, str(exc))
+        finally:
+            ioloop.close()
+        return self._exit_code
+
+    def execute(self) -> int:
+        """`run`, then print the error (if any) on stderr."""
+        code = self.run()
+        if self._error is not None:
+            print(f"pika: {self._error}", file=sys.stderr)
+        return code
+
+    def finish(self, exit_code: int = EXIT_OK, error: Optional[str] = None) -> None:
+        """End the command: close the connection (if open) and stop the loop."""
+        if self._finished:
+            return
+        self._finished = True
+        self._exit_code = exit_code
+        self._error = error
+        connection = self.connection
+        if connection is None or connection.is_closed:
+            self._stop_loop()
+        elif not connection.is_closing:
+            connection.close()
+
+    def _stop_loop(self) -> None:
+        if self.connection is not None:
+            self.connection.ioloop.stop()
+
+    def open_channel(self) -> None:
+        """Open a (new) channel; `on_channel_open` runs once it is open."""
+        self.connection.channel(on_open_callback=self._on_channel_ready)
+
+    def _on_open(self, connection: Connection) -> None:
+        self.open_channel()
+
+    def _on_channel_ready(self, channel: Channel) -> None:
+        self.channel = channel
+        channel.add_on_close_callback(self._on_channel_closed)
+        self.on_channel_open(channel)
+
+    def _on_open_error(self, connection: Connection, error: BaseException) -> None:
+        if not self._finished:
+            self._finished = True
+            self._exit_code = EXIT_FAILURE
+            self._error = describe_open_error(self.url, error)
+        self._stop_loop()
+
+    def _on_connection_closed(self, connection: Connection, error: BaseException) -> None:
+        if not self._finished:
+            self._finished = True
+            self._exit_code = EXIT_FAILURE
+            self._error = f"connection to {redact_url(self.url)} closed: {error}"
+        self._stop_loop()
+
+    def _on_channel_closed(self, channel: Channel, error: Exception) -> None:
+        if isinstance(error, exceptions.ChannelClosedByBroker) and not self._finished:
+            self.on_channel_closed(error)

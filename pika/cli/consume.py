@@ -1,0 +1,193 @@
+"""``pika consume``: receive messages from a queue and print or save them.
+
+Each body is written (to stdout, or to a file of its own with
+``--output-dir``) and flushed before the message is acknowledged, so a
+message is only removed from the queue once it is safely out. ``--count``
+stops after that many messages; ``--idle-timeout`` stops when the queue has
+been quiet that long. Messages the broker sent past ``--count`` are not
+acknowledged and go back to the queue when the connection closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+import time
+from typing import Any, BinaryIO
+
+from pika import frame, spec
+from pika.channel import Channel
+from pika.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    ChannelSession,
+    CommandError,
+    add_connection_arguments,
+)
+
+IDLE_CHECK_SECONDS = 0.1
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "consume",
+        help="consume messages from a queue",
+        description=(
+            "Consume messages from QUEUE, writing each body to stdout followed by a newline "
+            "(or as a JSON line with --json, or to a file with --output-dir), and "
+            "acknowledge each one once written. Runs until --count messages, "
+            "--idle-timeout seconds without a message, or Ctrl-C (exit 130)."
+        ),
+    )
+    add_connection_arguments(parser)
+    parser.add_argument("queue", help="the queue to consume from")
+    parser.add_argument(
+        "--prefetch", type=int, default=100, help="unacknowledged messages in flight (default 100)"
+    )
+    parser.add_argument(
+        "-n", "--count", type=int, default=0, help="stop after this many messages (0: no limit)"
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop when no message has arrived for this long",
+    )
+    parser.add_argument(
+        "--auto-ack",
+        action="store_true",
+        help="let the broker consider messages acknowledged as soon as it sends them",
+    )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per message: routing data, properties and body",
+    )
+    output.add_argument(
+        "-o",
+        "--output-dir",
+        help="write each body to its own file in this directory (message-000001.bin, ...) "
+        "and print the file names",
+    )
+    parser.set_defaults(run=run)
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON-friendly form of a property or header value."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(value).decode("ascii")}
+    return str(value)
+
+
+def message_as_json(
+    method: spec.Basic.Deliver, properties: spec.BasicProperties, body: bytes
+) -> str:
+    """One message as a JSON object on one line."""
+    props = {
+        name: getattr(properties, name)
+        for name in spec.BasicProperties.__slots__
+        if getattr(properties, name) is not None
+    }
+    record: dict[str, Any] = {
+        "exchange": method.exchange,
+        "routing_key": method.routing_key,
+        "delivery_tag": method.delivery_tag,
+        "redelivered": bool(method.redelivered),
+        "properties": props,
+    }
+    try:
+        record["body"] = body.decode("utf-8")
+    except UnicodeDecodeError:
+        record["body_base64"] = base64.b64encode(body).decode("ascii")
+    return json.dumps(record, default=_json_value, ensure_ascii=False)
+
+
+class ConsumeSession(ChannelSession):
+    def __init__(self, args: argparse.Namespace, stdout: BinaryIO) -> None:
+        super().__init__(args.url)
+        self.args = args
+        self.stdout = stdout
+        self.received = 0
+        self._last_message = time.monotonic()
+
+    def on_channel_open(self, channel: Channel) -> None:
+        args = self.args
+        prefetch = args.prefetch
+        if args.count:
+            prefetch = min(prefetch, args.count) if prefetch else args.count
+        channel.add_on_cancel_callback(self._on_cancelled)
+        channel.basic_qos(prefetch_count=prefetch)
+        channel.basic_consume(args.queue, self._on_message, auto_ack=args.auto_ack)
+        if args.idle_timeout is not None:
+            self._last_message = time.monotonic()
+            self.connection.ioloop.call_later(IDLE_CHECK_SECONDS, self._check_idle)
+
+    def _on_message(
+        self,
+        channel: Channel,
+        method: spec.Basic.Deliver,
+        properties: spec.BasicProperties,
+        body: bytes,
+    ) -> None:
+        count = self.args.count
+        if count and self.received >= count:
+            return
+        self.received += 1
+        self._last_message = time.monotonic()
+        self._write(method, properties, body)
+        if not self.args.auto_ack:
+            channel.basic_ack(method.delivery_tag or 0)
+        if count and self.received >= count:
+            self.finish(EXIT_OK)
+
+    def _write(
+        self, method: spec.Basic.Deliver, properties: spec.BasicProperties, body: bytes
+    ) -> None:
+        out = self.stdout
+        if self.args.output_dir is not None:
+            path = os.path.join(self.args.output_dir, f"message-{self.received:06d}.bin")
+            try:
+                with open(path, "wb") as stream:
+                    stream.write(body)
+            except OSError as exc:
+                raise CommandError(f"cannot write {path}: {exc.strerror}") from None
+            out.write(os.fsencode(path) + b"\n")
+        elif self.args.json:
+            out.write(message_as_json(method, properties, body).encode("utf-8") + b"\n")
+        else:
+            out.write(body + b"\n")
+        out.flush()
+
+    def _check_idle(self) -> None:
+        idle_for = time.monotonic() - self._last_message
+        if idle_for >= self.args.idle_timeout:
+            self.finish(EXIT_OK)
+        else:
+            self.connection.ioloop.call_later(
+                max(IDLE_CHECK_SECONDS, self.args.idle_timeout - idle_for), self._check_idle
+            )
+
+    def _on_cancelled(self, method_frame: frame.Method) -> None:
+        self.finish(
+            EXIT_FAILURE,
+            f"the broker cancelled the consumer on {self.args.queue!r} (was the queue deleted?)",
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.count < 0 or args.prefetch < 0:
+        raise CommandError("--count and --prefetch must be >= 0", EXIT_USAGE)
+    if args.idle_timeout is not None and args.idle_timeout <= 0:
+        raise CommandError("--idle-timeout must be > 0", EXIT_USAGE)
+    if args.output_dir is not None and not os.path.isdir(args.output_dir):
+        raise CommandError(f"--output-dir {args.output_dir}: no such directory", EXIT_USAGE)
+    return ConsumeSession(args, sys.stdout.buffer).execute()

@@ -1,0 +1,36 @@
+"""Parse the command line and run one command; `main` returns the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+import pika
+from pika.cli import consume, perf, publish
+from pika.cli.common import CommandError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pika",
+        description="Publish, consume and measure throughput against an AMQP 0-9-1 broker.",
+    )
+    parser.add_argument("--version", action="version", version=f"pika {pika.__version__}")
+    commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    commands.required = True
+    for module in (publish, consume, perf):
+        module.add_parser(commands)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except CommandError as exc:
+        print(f"pika: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code

@@ -1,0 +1,277 @@
+"""The command line (``python -m pika``) run as a subprocess against the broker.
+
+Each test runs the real command with a timeout and checks its output and
+exit code, including the failures a user meets: an unreachable broker, a
+missing exchange or queue, an unroutable or nacked message with --confirm.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+from pika.adapters.select_connection import SelectConnection
+from pika.parameters import URLParameters
+from tests.integration.select_support import (
+    Recorder,
+    close_connection,
+    open_channel,
+    open_connection,
+    pump,
+    unique,
+)
+from tests.utils.broker import queue_info
+from tests.utils.sockets import free_ports
+
+COMMAND_TIMEOUT = 60.0
+
+
+def run_cli(
+    url: str, *args: str, stdin: Optional[bytes] = None, timeout: float = COMMAND_TIMEOUT
+) -> subprocess.CompletedProcess[bytes]:
+    env = dict(os.environ, PIKA_TEST_URL=url)
+    env.pop("AMQP_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pika", *args],
+        input=stdin if stdin is not None else b"",
+        capture_output=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+class QueueFixture:
+    """Declares queues through the library and deletes them at the end."""
+
+    def __init__(self, url: str) -> None:
+        self.connection: SelectConnection = open_connection(URLParameters(url))
+        self.channel = open_channel(self.connection)
+        self.names: list[str] = []
+
+    def declare(self, prefix: str, arguments: Optional[dict[str, Any]] = None) -> str:
+        name = unique(prefix)
+        rec = Recorder()
+        self.channel.queue_declare(name, arguments=arguments, callback=rec.cb("ok"))
+        pump(self.connection.ioloop, rec.has("ok"), message="queue declared")
+        self.names.append(name)
+        return name
+
+    def close(self) -> None:
+        rec = Recorder()
+        for name in self.names:
+            self.channel.queue_delete(name, callback=rec.cb("deleted"))
+        pump(self.connection.ioloop, rec.has("deleted", len(self.names)), message="deleted")
+        close_connection(self.connection)
+
+
+@pytest.fixture
+def queues(broker_url: str) -> Iterator[QueueFixture]:
+    fixture = QueueFixture(broker_url)
+    yield fixture
+    fixture.close()
+
+
+def test_version_and_help() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pika", "--version"], capture_output=True, timeout=30, check=False
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith(b"pika ")
+    result = subprocess.run(
+        [sys.executable, "-m", "pika", "perf", "--help"],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert b"--producers" in result.stdout and b"--confirm" in result.stdout
+
+
+def test_publish_lines_with_confirm_then_consume(broker_url: str, queues: QueueFixture) -> None:
+    queue = queues.declare("cli-lines")
+    published = run_cli(
+        broker_url, "publish", "-r", queue, "--lines", "--confirm", stdin=b"one\ntwo\nthree\n"
+    )
+    assert published.returncode == 0, published.stderr
+    assert b"published 3 messages" in published.stdout
+    assert b"confirmed" in published.stdout
+    consumed = run_cli(broker_url, "consume", queue, "--count", "3")
+    assert consumed.returncode == 0, consumed.stderr
+    assert consumed.stdout == b"one\ntwo\nthree\n"
+    info = queue_info(queue)
+    assert info is not None and info.messages == 0
+
+
+def test_publish_body_argument_and_file(
+    broker_url: str, queues: QueueFixture, tmp_path: Path
+) -> None:
+    queue = queues.declare("cli-sources")
+    body_file = tmp_path / "body.bin"
+    body_file.write_bytes(b"\x00\xffbinary")
+    assert run_cli(broker_url, "publish", "-r", queue, "from-argument").returncode == 0
+    assert run_cli(broker_url, "publish", "-r", queue, "-f", str(body_file)).returncode == 0
+    assert run_cli(broker_url, "publish", "-r", queue, stdin=b"from-stdin").returncode == 0
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    consumed = run_cli(broker_url, "consume", queue, "-n", "3", "--output-dir", str(out_dir))
+    assert consumed.returncode == 0, consumed.stderr
+    files = sorted(out_dir.iterdir())
+    assert [path.name for path in files] == [
+        "message-000001.bin",
+        "message-000002.bin",
+        "message-000003.bin",
+    ]
+    assert [path.read_bytes() for path in files] == [
+        b"from-argument",
+        b"\x00\xffbinary",
+        b"from-stdin",
+    ]
+    assert consumed.stdout.decode().split() == [str(path) for path in files]
+
+
+def test_properties_round_trip_as_json(broker_url: str, queues: QueueFixture) -> None:
+    queue = queues.declare("cli-props")
+    published = run_cli(
+        broker_url,
+        "publish",
+        "-r",
+        queue,
+        "--content-type",
+        "application/json",
+        "--persistent",
+        "--priority",
+        "3",
+        "--correlation-id",
+        "abc",
+        "-H",
+        "source=test",
+        "--headers-json",
+        '{"attempt": 2}',
+        '{"x": 1}',
+    )
+    assert published.returncode == 0, published.stderr
+    consumed = run_cli(broker_url, "consume", queue, "-n", "1", "--json")
+    assert consumed.returncode == 0, consumed.stderr
+    record = json.loads(consumed.stdout)
+    assert record["routing_key"] == queue
+    assert record["body"] == '{"x": 1}'
+    props = record["properties"]
+    assert props["content_type"] == "application/json"
+    assert props["delivery_mode"] == 2
+    assert props["priority"] == 3
+    assert props["correlation_id"] == "abc"
+    assert props["headers"] == {"source": "test", "attempt": 2}
+
+
+def test_unroutable_with_confirm_fails(broker_url: str) -> None:
+    result = run_cli(broker_url, "publish", "-r", unique("nobody-bound"), "--confirm", "lost")
+    assert result.returncode == 4
+    assert b"unroutable" in result.stderr and b"NO_ROUTE" in result.stderr
+    assert result.stdout == b""
+
+
+def test_nack_with_confirm_fails(broker_url: str, queues: QueueFixture) -> None:
+    queue = queues.declare("cli-full", {"x-max-length": 0, "x-overflow": "reject-publish"})
+    result = run_cli(broker_url, "publish", "-r", queue, "--confirm", "refused")
+    assert result.returncode == 3
+    assert b"nacked 1 of 1" in result.stderr
+
+
+def test_missing_exchange_and_queue_fail_clearly(broker_url: str) -> None:
+    result = run_cli(broker_url, "publish", "-e", unique("no-exchange"), "-r", "x", "body")
+    assert result.returncode == 1
+    assert b"NOT_FOUND" in result.stderr and b"exchange" in result.stderr
+    result = run_cli(broker_url, "consume", unique("no-queue"), "-n", "1")
+    assert result.returncode == 1
+    assert b"NOT_FOUND" in result.stderr
+
+
+def test_unreachable_broker(broker_url: str) -> None:
+    (port,) = free_ports(1)
+    url = f"amqp://guest:s3cret@127.0.0.1:{port}/"
+    for args in (("publish", "-r", "q", "x"), ("consume", "q"), ("perf", "--duration", "1")):
+        result = run_cli(url, *args, timeout=30)
+        assert result.returncode == 1, args
+        assert b"cannot connect to amqp://guest:***@127.0.0.1" in result.stderr
+        assert b"is a broker running there?" in result.stderr
+        assert b"s3cret" not in result.stderr
+
+
+def test_bad_url_is_a_usage_error() -> None:
+    result = run_cli("http://example/", "publish", "x")
+    assert result.returncode == 2
+    assert b"bad broker URL" in result.stderr
+
+
+def test_consume_idle_timeout_on_empty_queue(broker_url: str, queues: QueueFixture) -> None:
+    queue = queues.declare("cli-idle")
+    result = run_cli(broker_url, "consume", queue, "--idle-timeout", "0.5")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b""
+
+
+def test_perf_duration_json(broker_url: str) -> None:
+    result = run_cli(broker_url, "perf", "--duration", "2", "--interval", "0.5", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["producers"] == 1 and summary["consumers"] == 1
+    assert summary["sent"] > 0 and summary["received"] > 0
+    assert summary["sent_per_s"] > 0 and summary["received_per_s"] > 0
+    latency = summary["latency_us"]
+    assert 0 <= latency["min"] <= latency["p50"] <= latency["p99"] <= latency["max"]
+    assert summary["cpu_us_per_msg"]["producer"] > 0
+    assert summary["cpu_us_per_msg"]["consumer"] > 0
+    assert b"msg/s" in result.stderr  # the progress lines
+    assert queue_info(summary["queue"]) is None  # its fresh queue is deleted
+
+
+def test_perf_count_with_confirms_text_summary(broker_url: str) -> None:
+    result = run_cli(
+        broker_url,
+        "perf",
+        "--producers",
+        "2",
+        "--consumers",
+        "2",
+        "--count",
+        "3000",
+        "--confirm",
+        "50",
+        "--size",
+        "64",
+        "--quiet",
+    )
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.decode()
+    assert "2 producers, 2 consumers, 64-byte messages" in text
+    assert "confirmed 3,000, nacked 0" in text
+    assert "received         3,000 msgs" in text
+    assert "latency   min" in text and "p99" in text
+    assert "client CPU producers" in text
+    assert result.stderr == b""
+
+
+def test_perf_consumers_only_drain_a_named_queue(broker_url: str, queues: QueueFixture) -> None:
+    queue = queues.declare("cli-drain")
+    filled = run_cli(
+        broker_url, "perf", "--queue", queue, "--consumers", "0", "--count", "500", "--json"
+    )
+    assert filled.returncode == 0, filled.stderr
+    assert json.loads(filled.stdout)["sent"] == 500
+    drained = run_cli(
+        broker_url, "perf", "--queue", queue, "--producers", "0", "--count", "500", "--json"
+    )
+    assert drained.returncode == 0, drained.stderr
+    summary = json.loads(drained.stdout)
+    assert summary["received"] == 500
+    assert summary["latency_us"]["max"] > 0
+    info = queue_info(queue)
+    assert info is not None and info.messages == 0  # a named queue is kept
