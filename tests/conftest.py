@@ -10,8 +10,9 @@ Fixtures:
   (``verify_peer``, client certificate optional) and EXTERNAL authentication
   for the client certificate in ``tls_broker.tls``;
 - ``broker_node_factory``: builds and boots nodes for one test
-  (``broker_node_factory(label, **ExtraBrokerNode options)``) and removes
-  them afterwards: for tests that break a node or need a cluster.
+  (``broker_node_factory(label, start=True, **ExtraBrokerNode options)``)
+  and removes them afterwards: for tests that break a node or need a
+  cluster (``start=False`` and ``start_nodes([...])`` boot several at once).
 
 A test may stop a session node: it is started again before the next test
 that uses it.
@@ -20,8 +21,9 @@ When a broker or RabbitMQ is missing, these fixtures skip the test, except
 under CI=true, where they fail it: CI never passes by skipping.
 
 Every test has a timeout (pytest-timeout, ``timeout`` in pyproject.toml;
-60 s when none is configured). Tests marked ``slow`` run only with
-``--run-slow`` or when ``-m`` names them.
+60 s when none is configured); a test using the node fixtures gets 90 s
+more for the boot, unless it sets its own ``timeout`` marker. Tests marked
+``slow`` run only with ``--run-slow`` or when ``-m`` names them.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ import pytest
 
 from tests.utils import amqp_probe
 from tests.utils.extra_node import (
+    DEFAULT_BOOT_TIMEOUT,
     ExtraBrokerNode,
-    ExtraNodeUnavailable,
     stop_stale_nodes,
     why_extra_nodes_unavailable,
 )
@@ -88,18 +90,22 @@ def _configured_timeout(config: pytest.Config) -> Optional[float]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    needs_fallback_timeout = _configured_timeout(config) is None
+    configured = _configured_timeout(config)
+    default_timeout = configured or FALLBACK_TIMEOUT
     markexpr = config.getoption("markexpr", "") or ""
     run_slow = config.getoption("--run-slow") or "slow" in markexpr
     kept, deselected = [], []
     for item in items:
-        if needs_fallback_timeout and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(FALLBACK_TIMEOUT))
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & (BROKER_FIXTURES | NODE_FIXTURES):
             item.add_marker(pytest.mark.broker)
-        if fixtures & NODE_FIXTURES:
+        uses_nodes = bool(fixtures & NODE_FIXTURES)
+        if uses_nodes:
             item.add_marker(pytest.mark.extra_node)
+        if item.get_closest_marker("timeout") is None and (uses_nodes or configured is None):
+            # The timeout covers fixture set-up: give node boots their own allowance.
+            allowance = DEFAULT_BOOT_TIMEOUT if uses_nodes else 0.0
+            item.add_marker(pytest.mark.timeout(default_timeout + allowance))
         if item.get_closest_marker("slow") is not None and not run_slow:
             deselected.append(item)
         else:
@@ -117,28 +123,31 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def broker_url() -> str:
     url = amqp_probe.broker_url()
+    problem = None
     try:
-        address = amqp_probe.parse_broker_url(url)
-        amqp_probe.check_broker(address)
+        amqp_probe.check_broker(amqp_probe.parse_broker_url(url))
     except (ValueError, amqp_probe.BrokerProbeError) as exc:
+        problem = str(exc)
+    if problem is not None:
         skip_or_fail(
-            f"no AMQP broker at {amqp_probe.redact_url(url)}: {exc}; "
+            f"no AMQP broker at {amqp_probe.redact_url(url)}: {problem}; "
             "run scripts/ensure_broker.py or set PIKA_TEST_URL"
         )
     return url
 
 
-def _boot(label: str, **options: Any) -> ExtraBrokerNode:
-    """Create and boot a node, skipping (failing in CI) if this machine cannot."""
-    try:
-        node = ExtraBrokerNode(label, **options)
-    except ExtraNodeUnavailable as exc:
-        skip_or_fail(f"cannot start an extra RabbitMQ node: {exc}")
-    try:
-        node.start()
-    except BaseException:
-        node.close()
-        raise
+def _node(label: str, start: bool = True, **options: Any) -> ExtraBrokerNode:
+    """Create (and boot, if ``start``) a node; skip, or fail in CI, if this machine cannot."""
+    reason = why_extra_nodes_unavailable()
+    if reason is not None:
+        skip_or_fail(f"cannot start an extra RabbitMQ node: {reason}")
+    node = ExtraBrokerNode(label, **options)
+    if start:
+        try:
+            node.start()
+        except BaseException:
+            node.close()
+            raise
     return node
 
 
@@ -151,7 +160,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def _session_node(name: str, **options: Any) -> Iterator[ExtraBrokerNode]:
-    node = _boot(name.split("_")[0], **options)
+    node = _node(name.split("_")[0], **options)
     _session_nodes[name] = node
     try:
         yield node
@@ -174,8 +183,8 @@ def tls_broker() -> Iterator[ExtraBrokerNode]:
 def broker_node_factory() -> Iterator[Callable[..., ExtraBrokerNode]]:
     nodes: list[ExtraBrokerNode] = []
 
-    def make(label: str = "node", **options: Any) -> ExtraBrokerNode:
-        node = _boot(label, **options)
+    def make(label: str = "node", start: bool = True, **options: Any) -> ExtraBrokerNode:
+        node = _node(label, start, **options)
         nodes.append(node)
         return node
 

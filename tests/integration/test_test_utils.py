@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import ssl
 import struct
+from typing import Callable
 
 import pytest
 
@@ -126,32 +127,30 @@ def test_tls_broker_has_the_certificate_user(tls_broker: ExtraBrokerNode) -> Non
 
 
 @pytest.mark.timeout(180)
-def test_strict_tls_cluster_and_restart() -> None:
-    seed = ExtraBrokerNode("seed", tls=True, fail_if_no_peer_cert=True)
-    member = ExtraBrokerNode("member")
-    try:
-        start_nodes([seed, member])
-        assert seed.tls is not None and seed.tls_port is not None
-        tls_connection_start(seed, seed.tls.client_context())
-        with pytest.raises(NotAnAmqpBroker):
-            check_amqp(seed.host, seed.tls_port, ssl_context=seed.tls.client_context(False))
+def test_strict_tls_cluster_and_restart(
+    broker_node_factory: Callable[..., ExtraBrokerNode],
+) -> None:
+    seed = broker_node_factory("seed", start=False, tls=True, fail_if_no_peer_cert=True)
+    member = broker_node_factory("member", start=False)
+    start_nodes([seed, member])
+    assert seed.tls is not None and seed.tls_port is not None
+    tls_connection_start(seed, seed.tls.client_context())
+    with pytest.raises(NotAnAmqpBroker):
+        check_amqp(seed.host, seed.tls_port, ssl_context=seed.tls.client_context(False))
 
-        form_cluster([seed, member])
-        both = sorted([seed.name, member.name])
-        assert seed.running_cluster_nodes() == both
-        assert member.running_cluster_nodes() == both
+    form_cluster([seed, member])
+    both = sorted([seed.name, member.name])
+    assert seed.running_cluster_nodes() == both
+    assert member.running_cluster_nodes() == both
 
-        member.stop()
-        assert not member.is_running()
-        with pytest.raises(BrokerUnreachable):
-            check_amqp(member.host, member.port, timeout=2)
-        assert seed.running_cluster_nodes() == [seed.name]
-        member.start()
-        check_amqp(member.host, member.port)
-        assert seed.running_cluster_nodes() == both
-    finally:
-        member.close()
-        seed.close()
+    member.stop()
+    assert not member.is_running()
+    with pytest.raises(BrokerUnreachable):
+        check_amqp(member.host, member.port, timeout=2)
+    assert seed.running_cluster_nodes() == [seed.name]
+    member.start()
+    check_amqp(member.host, member.port)
+    assert seed.running_cluster_nodes() == both
 
 
 def test_memory_alarm(extra_broker: ExtraBrokerNode) -> None:
