@@ -623,3 +623,64 @@ def test_publishers_wait_for_a_slow_socket(
             assert publishing > total / 3, (publishing, total)
         finally:
             conn.close()
+
+
+def test_synchronous_calls_from_many_threads_pair_with_their_replies(chan: Channel) -> None:
+    names = [unique(f"pair{i}") for i in range(8)]
+    answers: dict[str, list[str]] = {name: [] for name in names}
+
+    def declare_many(index: int) -> None:
+        name = names[index]
+        for _ in range(20):
+            reply = chan.queue_declare(name, exclusive=True)
+            answers[name].append(str(reply.method.queue))
+
+    run_threads(len(names), declare_many)
+    assert all(replies == [name] * 20 for name, replies in answers.items())
+
+
+def test_connection_loss_fails_waiting_calls(broker_url: str) -> None:
+    target = URLParameters(broker_url)
+    with TcpProxy(target.host, target.port) as proxy:
+        closed: list[BaseException] = []
+        conn = Connection(
+            URLParameters(proxy.rewrite_url(broker_url)),
+            on_close_callback=lambda _c, error: closed.append(error),
+        )
+        channel = conn.channel()
+        proxy.stall()
+        outcome: list[BaseException] = []
+
+        def waiting_call() -> None:
+            try:
+                channel.queue_declare(unique("lost"), exclusive=True, timeout=30)
+            except BaseException as error:
+                outcome.append(error)
+
+        waiter = threading.Thread(target=waiting_call)
+        waiter.start()
+        time.sleep(0.2)
+        proxy.cut()
+        waiter.join(10)
+        assert outcome and not isinstance(outcome[0], ReplyTimeout)
+        assert isinstance(outcome[0], exceptions.AMQPError)
+        wait_until(lambda: closed, message="on_close_callback")
+        assert isinstance(closed[0], exceptions.AMQPConnectionError)
+        assert conn.is_closed and channel.is_closed
+
+
+@pytest.mark.timeout(60)
+def test_heartbeat_timeout_on_a_silent_broker(broker_url: str) -> None:
+    target = URLParameters(broker_url)
+    with TcpProxy(target.host, target.port) as proxy:
+        closed: list[BaseException] = []
+        conn = Connection(
+            URLParameters(proxy.rewrite_url(broker_url) + "?heartbeat=1"),
+            on_close_callback=lambda _c, error: closed.append(error),
+        )
+        proxy.stall()
+        stalled = time.monotonic()
+        wait_until(lambda: closed, timeout=20, message="heartbeat timeout")
+        assert isinstance(closed[0], exceptions.AMQPHeartbeatTimeout)
+        assert time.monotonic() - stalled < 10
+        assert conn.is_closed
