@@ -42,9 +42,9 @@ def connection_name(params: URLParameters) -> str:
 
 
 def broker_connection_id(name: str) -> Optional[str]:
-    """The broker's name for the connection whose connection_name is ``name``."""
+    """The broker's pid for the connection whose connection_name is ``name``."""
     output = broker.rabbitmqctl(
-        "list_connections", "--quiet", "--no-table-headers", "name", "client_properties"
+        "list_connections", "--quiet", "--no-table-headers", "pid", "client_properties"
     )
     for line in output.splitlines():
         if f'"{name}"' in line:
@@ -54,10 +54,10 @@ def broker_connection_id(name: str) -> Optional[str]:
 
 def broker_close(name: str, reason: str = "closed by a blocking test") -> None:
     """Make the broker close the connection named ``name`` (waits until it is listed)."""
-    connection_id = wait_until(
+    pid = wait_until(
         lambda: broker_connection_id(name), timeout=15, message=f"connection {name} listed"
     )
-    broker.close_connection(connection_id, reason)
+    broker.close_connection(pid, reason)
 
 
 class Later:
