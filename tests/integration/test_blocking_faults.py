@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 
@@ -84,7 +84,7 @@ WAITING_CALLS: dict[str, WaitingCall] = {
 
 
 def prepared(
-    proxy: TcpProxy, broker_url: str, call: str, **settings: object
+    proxy: TcpProxy, broker_url: str, call: str, **settings: Any
 ) -> tuple[BlockingConnection, BlockingChannel, str, str]:
     params = parameters(proxy.rewrite_url(broker_url), **settings)
     conn = BlockingConnection(params)
