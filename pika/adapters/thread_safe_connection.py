@@ -41,6 +41,12 @@ User callbacks
     `pika.exceptions.WorkQueueFullError`. After a channel closes, deliveries
     still queued for manual-ack consumers are discarded (the broker delivers
     them again); auto-ack deliveries are still handed to the callback.
+    While the I/O thread waits for room nothing else moves on the connection
+    (heartbeats included): keep ``basic_qos`` prefetch at or below
+    ``work_queue_maxsize`` so the queue cannot fill, or the put timeout below
+    two heartbeat intervals. A callback that makes a synchronous call while
+    the I/O thread waits for room in its own queue waits until that timeout
+    settles it. An auto-ack delivery that finds no room is lost, and logged.
     Connection-level callbacks (blocked, unblocked, ``on_close_callback``) run
     on one worker thread of the connection. Exceptions raised by user
     callbacks are logged and do not stop anything.
