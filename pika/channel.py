@@ -2,8 +2,8 @@
 
 Each AMQP operation is declared once here. Synchronous requests are
 pipelined: a request goes out at once and its ``(reply classes, callback)``
-is queued; the broker answers a channel's requests in order, so the reply at
-the head of the queue is the one that arrives next.
+is queued; a reply goes to the oldest request expecting its class (RabbitMQ
+may answer a Basic.Consume after later requests of the same channel).
 
 Exceptions raised by user callbacks propagate to whoever runs the I/O loop;
 the channel's state is updated before any callback runs, so the channel stays
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 from pika import amqp_object, exceptions, frame, spec
 from pika.callbacks import call_each
 from pika.exchange_type import ExchangeType
+from pika.recovery import Binding, ConfirmNumbering, ExchangeDecl, QueueDecl, TopologyRecord
 
 if TYPE_CHECKING:
     from pika.connection import Connection
@@ -38,7 +39,9 @@ _OnBasicGetCallback = Callable[["Channel", spec.Basic.GetOk, spec.BasicPropertie
 _OnAckNackCallback = Callable[[frame.Method], Any]
 _MethodCallback = Optional[Callable[[frame.Method], Any]]
 
-_Reply = tuple[tuple[type, ...], Optional[Callable[..., Any]]]
+#: A request waiting for its reply: the reply classes, the handler, and for
+#: Basic.Consume/Cancel the consumer tag the reply must carry.
+_Reply = tuple[tuple[type, ...], Optional[Callable[..., Any]], Optional[str]]
 
 
 def _require_callable(value: Any, name: str, optional: bool = True) -> None:
@@ -92,6 +95,23 @@ class Channel:
         self.flow_active = True
         self._confirming = False
         self._publish_seq = 0
+        # What recovery must reapply on a new connection.
+        self._qos: dict[bool, tuple[int, int]] = {}
+        self._tx = False
+        self._consumer_specs: dict[str, tuple[str, bool, bool, dict[str, Any]]] = {}
+        # Delivery tags the application saw before the last recovery are
+        # <= _tag_offset; the broker numbers deliveries from 1 again.
+        self._tag_offset = 0
+        self._max_tag = 0
+        #: Acks, nacks and rejects dropped because their delivery tag came
+        #: from before a connection recovery (sending them would close the
+        #: channel with 406 PRECONDITION_FAILED).
+        self.stale_tags_dropped = 0
+        self._recovering = False
+        # Confirm numbering across recoveries (None until the first one,
+        # unless publishes are kept for republishing).
+        self._confirmed: ConfirmNumbering | None = None
+        self._keep_unconfirmed = False
         self._engine = connection._engine
 
     def __repr__(self) -> str:
@@ -231,12 +251,25 @@ class Channel:
         method: amqp_object.Method,
         callback: Callable[..., Any] | None,
         nowait: bool = False,
+        record: _Record | None = None,
     ) -> None:
-        """Send a synchronous method and queue the handler of its reply."""
+        """Send a synchronous method and queue the handler of its reply.
+
+        ``record`` notes the change in the connection's topology record (when
+        recovery is on) once the broker confirmed it, or at once for nowait.
+        """
         _require_callable(callback, "callback")
         self._send(method)
+        recovery = self.connection._recovery
+        if record is not None and recovery is not None:
+            topology = recovery.topology
+            if nowait:
+                record(topology, None)
+            else:
+                callback = _recording(record, topology, callback)
         if not nowait:
-            self._replies.append((spec.REPLIES[type(method)], callback))
+            tag = getattr(method, "consumer_tag", None) if type(method) in _TAGGED else None
+            self._replies.append((spec.REPLIES[type(method)], callback, tag))
 
     # ---------------------------------------------------------------- basic
 
@@ -266,20 +299,58 @@ class Channel:
         )
         if self._confirming:
             self._publish_seq += 1
+            if self._keep_unconfirmed:
+                self._confirmed.keep(  # type: ignore[union-attr]
+                    self._publish_seq, (exchange, routing_key, body, properties, mandatory)
+                )
         self.connection._output_ready()
 
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
+        if self._tag_offset:
+            delivery_tag = self._broker_tag(delivery_tag, "basic_ack")
+            if delivery_tag < 0:
+                return
         self._send(spec.Basic.Ack(delivery_tag, multiple))
 
     def basic_nack(
         self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
     ) -> None:
+        if self._tag_offset:
+            delivery_tag = self._broker_tag(delivery_tag, "basic_nack")
+            if delivery_tag < 0:
+                return
         self._send(spec.Basic.Nack(delivery_tag, multiple, requeue))
 
     def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
         if not isinstance(delivery_tag, int) or isinstance(delivery_tag, bool):
             raise TypeError(f"delivery_tag must be an int, got {type(delivery_tag).__name__}")
+        if self._tag_offset:
+            delivery_tag = self._broker_tag(delivery_tag, "basic_reject")
+            if delivery_tag < 0:
+                return
         self._send(spec.Basic.Reject(delivery_tag, requeue))
+
+    def is_stale_delivery_tag(self, delivery_tag: int) -> bool:
+        """Whether ``delivery_tag`` came from before a connection recovery
+        (acks, nacks and rejects of such tags are dropped, not sent)."""
+        return 0 < delivery_tag <= self._tag_offset
+
+    def _broker_tag(self, delivery_tag: int, what: str) -> int:
+        """The broker's number for an application delivery tag, or -1 for a
+        tag from before the last recovery (dropped and counted)."""
+        if delivery_tag == 0:
+            return 0
+        if delivery_tag <= self._tag_offset:
+            self.stale_tags_dropped += 1
+            LOGGER.warning(
+                "channel %d: %s(%d) dropped: the delivery predates the connection "
+                "recovery and the broker has requeued it",
+                self.channel_number,
+                what,
+                delivery_tag,
+            )
+            return -1
+        return delivery_tag - self._tag_offset
 
     def basic_qos(
         self,
@@ -291,6 +362,7 @@ class Channel:
         if prefetch_size < 0 or prefetch_count < 0:
             raise ValueError("prefetch_size and prefetch_count must be >= 0")
         self._rpc(spec.Basic.Qos(prefetch_size, prefetch_count, global_qos), callback)
+        self._qos[bool(global_qos)] = (prefetch_size, prefetch_count)
 
     def basic_recover(self, requeue: bool = False, callback: _MethodCallback = None) -> None:
         self._rpc(spec.Basic.Recover(requeue), callback)
@@ -314,18 +386,14 @@ class Channel:
             consumer_tag = f"ctag{self.channel_number}.{uuid.uuid4().hex}"
         if consumer_tag in self._consumers or consumer_tag in self._cancelled:
             raise exceptions.DuplicateConsumerTag(consumer_tag)
-        self._rpc(
-            spec.Basic.Consume(
-                queue=queue,
-                consumer_tag=consumer_tag,
-                no_ack=auto_ack,
-                exclusive=exclusive,
-                arguments=arguments or {},
-            ),
-            callback,
+        _require_callable(callback, "callback")
+        tag = consumer_tag
+        self._consumer_specs[tag] = (queue, auto_ack, exclusive, dict(arguments or {}))
+        self._consume(
+            tag, callback, record=lambda topology, _reply: topology.consumer_added(tag, queue)
         )
-        self._consumers[consumer_tag] = on_message_callback
-        self._auto_ack[consumer_tag] = auto_ack
+        self._consumers[tag] = on_message_callback
+        self._auto_ack[tag] = auto_ack
         return consumer_tag
 
     def basic_cancel(self, consumer_tag: str = "", callback: _MethodCallback = None) -> None:
@@ -341,9 +409,15 @@ class Channel:
                 callback(frame.Method(self.channel_number, spec.Basic.CancelOk(consumer_tag)))
             return
         nowait = callback is None
-        self._rpc(spec.Basic.Cancel(consumer_tag, nowait), callback, nowait=nowait)
+        self._rpc(
+            spec.Basic.Cancel(consumer_tag, nowait),
+            callback,
+            nowait=nowait,
+            record=lambda topology, _reply: topology.consumer_removed(consumer_tag),
+        )
         self._cancelled[consumer_tag] = self._auto_ack.pop(consumer_tag, False)
         del self._consumers[consumer_tag]
+        self._consumer_specs.pop(consumer_tag, None)
         if nowait:
             self._cancelled.pop(consumer_tag, None)
 
@@ -366,6 +440,10 @@ class Channel:
         self._rpc(spec.Confirm.Select(nowait), callback, nowait=nowait)
         self._on_ack_nack = ack_nack_callback
         self._confirming = True
+        recovery = self.connection._recovery
+        if recovery is not None:
+            self._confirmed = ConfirmNumbering()
+            self._keep_unconfirmed = recovery.policy.republish_unconfirmed
 
     def flow(self, active: bool, callback: _OnFlowCallback | None = None) -> None:
         """Ask the broker to pause or resume deliveries; ``callback(active)``."""
@@ -402,6 +480,13 @@ class Channel:
             ),
             callback,
             nowait=nowait,
+            record=None
+            if passive
+            else lambda topology, _reply: topology.exchange_declared(
+                ExchangeDecl(
+                    exchange, exchange_type, durable, auto_delete, internal, dict(arguments or {})
+                )
+            ),
         )
 
     def exchange_delete(
@@ -412,6 +497,7 @@ class Channel:
             spec.Exchange.Delete(exchange=exchange or "", if_unused=if_unused, nowait=nowait),
             callback,
             nowait=nowait,
+            record=lambda topology, _reply: topology.exchange_deleted(exchange or ""),
         )
 
     def exchange_bind(
@@ -435,6 +521,9 @@ class Channel:
             ),
             callback,
             nowait=nowait,
+            record=lambda topology, _reply: topology.bound(
+                Binding.of(destination, source, routing_key, arguments, True)
+            ),
         )
 
     def exchange_unbind(
@@ -456,6 +545,9 @@ class Channel:
             ),
             callback,
             nowait=nowait,
+            record=lambda topology, _reply: topology.unbound(
+                Binding.of(destination or "", source or "", routing_key, arguments, True)
+            ),
         )
 
     # ---------------------------------------------------------------- queue
@@ -486,6 +578,18 @@ class Channel:
             ),
             callback,
             nowait=nowait,
+            record=None
+            if passive
+            else lambda topology, reply: topology.queue_declared(
+                QueueDecl(
+                    reply.method.queue if reply is not None else queue,
+                    durable,
+                    exclusive,
+                    auto_delete,
+                    dict(arguments or {}),
+                    server_named=queue == "",
+                )
+            ),
         )
 
     def queue_bind(
@@ -509,6 +613,11 @@ class Channel:
             ),
             callback,
             nowait=nowait,
+            record=lambda topology, _reply: topology.bound(
+                Binding.of(
+                    queue, exchange, queue if routing_key is None else routing_key, arguments, False
+                )
+            ),
         )
 
     def queue_unbind(
@@ -528,6 +637,15 @@ class Channel:
                 arguments=arguments or {},
             ),
             callback,
+            record=lambda topology, _reply: topology.unbound(
+                Binding.of(
+                    queue,
+                    exchange or "",
+                    queue if routing_key is None else routing_key,
+                    arguments,
+                    False,
+                )
+            ),
         )
 
     def queue_purge(self, queue: str, callback: _MethodCallback = None) -> None:
@@ -548,12 +666,14 @@ class Channel:
             spec.Queue.Delete(queue=queue, if_unused=if_unused, if_empty=if_empty, nowait=nowait),
             callback,
             nowait=nowait,
+            record=lambda topology, _reply: topology.queue_deleted(queue),
         )
 
     # ------------------------------------------------------------------- tx
 
     def tx_select(self, callback: _MethodCallback = None) -> None:
         self._rpc(spec.Tx.Select(), callback)
+        self._tx = True
 
     def tx_commit(self, callback: _MethodCallback = None) -> None:
         self._rpc(spec.Tx.Commit(), callback)
@@ -564,6 +684,14 @@ class Channel:
     # ------------------------------------------------------ engine events in
 
     def _on_opened(self) -> None:
+        if self._recovering:
+            self._recovering = False
+            self._state = self.OPEN
+            self._reapply_modes()
+            recovery = self.connection._recovery
+            if recovery is not None:
+                recovery.channel_reopened(self)
+            return
         if self._close_after_open is not None:
             self._state = self.OPEN
             code, text = self._close_after_open
@@ -579,8 +707,14 @@ class Channel:
     def _on_content(
         self, method: amqp_object.Method, properties: spec.BasicProperties, body: bytes
     ) -> None:
+        method_type = type(method)
+        if method_type is spec.Basic.Deliver or method_type is spec.Basic.GetOk:
+            tag = method.delivery_tag + self._tag_offset  # type: ignore[attr-defined]
+            method.delivery_tag = tag  # type: ignore[attr-defined]
+            if tag > self._max_tag:
+                self._max_tag = tag
         if type(method) is spec.Basic.Deliver:
-            consumer = self._consumers.get(method.consumer_tag)  # type: ignore[arg-type]
+            consumer = self._consumers.get(str(method.consumer_tag))
             if consumer is not None:
                 consumer(self, method, properties, body)
             else:
@@ -596,7 +730,7 @@ class Channel:
                 )
             call_each(self._on_return, self, method, properties, body)
         else:
-            _replies, callback = self._pop_reply(method)
+            callback = self._pop_reply(method)
             if callback is not None:
                 callback(self, method, properties, body)
 
@@ -618,9 +752,12 @@ class Channel:
     def _on_method(self, method: amqp_object.Method) -> None:
         method_type = type(method)
         if method_type is spec.Basic.Ack or method_type is spec.Basic.Nack:
-            if self._on_ack_nack is not None:
-                self._on_ack_nack(frame.Method(self.channel_number, method))
-            self._dispatch_registered(method)
+            confirmed = self._confirmed
+            if confirmed is not None:
+                for app_method in confirmed.translate(method):  # type: ignore[arg-type]
+                    self._report_confirm(app_method)
+            else:
+                self._report_confirm(method)
             return
         if method_type is spec.Basic.Cancel:
             self._on_broker_cancel(method)  # type: ignore[arg-type]
@@ -635,21 +772,106 @@ class Channel:
             self._pop_reply(method)
             self._dispatch_registered(method)
             return
-        _replies, callback = self._pop_reply(method)
+        callback = self._pop_reply(method)
         if callback is not None:
             callback(frame.Method(self.channel_number, method))
         self._dispatch_registered(method)
 
-    def _pop_reply(self, method: amqp_object.Method) -> _Reply:
-        if not self._replies or type(method) not in self._replies[0][0]:
-            if type(method) not in self._registered:
-                LOGGER.warning(
-                    "channel %d: %s arrived but no request expects it; ignored",
-                    self.channel_number,
-                    method.NAME,
-                )
-            return (), None
-        return self._replies.popleft()
+    def _report_confirm(self, method: amqp_object.Method) -> None:
+        if self._on_ack_nack is not None:
+            self._on_ack_nack(frame.Method(self.channel_number, method))
+        self._dispatch_registered(method)
+
+    # ------------------------------------------------------------- recovery
+
+    def _connection_lost(self, republish: bool) -> None:
+        """The connection broke and is being recovered; this channel will be
+        reopened with its number. Replies in flight are lost; deliveries seen
+        so far keep their tags, later ones are numbered after them; publishes
+        not yet confirmed are reported as nacked, or kept for republishing."""
+        if self._state == self.CLOSING or self._close_after_open is not None:
+            code, text = self._closing_reason
+            self._on_closed(exceptions.ChannelClosedByClient(code, text))
+            return
+        self._state = self.OPENING
+        self._recovering = True
+        self._replies.clear()
+        self._tag_offset = self._max_tag
+        if not self._confirming or self._confirmed is None:
+            return
+        for method in self._confirmed.connection_lost(self._publish_seq, republish):
+            self._report_confirm(method)
+
+    def _reopen(self) -> None:
+        self._engine = self.connection._engine
+        self._engine.open_channel(self.channel_number)
+
+    def _reapply_modes(self) -> None:
+        """QoS, confirm and tx modes on the new connection, pipelined."""
+        for global_qos, (size, count) in sorted(self._qos.items()):
+            self._rpc(spec.Basic.Qos(size, count, global_qos), None)
+        if self._confirming:
+            self._rpc(spec.Confirm.Select(False), None)
+        if self._tx:
+            self._rpc(spec.Tx.Select(), None)
+
+    def _restart_consumers(self, renamed: dict[str, str]) -> None:
+        """Consume again with the same tags, following renamed queues."""
+        for tag, (queue, auto_ack, exclusive, arguments) in list(self._consumer_specs.items()):
+            queue = renamed.get(queue, queue)
+            self._consumer_specs[tag] = (queue, auto_ack, exclusive, arguments)
+            self._consume(tag, None)
+
+    def _consume(self, tag: str, callback: _MethodCallback, record: _Record | None = None) -> None:
+        """Send Basic.Consume for the consumer recorded under ``tag``."""
+        queue, auto_ack, exclusive, arguments = self._consumer_specs[tag]
+        self._rpc(
+            spec.Basic.Consume(
+                queue=queue,
+                consumer_tag=tag,
+                no_ack=auto_ack,
+                exclusive=exclusive,
+                arguments=arguments,
+            ),
+            callback,
+            record=record,
+        )
+
+    def _republish(self) -> None:
+        confirmed = self._confirmed
+        if confirmed is None:
+            return
+        for exchange, routing_key, body, properties, mandatory in confirmed.take_republish():
+            self._engine.publish(
+                self.channel_number, exchange, routing_key, body, properties, mandatory
+            )
+        self.connection._output_ready()
+
+    def _pop_reply(self, method: amqp_object.Method) -> Callable[..., Any] | None:
+        """Take the handler of the request ``method`` answers.
+
+        Requests are pipelined, and RabbitMQ answers some out of order (a
+        consumer's ConsumeOk comes from its queue, after later replies of the
+        channel itself), so the reply goes to the oldest request that expects
+        its class (and, for ConsumeOk/CancelOk, its consumer tag).
+        """
+        method_type = type(method)
+        replies = self._replies
+        tag = getattr(method, "consumer_tag", None) if method_type in _TAGGED_REPLIES else None
+        for index, (classes, callback, expected_tag) in enumerate(replies):
+            if method_type in classes and (expected_tag is None or expected_tag == tag):
+                if index:
+                    del replies[index]
+                else:
+                    replies.popleft()
+                return callback
+        if method_type not in self._registered:
+            LOGGER.warning(
+                "channel %d: %s arrived but no request expects it; ignored",
+                self.channel_number,
+                method.NAME,
+            )
+        return None
 
     def _dispatch_registered(self, method: amqp_object.Method) -> None:
         entries = self._registered.get(type(method))
@@ -663,6 +885,10 @@ class Channel:
         tag = str(method.consumer_tag)
         self._consumers.pop(tag, None)
         self._auto_ack.pop(tag, None)
+        self._consumer_specs.pop(tag, None)
+        recovery = self.connection._recovery
+        if recovery is not None:
+            recovery.topology.consumer_removed(tag)
         if not method.nowait and self._state == self.OPEN:
             self._send(spec.Basic.CancelOk(tag))
         method_frame = frame.Method(self.channel_number, method)
@@ -680,6 +906,25 @@ class Channel:
         self._on_ack_nack = None
         self._registered.clear()
         call_each(self._on_close, self, reason)
+
+
+_Record = Callable[[TopologyRecord, Optional[frame.Method]], None]
+_TAGGED = (spec.Basic.Consume, spec.Basic.Cancel)
+_TAGGED_REPLIES = (spec.Basic.ConsumeOk, spec.Basic.CancelOk)
+
+
+def _recording(
+    record: _Record, topology: TopologyRecord, callback: Callable[..., Any] | None
+) -> Callable[[frame.Method], None]:
+    """A reply handler that notes the change in ``topology``, then calls
+    the application's ``callback``."""
+
+    def on_reply(reply: frame.Method) -> None:
+        record(topology, reply)
+        if callback is not None:
+            callback(reply)
+
+    return on_reply
 
 
 def _remove(callbacks: list[Any], callback: Any) -> bool:

@@ -36,16 +36,19 @@ import abc
 import functools
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any, Callable
 
 from pika import channel as channel_mod
 from pika import exceptions, frame, spec
 from pika.callbacks import call_each
+from pika.connection_recovery import ConnectionRecovery
 from pika.engine import ConnectionEngine, EngineConfig, events
 from pika.engine.connection_engine import CLOSING as ENGINE_CLOSING
 from pika.engine.outbound import BytesLike
 from pika.engine.tuning import PRODUCT, HeartbeatSetting
 from pika.parameters import ConnectionParameters, Parameters, SSLOptions, URLParameters
+from pika.recovery import RecoveryPolicy
 
 __all__ = [
     "PRODUCT",
@@ -127,6 +130,8 @@ class Connection(abc.ABC):
         self._blocked_timer: Any = None
         self._close_timer: Any = None
         self.is_blocked = False
+        self._closing_by_user = False
+        self._recovery: ConnectionRecovery | None = None
         if internal_connection_workflow:
             self._adapter_connect_stream()
 
@@ -342,11 +347,36 @@ class Connection(abc.ABC):
     # ----------------------------------------------------------- engine events
 
     def _on_opened(self) -> None:
+        if self._recovery is not None and self._recovery.active:
+            # The connector of the reconnect attempt learns of the open; the
+            # application's open callbacks already ran for the first open.
+            for callback in self._recovery.internal(self._on_open):
+                callback(self)
+            self._recovery.reconnected()
+            return
         self.connection_state = self.CONNECTION_OPEN
         self._opened = True
         call_each(self._on_open, self)
 
     def _on_closed(self, error: Exception) -> None:
+        recovery = self._recovery
+        if recovery is not None and (recovery.active or not self._closing_by_user):
+            if self._closing_by_user:
+                recovery.cancel(error)
+                return
+            if recovery.should_recover(error):
+                for callback in recovery.internal(self._on_open_error):
+                    callback(self, error)
+                self.connection_state = self.CONNECTION_INIT
+                self._flush()
+                self._cancel_timers()
+                self._adapter_disconnect_stream()
+                recovery.connection_closed(error)
+                return
+        self._finish_close(error)
+
+    def _finish_close(self, error: Exception) -> None:
+        """The connection is over for good: close channels, tell the user."""
         self.connection_state = self.CONNECTION_CLOSED
         self._flush()
         self._cancel_timers()
@@ -499,6 +529,17 @@ class Connection(abc.ABC):
                 f"close() on a connection that is already "
                 f"{'closing' if self.is_closing else 'closed'}"
             )
+        self._closing_by_user = True
+        recovery = self._recovery
+        if recovery is not None and recovery.active and not self.is_open:
+            # Recovering: stop reconnecting; report the application's close.
+            error = exceptions.ConnectionClosedByClient(reply_code, reply_text)
+            if self._engine.state == "CLOSED":
+                recovery.cancel(error)
+            else:
+                self._engine.abort(error)
+                self._process_events()
+            return
         if not self.is_open:
             self._engine.close(reply_code, reply_text)
             self._process_events()
@@ -506,6 +547,67 @@ class Connection(abc.ABC):
         self._engine.close(reply_code, reply_text)
         self._flush()
         self._watch_close_handshake()
+
+    # ------------------------------------------------------------- recovery
+
+    def enable_recovery(
+        self,
+        policy: RecoveryPolicy | None = None,
+        parameters: Sequence[Parameters] | None = None,
+    ) -> None:
+        """Turn on automatic connection and topology recovery.
+
+        After an unexpected loss (stream error, missed heartbeats, broker
+        shutdown or ``320 CONNECTION_FORCED``) the connection reconnects with
+        ``policy``'s backoff, trying ``parameters`` in turn (default: its
+        own), reopens its channels with their numbers, reapplies QoS,
+        confirm and tx modes, redeclares the exchanges, queues and bindings
+        declared through it from now on, and restarts its consumers with
+        their tags. Call it before declaring anything. See
+        `pika.connection_recovery` for what the application sees meanwhile.
+        """
+        if self._recovery is not None:
+            raise exceptions.ConnectionWrongStateError("recovery is already enabled")
+        self._recovery = ConnectionRecovery(self, policy or RecoveryPolicy(), parameters or [])
+
+    @property
+    def is_recovering(self) -> bool:
+        """True while an automatic recovery is under way."""
+        return self._recovery is not None and self._recovery.active
+
+    @property
+    def recovery(self) -> ConnectionRecovery | None:
+        """The recovery state (topology record, renamed queues), if enabled."""
+        return self._recovery
+
+    def add_on_recovery_started_callback(
+        self, callback: Callable[[Connection, BaseException], Any]
+    ) -> None:
+        """``callback(connection, error)`` when a recovery begins."""
+        self._require_recovery().on_started.append(_checked(callback))
+
+    def add_on_recovery_succeeded_callback(self, callback: Callable[[Connection], Any]) -> None:
+        """``callback(connection)`` once channels, topology and consumers are back."""
+        self._require_recovery().on_succeeded.append(_checked(callback))
+
+    def add_on_recovery_failed_callback(
+        self, callback: Callable[[Connection, BaseException], Any]
+    ) -> None:
+        """``callback(connection, error)`` when recovery gives up (the close
+        callbacks follow)."""
+        self._require_recovery().on_failed.append(_checked(callback))
+
+    def add_on_queue_renamed_callback(
+        self, callback: Callable[[Connection, str, str], Any]
+    ) -> None:
+        """``callback(connection, old_name, new_name)`` when a server-named
+        queue is redeclared under a new name during recovery."""
+        self._require_recovery().on_queue_renamed.append(_checked(callback))
+
+    def _require_recovery(self) -> ConnectionRecovery:
+        if self._recovery is None:
+            raise exceptions.ConnectionWrongStateError("call enable_recovery() first")
+        return self._recovery
 
     def update_secret(
         self,
@@ -574,6 +676,11 @@ class Connection(abc.ABC):
 def _check_callable(callback: Any) -> None:
     if not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+
+
+def _checked(callback: Any) -> Any:
+    _check_callable(callback)
+    return callback
 
 
 def _remove(callbacks: list[Any], callback: Any) -> bool:

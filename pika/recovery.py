@@ -210,3 +210,103 @@ class TopologyRecord:
             return
         if not any(binding.source == name for binding in self.bindings):
             self.exchange_deleted(name)
+
+
+class ConfirmNumbering:
+    """Publisher-confirm numbers that survive recoveries.
+
+    On each new channel the broker numbers confirms from 1 again, while the
+    application keeps counting (``next_publish_seq_no``). This keeps the
+    application's numbers, knows exactly which publishes are confirmed, and
+    at a connection loss either reports the rest as nacked or keeps them to
+    be republished under their original numbers.
+    """
+
+    def __init__(self) -> None:
+        #: Application number of the last publish before the current channel.
+        self._base = 0
+        #: Broker tag -> application number, for republished messages.
+        self._republished: dict[int, int] = {}
+        #: Every application number up to this one is confirmed.
+        self._contiguous = 0
+        #: Confirmed numbers above ``_contiguous`` (confirms out of order).
+        self._ahead: set[int] = set()
+        #: Application number -> message, kept only when republishing.
+        self._kept: dict[int, tuple[Any, ...]] = {}
+        self._to_republish: list[tuple[Any, ...]] = []
+        self._republished_count = 0
+
+    def keep(self, seq: int, message: tuple[Any, ...]) -> None:
+        self._kept[seq] = message
+
+    def translate(self, method: spec.Basic.Ack | spec.Basic.Nack) -> list[Any]:
+        """The confirm(s) in application numbers for a broker Ack or Nack."""
+        tag = method.delivery_tag
+        count = self._republished_count
+        if not method.multiple:
+            seq = self._republished.pop(tag, 0) if tag <= count else tag - count + self._base
+            if not seq:
+                return []
+            self._confirmed(seq)
+            return [self._same_kind(method, seq, False)]
+        covered = sorted(broker_tag for broker_tag in self._republished if broker_tag <= tag)
+        seqs = [self._republished.pop(broker_tag) for broker_tag in covered]
+        for seq in seqs:
+            self._confirmed(seq)
+        result = [self._same_kind(method, seq, False) for seq in seqs]
+        if tag > count:
+            upto = tag - count + self._base
+            result.append(self._same_kind(method, upto, True))
+            for seq in [seq for seq in self._kept if seq <= upto]:
+                del self._kept[seq]
+            if upto > self._contiguous:
+                self._contiguous = upto
+                self._ahead = {seq for seq in self._ahead if seq > upto}
+                self._absorb()
+        return result
+
+    @staticmethod
+    def _same_kind(method: Any, tag: int, multiple: bool) -> Any:
+        if isinstance(method, spec.Basic.Nack):
+            return spec.Basic.Nack(tag, multiple, method.requeue)
+        return spec.Basic.Ack(tag, multiple)
+
+    def _confirmed(self, seq: int) -> None:
+        self._kept.pop(seq, None)
+        if seq == self._contiguous + 1:
+            self._contiguous = seq
+            self._absorb()
+        elif seq > self._contiguous:
+            self._ahead.add(seq)
+
+    def _absorb(self) -> None:
+        while self._contiguous + 1 in self._ahead:
+            self._contiguous += 1
+            self._ahead.discard(self._contiguous)
+
+    def connection_lost(self, published: int, republish: bool) -> list[Any]:
+        """The channel's connection broke after ``published`` publishes.
+
+        Returns the confirms to report now: with ``republish`` none (the
+        unconfirmed messages wait in `take_republish`), otherwise one
+        multiple Basic.Nack covering every publish not yet confirmed.
+        """
+        self._base = published
+        self._republished = {}
+        self._republished_count = 0
+        if republish:
+            self._to_republish = [self._kept[seq] for seq in sorted(self._kept)]
+            for broker_tag, seq in enumerate(sorted(self._kept), start=1):
+                self._republished[broker_tag] = seq
+            self._republished_count = len(self._republished)
+            return []
+        if self._contiguous >= published:
+            return []
+        self._contiguous = published
+        self._ahead.clear()
+        return [spec.Basic.Nack(published, True, False)]
+
+    def take_republish(self) -> list[tuple[Any, ...]]:
+        """The messages to publish again, in their original order."""
+        messages, self._to_republish = self._to_republish, []
+        return messages

@@ -105,8 +105,11 @@ class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtoco
         self._workflow = None
         if not isinstance(result, BaseException):
             return  # open: the open callbacks already ran
-        if self.connection_state == self.CONNECTION_CLOSED:
-            return  # the AMQP handshake failed and was reported by the engine
+        if self.connection_state == self.CONNECTION_CLOSED or self._engine.state != "INIT":
+            return  # the AMQP handshake began: the engine reported its end
+        if self._recovery is not None and self._recovery.active:
+            self._recovery.connection_closed(result)
+            return
         self.connection_state = self.CONNECTION_CLOSED
         call_each(self._on_open_error, self, result)
 
