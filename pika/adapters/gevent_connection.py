@@ -1,14 +1,15 @@
 """`GeventConnection`: the callback connection on gevent's hub.
 
 gevent's event loop (libev or libuv under the hub) offers io watchers,
-timers and callbacks. `_GeventSelectorLoop` presents them under the
-`AbstractSelectorIOLoop` names, so the shared `SelectorIOServicesAdapter`
-and the socket transport of `io_services_utils` do all the I/O. Callbacks
-run in the hub greenlet; `add_callback_threadsafe` uses the loop's
-``run_callback_threadsafe``, which wakes the hub from any thread. Names are
-resolved in a greenlet by gevent's resolver, which keeps the hub alive
-while it works (a plain thread would not, and a lone waiting greenlet would
-see the hub exit).
+timers and callbacks. `_GeventIOLoop` presents them under the
+`AbstractSelectorIOLoop` names (it is ``connection.ioloop``), so the shared
+`SelectorIOServicesAdapter` and the socket transport of `io_services_utils`
+do all the I/O. Callbacks run in the hub greenlet; `add_callback_threadsafe`
+uses the loop's ``run_callback_threadsafe``, which wakes the hub from any
+thread. Names are resolved in a greenlet by gevent's resolver, which keeps
+the hub alive while it works (a plain thread would not, and a lone waiting
+greenlet would see the hub exit).
+
 gevent is an optional dependency: ``pip install pika[gevent]``.
 """
 
@@ -46,10 +47,15 @@ _EV_WRITE = 2
 class GeventConnection(base_connection.BaseConnection):
     """A connection whose I/O runs on a gevent loop.
 
-    ``custom_ioloop`` is the gevent loop to use (or ready-made I/O
-    services); None means the current thread's hub loop. The hub runs the
-    connection whenever greenlets of that thread wait; the I/O services'
-    ``run()`` waits until ``stop()``.
+    ``custom_ioloop`` is the gevent loop to use, the ``ioloop`` of another
+    GeventConnection, or ready-made I/O services; None means the current
+    thread's hub loop. The hub runs the connection whenever greenlets of
+    that thread wait.
+
+    ``connection.ioloop`` has the selector IOLoop's methods on top of the
+    gevent loop (``ioloop.gevent_loop``): ``call_later``,
+    ``remove_timeout``, ``add_callback``, ``add_callback_threadsafe``, and
+    ``start()``, which parks the calling greenlet until ``stop()``.
     """
 
     def __init__(
@@ -74,11 +80,13 @@ class GeventConnection(base_connection.BaseConnection):
     def _make_nbio(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
         if isinstance(custom_ioloop, nbio_interface.AbstractIOServices):
             return custom_ioloop
+        if isinstance(custom_ioloop, _GeventIOLoop):
+            return _GeventIOServices(custom_ioloop)
         loop = custom_ioloop if custom_ioloop is not None else gevent.get_hub().loop
-        return _GeventIOServices(_GeventSelectorLoop(loop))
+        return _GeventIOServices(_GeventIOLoop(loop))
 
 
-class _GeventSelectorLoop(AbstractSelectorIOLoop):
+class _GeventIOLoop(AbstractSelectorIOLoop):
     """A gevent loop under the `AbstractSelectorIOLoop` names.
 
     One io watcher per descriptor, replaced when its events change. The
@@ -111,7 +119,9 @@ class _GeventSelectorLoop(AbstractSelectorIOLoop):
         self._stop_requested.set()
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Any:
-        timer = self.gevent_loop.timer(delay)
+        loop = self.gevent_loop
+        # Below the loop's resolution (1 ms on libuv, which warns) means "next tick".
+        timer = loop.timer(max(delay, loop.approx_timer_resolution) if delay > 0 else 0)
         timer.start(self._fire, timer, callback)
         return timer
 
@@ -176,15 +186,7 @@ class _GreenletResolution(nbio_interface.AbstractIOReference):
 
 
 class _GeventIOServices(SelectorIOServicesAdapter):
-    """The shared fd-based services, with gevent's resolver; the native loop
-    they report is gevent's."""
-
-    def __init__(self, loop: _GeventSelectorLoop) -> None:
-        super().__init__(loop)
-        self._gevent_loop = loop.gevent_loop
-
-    def get_native_ioloop(self) -> Any:
-        return self._gevent_loop
+    """The shared fd-based services, with names resolved by gevent."""
 
     def getaddrinfo(
         self,
