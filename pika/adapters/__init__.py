@@ -10,6 +10,13 @@ framework adapters are separate modules, each needing its extra:
 
 from pika.adapters.asyncore_connection import AsyncoreConnection
 from pika.adapters.base_connection import BaseConnection
+from pika.adapters.blocking_connection import BlockingConnection
 from pika.adapters.select_connection import IOLoop, SelectConnection
 
-__all__ = ["AsyncoreConnection", "BaseConnection", "IOLoop", "SelectConnection"]
+__all__ = [
+    "AsyncoreConnection",
+    "BaseConnection",
+    "BlockingConnection",
+    "IOLoop",
+    "SelectConnection",
+]

@@ -64,7 +64,7 @@ class AsyncioConnection(base_connection.BaseConnection):
     def _make_nbio(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
         if isinstance(custom_ioloop, nbio_interface.AbstractIOServices):
             return custom_ioloop
-        return AsyncioIOServices(custom_ioloop)
+        return _AsyncioIOServices(custom_ioloop)
 
 
 def _default_loop() -> asyncio.AbstractEventLoop:
@@ -201,7 +201,7 @@ class _StreamBridge(asyncio.Protocol, nbio_interface.AbstractStreamTransport):
         return transport.get_write_buffer_size() if transport is not None else 0
 
 
-class AsyncioIOServices(nbio_interface.AbstractIOServices):
+class _AsyncioIOServices(nbio_interface.AbstractIOServices):
     """`nbio_interface.AbstractIOServices` on an asyncio event loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
