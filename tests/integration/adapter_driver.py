@@ -8,16 +8,16 @@ the kits. Every wait is bounded and raises `WaitTimeout` (an
 AssertionError) when it runs out.
 
 Tests keep their assertions out of callbacks: callbacks only record (with
-`Recorder`), and the test checks the records after `until` returns. Some
-loops (Tornado, gevent) log an exception raised by a callback instead of
-letting it out, and it would then show up only as a timeout.
+`select_support.Recorder`), and the test checks the records after `until`
+returns. Some loops (Tornado, gevent) log an exception raised by a
+callback instead of letting it out, and it would then show up only as a
+timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -26,16 +26,12 @@ from pika.adapters.base_connection import BaseConnection
 from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.channel import Channel
 from pika.connection import Parameters
+from tests.integration.select_support import Recorder
 from tests.utils.wait import WaitTimeout
 
 DEFAULT_WAIT = 10.0
 TICK = 0.01
 """How often a running loop checks the condition it waits for."""
-
-
-def unique(prefix: str) -> str:
-    """A name no other test (or earlier run) uses."""
-    return f"pika-adapter-test-{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 @dataclass(frozen=True)
@@ -51,6 +47,10 @@ class LoopKit:
     call_later: Callable[[Any, float, Callable[[], None]], Any]
     cancel: Callable[[Any, Any], None]
     close: Callable[[Any], None]
+    call_from_thread: Callable[[Any, Callable[[], None]], None]
+    """What the adapter's ``connection.ioloop`` offers to run a callback from any thread."""
+    loop_of: Callable[[Any], Any] = lambda ioloop: ioloop
+    """The native loop behind a connection's ``ioloop``."""
 
 
 def select_kit() -> LoopKit:
@@ -63,6 +63,7 @@ def select_kit() -> LoopKit:
         call_later=lambda loop, delay, cb: loop.call_later(delay, cb),
         cancel=lambda loop, handle: loop.remove_timeout(handle),
         close=lambda loop: loop.close(),
+        call_from_thread=lambda ioloop, cb: ioloop.add_callback_threadsafe(cb),
     )
 
 
@@ -78,6 +79,7 @@ def asyncio_kit() -> LoopKit:
         call_later=lambda loop, delay, cb: loop.call_later(delay, cb),
         cancel=lambda loop, handle: handle.cancel(),
         close=lambda loop: loop.close(),
+        call_from_thread=lambda ioloop, cb: ioloop.call_soon_threadsafe(cb),
     )
 
 
@@ -95,6 +97,7 @@ def tornado_kit() -> LoopKit:
         call_later=lambda loop, delay, cb: loop.call_later(delay, cb),
         cancel=lambda loop, handle: loop.remove_timeout(handle),
         close=lambda loop: loop.close(),
+        call_from_thread=lambda ioloop, cb: ioloop.add_callback(cb),
     )
 
 
@@ -125,6 +128,8 @@ def gevent_kit() -> LoopKit:
         call_later=call_later,
         cancel=lambda _loop, timer: timer.close(),
         close=lambda _loop: None,
+        call_from_thread=lambda ioloop, cb: ioloop.add_callback_threadsafe(cb),
+        loop_of=lambda ioloop: ioloop.gevent_loop,
     )
 
 
@@ -134,33 +139,6 @@ KITS: dict[str, Callable[[], LoopKit]] = {
     "tornado": tornado_kit,
     "gevent": gevent_kit,
 }
-
-
-class Recorder:
-    """Callbacks that record what they are called with, by name.
-
-    ``rec.cb("name")`` records one argument alone, several as a tuple.
-    """
-
-    def __init__(self) -> None:
-        self.calls: dict[str, list[Any]] = {}
-
-    def cb(self, name: str) -> Callable[..., None]:
-        def record(*args: Any) -> None:
-            self.calls.setdefault(name, []).append(args[0] if len(args) == 1 else args)
-
-        return record
-
-    def get(self, name: str) -> list[Any]:
-        return self.calls.get(name, [])
-
-    def has(self, name: str, count: int = 1) -> Callable[[], bool]:
-        return lambda: len(self.get(name)) >= count
-
-    def one(self, name: str) -> Any:
-        values = self.get(name)
-        assert len(values) == 1, f"{name}: expected one call, got {values!r}"
-        return values[0]
 
 
 class AdapterDriver:
@@ -249,4 +227,6 @@ class AdapterDriver:
         self.until(
             lambda: all(conn.is_closed for conn in self.connections), what="connections closed"
         )
+        # Some transports (asyncio's) close their socket on the next loop turn.
+        self.sleep(0.05)
         self.kit.close(self.loop)

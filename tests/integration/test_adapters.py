@@ -20,7 +20,8 @@ import pika.credentials
 from pika import exceptions, spec
 from pika.adapters.base_connection import BaseConnection
 from pika.connection import URLParameters
-from tests.integration.adapter_driver import KITS, AdapterDriver, Recorder, unique
+from tests.integration.adapter_driver import KITS, AdapterDriver
+from tests.integration.select_support import Recorder, unique
 from tests.utils import broker
 from tests.utils.proxy import TcpProxy
 from tests.utils.wait import wait_until
@@ -70,7 +71,7 @@ def test_open_and_close(driver: AdapterDriver, params: URLParameters) -> None:
     rec = Recorder()
     conn = driver.connect(params, rec)
     assert conn.is_open
-    assert conn.ioloop is driver.loop
+    assert driver.kit.loop_of(conn.ioloop) is driver.loop
     assert conn.publisher_confirms and conn.basic_nack
     conn.close()
     reason = driver.until(lambda: rec.get("closed"), what="close callback")[0][1]
@@ -241,7 +242,29 @@ def test_create_connection_tries_configs_in_turn(
     conn = driver.until(lambda: rec.get("done"), what="create_connection")[0]
     assert isinstance(conn, BaseConnection), conn
     driver.connections.append(conn)
-    assert conn.is_open and conn.ioloop is driver.loop
+    assert conn.is_open and driver.kit.loop_of(conn.ioloop) is driver.loop
+
+
+def test_callback_from_another_thread(driver: AdapterDriver, params: URLParameters) -> None:
+    """The thread-safe way into each loop: a publish handed over from a thread."""
+    import threading
+
+    conn = driver.connect(params)
+    chan = driver.channel(conn)
+    queue = declare_queue(driver, chan)
+    received: list[bytes] = []
+    chan.basic_consume(queue, lambda _ch, _m, _p, body: received.append(body), auto_ack=True)
+
+    def publish() -> None:
+        chan.basic_publish("", queue, b"from %s" % threading.current_thread().name.encode())
+
+    worker = threading.Thread(
+        target=driver.kit.call_from_thread, args=(conn.ioloop, publish), name="worker"
+    )
+    worker.start()
+    driver.until(lambda: received, what="the message published from the thread")
+    worker.join()
+    assert received == [b"from MainThread"], "the callback ran on the loop's thread"
 
 
 def test_asyncio_beside_other_coroutines(params: URLParameters) -> None:
@@ -316,6 +339,7 @@ def test_asyncio_without_a_loop_uses_its_own_and_sets_none(
         conn.add_on_close_callback(lambda _conn, _reason: loop.stop())
         loop.run_forever()
         assert conn.is_closed
+        loop.run_until_complete(asyncio.sleep(0.05))  # the transport closes its socket
     finally:
         loop.close()
 
@@ -498,3 +522,24 @@ def test_twisted_connection_faults(
     else:
         assert isinstance(reason, exceptions.AMQPHeartbeatTimeout)
         assert 3.0 <= elapsed <= 7.0, f"detected after {elapsed:.1f} s (heartbeat 2 s)"
+
+
+def test_gevent_ioloop_runs_like_the_select_ioloop(params: URLParameters) -> None:
+    """``connection.ioloop.start()`` parks the greenlet until ``stop()``."""
+    pytest.importorskip("gevent")
+    from pika.adapters.gevent_connection import GeventConnection
+
+    rec = Recorder()
+
+    def on_close(_conn: Any, reason: BaseException) -> None:
+        rec.cb("closed")(reason)
+        ioloop.stop()
+
+    conn = GeventConnection(
+        params, on_open_callback=lambda opened: opened.close(), on_close_callback=on_close
+    )
+    ioloop = conn.ioloop
+    guard = ioloop.call_later(10, ioloop.stop)
+    ioloop.start()
+    ioloop.remove_timeout(guard)
+    assert isinstance(rec.one("closed"), exceptions.ConnectionClosedByClient)

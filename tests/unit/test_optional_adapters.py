@@ -14,7 +14,13 @@ import textwrap
 
 import pytest
 
-from pika.adapters import AsyncoreConnection, BaseConnection, IOLoop, SelectConnection
+from pika.adapters import (
+    AsyncoreConnection,
+    BaseConnection,
+    BlockingConnection,
+    IOLoop,
+    SelectConnection,
+)
 from pika.adapters.asyncore_connection import AsyncoreConnection as FromItsModule
 
 
@@ -35,7 +41,7 @@ def test_pika_and_the_standard_adapters_import_without_any_framework() -> None:
         FRAMEWORKS,
         """
         import asyncio, pika, pika.adapters, pika.connection, pika.channel
-        from pika.adapters import SelectConnection, AsyncoreConnection, BaseConnection
+        from pika.adapters import SelectConnection, AsyncoreConnection, BlockingConnection
         from pika.adapters.asyncio_connection import AsyncioConnection
         loaded = [name for name in sys.modules if name.split(".")[0] in
                   ("tornado", "twisted", "gevent", "zope") and sys.modules[name] is not None]
@@ -84,8 +90,11 @@ def test_asyncore_connection_is_select_connection_under_its_old_name() -> None:
     assert AsyncoreConnection is FromItsModule
     assert issubclass(AsyncoreConnection, SelectConnection)
     assert issubclass(SelectConnection, BaseConnection)
+    assert BlockingConnection.__module__ == "pika.adapters.blocking_connection"
     assert inspect.signature(AsyncoreConnection) == inspect.signature(SelectConnection)
     assert inspect.signature(AsyncoreConnection.create_connection) == inspect.signature(
         SelectConnection.create_connection
     )
-    assert isinstance(AsyncoreConnection._make_nbio(None).get_native_ioloop(), IOLoop)
+    services = AsyncoreConnection._make_nbio(None)
+    assert isinstance(services.get_native_ioloop(), IOLoop)
+    services.close()
