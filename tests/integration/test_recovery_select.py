@@ -13,7 +13,7 @@ from pika.adapters.select_connection import SelectConnection
 from pika.channel import Channel
 from pika.parameters import URLParameters
 from pika.recovery import RecoveryPolicy
-from tests.integration.select_support import pump, unique
+from tests.integration.select_support import broker_pid_of, pump, unique
 from tests.utils import broker
 from tests.utils.proxy import TcpProxy
 
@@ -27,13 +27,16 @@ class Client:
     its callbacks saw."""
 
     def __init__(self, url: str, policy: RecoveryPolicy = FAST) -> None:
+        self.name = unique("recovering-client")
+        params = URLParameters(url)
+        params.client_properties = {"connection_name": self.name}
         self.events: list[tuple[str, Any]] = []
         self.messages: list[tuple[int, bytes]] = []
         self.confirms: list[spec.Basic.Ack | spec.Basic.Nack] = []
         self.renamed: dict[str, str] = {}
         self.closed: list[BaseException] = []
         self.conn = SelectConnection(
-            URLParameters(url),
+            params,
             on_open_callback=lambda c: self.events.append(("open", None)),
             on_open_error_callback=lambda c, e: self.events.append(("open_error", e)),
             on_close_callback=lambda c, e: self.closed.append(e),
@@ -191,14 +194,13 @@ def test_republish_keeps_the_original_numbers(broker_url: str, proxy: TcpProxy) 
         client.close()
 
 
-def test_rabbitmqctl_close_is_recovered(broker_url: str) -> None:
+def test_rabbitmqctl_close_connection_is_recovered(broker_url: str) -> None:
     client = Client(broker_url)
     try:
         chan = client.channel
         queue = client.rpc(chan.queue_declare, "", exclusive=True).method.queue
         chan.basic_consume(queue, client.on_message)
-        client.wait(lambda: broker.list_connections(), "connection listed")
-        broker.close_all_connections("test: recovery")
+        broker.close_connection(broker_pid_of(client.name), "test: recovery")
         client.wait(lambda: client.recoveries() == 1, "recovery")
         started = next(e for kind, e in client.events if kind == "started")
         assert isinstance(started, exceptions.ConnectionClosedByBroker)
