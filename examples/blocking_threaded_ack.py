@@ -18,6 +18,8 @@ interrupted. AMQP_URL selects the broker.
 from __future__ import annotations
 
 import functools
+import itertools
+import logging
 import os
 import sys
 import threading
@@ -28,6 +30,8 @@ import pika
 DEFAULT_URL = "amqp://guest:guest@localhost:5672/%2F"
 WORK_SECONDS = 0.2
 PREFETCH = 4
+
+LOGGER = logging.getLogger("threaded-ack")
 
 
 class ThreadedConsumer:
@@ -41,16 +45,21 @@ class ThreadedConsumer:
         self.count = count
         self.acked = 0
         self.workers: list[threading.Thread] = []
+        self.worker_numbers = itertools.count(1)
 
     def on_message(self, channel, method, properties, body):
-        worker = threading.Thread(target=self.work, args=(method.delivery_tag, body))
+        worker = threading.Thread(
+            target=self.work,
+            args=(method.delivery_tag, body),
+            name=f"worker-{next(self.worker_numbers)}",
+        )
         self.workers.append(worker)
         worker.start()
 
     def work(self, delivery_tag: int, body: bytes) -> None:
         # Runs in a worker thread: no channel or connection calls here...
         time.sleep(WORK_SECONDS)
-        print(f" [x] Worker {threading.current_thread().name} processed {body!r}", flush=True)
+        LOGGER.info("processed %r", body)
         # ...except this one, which queues the ack for the connection's thread.
         self.connection.add_callback_threadsafe(functools.partial(self.ack, delivery_tag))
 
@@ -67,10 +76,12 @@ class ThreadedConsumer:
         finally:
             for worker in self.workers:
                 worker.join()
-        print(f"Acknowledged {self.acked} messages from worker threads", flush=True)
+        LOGGER.info("acknowledged %d messages from worker threads", self.acked)
 
 
 def main() -> int:
+    # Logging, unlike print, writes each line whole when threads share stdout.
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(threadName)s: %(message)s")
     queue = sys.argv[1] if len(sys.argv) > 1 else "work"
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     parameters = pika.URLParameters(os.environ.get("AMQP_URL", DEFAULT_URL))

@@ -19,7 +19,6 @@ import collections
 import functools
 import logging
 from collections.abc import Generator
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional
 
 from pika import exceptions, frame, spec
@@ -29,6 +28,7 @@ from pika.adapters.blocking_confirms import (
     ReturnedMessage,
     _ConfirmTracker,
 )
+from pika.adapters.utils.closing_context import ClosingContext
 from pika.channel import Channel
 from pika.exchange_type import ExchangeType
 
@@ -102,7 +102,7 @@ class _ConsumeGenerator:
         self.queue: collections.deque[_Message] = collections.deque()
 
 
-class BlockingChannel:
+class BlockingChannel(ClosingContext):
     """A channel whose methods block until the broker has answered.
 
     Create it with `BlockingConnection.channel`. A channel the broker closes
@@ -132,15 +132,7 @@ class BlockingChannel:
     def __int__(self) -> int:
         return self.channel_number
 
-    def __enter__(self) -> BlockingChannel:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def _on_block_exit(self, raised: bool) -> None:
         if self.is_open:
             self.close()
 
@@ -718,7 +710,7 @@ class BlockingChannel:
         arguments: dict[str, Any] | None = None,
     ) -> frame.Method[spec.Exchange.DeclareOk]:
         """Declare an exchange (check that it exists, with ``passive``)."""
-        result: frame.Method[spec.Exchange.DeclareOk] = self._call(
+        return self._call(
             self._impl.exchange_declare,
             exchange,
             exchange_type,
@@ -728,15 +720,11 @@ class BlockingChannel:
             internal,
             arguments,
         )
-        return result
 
     def exchange_delete(
         self, exchange: str | None = None, if_unused: bool = False
     ) -> frame.Method[spec.Exchange.DeleteOk]:
-        result: frame.Method[spec.Exchange.DeleteOk] = self._call(
-            self._impl.exchange_delete, exchange, if_unused
-        )
-        return result
+        return self._call(self._impl.exchange_delete, exchange, if_unused)
 
     def exchange_bind(
         self,
@@ -746,10 +734,7 @@ class BlockingChannel:
         arguments: dict[str, Any] | None = None,
     ) -> frame.Method[spec.Exchange.BindOk]:
         """Bind exchange ``destination`` to exchange ``source``."""
-        result: frame.Method[spec.Exchange.BindOk] = self._call(
-            self._impl.exchange_bind, destination, source, routing_key, arguments
-        )
-        return result
+        return self._call(self._impl.exchange_bind, destination, source, routing_key, arguments)
 
     def exchange_unbind(
         self,
@@ -758,10 +743,7 @@ class BlockingChannel:
         routing_key: str = "",
         arguments: dict[str, Any] | None = None,
     ) -> frame.Method[spec.Exchange.UnbindOk]:
-        result: frame.Method[spec.Exchange.UnbindOk] = self._call(
-            self._impl.exchange_unbind, destination, source, routing_key, arguments
-        )
-        return result
+        return self._call(self._impl.exchange_unbind, destination, source, routing_key, arguments)
 
     # ---------------------------------------------------------------- queue
 
@@ -776,10 +758,9 @@ class BlockingChannel:
     ) -> frame.Method[spec.Queue.DeclareOk]:
         """Declare a queue; ``''`` lets the broker name it. The reply's
         ``method`` has ``queue``, ``message_count`` and ``consumer_count``."""
-        result: frame.Method[spec.Queue.DeclareOk] = self._call(
+        return self._call(
             self._impl.queue_declare, queue, passive, durable, exclusive, auto_delete, arguments
         )
-        return result
 
     def queue_bind(
         self,
@@ -789,10 +770,7 @@ class BlockingChannel:
         arguments: dict[str, Any] | None = None,
     ) -> frame.Method[spec.Queue.BindOk]:
         """Bind ``queue`` to ``exchange`` (the routing key defaults to the queue name)."""
-        result: frame.Method[spec.Queue.BindOk] = self._call(
-            self._impl.queue_bind, queue, exchange, routing_key, arguments
-        )
-        return result
+        return self._call(self._impl.queue_bind, queue, exchange, routing_key, arguments)
 
     def queue_unbind(
         self,
@@ -801,34 +779,24 @@ class BlockingChannel:
         routing_key: str | None = None,
         arguments: dict[str, Any] | None = None,
     ) -> frame.Method[spec.Queue.UnbindOk]:
-        result: frame.Method[spec.Queue.UnbindOk] = self._call(
-            self._impl.queue_unbind, queue, exchange, routing_key, arguments
-        )
-        return result
+        return self._call(self._impl.queue_unbind, queue, exchange, routing_key, arguments)
 
     def queue_purge(self, queue: str) -> frame.Method[spec.Queue.PurgeOk]:
         """Remove the queue's ready messages; ``method.message_count`` says how many."""
-        result: frame.Method[spec.Queue.PurgeOk] = self._call(self._impl.queue_purge, queue)
-        return result
+        return self._call(self._impl.queue_purge, queue)
 
     def queue_delete(
         self, queue: str, if_unused: bool = False, if_empty: bool = False
     ) -> frame.Method[spec.Queue.DeleteOk]:
-        result: frame.Method[spec.Queue.DeleteOk] = self._call(
-            self._impl.queue_delete, queue, if_unused, if_empty
-        )
-        return result
+        return self._call(self._impl.queue_delete, queue, if_unused, if_empty)
 
     # ------------------------------------------------------------------- tx
 
     def tx_select(self) -> frame.Method[spec.Tx.SelectOk]:
-        result: frame.Method[spec.Tx.SelectOk] = self._call(self._impl.tx_select)
-        return result
+        return self._call(self._impl.tx_select)
 
     def tx_commit(self) -> frame.Method[spec.Tx.CommitOk]:
-        result: frame.Method[spec.Tx.CommitOk] = self._call(self._impl.tx_commit)
-        return result
+        return self._call(self._impl.tx_commit)
 
     def tx_rollback(self) -> frame.Method[spec.Tx.RollbackOk]:
-        result: frame.Method[spec.Tx.RollbackOk] = self._call(self._impl.tx_rollback)
-        return result
+        return self._call(self._impl.tx_rollback)

@@ -9,10 +9,10 @@ and `NackError` list.
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from pika import exceptions, frame, spec
+from pika.adapters.utils.closing_context import ClosingContext
 
 if TYPE_CHECKING:
     from pika.adapters.blocking_channel import BlockingChannel
@@ -149,7 +149,7 @@ class _ConfirmTracker:
         raise exceptions.UnroutableError(returned)
 
 
-class PipelinedPublisher:
+class PipelinedPublisher(ClosingContext):
     """Publishes with confirms while keeping many messages in flight.
 
     `basic_publish` in confirm mode waits one round trip per message. A
@@ -191,19 +191,11 @@ class PipelinedPublisher:
             f"window={self._window} outstanding={self.outstanding}>"
         )
 
-    def __enter__(self) -> PipelinedPublisher:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
+    def _on_block_exit(self, raised: bool) -> None:
+        if raised:
             self._detach(abandon=True)
+        else:
+            self.close()
 
     @property
     def window(self) -> int:

@@ -40,7 +40,6 @@ import functools
 import itertools
 import time
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any, Callable
 
 from pika import exceptions, frame
@@ -48,6 +47,7 @@ from pika.adapters.blocking_channel import BlockingChannel, _Reply, _require_cal
 from pika.adapters.blocking_confirms import PipelinedPublisher, PublishedMessage, ReturnedMessage
 from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.adapters.utils import connection_workflow
+from pika.adapters.utils.closing_context import ClosingContext
 from pika.parameters import ConnectionParameters, Parameters
 
 __all__ = [
@@ -77,7 +77,7 @@ def _never() -> bool:
     return False
 
 
-class BlockingConnection:
+class BlockingConnection(ClosingContext):
     """A connection whose methods block until the broker has answered.
 
     ``parameters`` is one `pika.connection.Parameters` object or a sequence
@@ -115,15 +115,7 @@ class BlockingConnection:
     def __repr__(self) -> str:
         return f"<BlockingConnection impl={self._impl!r}>"
 
-    def __enter__(self) -> BlockingConnection:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def _on_block_exit(self, raised: bool) -> None:
         if self.is_open:
             self.close()
         elif self.is_closed:
@@ -308,36 +300,28 @@ class BlockingConnection:
         """Whether the broker supports Basic.Nack."""
         return bool(self._impl.basic_nack)
 
-    @property
-    def basic_nack_supported(self) -> bool:
-        return self.basic_nack
+    basic_nack_supported = basic_nack
 
     @property
     def consumer_cancel_notify(self) -> bool:
         """Whether the broker tells consumers it cancelled them (Basic.Cancel)."""
         return bool(self._impl.consumer_cancel_notify)
 
-    @property
-    def consumer_cancel_notify_supported(self) -> bool:
-        return self.consumer_cancel_notify
+    consumer_cancel_notify_supported = consumer_cancel_notify
 
     @property
     def exchange_exchange_bindings(self) -> bool:
         """Whether the broker supports exchange-to-exchange bindings."""
         return bool(self._impl.exchange_exchange_bindings)
 
-    @property
-    def exchange_exchange_bindings_supported(self) -> bool:
-        return self.exchange_exchange_bindings
+    exchange_exchange_bindings_supported = exchange_exchange_bindings
 
     @property
     def publisher_confirms(self) -> bool:
         """Whether the broker supports publisher confirms (Confirm.Select)."""
         return bool(self._impl.publisher_confirms)
 
-    @property
-    def publisher_confirms_supported(self) -> bool:
-        return self.publisher_confirms
+    publisher_confirms_supported = publisher_confirms
 
     def channel(self, channel_number: int | None = None) -> BlockingChannel:
         """Open a channel (the lowest free number unless one is given)."""

@@ -16,9 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Callable, Optional
 
-from pika.adapters.blocking_connection import BlockingConnection
+import pytest
+
+from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from pika.connection import URLParameters
 from tests.utils import broker
+from tests.utils.extra_node import ExtraBrokerNode
 from tests.utils.wait import wait_until
 
 
@@ -99,3 +102,34 @@ def open_connection(url: str, **settings: Any) -> Iterator[BlockingConnection]:
     finally:
         if connection.is_open:
             connection.close()
+
+
+def connection_fixture() -> Any:
+    """A ``conn`` fixture for a test module: ``conn = connection_fixture()``."""
+
+    @pytest.fixture
+    def conn(broker_url: str) -> Iterator[BlockingConnection]:
+        with open_connection(broker_url) as connection:
+            yield connection
+
+    return conn
+
+
+def channel_fixture() -> Any:
+    """A ``chan`` fixture (a channel on the module's ``conn``): ``chan = channel_fixture()``."""
+
+    @pytest.fixture
+    def chan(conn: BlockingConnection) -> BlockingChannel:
+        return conn.channel()
+
+    return chan
+
+
+@contextmanager
+def memory_alarm(node: ExtraBrokerNode) -> Iterator[None]:
+    """Raise ``node``'s memory alarm (it blocks publishers) for the block's duration."""
+    node.set_vm_memory_high_watermark(0.0000001)
+    try:
+        yield
+    finally:
+        node.set_vm_memory_high_watermark(0.4)

@@ -3,27 +3,22 @@ with the values Pika's interface says it returns, and broker channel closes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from pika import exceptions, frame, spec
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from pika.exchange_type import ExchangeType
-from tests.integration.blocking_support import open_connection, unique
+from tests.integration.blocking_support import (
+    channel_fixture,
+    connection_fixture,
+    unique,
+)
 
 pytestmark = pytest.mark.broker
 
 
-@pytest.fixture
-def conn(broker_url: str) -> Iterator[BlockingConnection]:
-    with open_connection(broker_url) as connection:
-        yield connection
-
-
-@pytest.fixture
-def chan(conn: BlockingConnection) -> BlockingChannel:
-    return conn.channel()
+conn = connection_fixture()
+chan = channel_fixture()
 
 
 def reply_of(value: object, kind: type) -> object:
@@ -130,7 +125,10 @@ def test_broker_close_seen_later_is_raised_by_the_next_call(
     # Publishing to a missing exchange: the broker closes the channel
     # asynchronously; no call is waiting on it when the close arrives.
     chan.basic_publish(unique("missing"), "key", b"lost")
-    conn.sleep(0.3)
+    for _ in range(100):
+        if chan.is_closed:
+            break
+        conn.process_data_events(0.1)
     assert chan.is_closed
     with pytest.raises(exceptions.ChannelClosedByBroker) as caught:
         chan.basic_publish("", "anything", b"again")

@@ -9,7 +9,6 @@ published to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,20 +20,17 @@ from pika.adapters.blocking_connection import (
     PublishedMessage,
     ReturnedMessage,
 )
-from tests.integration.blocking_support import open_connection, unique
+from tests.integration.blocking_support import (
+    channel_fixture,
+    connection_fixture,
+    unique,
+)
 
 pytestmark = pytest.mark.broker
 
 
-@pytest.fixture
-def conn(broker_url: str) -> Iterator[BlockingConnection]:
-    with open_connection(broker_url) as connection:
-        yield connection
-
-
-@pytest.fixture
-def chan(conn: BlockingConnection) -> BlockingChannel:
-    return conn.channel()
+conn = connection_fixture()
+chan = channel_fixture()
 
 
 def bounded_queue(chan: BlockingChannel, max_length: int) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,7 +14,13 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 from pika.adapters.utils import connection_workflow
 from pika.connection import ConnectionParameters, URLParameters
 from pika.credentials import PlainCredentials
-from tests.integration.blocking_support import open_connection, parameters, unique
+from tests.integration.blocking_support import (
+    connection_fixture,
+    memory_alarm,
+    open_connection,
+    parameters,
+    unique,
+)
 from tests.utils.extra_node import ExtraBrokerNode
 from tests.utils.proxy import TcpProxy
 from tests.utils.sockets import free_ports
@@ -23,10 +28,7 @@ from tests.utils.sockets import free_ports
 pytestmark = pytest.mark.broker
 
 
-@pytest.fixture
-def conn(broker_url: str) -> Iterator[BlockingConnection]:
-    with open_connection(broker_url) as connection:
-        yield connection
+conn = connection_fixture()
 
 
 def closed_port() -> int:
@@ -257,26 +259,18 @@ def test_heartbeats_keep_an_idle_connection_alive_in_sleep(broker_url: str) -> N
         connection.channel().queue_declare("", exclusive=True)
 
 
-@pytest.fixture
-def alarm_node(extra_broker: ExtraBrokerNode) -> Iterator[ExtraBrokerNode]:
-    extra_broker.set_vm_memory_high_watermark(0.4)
-    yield extra_broker
-    extra_broker.set_vm_memory_high_watermark(0.4)
-
-
 @pytest.mark.timeout(120)
-def test_blocked_and_unblocked_callbacks(alarm_node: ExtraBrokerNode) -> None:
+def test_blocked_and_unblocked_callbacks(extra_broker: ExtraBrokerNode) -> None:
     notices: list[tuple[object, object]] = []
-    with open_connection(alarm_node.url()) as connection:
+    with open_connection(extra_broker.url()) as connection:
         connection.add_on_connection_blocked_callback(lambda *args: notices.append(args))
         connection.add_on_connection_unblocked_callback(lambda *args: notices.append(args))
         channel = connection.channel()
-        alarm_node.set_vm_memory_high_watermark(0.0000001)
-        channel.basic_publish("", "nowhere", b"sets off the block")
         deadline = time.monotonic() + 30
-        while not notices and time.monotonic() < deadline:
-            connection.process_data_events(0.5)
-        alarm_node.set_vm_memory_high_watermark(0.4)
+        with memory_alarm(extra_broker):
+            channel.basic_publish("", "nowhere", b"sets off the block")
+            while not notices and time.monotonic() < deadline:
+                connection.process_data_events(0.5)
         while len(notices) < 2 and time.monotonic() < deadline:
             connection.process_data_events(0.5)
     (blocked_conn, blocked), (unblocked_conn, unblocked) = notices
@@ -288,14 +282,15 @@ def test_blocked_and_unblocked_callbacks(alarm_node: ExtraBrokerNode) -> None:
 
 @pytest.mark.timeout(120)
 def test_blocked_connection_timeout_raises_from_the_waiting_call(
-    alarm_node: ExtraBrokerNode,
+    extra_broker: ExtraBrokerNode,
 ) -> None:
-    connection = BlockingConnection(parameters(alarm_node.url(), blocked_connection_timeout=1.0))
+    params = parameters(extra_broker.url(), blocked_connection_timeout=1.0)
+    connection = BlockingConnection(params)
     channel = connection.channel()
-    alarm_node.set_vm_memory_high_watermark(0.0000001)
-    channel.basic_publish("", "nowhere", b"sets off the block")
-    started = time.monotonic()
-    with pytest.raises(exceptions.ConnectionBlockedTimeout):
-        connection.process_data_events(time_limit=30)
-    assert time.monotonic() - started < 20
+    with memory_alarm(extra_broker):
+        channel.basic_publish("", "nowhere", b"sets off the block")
+        started = time.monotonic()
+        with pytest.raises(exceptions.ConnectionBlockedTimeout):
+            connection.process_data_events(time_limit=30)
+        assert time.monotonic() - started < 20
     assert connection.is_closed

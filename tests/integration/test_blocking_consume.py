@@ -7,27 +7,24 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from pika import exceptions, frame, spec
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
-from tests.integration.blocking_support import later, open_connection
+from tests.integration.blocking_support import (
+    channel_fixture,
+    connection_fixture,
+    later,
+    open_connection,
+)
 
 pytestmark = pytest.mark.broker
 
 
-@pytest.fixture
-def conn(broker_url: str) -> Iterator[BlockingConnection]:
-    with open_connection(broker_url) as connection:
-        yield connection
-
-
-@pytest.fixture
-def chan(conn: BlockingConnection) -> BlockingChannel:
-    return conn.channel()
+conn = connection_fixture()
+chan = channel_fixture()
 
 
 def private_queue(chan: BlockingChannel) -> str:

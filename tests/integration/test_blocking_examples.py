@@ -185,14 +185,16 @@ def test_threaded_ack_consumer(broker_url: str, chan: BlockingChannel, queue: st
         chan.basic_publish("", queue, b"job %d" % number)
     done = run_example(broker_url, "blocking_threaded_ack.py", queue, "12")
     assert done.returncode == 0, done.stderr
-    processed = [line for line in done.stdout.splitlines() if " processed " in line]
-    assert len(processed) == 12
-    assert sorted(line.split(" processed ")[1] for line in processed) == sorted(
+    lines = done.stdout.splitlines()
+    processed = [line.split(": processed ") for line in lines if ": processed " in line]
+    assert sorted(body for _thread, body in processed) == sorted(
         f"b'job {number}'" for number in range(12)
     )
-    # More than one worker thread did the work.
-    assert len({line.split()[2] for line in processed}) > 1
-    assert done.stdout.splitlines()[-1] == "Acknowledged 12 messages from worker threads"
+    workers = {thread for thread, _body in processed}
+    assert all(thread.startswith("worker-") for thread in workers)
+    # The work was spread over several threads.
+    assert len(workers) > 1
+    assert lines[-1] == "MainThread: acknowledged 12 messages from worker threads"
     assert ready(chan, queue) == 0
 
 
