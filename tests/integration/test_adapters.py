@@ -19,10 +19,11 @@ import pytest
 import pika.credentials
 from pika import exceptions, spec
 from pika.adapters.base_connection import BaseConnection
-from pika.connection import URLParameters
+from pika.connection import ConnectionParameters, SSLOptions, URLParameters
 from tests.integration.adapter_driver import KITS, AdapterDriver
 from tests.integration.select_support import Recorder, unique
 from tests.utils import broker
+from tests.utils.extra_node import ExtraBrokerNode
 from tests.utils.proxy import TcpProxy
 from tests.utils.wait import wait_until
 
@@ -225,6 +226,33 @@ def test_heartbeat_timeout(driver: AdapterDriver, proxy: TcpProxy, broker_url: s
     elapsed = time.monotonic() - stalled_at
     assert isinstance(reason, exceptions.AMQPHeartbeatTimeout)
     assert 3.0 <= elapsed <= 7.0, f"detected after {elapsed:.1f} s (heartbeat 2 s)"
+
+
+@pytest.mark.timeout(120)
+def test_tls(driver: AdapterDriver, tls_broker: ExtraBrokerNode) -> None:
+    """A verified TLS connection carries a multi-frame message; a wrong
+    server name fails the opening."""
+    files, port = tls_broker.tls, tls_broker.tls_port
+    assert files is not None and port is not None
+    context = files.client_context(with_client_cert=False)
+
+    def tls_params(server_hostname: str) -> ConnectionParameters:
+        return ConnectionParameters(
+            host=tls_broker.host,
+            port=port,
+            ssl_options=SSLOptions(context, server_hostname),
+            connection_attempts=1,
+        )
+
+    chan = driver.channel(driver.connect(tls_params("localhost")))
+    queue = declare_queue(driver, chan)
+    body = b"over tls " * 50_000
+    chan.basic_publish("", queue, body)
+    reply = driver.call(lambda done: chan.basic_get(queue, done, auto_ack=True))
+    assert reply[3] == body
+
+    with pytest.raises(AssertionError, match="failed to open"):
+        driver.connect(tls_params("not-the-broker.example"))
 
 
 # ------------------------------------------------- each adapter's own surface
