@@ -310,7 +310,7 @@ class Channel:
             delivery_tag = self._broker_tag(delivery_tag, "basic_ack")
             if delivery_tag < 0:
                 return
-        self._send(spec.Basic.Ack(delivery_tag, multiple))
+        self._acknowledge(_ACK, delivery_tag, 1 if multiple else 0)
 
     def basic_nack(
         self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
@@ -319,7 +319,7 @@ class Channel:
             delivery_tag = self._broker_tag(delivery_tag, "basic_nack")
             if delivery_tag < 0:
                 return
-        self._send(spec.Basic.Nack(delivery_tag, multiple, requeue))
+        self._acknowledge(_NACK, delivery_tag, (1 if multiple else 0) | (2 if requeue else 0))
 
     def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
         if not isinstance(delivery_tag, int) or isinstance(delivery_tag, bool):
@@ -328,7 +328,13 @@ class Channel:
             delivery_tag = self._broker_tag(delivery_tag, "basic_reject")
             if delivery_tag < 0:
                 return
-        self._send(spec.Basic.Reject(delivery_tag, requeue))
+        self._acknowledge(_REJECT, delivery_tag, 1 if requeue else 0)
+
+    def _acknowledge(self, method_index: int, delivery_tag: int, flags: int) -> None:
+        if self._state != self.OPEN:
+            self._require_open()
+        self._engine.acknowledge(self.channel_number, method_index, delivery_tag, flags)
+        self.connection._output_ready()
 
     def is_stale_delivery_tag(self, delivery_tag: int) -> bool:
         """Whether ``delivery_tag`` came from before a connection recovery
@@ -910,6 +916,9 @@ class Channel:
 
 _Record = Callable[[TopologyRecord, Optional[frame.Method]], None]
 _TAGGED = (spec.Basic.Consume, spec.Basic.Cancel)
+_ACK = spec.Basic.Ack.INDEX
+_NACK = spec.Basic.Nack.INDEX
+_REJECT = spec.Basic.Reject.INDEX
 _TAGGED_REPLIES = (spec.Basic.ConsumeOk, spec.Basic.CancelOk)
 
 

@@ -685,6 +685,15 @@ class ConnectionEngine:
         self._open_channel(channel_number)
         self._writer.content(channel_number, method, properties, body)
 
+    def acknowledge(
+        self, channel_number: int, method_index: int, delivery_tag: int, flags: int
+    ) -> None:
+        """Basic.Ack, Basic.Nack or Basic.Reject without building a method object."""
+        chan = self._channels.get(channel_number)
+        if chan is None or chan.state != CH_OPEN or self.state != OPEN:
+            self._open_channel(channel_number)
+        self._writer.acknowledgement(channel_number, method_index, delivery_tag, flags)
+
     def publish(
         self,
         channel_number: int,

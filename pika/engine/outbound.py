@@ -18,6 +18,9 @@ from pika.frame import FRAME_END_BYTE, FRAME_OVERHEAD
 _ENVELOPE = struct.Struct(">BHI")
 _METHOD_START = struct.Struct(">BHII")
 _HEADER_START = struct.Struct(">BHIHHQ")
+#: Basic.Ack, Basic.Nack and Basic.Reject share one layout: a delivery tag
+#: and one octet of flags; written whole by one pack.
+_ACKNOWLEDGEMENT = struct.Struct(">BHIIQBB")
 _NO_PROPERTIES = b"\x00\x00"
 _PUBLISH_INDEX = spec.Basic.Publish.INDEX
 #: Bodies at least this large are queued as slices, not copied.
@@ -78,6 +81,19 @@ class FrameWriter:
         self._buf += _METHOD_START.pack(spec.FRAME_METHOD, channel, len(payload) + 4, method.INDEX)
         self._buf += payload
         self._buf += FRAME_END_BYTE
+
+    def acknowledgement(
+        self, channel: int, method_index: int, delivery_tag: int, flags: int
+    ) -> None:
+        """Basic.Ack/Nack/Reject (``method_index``) with its flag bits."""
+        try:
+            self._buf += _ACKNOWLEDGEMENT.pack(
+                spec.FRAME_METHOD, channel, 13, method_index, delivery_tag, flags, spec.FRAME_END
+            )
+        except struct.error:
+            raise ValueError(
+                f"delivery_tag must be an int from 0 to 2**64-1, got {delivery_tag!r}"
+            ) from None
 
     def content(
         self,

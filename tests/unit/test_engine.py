@@ -629,3 +629,30 @@ def test_header_for_another_channel_after_a_deliver_is_unexpected() -> None:
     data = _deliver_method(1) + frame.Header(2, 1, spec.BasicProperties()).marshal()
     assert feed(engine, data) == []
     assert violation_close(engine).reply_code == spec.UNEXPECTED_FRAME
+
+
+@pytest.mark.parametrize(
+    ("index", "flags", "expected"),
+    [
+        (spec.Basic.Ack.INDEX, 1, spec.Basic.Ack(77, True)),
+        (spec.Basic.Ack.INDEX, 0, spec.Basic.Ack(77, False)),
+        (spec.Basic.Nack.INDEX, 3, spec.Basic.Nack(77, True, True)),
+        (spec.Basic.Nack.INDEX, 2, spec.Basic.Nack(77, False, True)),
+        (spec.Basic.Reject.INDEX, 0, spec.Basic.Reject(77, False)),
+        (spec.Basic.Reject.INDEX, 1, spec.Basic.Reject(77, True)),
+    ],
+)
+def test_acknowledgements_encode_like_their_methods(
+    index: int, flags: int, expected: object
+) -> None:
+    engine = open_engine()
+    open_channel(engine)
+    engine.acknowledge(1, index, 77, flags)
+    assert sent_methods(engine) == [expected]
+
+
+def test_acknowledgement_with_a_bad_tag_names_it() -> None:
+    engine = open_engine()
+    open_channel(engine)
+    with pytest.raises(ValueError, match="delivery_tag"):
+        engine.acknowledge(1, spec.Basic.Ack.INDEX, -1, 0)
