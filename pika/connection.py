@@ -222,6 +222,8 @@ class Connection(abc.ABC):
 
     def _on_stream_terminated(self, error: BaseException | None) -> None:
         self._engine.connection_lost(error)
+        # What was queued after the last write can no longer be sent.
+        self._engine.take_output()
         self._process_events()
 
     # ---------------------------------------------------------------- the pump
