@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-from-pyproject
 PYTEST_ARGS ?=
 
-.PHONY: venv broker demo test lint
+.PHONY: venv broker demo test lint soak bench
 
 venv: $(STAMP)
 
@@ -38,3 +38,12 @@ test: venv broker
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+
+# The memory soak test (a million messages, several minutes; excluded from `make test`).
+soak: venv broker
+	$(PY) -m pytest --run-slow -s tests/soak
+
+# This project against PyPI's pika (installed into benchmarks/.venv-bench), about 8 minutes;
+# BENCH_ARGS=--quick for one short round.
+bench: venv broker
+	$(PY) benchmarks/run.py $(BENCH_ARGS)

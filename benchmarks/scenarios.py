@@ -38,22 +38,41 @@ CONFIRM_WINDOW = 1000
 REPLY_TO = "amq.rabbitmq.reply-to"
 
 
-def cpu_seconds() -> float:
+def cpu_times() -> tuple[float, float]:
+    """User and system CPU seconds of this process so far."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime, usage.ru_stime
+
+
+#: A profiler (``cProfile.Profile``) that `Window` turns on while it measures:
+#: set by ``profile_scenario.py``.
+PROFILER: Any = None
 
 
 class Window:
     """Wall-clock and CPU time of the measured part."""
 
     def __enter__(self) -> Window:
-        self.cpu = cpu_seconds()
+        self.user, self.system = cpu_times()
         self.start = time.perf_counter()
+        if PROFILER is not None:
+            PROFILER.enable()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if PROFILER is not None:
+            PROFILER.disable()
         self.elapsed = time.perf_counter() - self.start
-        self.cpu = cpu_seconds() - self.cpu
+        user, system = cpu_times()
+        self.user, self.system = user - self.user, system - self.system
+        self.cpu = self.user + self.system
+
+    def per_message(self, count: int) -> dict[str, float]:
+        """Client CPU per message in µs, and the kernel's (system) part of it."""
+        return {
+            "cpu_us_per_msg": self.cpu / count * 1e6,
+            "sys_us_per_msg": self.system / count * 1e6,
+        }
 
 
 def throughput(window: Window, count: int) -> dict[str, Any]:
@@ -61,7 +80,7 @@ def throughput(window: Window, count: int) -> dict[str, Any]:
         "count": count,
         "elapsed_s": window.elapsed,
         "msgs_per_s": count / window.elapsed,
-        "cpu_us_per_msg": window.cpu / count * 1e6,
+        **window.per_message(count),
     }
 
 
@@ -317,31 +336,30 @@ def rpc(count: int) -> dict[str, Any]:
     channel.basic_consume(
         REPLY_TO, lambda ch, method, properties, body: replies.append(body), auto_ack=True
     )
-    warmup = max(50, count // 10)
-    latencies: list[float] = []
+
+    def call(number: int) -> float:
+        properties = pika.BasicProperties(reply_to=REPLY_TO, correlation_id=str(number))
+        started = time.perf_counter()
+        channel.basic_publish("", queue, SMALL, properties)
+        while not replies:
+            connection.process_data_events(time_limit=None)
+        replies.clear()
+        return time.perf_counter() - started
+
     try:
-        cpu_start = 0.0
-        for number in range(warmup + count):
-            if number == warmup:
-                cpu_start = cpu_seconds()
-            properties = pika.BasicProperties(reply_to=REPLY_TO, correlation_id=str(number))
-            started = time.perf_counter()
-            channel.basic_publish("", queue, SMALL, properties)
-            while not replies:
-                connection.process_data_events(time_limit=None)
-            latencies.append(time.perf_counter() - started)
-            replies.clear()
-        cpu = cpu_seconds() - cpu_start
+        for number in range(max(50, count // 10)):
+            call(number)
+        with Window() as window:
+            latencies = sorted(call(number) for number in range(count))
         channel.basic_publish("", queue, b"stop")
     finally:
         connection.close()
         server.wait(timeout=30)
-    measured = sorted(latencies[warmup:])
     return {
         "count": count,
-        "p50_us": statistics.median(measured) * 1e6,
-        "p99_us": measured[int(len(measured) * 0.99) - 1] * 1e6,
-        "cpu_us_per_msg": cpu / count * 1e6,
+        "p50_us": statistics.median(latencies) * 1e6,
+        "p99_us": latencies[int(len(latencies) * 0.99) - 1] * 1e6,
+        **window.per_message(count),
     }
 
 
@@ -394,7 +412,7 @@ def large(count: int) -> dict[str, Any]:
         "count": count,
         "elapsed_s": window.elapsed,
         "mb_per_s": count * len(LARGE) / window.elapsed / 1e6,
-        "cpu_us_per_msg": window.cpu / count * 1e6,
+        **window.per_message(count),
     }
 
 
