@@ -367,8 +367,11 @@ class Connection(abc.ABC):
                 recovery.cancel(error)
                 return
             if recovery.should_recover(error):
-                for callback in recovery.internal(self._on_open_error):
-                    callback(self, error)
+                if recovery.active:
+                    # A reconnect attempt failed: tell its connector. (At the
+                    # first loss every open-error callback is the application's.)
+                    for callback in recovery.internal(self._on_open_error):
+                        callback(self, error)
                 self.connection_state = self.CONNECTION_INIT
                 self._flush()
                 self._cancel_timers()
