@@ -179,7 +179,7 @@ class BlockingChannel(ClosingContext):
 
     def _raise_closed(self) -> NoReturn:
         """Raise why this (closed) channel is closed."""
-        self._connection._raise_if_closed()
+        self._connection._ended()
         self._close_reported = True
         reason = self._close_reason
         if reason is None:

@@ -104,6 +104,7 @@ class BlockingConnection(ClosingContext):
         self._timer_ids = itertools.count(1)
         self._closed_error: BaseException | None = None
         self._error_reported = False
+        self._closed_by_user = False
         self._loop_released = False
         self._service_at = 0.0
         self._written_at = 0.0
@@ -155,18 +156,25 @@ class BlockingConnection(ClosingContext):
             self._timers.clear()
             self._ioloop.close()
 
-    def _raise_if_closed(self) -> None:
-        """Raise the error that ended the connection, if it has ended."""
+    def _ended(self) -> bool:
+        """Whether the connection has ended (its loop is then released).
+
+        An end the user did not ask for with `close` (even from inside a
+        callback) raises the connection's error instead.
+        """
         error = self._closed_error
-        if error is not None:
-            self._error_reported = True
-            self._release_loop()
-            raise error
+        if error is None:
+            return False
+        self._error_reported = True
+        self._release_loop()
+        if self._closed_by_user:
+            return True
+        raise error
 
     def _raise_unreported(self) -> None:
         """Raise the error that ended the connection unless a call already did."""
         if self._closed_error is not None and not self._error_reported:
-            self._raise_if_closed()
+            self._ended()
 
     def _check_usable(self, what: str) -> None:
         self._raise_unreported()
@@ -182,9 +190,10 @@ class BlockingConnection(ClosingContext):
 
         With ``dispatch``, ready user callbacks run between turns (unless
         this is already inside one). Raises the connection's error if it
-        ends before ``done()`` holds.
+        ends before ``done()`` holds; returns False if the user closed it.
         """
-        self._raise_if_closed()
+        if self._ended():
+            return bool(done())
         loop = self._ioloop
         if timeout is not None and timeout <= 0:
             loop.add_callback(_no_op)
@@ -193,7 +202,7 @@ class BlockingConnection(ClosingContext):
                 self._dispatch()
             if done():
                 return True
-            self._raise_if_closed()
+            self._ended()
             return False
         expired = False
 
@@ -208,8 +217,7 @@ class BlockingConnection(ClosingContext):
                     self._dispatch()
                 if done():
                     return True
-                self._raise_if_closed()
-                if expired:
+                if self._ended() or expired:
                     return False
                 loop.poll()
         finally:
@@ -346,6 +354,7 @@ class BlockingConnection(ClosingContext):
             raise exceptions.ConnectionWrongStateError(
                 f"close({reply_code}, {reply_text!r}) called on a {state} connection"
             )
+        self._closed_by_user = True
         self._impl.close(reply_code, reply_text)
         try:
             self._run(lambda: self._impl.is_closed)
@@ -379,7 +388,7 @@ class BlockingConnection(ClosingContext):
             remaining = deadline - time.monotonic()
             self._run(self._can_dispatch, max(remaining, 0.0))
             self._dispatch()
-            if remaining <= 0:
+            if remaining <= 0 or self._impl.is_closed:
                 return
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> int:

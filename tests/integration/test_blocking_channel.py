@@ -119,20 +119,28 @@ def test_passive_declare_of_missing_exchange_raises_channel_closed_by_broker(
         chan.queue_declare("", exclusive=True)
 
 
-def test_broker_close_seen_later_is_raised_by_the_next_call(
+def test_asynchronous_broker_close_is_raised_once(
     conn: BlockingConnection, chan: BlockingChannel
 ) -> None:
     # Publishing to a missing exchange: the broker closes the channel
-    # asynchronously; no call is waiting on it when the close arrives.
-    chan.basic_publish(unique("missing"), "key", b"lost")
-    for _ in range(100):
-        if chan.is_closed:
-            break
-        conn.process_data_events(0.1)
-    assert chan.is_closed
-    with pytest.raises(exceptions.ChannelClosedByBroker) as caught:
-        chan.basic_publish("", "anything", b"again")
-    assert caught.value.reply_code == 404
+    # asynchronously. The publish itself raises if its periodic look at
+    # incoming frames already saw the close; otherwise the close arrives
+    # while no call of this channel waits, and the next call raises it.
+    closes: list[exceptions.ChannelClosedByBroker] = []
+    try:
+        chan.basic_publish(unique("missing"), "key", b"lost")
+    except exceptions.ChannelClosedByBroker as exc:
+        closes.append(exc)
+    if not closes:
+        for _ in range(100):
+            if chan.is_closed:
+                break
+            conn.process_data_events(0.1)
+        assert chan.is_closed
+        with pytest.raises(exceptions.ChannelClosedByBroker) as caught:
+            chan.basic_publish("", "anything", b"again")
+        closes.append(caught.value)
+    assert [close.reply_code for close in closes] == [404]
     with pytest.raises(exceptions.ChannelWrongStateError):
         chan.basic_publish("", "anything", b"again")
     assert conn.is_open

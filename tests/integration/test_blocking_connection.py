@@ -123,6 +123,22 @@ def test_close_closes_the_channels(conn: BlockingConnection) -> None:
     assert all(channel.is_closed for channel in channels)
 
 
+def test_close_from_a_callback_ends_sleep_quietly(conn: BlockingConnection) -> None:
+    conn.call_later(0.1, conn.close)
+    started = time.monotonic()
+    conn.sleep(5)
+    assert time.monotonic() - started < 3
+    assert conn.is_closed
+
+
+def test_close_from_a_callback_ends_process_data_events(conn: BlockingConnection) -> None:
+    conn.call_later(0.1, conn.close)
+    conn.process_data_events(time_limit=None)
+    assert conn.is_closed
+    with pytest.raises(exceptions.ConnectionWrongStateError):
+        conn.process_data_events()
+
+
 def test_channel_numbers(conn: BlockingConnection) -> None:
     first = conn.channel()
     chosen = conn.channel(7)

@@ -115,6 +115,23 @@ def test_stop_consuming_from_another_thread(conn: BlockingConnection) -> None:
     assert chan.consumer_tags == []
 
 
+def test_closing_the_connection_in_a_callback_ends_start_consuming(
+    conn: BlockingConnection, chan: BlockingChannel
+) -> None:
+    queue = private_queue(chan)
+    publish(chan, queue, 3)
+    seen: list[bytes] = []
+
+    def on_message(_c: BlockingChannel, _m: Any, _p: Any, body: bytes) -> None:
+        seen.append(body)
+        conn.close()
+
+    chan.basic_consume(queue, on_message)
+    chan.start_consuming()
+    assert seen == [b"m0"]
+    assert conn.is_closed and chan.is_closed
+
+
 def test_start_consuming_without_consumers_returns(chan: BlockingChannel) -> None:
     chan.start_consuming()
 
