@@ -207,28 +207,35 @@ class BlockingChannel(ClosingContext):
         sends a request through the callback layer with ``reply`` as its
         completion callback; returns the arguments ``reply`` got."""
         self._entry_check()
-        if reply is None:
-            reply = _Reply()
-        start(reply)
-        done = reply
-        self._wait(lambda: done.done)
-        if not reply.done:
+        waiting = reply if reply is not None else _Reply()
+        start(waiting)
+        if not self._wait(lambda: waiting.done):
             self._raise_closed()
-        return reply.args
+        return waiting.args
 
     def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call a callback-layer method with ``callback=`` and return its reply."""
         return self._request(lambda reply: method(*args, callback=reply, **kwargs))[0]
+
+    def _hand_over(self, method: Callable[..., Any], *args: Any) -> None:
+        """Call a callback-layer method that sends a frame without a reply."""
+        try:
+            method(*args)
+        except (exceptions.ChannelWrongStateError, exceptions.ConnectionWrongStateError):
+            # Refused: an unreported close is the better reason to give.
+            self._entry_check()
+            raise
+
+    def _send(self, method: Callable[..., Any], *args: Any) -> None:
+        """`_hand_over`, then `_sent`."""
+        self._hand_over(method, *args)
+        self._sent()
 
     def _sent(self) -> None:
         """A frame without a reply was queued: write it, see a close it hit."""
         self._connection._flush_output()
         if self._close_reason is not None:
             self._entry_check()
-
-    def _wrong_state(self) -> None:
-        """The callback layer refused a call: prefer an unreported close as the reason."""
-        self._entry_check()
 
     # ------------------------------------------------ callback-layer events
 
@@ -356,12 +363,7 @@ class BlockingChannel(ClosingContext):
         if self._confirms is not None:
             self._publish_and_confirm(exchange, routing_key, body, properties, mandatory)
             return
-        try:
-            self._impl.basic_publish(exchange, routing_key, body, properties, mandatory)
-        except (exceptions.ChannelWrongStateError, exceptions.ConnectionWrongStateError):
-            self._wrong_state()
-            raise
-        self._sent()
+        self._send(self._impl.basic_publish, exchange, routing_key, body, properties, mandatory)
 
     def _publish_and_confirm(
         self,
@@ -393,11 +395,9 @@ class BlockingChannel(ClosingContext):
         mandatory: bool,
     ) -> int:
         """Publish on a confirm-mode channel and record it; returns its tag."""
-        try:
-            self._impl.basic_publish(exchange, routing_key, body, properties, mandatory)
-        except (exceptions.ChannelWrongStateError, exceptions.ConnectionWrongStateError):
-            self._wrong_state()
-            raise
+        self._hand_over(
+            self._impl.basic_publish, exchange, routing_key, body, properties, mandatory
+        )
         tag = tracker.record(exchange, routing_key, body, properties, mandatory)
         self._sent()
         return tag
@@ -420,33 +420,18 @@ class BlockingChannel(ClosingContext):
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
         """Acknowledge one message (or, with ``multiple``, every one up to
         ``delivery_tag``; 0 with ``multiple`` means all)."""
-        try:
-            self._impl.basic_ack(delivery_tag, multiple)
-        except (exceptions.ChannelWrongStateError, exceptions.ConnectionWrongStateError):
-            self._wrong_state()
-            raise
-        self._sent()
+        self._send(self._impl.basic_ack, delivery_tag, multiple)
 
     def basic_nack(
         self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
     ) -> None:
         """Reject one or (with ``multiple``) several messages, requeueing
         them unless ``requeue`` is False."""
-        try:
-            self._impl.basic_nack(delivery_tag, multiple, requeue)
-        except (exceptions.ChannelWrongStateError, exceptions.ConnectionWrongStateError):
-            self._wrong_state()
-            raise
-        self._sent()
+        self._send(self._impl.basic_nack, delivery_tag, multiple, requeue)
 
     def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
         """Reject one message, requeueing it unless ``requeue`` is False."""
-        try:
-            self._impl.basic_reject(delivery_tag, requeue)
-        except (exceptions.ChannelWrongStateError, exceptions.ConnectionWrongStateError):
-            self._wrong_state()
-            raise
-        self._sent()
+        self._send(self._impl.basic_reject, delivery_tag, requeue)
 
     def basic_qos(
         self, prefetch_size: int = 0, prefetch_count: int = 0, global_qos: bool = False

@@ -27,10 +27,17 @@ frames go straight to the socket while its buffer is empty. The loop runs
 only when the kernel does not take everything (until it has), and at most
 every `SERVICE_INTERVAL` seconds to read what arrived meanwhile.
 
+Inside consumer callbacks, frames sent in quick succession (acks above
+all) are written together, at most `COALESCE_SECONDS` apart and at the end
+of the run of ready callbacks, rather than one write each.
+
 Publisher confirms come in two forms. `basic_publish` on a channel in
 confirm mode waits for each message's confirm, as in Pika. `publisher()`
 returns a `PipelinedPublisher` that keeps a window of unconfirmed messages
 in flight and reports every nack and unroutable return when flushed.
+
+`BlockingChannel` lives in `blocking_channel`, the confirm bookkeeping and
+`PipelinedPublisher` in `blocking_confirms`; all are importable from here.
 """
 
 from __future__ import annotations
