@@ -13,6 +13,7 @@ usable and the next loop iteration carries on with the frames that follow.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
@@ -108,6 +109,7 @@ class Channel:
         #: channel with 406 PRECONDITION_FAILED).
         self.stale_tags_dropped = 0
         self._recovering = False
+        self._reopened = False
         # Confirm numbering across recoveries (None until the first one,
         # unless publishes are kept for republishing).
         self._confirmed: ConfirmNumbering | None = None
@@ -116,9 +118,8 @@ class Channel:
 
     def __repr__(self) -> str:
         states = {0: "CLOSED", 1: "OPENING", 2: "OPEN", 3: "CLOSING"}
-        return (
-            f"<Channel number={self.channel_number} {states[self._state]} conn={self.connection!r}>"
-        )
+        state = "RECOVERING" if self._recovering else states[self._state]
+        return f"<Channel number={self.channel_number} {state} conn={self.connection!r}>"
 
     def __int__(self) -> int:
         return self.channel_number
@@ -164,6 +165,11 @@ class Channel:
                 f"channel {self.channel_number} is already "
                 f"{'closed' if self._state == self.CLOSED else 'closing'}"
             )
+        if self._recovering and self._reopened:
+            # Open again on the broker, not yet for the application.
+            self._recovering = False
+            self._begin_close(reply_code, reply_text)
+            return
         if self._state == self.OPENING:
             self._close_after_open = (reply_code, reply_text)
             self._state = self.CLOSING
@@ -252,14 +258,21 @@ class Channel:
         callback: Callable[..., Any] | None,
         nowait: bool = False,
         record: _Record | None = None,
+        internal: bool = False,
     ) -> None:
         """Send a synchronous method and queue the handler of its reply.
 
         ``record`` notes the change in the connection's topology record (when
         recovery is on) once the broker confirmed it, or at once for nowait.
+        ``internal`` requests come from the recovery, which sends on channels
+        that the application cannot use yet.
         """
         _require_callable(callback, "callback")
-        self._send(method)
+        if internal:
+            self._engine.send_method(self.channel_number, method)
+            self.connection._output_ready()
+        else:
+            self._send(method)
         recovery = self.connection._recovery
         if record is not None and recovery is not None:
             topology = recovery.topology
@@ -395,9 +408,7 @@ class Channel:
         _require_callable(callback, "callback")
         tag = consumer_tag
         self._consumer_specs[tag] = (queue, auto_ack, exclusive, dict(arguments or {}))
-        self._consume(
-            tag, callback, record=lambda topology, _reply: topology.consumer_added(tag, queue)
-        )
+        self._consume(tag, callback, record=_consumer_record(tag, queue))
         self._consumers[tag] = on_message_callback
         self._auto_ack[tag] = auto_ack
         return consumer_tag
@@ -690,19 +701,24 @@ class Channel:
     # ------------------------------------------------------ engine events in
 
     def _on_opened(self) -> None:
-        if self._recovering:
-            self._recovering = False
-            self._state = self.OPEN
-            self._reapply_modes()
-            recovery = self.connection._recovery
-            if recovery is not None:
-                recovery.channel_reopened(self)
-            return
+        recovery = self.connection._recovery
         if self._close_after_open is not None:
             self._state = self.OPEN
             code, text = self._close_after_open
             self._close_after_open = None
+            was_recovering, self._recovering = self._recovering, False
             self._begin_close(code, text)
+            if was_recovering and recovery is not None:
+                # Closed by the application while it was being reopened.
+                recovery.channel_reopened(self)
+            return
+        if self._recovering:
+            # Reopened by a recovery: it stays OPENING for the application
+            # until the recovery is over (see `_recovered`).
+            self._reopened = True
+            self._reapply_modes()
+            if recovery is not None:
+                recovery.channel_reopened(self)
             return
         self._state = self.OPEN
         callback = self._on_open_callback
@@ -792,41 +808,91 @@ class Channel:
 
     def _connection_lost(self, republish: bool) -> None:
         """The connection broke and is being recovered; this channel will be
-        reopened with its number. Replies in flight are lost; deliveries seen
-        so far keep their tags, later ones are numbered after them; publishes
-        not yet confirmed are reported as nacked, or kept for republishing."""
-        if self._state == self.CLOSING or self._close_after_open is not None:
-            code, text = self._closing_reason
-            self._on_closed(exceptions.ChannelClosedByClient(code, text))
+        reopened with its number (unless it was closing: then it is closed
+        now). It stays OPENING for the application until `_recovered`.
+        Replies in flight are lost; consumers being cancelled are gone;
+        deliveries seen so far keep their tags, later ones are numbered after
+        them; publishes not yet confirmed are reported as nacked, or kept for
+        republishing."""
+        if self._state == self.CLOSING:
+            self._closed_with_connection()
             return
         self._state = self.OPENING
         self._recovering = True
+        self._reopened = False
         self._replies.clear()
+        recovery = self.connection._recovery
+        for tag in self._cancelled:
+            if recovery is not None:
+                recovery.topology.consumer_removed(tag)
+        self._cancelled.clear()
+        self.flow_active = True
         self._tag_offset = self._max_tag
         if not self._confirming or self._confirmed is None:
             return
         for method in self._confirmed.connection_lost(self._publish_seq, republish):
             self._report_confirm(method)
 
-    def _reopen(self) -> None:
+    def _reopen(self) -> bool:
+        """Send Channel.Open on the new connection; False (and the channel
+        closed) if the application closed it during the recovery."""
+        if self._state == self.CLOSING:
+            self._closed_with_connection()
+            return False
         self._engine = self.connection._engine
         self._engine.open_channel(self.channel_number)
+        return True
+
+    def _closed_with_connection(self) -> None:
+        """A channel the application was closing went with the connection:
+        it is closed now, as the application asked."""
+        code, text = self._close_after_open or self._closing_reason
+        self._close_after_open = None
+        self._recovering = False
+        self._on_closed(exceptions.ChannelClosedByClient(code, text))
 
     def _reapply_modes(self) -> None:
         """QoS, confirm and tx modes on the new connection, pipelined."""
         for global_qos, (size, count) in sorted(self._qos.items()):
-            self._rpc(spec.Basic.Qos(size, count, global_qos), None)
+            self._rpc(spec.Basic.Qos(size, count, global_qos), None, internal=True)
         if self._confirming:
-            self._rpc(spec.Confirm.Select(False), None)
+            self._rpc(spec.Confirm.Select(False), None, internal=True)
         if self._tx:
-            self._rpc(spec.Tx.Select(), None)
+            self._rpc(spec.Tx.Select(), None, internal=True)
 
-    def _restart_consumers(self, renamed: dict[str, str]) -> None:
-        """Consume again with the same tags, following renamed queues."""
+    def _consumer_queues(self, renamed: dict[str, str]) -> set[str]:
+        """The queues this channel's consumers consume from, after ``renamed``."""
+        return {renamed.get(queue, queue) for queue, *_rest in self._consumer_specs.values()}
+
+    def _recovered(self, renamed: dict[str, str], lost_queues: set[str]) -> list[Callable[[], Any]]:
+        """The recovery is over: the channel is open again. Consumers restart
+        with their tags, following renamed queues, except those whose queue
+        is lost (they are cancelled, as if by the broker); kept publishes go
+        out again. Returns the application callbacks to run: the channel's
+        open callback if it was still opening at the failure, and the
+        cancel notifications."""
+        self._recovering = False
+        self._state = self.OPEN
+        pending: list[Callable[[], Any]] = []
         for tag, (queue, auto_ack, exclusive, arguments) in list(self._consumer_specs.items()):
             queue = renamed.get(queue, queue)
+            if queue in lost_queues:
+                LOGGER.error(
+                    "channel %d: consumer %r not restarted: queue %r could not be recovered",
+                    self.channel_number,
+                    tag,
+                    queue,
+                )
+                pending.append(functools.partial(self._drop_consumer, spec.Basic.Cancel(tag)))
+                continue
             self._consumer_specs[tag] = (queue, auto_ack, exclusive, arguments)
-            self._consume(tag, None)
+            self._consume(tag, None, record=_consumer_record(tag, queue))
+        self._republish()
+        callback = self._on_open_callback
+        self._on_open_callback = None
+        if callback is not None:
+            pending.insert(0, functools.partial(callback, self))
+        return pending
 
     def _consume(self, tag: str, callback: _MethodCallback, record: _Record | None = None) -> None:
         """Send Basic.Consume for the consumer recorded under ``tag``."""
@@ -888,6 +954,13 @@ class Channel:
         call_each([callback for callback, _one_shot in entries], method_frame)
 
     def _on_broker_cancel(self, method: spec.Basic.Cancel) -> None:
+        if not method.nowait and self._state == self.OPEN:
+            self._send(spec.Basic.CancelOk(str(method.consumer_tag)))
+        self._drop_consumer(method)
+
+    def _drop_consumer(self, method: spec.Basic.Cancel) -> None:
+        """Forget a consumer the broker cancelled (or a recovery could not
+        restart) and tell the cancel callbacks."""
         tag = str(method.consumer_tag)
         self._consumers.pop(tag, None)
         self._auto_ack.pop(tag, None)
@@ -895,8 +968,6 @@ class Channel:
         recovery = self.connection._recovery
         if recovery is not None:
             recovery.topology.consumer_removed(tag)
-        if not method.nowait and self._state == self.OPEN:
-            self._send(spec.Basic.CancelOk(tag))
         method_frame = frame.Method(self.channel_number, method)
         call_each(self._on_cancel, method_frame)
 
@@ -920,6 +991,10 @@ _ACK = spec.Basic.Ack.INDEX
 _NACK = spec.Basic.Nack.INDEX
 _REJECT = spec.Basic.Reject.INDEX
 _TAGGED_REPLIES = (spec.Basic.ConsumeOk, spec.Basic.CancelOk)
+
+
+def _consumer_record(tag: str, queue: str) -> _Record:
+    return lambda topology, _reply: topology.consumer_added(tag, queue)
 
 
 def _recording(

@@ -536,8 +536,9 @@ class Connection(abc.ABC):
             )
         self._closing_by_user = True
         recovery = self._recovery
-        if recovery is not None and recovery.active and not self.is_open:
-            # Recovering: stop reconnecting; report the application's close.
+        if recovery is not None and recovery.active and self._engine.state != "OPEN":
+            # Recovering, with no open connection (waiting to retry, or in
+            # the handshake): stop; report the application's close.
             error = exceptions.ConnectionClosedByClient(reply_code, reply_text)
             if self._engine.state == "CLOSED":
                 recovery.cancel(error)
@@ -546,6 +547,8 @@ class Connection(abc.ABC):
                 self._process_events()
             return
         if not self.is_open:
+            # Opening, or restoring channels and topology after a reconnect
+            # (the engine is open: its close handshake's end stops the recovery).
             self._engine.close(reply_code, reply_text)
             self._process_events()
             return

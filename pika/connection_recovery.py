@@ -2,26 +2,46 @@
 
 `ConnectionRecovery` is attached to a `pika.connection.Connection` by
 `Connection.enable_recovery`. The connection asks it, when it closes,
-whether to recover; from then on it drives: reconnect with backoff across
-the parameters, reopen the channels with their numbers (each reapplies its
-QoS, confirm and tx modes), redeclare the recorded topology on a channel of
-its own, restart the consumers with their tags, republish what was kept,
-and report.
+whether to recover; from then on it drives:
 
-While it runs the connection is not open (``is_open`` is False,
-``is_recovering`` is True); channels are not open either, and calls on them
-raise ChannelWrongStateError.
+1. reconnect with backoff, trying the parameters in turn;
+2. reopen the channels with their numbers (each reapplies its QoS, confirm
+   and tx modes as soon as it is open);
+3. on a channel of its own, redeclare the recorded exchanges, then queues
+   (a server-named queue gets a new name, which its bindings and consumers
+   follow and the application is told), then bindings; then check, with a
+   passive declare, the queues of consumers that were not redeclared;
+4. restart the consumers with their tags and republish what was kept;
+5. report success.
+
+A declaration the broker refuses closes the recovery's channel; the failure
+is logged and kept in `ConnectionRecovery.failures`, and the recovery goes
+on with the next step on a new channel. A consumer whose queue is gone (or
+another connection's exclusive queue) is not restarted: the channel's
+cancel callbacks get a Basic.Cancel for it, as when the broker cancels one.
+
+If the connection is lost again during steps 2 to 4, the recovery starts
+over at step 1. Until step 5, the connection and its channels are not open
+(``is_open`` is False, ``is_recovering`` is True, channels are opening), so
+the application's calls on them raise ConnectionWrongStateError or
+ChannelWrongStateError; closing them is allowed and stops the recovery or
+drops the channel from it.
 """
 
 from __future__ import annotations
 
+import collections
+import functools
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Union
 
+from pika import channel as channel_mod
 from pika import exceptions, frame, spec
+from pika.callbacks import call_each
 from pika.engine import ConnectionEngine
-from pika.recovery import RecoveryPolicy, TopologyRecord, is_recoverable
+from pika.recovery import Binding, RecoveryPolicy, TopologyRecord, is_recoverable
 
 if TYPE_CHECKING:
     from pika.channel import Channel
@@ -33,6 +53,25 @@ OnStarted = Callable[["Connection", BaseException], Any]
 OnSucceeded = Callable[["Connection"], Any]
 OnFailed = Callable[["Connection", BaseException], Any]
 OnQueueRenamed = Callable[["Connection", str, str], Any]
+
+#: One replay step: what to do and to which entity.
+_Step = tuple[str, Union[str, Binding, None]]
+
+# The phases of a recovery, between the loss and the success.
+_CONNECTING = "connecting"
+_REOPENING = "reopening"
+_REPLAYING = "replaying"
+
+
+@dataclass(frozen=True)
+class RecoveryFailure:
+    """Something the last recovery could not restore: ``what`` is
+    "exchange", "queue", "binding" or "consumer queue"; ``name`` names it;
+    ``error`` is how the broker refused (usually ChannelClosedByBroker)."""
+
+    what: str
+    name: str
+    error: BaseException
 
 
 class ConnectionRecovery:
@@ -50,17 +89,24 @@ class ConnectionRecovery:
         self.topology = TopologyRecord()
         self.active = False
         self.attempts = 0
-        #: Old name -> new name of server-named queues after the last recovery.
+        #: Old name -> current name of server-named queues renamed by the
+        #: current (or last) recovery.
         self.renamed_queues: dict[str, str] = {}
+        #: What the current (or last) recovery could not restore.
+        self.failures: list[RecoveryFailure] = []
         self.on_started: list[OnStarted] = []
         self.on_succeeded: list[OnSucceeded] = []
         self.on_failed: list[OnFailed] = []
         self.on_queue_renamed: list[OnQueueRenamed] = []
+        self._phase = ""
         self._timer: Any = None
         self._last_error: BaseException | None = None
         self._waiting_channels: set[int] = set()
-        self._steps: list[Callable[[Channel], None]] = []
+        self._steps: collections.deque[_Step] = collections.deque()
+        self._current: tuple[str, str] | None = None
         self._replay_channel: Channel | None = None
+        self._declared_queues: set[str] = set()
+        self._lost_queues: set[str] = set()
         self._user_callbacks: list[Any] = []
 
     # ------------------------------------------------------------- starting
@@ -81,15 +127,35 @@ class ConnectionRecovery:
     def _begin(self, error: BaseException) -> None:
         LOGGER.warning("connection lost (%r): recovering", error)
         self.active = True
+        self._phase = _CONNECTING
         self.attempts = 0
+        self.renamed_queues = {}
+        self.failures = []
         self._last_error = error
         conn = self.connection
         self._user_callbacks = [*conn._on_open, *conn._on_open_error]
-        for chan in list(self.connection._channels.values()):
-            chan._connection_lost(self.policy.republish_unconfirmed)
-        for callback in list(self.on_started):
-            callback(self.connection, error)
-        self._schedule()
+        try:
+            self._channels_lost(error)
+            call_each(self.on_started, conn, error)
+        finally:
+            self._schedule()
+
+    def _channels_lost(self, error: BaseException) -> None:
+        """Every channel learns of the loss (a Basic.Nack for unconfirmed
+        publishes may reach the application)."""
+        republish = self.policy.republish_unconfirmed
+        replay = self._replay_channel
+        self._replay_channel = None
+        closers: list[Callable[[], Any]] = []
+        if replay is not None:
+            exc = error if isinstance(error, Exception) else exceptions.AMQPError(str(error))
+            closers.append(functools.partial(replay._on_closed, exc))
+        closers += [
+            functools.partial(chan._connection_lost, republish)
+            for chan in list(self.connection._channels.values())
+            if chan is not replay
+        ]
+        call_each(closers)
 
     def internal(self, callbacks: list[Any]) -> list[Any]:
         """The callbacks in ``callbacks`` that the library added during this
@@ -113,6 +179,7 @@ class ConnectionRecovery:
         params = self.parameters[self.attempts % len(self.parameters)]
         self.attempts += 1
         LOGGER.info("recovery attempt %d to %s:%s", self.attempts, params.host, params.port)
+        self._phase = _CONNECTING
         conn.params = params
         conn._engine = ConnectionEngine(conn._engine_config())
         conn.connection_state = conn.CONNECTION_INIT
@@ -120,174 +187,229 @@ class ConnectionRecovery:
 
     def _attempt_failed(self, error: BaseException) -> None:
         self._last_error = error
+        restoring = self._phase != _CONNECTING
+        self._phase = _CONNECTING
         if not is_recoverable(error):
             self._give_up(error)
             return
         LOGGER.info("recovery attempt %d failed: %r", self.attempts, error)
         self.connection.connection_state = self.connection.CONNECTION_INIT
-        self._schedule()
+        if not restoring:
+            self._schedule()
+            return
+        # Lost again while restoring: whatever was reopened is gone again.
+        self._steps.clear()
+        self._current = None
+        try:
+            self._channels_lost(error)
+        finally:
+            self._schedule()
 
     def _give_up(self, error: BaseException) -> None:
         LOGGER.error("connection recovery failed after %d attempt(s): %r", self.attempts, error)
-        self.active = False
-        if self._timer is not None:
-            self.connection._adapter_remove_timeout(self._timer)
-            self._timer = None
-        for callback in list(self.on_failed):
-            callback(self.connection, error)
-        self.connection._finish_close(
-            error if isinstance(error, Exception) else exceptions.AMQPConnectionError(str(error))
-        )
+        self._stop()
+        if not isinstance(error, Exception):
+            error = exceptions.AMQPConnectionError(str(error))
+        try:
+            call_each(self.on_failed, self.connection, error)
+        finally:
+            self.connection._finish_close(error)
 
     def cancel(self, error: Exception) -> None:
         """The application closed the connection during recovery."""
+        self._stop()
+        self.connection._finish_close(error)
+
+    def _stop(self) -> None:
         if self._timer is not None:
             self.connection._adapter_remove_timeout(self._timer)
             self._timer = None
         self.active = False
-        self.connection._finish_close(error)
+        self._phase = ""
+        self._steps.clear()
+        self._current = None
+        self._replay_channel = None
 
     # ------------------------------------------------------------ restoring
 
     def reconnected(self) -> None:
         """The new connection is open: reopen the channels."""
         conn = self.connection
-        conn.connection_state = conn.CONNECTION_OPEN
-        channels = sorted(conn._channels.items())
-        self._waiting_channels = {number for number, _chan in channels}
-        for _number, chan in channels:
-            chan._reopen()
+        self._phase = _REOPENING
+        conn.is_blocked = False
+        self._waiting_channels = set()
+        for number, chan in sorted(conn._channels.items()):
+            if chan._reopen():
+                self._waiting_channels.add(number)
         conn._output_ready()
-        if not channels:
+        if not self._waiting_channels:
             self._replay_topology()
 
     def channel_reopened(self, chan: Channel) -> None:
+        """An application channel is open again (or closed by the
+        application while it was reopened)."""
         self._waiting_channels.discard(chan.channel_number)
-        if chan is self._replay_channel:
-            self._next_step()
-        elif not self._waiting_channels and self._replay_channel is None:
+        if not self._waiting_channels and self._phase == _REOPENING:
             self._replay_topology()
 
     def _replay_topology(self) -> None:
-        """Redeclare exchanges, queues, then bindings, one after another on a
-        channel of the recovery's own (server-named queues need their new
-        name before their bindings)."""
+        """Plan the replay (bindings and consumer checks are planned when
+        reached, as they follow the queues' new names) and start it."""
+        self._phase = _REPLAYING
         topology = self.topology
-        self._steps = [self._exchange_step(name) for name in list(topology.exchanges)]
-        self._steps += [self._queue_step(name) for name in list(topology.queues)]
-        self._steps += [self._binding_step(binding) for binding in list(topology.bindings)]
+        self._declared_queues = set()
+        self._lost_queues = set()
+        steps: list[_Step] = [("exchange", name) for name in topology.exchanges]
+        steps += [("queue", name) for name in topology.queues]
+        steps += [("bindings", None), ("consumers", None)]
+        self._steps = collections.deque(steps)
         self._open_replay_channel()
 
     def _open_replay_channel(self) -> None:
         conn = self.connection
         number = conn._engine.allocate_channel_number()
-        chan = conn._create_channel(number, None)
-        chan._recovering = True
-        conn._channels[number] = chan
+        chan = channel_mod.Channel(conn, number, self._replay_channel_opened)
         chan.add_on_close_callback(self._on_replay_channel_closed)
+        conn._channels[number] = chan
         self._replay_channel = chan
-        chan._reopen()
-        conn._output_ready()
+        chan.open()
+
+    def _replay_channel_opened(self, chan: Channel) -> None:
+        if chan is self._replay_channel:
+            self._next_step()
 
     def _on_replay_channel_closed(self, chan: Channel, reason: Exception) -> None:
-        if chan is not self._replay_channel or not self.connection.is_open:
+        if chan is not self._replay_channel or self._phase != _REPLAYING:
             return
-        # A declaration the broker refused (e.g. 406): carry on with the rest.
-        LOGGER.error("recovery: a redeclaration failed: %r", reason)
+        # The broker refused a declaration (406 inequivalent arguments, 405
+        # another connection's exclusive queue, 404 no such queue...).
+        what, name = self._current or ("step", "")
+        self._current = None
+        LOGGER.error("recovery: could not restore %s %r: %r", what, name, reason)
+        self.failures.append(RecoveryFailure(what, name, reason))
+        if what == "consumer queue":
+            self._lost_queues.add(name)
         self._open_replay_channel()
 
     def _next_step(self) -> None:
         chan = self._replay_channel
         assert chan is not None
-        if self._steps:
-            self._steps.pop(0)(chan)
-            return
+        self._current = None
+        while self._steps:
+            kind, subject = self._steps.popleft()
+            if self._run_step(chan, kind, subject):
+                return
         self._replay_channel = None
         chan.close()
-        self._restart_consumers()
+        self._finish()
 
-    def _done(self, _reply: frame.Method) -> None:
+    def _step_done(self, _reply: frame.Method) -> None:
         self._next_step()
 
-    def _exchange_step(self, name: str) -> Callable[[Channel], None]:
-        def step(chan: Channel) -> None:
-            decl = self.topology.exchanges.get(name)
-            if decl is None:
-                self._next_step()
-                return
-            chan._rpc(
-                spec.Exchange.Declare(
-                    exchange=decl.name,
-                    type=decl.exchange_type,
-                    durable=decl.durable,
-                    auto_delete=decl.auto_delete,
-                    internal=decl.internal,
-                    arguments=decl.arguments,
-                ),
-                self._done,
+    def _run_step(self, chan: Channel, kind: str, subject: Any) -> bool:
+        """Send the request of one step; False if there was nothing to send."""
+        topology = self.topology
+        method: Any
+        callback: Callable[[frame.Method], Any] = self._step_done
+        if kind == "exchange":
+            exchange = topology.exchanges.get(subject)
+            if exchange is None:
+                return False
+            method = spec.Exchange.Declare(
+                exchange=exchange.name,
+                type=exchange.exchange_type,
+                durable=exchange.durable,
+                auto_delete=exchange.auto_delete,
+                internal=exchange.internal,
+                arguments=exchange.arguments,
             )
-
-        return step
-
-    def _queue_step(self, name: str) -> Callable[[Channel], None]:
-        def step(chan: Channel) -> None:
-            decl = self.topology.queues.get(name)
-            if decl is None:
-                self._next_step()
-                return
-
-            def declared(reply: frame.Method) -> None:
-                new_name = str(reply.method.queue)
-                if new_name != name:
-                    self.topology.queue_renamed(name, new_name)
-                    self.renamed_queues[name] = new_name
-                    for callback in list(self.on_queue_renamed):
-                        callback(self.connection, name, new_name)
-                self._next_step()
-
-            chan._rpc(
-                spec.Queue.Declare(
-                    queue="" if decl.server_named else decl.name,
-                    durable=decl.durable,
-                    exclusive=decl.exclusive,
-                    auto_delete=decl.auto_delete,
-                    arguments=decl.arguments,
-                ),
-                declared,
+            self._current = ("exchange", exchange.name)
+        elif kind == "queue":
+            queue = topology.queues.get(subject)
+            if queue is None:
+                return False
+            method = spec.Queue.Declare(
+                queue="" if queue.server_named else queue.name,
+                durable=queue.durable,
+                exclusive=queue.exclusive,
+                auto_delete=queue.auto_delete,
+                arguments=queue.arguments,
             )
+            callback = functools.partial(self._queue_declared, queue.name)
+            self._current = ("queue", queue.name)
+        elif kind == "bindings":
+            self._steps.extendleft(reversed([("binding", item) for item in topology.bindings]))
+            return False
+        elif kind == "binding":
+            if subject not in topology.bindings:
+                return False  # unbound (or its queue or exchange deleted) since planned
+            method = _bind_method(subject)
+            self._current = ("binding", f"{subject.source} -> {subject.destination}")
+        elif kind == "consumers":
+            queues: set[str] = set()
+            for app_channel in self._recovering_channels():
+                queues |= app_channel._consumer_queues(self.renamed_queues)
+            checks = sorted(queues - self._declared_queues)
+            self._steps.extendleft(reversed([("consumer queue", name) for name in checks]))
+            return False
+        else:
+            # A consumer's queue this recovery did not declare: still there,
+            # and usable by this connection?
+            method = spec.Queue.Declare(queue=subject, passive=True)
+            self._current = ("consumer queue", subject)
+        chan._rpc(method, callback)
+        return True
 
-        return step
+    def _queue_declared(self, name: str, reply: frame.Method) -> None:
+        new_name = str(reply.method.queue)
+        self._declared_queues.add(new_name)
+        if new_name == name:
+            self._next_step()
+            return
+        self.topology.queue_renamed(name, new_name)
+        renamed = self.renamed_queues
+        for old, current in renamed.items():
+            if current == name:
+                renamed[old] = new_name
+        renamed[name] = new_name
+        try:
+            call_each(self.on_queue_renamed, self.connection, name, new_name)
+        finally:
+            self._next_step()
 
-    def _binding_step(self, binding: Any) -> Callable[[Channel], None]:
-        def step(chan: Channel) -> None:
-            # A queue renamed since the steps were planned moved its bindings.
-            destination = self.renamed_queues.get(binding.destination, binding.destination)
-            method: Any
-            if binding.is_exchange:
-                method = spec.Exchange.Bind(
-                    destination=binding.destination,
-                    source=binding.source,
-                    routing_key=binding.routing_key,
-                    arguments=binding.arguments,
-                )
-            else:
-                method = spec.Queue.Bind(
-                    queue=destination,
-                    exchange=binding.source,
-                    routing_key=binding.routing_key,
-                    arguments=binding.arguments,
-                )
-            chan._rpc(method, self._done)
+    def _recovering_channels(self) -> list[Channel]:
+        return [
+            chan
+            for chan in self.connection._channels.values()
+            if chan._recovering and chan is not self._replay_channel
+        ]
 
-        return step
-
-    def _restart_consumers(self) -> None:
+    def _finish(self) -> None:
+        """Topology is back: restart consumers, open the channels and the
+        connection to the application, report."""
         conn = self.connection
-        for chan in list(conn._channels.values()):
-            if chan.is_open:
-                chan._restart_consumers(self.renamed_queues)
-                chan._republish()
         self.active = False
+        self._phase = ""
+        conn.connection_state = conn.CONNECTION_OPEN
+        pending: list[Callable[[], Any]] = []
+        for chan in self._recovering_channels():
+            pending += chan._recovered(self.renamed_queues, self._lost_queues)
         LOGGER.warning("connection recovered after %d attempt(s)", self.attempts)
-        for callback in list(self.on_succeeded):
-            callback(conn)
+        pending += [functools.partial(callback, conn) for callback in self.on_succeeded]
+        call_each(pending)
+
+
+def _bind_method(binding: Binding) -> Any:
+    if binding.is_exchange:
+        return spec.Exchange.Bind(
+            destination=binding.destination,
+            source=binding.source,
+            routing_key=binding.routing_key,
+            arguments=binding.arguments,
+        )
+    return spec.Queue.Bind(
+        queue=binding.destination,
+        exchange=binding.source,
+        routing_key=binding.routing_key,
+        arguments=binding.arguments,
+    )

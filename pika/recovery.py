@@ -180,7 +180,12 @@ class TopologyRecord:
             self.queue_deleted(queue)
 
     def queue_renamed(self, old: str, new: str) -> None:
-        """A server-named queue got a new name from the broker on recovery."""
+        """A server-named queue got a new name from the broker on recovery.
+
+        Its bindings follow it; so does a binding's routing key that was the
+        old name (the default key of ``queue_bind``), since nobody would
+        have chosen the broker's generated name for any other reason.
+        """
         decl = self.queues.pop(old, None)
         if decl is not None:
             decl.name = new
@@ -188,9 +193,8 @@ class TopologyRecord:
         renamed: dict[Binding, None] = {}
         for binding in self.bindings:
             if not binding.is_exchange and binding.destination == old:
-                binding = Binding.of(
-                    new, binding.source, binding.routing_key, binding.arguments, False
-                )
+                key = new if binding.routing_key == old else binding.routing_key
+                binding = Binding.of(new, binding.source, key, binding.arguments, False)
             renamed[binding] = None
         self.bindings = renamed
         for tag, queue in self.consumers.items():

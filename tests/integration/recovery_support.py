@@ -21,6 +21,7 @@ from pika.channel import Channel
 from pika.connection import Parameters
 from pika.frame import Method
 from pika.recovery import RecoveryPolicy
+from tests.utils.broker import rabbitmqctl
 from tests.utils.wait import WaitTimeout
 
 #: Quick reconnects, so a test spends its time recovering rather than waiting.
@@ -291,3 +292,27 @@ def summarize(durations: list[float]) -> str:
         f"min {min(durations) * 1000:.0f} ms, median {statistics.median(durations) * 1000:.0f}"
         f" ms, max {max(durations) * 1000:.0f} ms"
     )
+
+
+def list_rows(
+    what: str, fields: tuple[str, ...], node: Optional[str] = None
+) -> list[tuple[str, ...]]:
+    """``rabbitmqctl list_<what>`` on the default vhost, one tuple of ``fields`` a row."""
+    output = rabbitmqctl(f"list_{what}", "--quiet", "--no-table-headers", *fields, node=node)
+    return [tuple(line.split("\t")) for line in output.splitlines() if line.strip()]
+
+
+def bindings_of(node: Optional[str] = None) -> set[tuple[str, str, str, str]]:
+    """Every binding: (source exchange, destination kind, destination, routing key)."""
+    rows = list_rows(
+        "bindings", ("source_name", "destination_kind", "destination_name", "routing_key"), node
+    )
+    return {(row[0], row[1], row[2], row[3]) for row in rows}
+
+
+def queue_names(node: Optional[str] = None) -> set[str]:
+    return {row[0] for row in list_rows("queues", ("name",), node)}
+
+
+def exchange_names(node: Optional[str] = None) -> set[str]:
+    return {row[0] for row in list_rows("exchanges", ("name",), node)}

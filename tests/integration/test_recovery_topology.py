@@ -1,0 +1,142 @@
+"""Acceptance: the topology a connection declared comes back after the
+broker closes the connection (``rabbitmqctl close_all_connections``) and
+after the broker node itself is stopped and started again.
+
+Exclusive and server-named queues are redeclared (the application learns
+the new names), queue and exchange-to-exchange bindings follow, and the
+consumers are restarted; entities the application deleted are not
+redeclared, and an auto-delete queue whose last consumer was cancelled is
+dropped from the record.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import pytest
+
+from pika import exceptions
+from pika.channel import Channel
+from pika.parameters import URLParameters
+from pika.recovery import RecoveryPolicy
+from tests.integration.recovery_support import (
+    RecoveringClient,
+    SelectRunner,
+    bindings_of,
+    exchange_names,
+    queue_names,
+)
+from tests.integration.select_support import unique
+from tests.utils import broker
+from tests.utils.extra_node import ExtraBrokerNode
+
+pytestmark = pytest.mark.broker
+
+
+class Declared:
+    """A small topology declared through one recovering client: a topic
+    exchange E routing ``k.#`` to a fanout exchange F (exchange-to-exchange),
+    a named exclusive queue bound to E with ``k.1``, a server-named
+    exclusive queue bound to F, and a consumer on each queue."""
+
+    def __init__(self, client: RecoveringClient) -> None:
+        self.client = client
+        self.chan = chan = client.channel()
+        self.source = unique("rec-topic")
+        self.fanout = unique("rec-fanout")
+        client.rpc(chan.exchange_declare, self.source, "topic")
+        client.rpc(chan.exchange_declare, self.fanout, "fanout")
+        client.rpc(chan.exchange_bind, self.fanout, self.source, "k.#")
+        self.named = unique("rec-exclusive")
+        client.rpc(chan.queue_declare, self.named, exclusive=True)
+        client.rpc(chan.queue_bind, self.named, self.source, "k.1")
+        self.first_server_name = client.rpc(chan.queue_declare, "", exclusive=True).method.queue
+        client.rpc(chan.queue_bind, self.first_server_name, self.fanout)
+        self.received: dict[str, list[bytes]] = {"named": [], "server": []}
+        self.named_tag = chan.basic_consume(self.named, self._consumer("named"))
+        self.server_tag = chan.basic_consume(self.first_server_name, self._consumer("server"))
+        self.round_trip(b"before")
+
+    def _consumer(self, which: str) -> Callable[..., None]:
+        def on_message(chan: Channel, method: object, _properties: object, body: bytes) -> None:
+            self.received[which].append(body)
+            chan.basic_ack(method.delivery_tag)  # type: ignore[attr-defined]
+
+        return on_message
+
+    @property
+    def server_named(self) -> str:
+        return self.client.renamed_to(self.first_server_name)
+
+    def round_trip(self, body: bytes) -> None:
+        """Publish to E with ``k.1``: both consumers must get it (the second
+        through the exchange-to-exchange binding)."""
+        self.chan.basic_publish(self.source, "k.1", body)
+        self.client.wait(
+            lambda: body in self.received["named"] and body in self.received["server"],
+            f"{body!r} at both consumers",
+        )
+
+    def check_broker(self, node: Optional[str] = None) -> None:
+        """What the broker has: the exchanges, both queues with one consumer
+        each, and the three bindings."""
+        assert {self.source, self.fanout} <= exchange_names(node)
+        for queue in (self.named, self.server_named):
+            info = broker.queue_info(queue, node=node)
+            assert info is not None and info.exclusive and info.consumers == 1, (queue, info)
+        bindings = bindings_of(node)
+        assert (self.source, "exchange", self.fanout, "k.#") in bindings
+        assert (self.source, "queue", self.named, "k.1") in bindings
+        assert (self.fanout, "queue", self.server_named, self.server_named) in bindings
+
+
+def test_close_all_connections_recovers_the_topology() -> None:
+    runner = SelectRunner()
+    client = RecoveringClient(runner, URLParameters(broker.broker_url()))
+    try:
+        declared = Declared(client)
+        broker.close_all_connections("test: topology recovery")
+        client.wait(lambda: client.recoveries == 1, "recovery")
+        started = client.started[0]
+        assert isinstance(started, exceptions.ConnectionClosedByBroker)
+        assert started.reply_code == 320
+        assert client.conn.is_open and declared.chan.is_open
+        # The server-named queue got a new name; the named one kept its own.
+        assert [old for old, _new in client.renamed] == [declared.first_server_name]
+        assert declared.server_named != declared.first_server_name
+        assert broker.queue_info(declared.first_server_name) is None
+        assert sorted(declared.chan.consumer_tags) == sorted(
+            [declared.named_tag, declared.server_tag]
+        )
+        declared.check_broker()
+        declared.round_trip(b"after")
+    finally:
+        client.close()
+        runner.close()
+
+
+@pytest.mark.timeout(300)
+def test_node_restart_recovers_the_topology(
+    broker_node_factory: Callable[..., ExtraBrokerNode],
+) -> None:
+    node = broker_node_factory("restart")
+    runner = SelectRunner()
+    # Reconnect attempts fail (connection refused) while the node is down.
+    policy = RecoveryPolicy(initial_delay=0.2, max_delay=1.0)
+    client = RecoveringClient(runner, URLParameters(node.url()), policy)
+    try:
+        declared = Declared(client)
+        node.stop()
+        client.wait(lambda: client.conn.is_recovering, "recovery started")
+        assert not client.conn.is_open and not declared.chan.is_open
+        node.start()
+        client.wait(lambda: client.recoveries == 1, "recovery", timeout=60)
+        # The shutdown is a 320 CONNECTION_FORCED close from the broker.
+        assert isinstance(client.started[0], exceptions.ConnectionClosedByBroker)
+        assert not client.failed and not client.closed
+        # Nothing was durable: everything on the node now was redeclared.
+        declared.check_broker(node.name)
+        declared.round_trip(b"after restart")
+    finally:
+        client.close()
+        runner.close()
