@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Callable
 
 import pytest
 
@@ -268,9 +269,47 @@ def test_update_secret(conn: BlockingConnection, broker_url: str) -> None:
     conn.channel().queue_declare("", exclusive=True)
 
 
-def test_heartbeats_keep_an_idle_connection_alive_in_sleep(broker_url: str) -> None:
+def idle_in_sleep(conn: BlockingConnection, seconds: float) -> None:
+    conn.sleep(seconds)
+
+
+def idle_in_process_data_events(conn: BlockingConnection, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        conn.process_data_events(time_limit=deadline - time.monotonic())
+
+
+def idle_in_start_consuming(conn: BlockingConnection, seconds: float) -> None:
+    chan = conn.channel()
+    queue = str(chan.queue_declare("", exclusive=True).method.queue)
+    chan.basic_consume(queue, lambda *args: None)
+    conn.call_later(seconds, chan.stop_consuming)
+    chan.start_consuming()
+
+
+def idle_in_consume_generator(conn: BlockingConnection, seconds: float) -> None:
+    chan = conn.channel()
+    queue = str(chan.queue_declare("", exclusive=True).method.queue)
+    assert next(chan.consume(queue, inactivity_timeout=seconds)) == (None, None, None)
+    chan.cancel()
+
+
+@pytest.mark.parametrize(
+    "idle",
+    [
+        idle_in_sleep,
+        idle_in_process_data_events,
+        idle_in_start_consuming,
+        idle_in_consume_generator,
+    ],
+)
+def test_heartbeats_keep_an_idle_connection_alive(
+    broker_url: str, idle: Callable[[BlockingConnection, float], None]
+) -> None:
+    # With a 1 s heartbeat, both sides give up after about 2 s of silence:
+    # the connection survives 3.5 s only if heartbeats flow both ways.
     with open_connection(broker_url, heartbeat=1) as connection:
-        connection.sleep(3.5)
+        idle(connection, 3.5)
         assert connection.is_open
         connection.channel().queue_declare("", exclusive=True)
 

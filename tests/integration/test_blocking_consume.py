@@ -17,7 +17,6 @@ from tests.integration.blocking_support import (
     channel_fixture,
     connection_fixture,
     later,
-    open_connection,
 )
 
 pytestmark = pytest.mark.broker
@@ -253,17 +252,6 @@ def test_broker_cancel_ends_start_consuming_and_calls_cancel_callbacks(
     assert len(cancels) == 1
     assert isinstance(cancels[0].method, spec.Basic.Cancel)
     assert chan.consumer_tags == []
-
-
-def test_heartbeats_flow_while_in_start_consuming(broker_url: str) -> None:
-    with open_connection(broker_url, heartbeat=1) as conn:
-        chan = conn.channel()
-        queue = private_queue(chan)
-        chan.basic_consume(queue, lambda *args: None)
-        conn.call_later(3.5, chan.stop_consuming)
-        chan.start_consuming()
-        assert conn.is_open
-        chan.queue_declare(queue, passive=True)
 
 
 # -------------------------------------------------------- threads
