@@ -59,6 +59,52 @@ User callbacks
     handed to the connection for sending; otherwise it is the exception that
     explains the failure: `pika.exceptions.NackError` for a Basic.Nack, or the
     channel's or connection's close reason when it closed first.
+
+Recovery (opt-in)
+    ``Connection(parameters, ..., recovery=RecoveryPolicy(...))`` turns on the
+    callback layer's automatic recovery (`pika.connection_recovery`): after
+    an unexpected loss the connection reconnects with the policy's backoff,
+    trying every given parameters in turn (``parameters`` may then be a
+    sequence, for failover between cluster nodes), reopens its channels,
+    redeclares its topology and restarts its consumers, which keep running
+    on the same worker threads. Without ``recovery`` nothing changes: a loss
+    closes the connection. While a recovery runs:
+
+    - ``is_open`` is False on the connection and its channels, ``is_closed``
+      too; ``is_recovering`` is True.
+    - Synchronous calls that were waiting for a reply when the connection
+      broke raise `ConnectionInterrupted` at once (its ``error`` is the loss:
+      `pika.exceptions.StreamLostError`, a 320 ConnectionClosedByBroker,
+      AMQPHeartbeatTimeout...). Their request may or may not have taken
+      effect; a ``basic_consume`` interrupted so may still be restarted by
+      the recovery, since its consumer was recorded when it was sent. A
+      ``channel()`` waiting for its channel fails the same way and that
+      channel is discarded.
+    - Every call made from another thread (synchronous or not: publishes,
+      acks, ``channel()``, ``add_callback_threadsafe``...) waits in the call
+      queue and runs, in order, once the recovery has succeeded. A
+      synchronous call waits within its ``timeout`` and raises `ReplyTimeout`
+      past it (the request is then never sent). ``basic_publish`` returns at
+      once as always; once `MAX_PENDING_CALLS` calls wait, publishing threads
+      block in it until the recovery ends: the same back-pressure as a slow
+      socket. Nothing is dropped: held publishes go out after the recovery,
+      and their ``on_publish`` gets their real confirm.
+    - If the recovery fails for good (``max_attempts``, refused login...),
+      every waiting call raises the final error (also passed to
+      ``on_close_callback``), and held publishes report it to ``on_publish``.
+    - ``close()`` stops the recovery and closes; ``abort()`` too.
+
+    Publishes that were not confirmed when the connection broke get a
+    `pika.exceptions.NackError` in ``on_publish`` (and a Basic.Nack in
+    ``ack_nack_callback``), or with ``republish_unconfirmed=True`` they are
+    published again after the recovery and report their real confirm.
+    Deliveries from before the loss are requeued by the broker: those still
+    waiting in a manual-ack consumer's work queue are discarded, and acks,
+    nacks and rejects of their tags are dropped, never sent
+    (`Channel.is_stale_delivery_tag`, `Channel.stale_tags_dropped`).
+    ``add_on_recovery_started_callback``, ``..._succeeded_...``,
+    ``..._failed_...`` and ``add_on_queue_renamed_callback`` report the
+    recovery on the connection's worker thread.
 """
 
 from __future__ import annotations
@@ -67,6 +113,8 @@ import collections
 import logging
 import queue
 import threading
+import time
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Callable, Literal, NamedTuple, Optional
 
@@ -74,6 +122,7 @@ from pika import channel as channel_mod
 from pika import exceptions, frame, spec
 from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.parameters import ConnectionParameters, Parameters
+from pika.recovery import RecoveryPolicy
 
 __all__ = [
     "DEFAULT_RPC_TIMEOUT",
@@ -83,6 +132,7 @@ __all__ = [
     "WRITE_BUFFER_HIGH_WATER",
     "Channel",
     "Connection",
+    "ConnectionInterrupted",
     "ReplyTimeout",
 ]
 
@@ -110,6 +160,39 @@ class ReplyTimeout(exceptions.AMQPError, TimeoutError):
 
     The request may still have reached the broker and take effect later.
     """
+
+
+class ConnectionInterrupted(exceptions.AMQPConnectionError):
+    """A call was waiting for the broker when the connection broke and
+    automatic recovery began (see the module's documentation).
+
+    The request may or may not have taken effect. ``error`` is the loss that
+    started the recovery (also the exception's ``__cause__``); calls made
+    from now on wait for the recovery to finish.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(
+            f"the connection was lost before the reply came ({error!r}); it is being recovered"
+        )
+        self.error = error
+        self.__cause__ = error
+
+
+def _parameters_list(parameters: Any) -> list[Parameters]:
+    """``parameters`` (None, one `Parameters`, or a sequence of them) as a non-empty list."""
+    if parameters is None:
+        return [ConnectionParameters()]
+    if isinstance(parameters, Parameters):
+        return [parameters]
+    if isinstance(parameters, Sequence) and not isinstance(parameters, (str, bytes)):
+        candidates = list(parameters)
+        if candidates and all(isinstance(item, Parameters) for item in candidates):
+            return candidates
+    raise TypeError(
+        f"parameters must be a pika.connection.Parameters instance or a non-empty "
+        f"sequence of them, got {parameters!r}"
+    )
 
 
 def _check_timeout(timeout: Optional[float]) -> None:
@@ -172,6 +255,11 @@ class _Reply:
         self._done.set()
         return True
 
+    @property
+    def abandoned(self) -> bool:
+        """True once the waiting thread has given up (its timeout expired)."""
+        return self._state == _ABANDONED
+
     def wait(self, timeout: Optional[float], what: str) -> Any:
         """The value, or raise the error; `ReplyTimeout` after ``timeout`` s."""
         if not self._done.wait(timeout):
@@ -182,14 +270,6 @@ class _Reply:
         if self._error is not None:
             raise self._error
         return self._value
-
-
-def _start_operation(operation: Callable[[_Reply], Any], reply: _Reply) -> None:
-    """Run ``operation(reply)`` on the I/O thread; what it raises goes to ``reply``."""
-    try:
-        operation(reply)
-    except Exception as error:
-        reply.fail(error)
 
 
 class _CallQueue:
@@ -215,16 +295,30 @@ class _CallQueue:
         # them to take a delivery).
         self.exempt: set[int] = set()
 
-    def submit(self, function: _Function, args: tuple[Any, ...]) -> None:
-        """Queue ``function(*args)``; ConnectionWrongStateError once closed."""
+    def submit(
+        self, function: _Function, args: tuple[Any, ...], deadline: Optional[float] = None
+    ) -> None:
+        """Queue ``function(*args)``; ConnectionWrongStateError once closed.
+
+        A thread that finds the queue full waits for room, until the
+        ``deadline`` (`time.monotonic` value; None: no limit), then raises
+        `ReplyTimeout`. If the connection ends while it waits, it raises the
+        connection's final error.
+        """
         with self._lock:
+            waited = False
             if len(self._items) >= self._limit and threading.get_ident() not in self.exempt:
+                waited = True
                 while len(self._items) >= self._limit and not self._closed:
-                    self._drained.wait()
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise ReplyTimeout("no room in the call queue before the timeout")
+                    self._drained.wait(remaining)
             if self._closed:
-                raise exceptions.ConnectionWrongStateError(
-                    f"the connection is closed: {self._closed_reason!r}"
-                )
+                reason = self._closed_reason
+                if waited and isinstance(reason, Exception):
+                    raise reason
+                raise exceptions.ConnectionWrongStateError(f"the connection is closed: {reason!r}")
             self._items.append((function, args))
             if not self._scheduled:
                 self._scheduled = True
@@ -338,29 +432,29 @@ class Connection:
     The constructor connects and returns once the connection is open; it
     raises the failure (a `pika.exceptions.AMQPConnectionError`) otherwise,
     or `pika.exceptions.ConnectionOpenAborted` when it is not open within
-    ``timeout`` seconds. ``on_open_error_callback(connection, error)`` is
-    called (in the constructing thread) just before that failure is raised;
+    ``timeout`` seconds. ``parameters`` may be a sequence: they are tried in
+    turn until one opens, and the last failure is raised.
+    ``on_open_error_callback(connection, error)`` is called (in the
+    constructing thread) just before that failure is raised;
     ``on_close_callback(connection, error)`` once an open connection closes.
     ``work_queue_maxsize`` and ``work_queue_put_timeout`` apply to the
-    callback queue of every channel (see the module's documentation).
+    callback queue of every channel. ``recovery`` turns on automatic
+    recovery with that policy, across all the ``parameters`` (see the
+    module's documentation).
     """
 
     def __init__(
         self,
-        parameters: Optional[Parameters],
+        parameters: Parameters | Sequence[Parameters] | None,
         on_open_error_callback: Optional[Callable[[Connection, BaseException], Any]] = None,
         on_close_callback: Optional[Callable[[Connection, BaseException], Any]] = None,
         timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
         work_queue_maxsize: int = DEFAULT_WORK_QUEUE_MAXSIZE,
         work_queue_put_timeout: float = DEFAULT_WORK_QUEUE_PUT_TIMEOUT,
+        *,
+        recovery: Optional[RecoveryPolicy] = None,
     ) -> None:
-        if parameters is None:
-            parameters = ConnectionParameters()
-        if not isinstance(parameters, Parameters):
-            raise TypeError(
-                f"parameters must be a pika.connection.Parameters instance, "
-                f"got {type(parameters).__name__}"
-            )
+        candidates = _parameters_list(parameters)
         for name, callback in (
             ("on_open_error_callback", on_open_error_callback),
             ("on_close_callback", on_close_callback),
@@ -371,23 +465,37 @@ class Connection:
         if isinstance(work_queue_maxsize, bool) or not isinstance(work_queue_maxsize, int):
             raise TypeError("work_queue_maxsize must be an int")
         _check_timeout(work_queue_put_timeout)
-        self._params = parameters
+        if recovery is not None and not isinstance(recovery, RecoveryPolicy):
+            raise TypeError(
+                f"recovery must be a pika.recovery.RecoveryPolicy or None, "
+                f"got {type(recovery).__name__}"
+            )
+        self._candidates = candidates
+        self._params = candidates[0]
+        self._recovery_policy = recovery
         self._on_close_callback = on_close_callback
         self._work_queue_maxsize = work_queue_maxsize
         self._work_queue_put_timeout = work_queue_put_timeout
         self._blocked_callbacks: list[Callable[..., Any]] = []
         self._unblocked_callbacks: list[Callable[..., Any]] = []
+        self._recovery_started: list[Callable[..., Any]] = []
+        self._recovery_succeeded: list[Callable[..., Any]] = []
+        self._recovery_failed: list[Callable[..., Any]] = []
+        self._queue_renamed: list[Callable[..., Any]] = []
         self._impl: Optional[SelectConnection] = None
+        self._attempt = 0
         self._close_reason: Optional[BaseException] = None
+        self._close_requested = False
+        # The channels handed out or being opened (touched on the I/O thread only).
+        self._channels: set[Channel] = set()
         self._ioloop = IOLoop()
         self._calls = _CallQueue(self._wake_loop, MAX_PENDING_CALLS)
         self._events = _CallbackWorker("pika-connection-callbacks", 0, None, self._calls.exempt)
         self._opened = _Reply()
         self._finished = threading.Event()
+        first = candidates[0]
         self._thread = threading.Thread(
-            target=self._run_loop,
-            name=f"pika-io-{parameters.host}:{parameters.port}",
-            daemon=True,
+            target=self._run_loop, name=f"pika-io-{first.host}:{first.port}", daemon=True
         )
         self._thread.start()
         try:
@@ -396,8 +504,8 @@ class Connection:
             self.abort(timeout)
             error: BaseException = exceptions.ConnectionOpenAborted(
                 f"the connection did not open within {timeout:g} s",
-                host=parameters.host,
-                port=parameters.port,
+                host=self._params.host,
+                port=self._params.port,
             )
         except BaseException as failure:
             self._finished.wait(timeout)
@@ -409,8 +517,13 @@ class Connection:
         raise error
 
     def __repr__(self) -> str:
-        state = "open" if self.is_open else "closed" if self.is_closed else "not open"
-        return f"<{type(self).__name__} {state} {self._params.host}:{self._params.port}>"
+        if self.is_recovering:
+            state = "recovering"
+        else:
+            state = "open" if self.is_open else "closed" if self.is_closed else "not open"
+        impl = self._impl
+        params = impl.params if impl is not None else self._params
+        return f"<{type(self).__name__} {state} {params.host}:{params.port}>"
 
     def __enter__(self) -> Connection:
         return self
@@ -429,20 +542,14 @@ class Connection:
     def _run_loop(self) -> None:
         self._calls.exempt.add(threading.get_ident())
         try:
-            impl = SelectConnection(
-                self._params,
-                on_open_callback=self._on_opened,
-                on_open_error_callback=self._on_open_failed,
-                on_close_callback=self._on_closed,
-                custom_ioloop=self._ioloop,
-            )
-            self._impl = impl
+            self._connect(0)
             while True:
                 try:
                     self._ioloop.start()
                 except Exception:
                     LOGGER.exception("unexpected error on the I/O thread of %r", self)
-                    if not impl.is_closed:
+                    impl = self._impl
+                    if impl is not None and not impl.is_closed:
                         continue
                 break
         except Exception as error:
@@ -454,13 +561,41 @@ class Connection:
             self._events.close()
             self._finished.set()
 
+    def _connect(self, index: int) -> None:
+        """Start opening a callback-API connection with parameters number ``index``."""
+        self._attempt = index
+        impl = SelectConnection(
+            self._candidates[index],
+            on_open_callback=self._on_opened,
+            on_open_error_callback=self._on_open_failed,
+            on_close_callback=self._on_closed,
+            custom_ioloop=self._ioloop,
+        )
+        self._impl = impl
+        if self._recovery_policy is not None:
+            impl.enable_recovery(self._recovery_policy, self._candidates)
+            impl.add_on_recovery_started_callback(self._on_recovery_started)
+            impl.add_on_recovery_succeeded_callback(self._on_recovery_succeeded)
+            impl.add_on_recovery_failed_callback(self._on_recovery_failed)
+            impl.add_on_queue_renamed_callback(self._on_queue_renamed)
+
     def _on_opened(self, impl: Any) -> None:
         impl.add_on_connection_blocked_callback(self._on_blocked)
         impl.add_on_connection_unblocked_callback(self._on_unblocked)
         if not self._opened.resolve(None):
             impl.close()  # the constructor gave up waiting
 
-    def _on_open_failed(self, _impl: Any, error: BaseException) -> None:
+    def _on_open_failed(self, impl: Any, error: BaseException) -> None:
+        following = self._attempt + 1
+        if impl is self._impl and following < len(self._candidates) and not self._opened.abandoned:
+            params = self._candidates[following]
+            LOGGER.warning("opening failed (%r); trying %s:%s", error, params.host, params.port)
+            try:
+                self._connect(following)
+            except Exception as failure:
+                error = failure
+            else:
+                return
         self._close_reason = error
         self._opened.fail(error)
         self._ioloop.stop()
@@ -479,38 +614,106 @@ class Connection:
         for callback in list(self._unblocked_callbacks):
             self._events.put(callback, (self, method_frame))
 
+    def _on_recovery_started(self, impl: Any, error: BaseException) -> None:
+        """The connection broke and recovery begins: fail what waited for a reply."""
+        interrupted = ConnectionInterrupted(error)
+        for channel in list(self._channels):
+            channel._connection_interrupted(interrupted)
+        if self._close_requested:
+            # close() was called but its turn in the call queue has not come:
+            # the queue is held now, so stop the recovery from here.
+            self._ioloop.add_callback(self._stop_recovery)
+        for callback in list(self._recovery_started):
+            self._events.put(callback, (self, error))
+
+    def _on_recovery_succeeded(self, _impl: Any) -> None:
+        self._drain_calls()
+        for callback in list(self._recovery_succeeded):
+            self._events.put(callback, (self,))
+
+    def _on_recovery_failed(self, _impl: Any, error: BaseException) -> None:
+        # The connection closes next: _on_closed ends the loop, and the calls
+        # still held fail with this error.
+        for callback in list(self._recovery_failed):
+            self._events.put(callback, (self, error))
+
+    def _on_queue_renamed(self, _impl: Any, old: str, new: str) -> None:
+        for callback in list(self._queue_renamed):
+            self._events.put(callback, (self, old, new))
+
     def _wake_loop(self) -> None:
         self._ioloop.add_callback_threadsafe(self._drain_calls)
 
     def _drain_calls(self) -> None:
-        """Run the calls other threads queued, unless the socket is not keeping up.
+        """Run the calls other threads queued, unless the socket is not
+        keeping up or the connection is being recovered.
 
         While more than `WRITE_BUFFER_HIGH_WATER` bytes wait for the socket
         the calls stay queued (and `MAX_PENDING_CALLS` then blocks the
         threads that add more), so publishing faster than the broker reads
-        holds the publishers back instead of filling memory.
+        holds the publishers back instead of filling memory. During a
+        recovery they stay queued the same way, until `_on_recovery_succeeded`
+        runs them or the connection's end fails them.
         """
         impl = self._impl
-        if (
-            impl is not None
-            and not impl.is_closed
-            and impl._adapter_get_write_buffer_size() > WRITE_BUFFER_HIGH_WATER
-        ):
+        if impl is None or impl.is_closed:
+            self._calls.run()
+            return
+        if impl.is_recovering:
+            return
+        if impl._adapter_get_write_buffer_size() > WRITE_BUFFER_HIGH_WATER:
             self._ioloop.call_later(_WRITE_BUFFER_RECHECK, self._drain_calls)
             return
         self._calls.run()
+
+    def _start_operation(self, operation: Callable[[_Reply], Any], reply: _Reply) -> None:
+        """Run ``operation(reply)`` (I/O thread); what it raises goes to ``reply``.
+
+        Not run if the caller has stopped waiting; once the connection is
+        over, ``reply`` gets the connection's final error instead.
+        """
+        if reply.abandoned:
+            return
+        impl = self._impl
+        if impl is None or impl.is_closed:
+            reply.fail(self._final_error())
+            return
+        try:
+            operation(reply)
+        except Exception as error:
+            reply.fail(error)
+
+    def _final_error(self) -> BaseException:
+        reason = self._close_reason
+        if isinstance(reason, Exception):
+            return reason
+        return exceptions.ConnectionWrongStateError("the connection is closed")
 
     def _close_on_loop(self) -> None:
         impl = self._impl
         if impl is not None and impl.is_open:
             impl.close()
 
+    def _stop_recovery(self) -> None:
+        """Close a connection that is being recovered (which stops the recovery)."""
+        impl = self._impl
+        if impl is not None and impl.is_recovering and not (impl.is_closing or impl.is_closed):
+            impl.close()
+
     def _abort_on_loop(self) -> None:
         impl = self._impl
-        if impl is not None and not impl.is_closed:
-            impl._terminate(
-                exceptions.ConnectionClosedByClient(200, "connection aborted by the application")
-            )
+        if impl is None or impl.is_closed:
+            return
+        text = "connection aborted by the application"
+        if impl.is_recovering and impl._engine.state == "CLOSED" and not impl.is_closing:
+            # Waiting to retry: there is no stream to drop, and the callback
+            # API's close() stops the recovery.
+            impl.close(200, text)
+            return
+        # Marked as the application's doing, so this loss starts no recovery
+        # (and ends one that was connecting or restoring).
+        impl._closing_by_user = True
+        impl._terminate(exceptions.ConnectionClosedByClient(200, text))
 
     # ---------------------------------------------------- marshalling helper
 
@@ -522,7 +725,8 @@ class Connection:
 
         ``operation`` starts the work and arranges for ``reply.resolve(value)``
         or ``reply.fail(error)``; what it raises fails the reply. Returns the
-        value, raises the error, or `ReplyTimeout` after ``timeout`` seconds.
+        value, raises the error, or `ReplyTimeout` after ``timeout`` seconds
+        (time spent waiting for room in the call queue included).
         """
         _check_timeout(timeout)
         if self._on_loop_thread():
@@ -530,22 +734,37 @@ class Connection:
                 f"{what} waits for the I/O thread, so it cannot be called from it"
             )
         reply = _Reply()
-        self._calls.submit(_start_operation, (operation, reply))
-        return reply.wait(timeout, what)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            self._calls.submit(self._start_operation, (operation, reply), deadline)
+        except ReplyTimeout:
+            raise ReplyTimeout(f"{what}: no reply within {timeout:g} s") from None
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            return reply.wait(remaining, what)
+        except ReplyTimeout:
+            raise ReplyTimeout(f"{what}: no reply within {timeout:g} s") from None
 
     # ------------------------------------------------------------ public API
 
     @property
     def is_open(self) -> bool:
-        """True while the connection is open (False once closing has begun)."""
+        """True while the connection is open: False once closing has begun,
+        and while it is being recovered."""
         impl = self._impl
-        return impl is not None and impl.is_open
+        return impl is not None and impl.is_open and not impl.is_recovering
 
     @property
     def is_closed(self) -> bool:
-        """True once the connection is closed."""
+        """True once the connection is closed (for good: not while recovering)."""
         impl = self._impl
         return self._finished.is_set() or (impl is not None and impl.is_closed)
+
+    @property
+    def is_recovering(self) -> bool:
+        """True while an automatic recovery is under way."""
+        impl = self._impl
+        return impl is not None and impl.is_recovering
 
     def channel(self, timeout: Optional[float] = DEFAULT_RPC_TIMEOUT) -> Channel:
         """Open a new channel; raises `ReplyTimeout` if it is not open within ``timeout`` s."""
@@ -559,7 +778,9 @@ class Connection:
 
         def on_open(_impl_channel: channel_mod.Channel) -> None:
             wrapper._pending.discard(reply)
-            if not reply.resolve(wrapper):
+            if reply.resolve(wrapper):
+                wrapper._delivered = True
+            else:
                 wrapper._impl.close()  # channel() timed out: nobody will use it
 
         impl_channel = impl.channel(on_open_callback=on_open)
@@ -575,15 +796,24 @@ class Connection:
         Returns at once on a closed connection. If the close does not finish
         within ``timeout`` seconds the socket is dropped instead (see
         `abort`) and `ReplyTimeout` is raised. From the I/O thread (inside an
-        `add_callback_threadsafe` callback) it only starts the close.
+        `add_callback_threadsafe` callback) it only starts the close. During
+        a recovery it stops the recovery; the calls it held then fail with
+        ConnectionClosedByClient.
         """
         _check_timeout(timeout)
         if self._finished.is_set():
             return
+        self._close_requested = True
         try:
             self._calls.submit(self._close_on_loop, ())
         except exceptions.ConnectionWrongStateError:
             pass  # the I/O thread is already finishing
+        if self._recovery_policy is not None:
+            # The call queue is held during a recovery: reach the loop directly.
+            try:
+                self._ioloop.add_callback_threadsafe(self._stop_recovery)
+            except RuntimeError:
+                pass  # the I/O thread has finished and closed its loop
         if self._on_loop_thread():
             return
         if not self._finished.wait(timeout):
@@ -597,7 +827,8 @@ class Connection:
         """Drop the connection at once, without the close handshake; never raises.
 
         Waits up to ``timeout`` seconds for the I/O thread to finish (not
-        from the I/O thread itself). Harmless on a closed connection.
+        from the I/O thread itself). Harmless on a closed connection. Stops
+        a recovery as well.
         """
         _check_timeout(timeout)
         try:
@@ -613,7 +844,8 @@ class Connection:
 
         It must be short and must not call synchronous methods (they would
         raise ReentrancyError). Raises ConnectionWrongStateError once the
-        connection is closed.
+        connection is closed. During a recovery it runs once the recovery
+        has succeeded.
         """
         _check_callable(callback, "callback")
         self._calls.submit(_run_callback, (callback, ()))
@@ -631,6 +863,42 @@ class Connection:
         """``callback(connection, method_frame)`` when the broker sends Connection.Unblocked."""
         _check_callable(callback, "callback")
         self._unblocked_callbacks.append(callback)
+
+    # -------------------------------------------------------------- recovery
+
+    def _recovery_callbacks(self, callbacks: list[Callable[..., Any]], callback: Any) -> None:
+        _check_callable(callback, "callback")
+        if self._recovery_policy is None:
+            raise exceptions.ConnectionWrongStateError(
+                "recovery is not enabled: pass recovery=RecoveryPolicy(...) to Connection"
+            )
+        callbacks.append(callback)
+
+    def add_on_recovery_started_callback(
+        self, callback: Callable[[Connection, BaseException], Any]
+    ) -> None:
+        """``callback(connection, error)`` on the connection's worker thread
+        when a recovery begins, ``error`` being the loss."""
+        self._recovery_callbacks(self._recovery_started, callback)
+
+    def add_on_recovery_succeeded_callback(self, callback: Callable[[Connection], Any]) -> None:
+        """``callback(connection)`` on the connection's worker thread once the
+        channels, topology and consumers are back."""
+        self._recovery_callbacks(self._recovery_succeeded, callback)
+
+    def add_on_recovery_failed_callback(
+        self, callback: Callable[[Connection, BaseException], Any]
+    ) -> None:
+        """``callback(connection, error)`` on the connection's worker thread
+        when recovery gives up (``on_close_callback`` follows)."""
+        self._recovery_callbacks(self._recovery_failed, callback)
+
+    def add_on_queue_renamed_callback(
+        self, callback: Callable[[Connection, str, str], Any]
+    ) -> None:
+        """``callback(connection, old_name, new_name)`` on the connection's
+        worker thread when a server-named queue is redeclared under a new name."""
+        self._recovery_callbacks(self._queue_renamed, callback)
 
 
 # ------------------------------------------------------------------ channel
@@ -671,6 +939,9 @@ class Channel:
         self._ack_nack_callback: Optional[Callable[[frame.Method], Any]] = None
         self._unconfirmed: dict[int, tuple[_Function, Any, Any]] = {}
         self._unconfirmed_tags: collections.deque[int] = collections.deque()
+        # Whether channel() returned this channel to its caller.
+        self._delivered = False
+        self._closed_by: Optional[BaseException] = None
         # Read from any thread:
         self._failure: Optional[exceptions.WorkQueueFullError] = None
         self._return_callbacks: list[_Function] = []
@@ -679,6 +950,7 @@ class Channel:
         channel.add_on_return_callback(self._on_return)
         channel.add_on_cancel_callback(self._on_cancel)
         channel.add_callback(self._on_get_empty, [spec.Basic.GetEmpty], one_shot=False)
+        wrapper._channels.add(self)
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed" if self.is_closed else "closing"
@@ -692,11 +964,24 @@ class Channel:
 
     @property
     def is_open(self) -> bool:
-        return self._impl.is_open
+        """True while the channel is open (False while the connection is being recovered)."""
+        return self._impl.is_open and not self._connection.is_recovering
 
     @property
     def is_closed(self) -> bool:
         return self._impl.is_closed
+
+    @property
+    def stale_tags_dropped(self) -> int:
+        """How many acks, nacks and rejects were dropped because their
+        delivery tag came from before a connection recovery."""
+        return self._impl.stale_tags_dropped
+
+    def is_stale_delivery_tag(self, delivery_tag: int) -> bool:
+        """Whether ``delivery_tag`` came from before the last connection
+        recovery: the broker has requeued that delivery, and an ack, nack
+        or reject of it is dropped (and counted), not sent."""
+        return self._impl.is_stale_delivery_tag(delivery_tag)
 
     @property
     def next_publish_seq_no(self) -> int:
@@ -716,7 +1001,8 @@ class Channel:
         failure = self._failure
         if failure is not None:
             raise exceptions.WorkQueueFullError(str(failure))
-        if not self._impl.is_open:
+        impl = self._impl
+        if not impl.is_open and not (impl.is_opening and self._connection.is_recovering):
             raise exceptions.ChannelWrongStateError(
                 f"channel {self._impl.channel_number} is not open"
             )
@@ -796,7 +1082,8 @@ class Channel:
         try:
             self._impl.basic_publish(exchange, routing_key, body, properties, mandatory)
         except Exception as error:
-            self._hand_over(on_publish, (error,))
+            closed_by = self._closed_by if self._impl.is_closed else None
+            self._hand_over(on_publish, (error if closed_by is None else closed_by,))
             return
         if self._confirming:
             tag = self._impl.next_publish_seq_no - 1
@@ -942,11 +1229,14 @@ class Channel:
         body: bytes,
     ) -> None:
         """Run a consumer callback (worker thread)."""
-        if not auto_ack and not self._impl.is_open:
+        impl = self._impl
+        if not auto_ack and (
+            not impl.is_open or impl.is_stale_delivery_tag(method.delivery_tag or 0)
+        ):
             LOGGER.debug(
-                "channel %d closing: delivery %s not handed to the consumer "
+                "channel %d closing or recovered: delivery %s not handed to the consumer "
                 "(the broker delivers it again)",
-                self._impl.channel_number,
+                impl.channel_number,
                 method.delivery_tag,
             )
             return
@@ -1226,7 +1516,24 @@ class Channel:
         if self._impl.is_open:
             self._impl.close(0, "client work queue full")
 
+    def _connection_interrupted(self, error: ConnectionInterrupted) -> None:
+        """The connection broke and is being recovered (I/O thread).
+
+        The replies this channel waited for will never come: their callers
+        get ``error``. A channel that `Connection.channel` has not returned
+        yet is discarded (its caller gets ``error`` too).
+        """
+        if not self._delivered:
+            self._impl._on_closed(error)
+            return
+        pending, self._pending = self._pending, set()
+        self._gets.clear()
+        for reply in pending:
+            reply.fail(error)
+
     def _on_closed(self, _impl: channel_mod.Channel, reason: BaseException) -> None:
+        self._closed_by = reason
+        self._connection._channels.discard(self)
         error = self._failure if self._failure is not None else reason
         pending, self._pending = self._pending, set()
         for reply in pending:
