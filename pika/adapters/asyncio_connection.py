@@ -7,10 +7,10 @@ move through asyncio's native transport. `_StreamBridge` sits between
 that transport and the connection: an asyncio protocol on one side, a
 `nbio_interface.AbstractStreamTransport` on the other.
 
-The connection never changes the event-loop policy or the current loop. With
-no loop given it uses the running loop, else the loop set as current for
-this thread, else a new loop of its own (`connection.ioloop`) that is not
-installed anywhere.
+The connection never changes the event-loop policy. With no loop given it
+uses the running loop, else this thread's current loop (see `_default_loop`
+for how each Python version answers that), else a new loop of its own
+(`connection.ioloop`) that is not installed anywhere.
 """
 
 from __future__ import annotations
@@ -68,18 +68,22 @@ class AsyncioConnection(base_connection.BaseConnection):
 
 
 def _default_loop() -> asyncio.AbstractEventLoop:
-    """The running loop, else this thread's current loop, else a new one.
+    """The running loop, else what ``asyncio.get_event_loop()`` gives without
+    a deprecation warning, else a new loop that is not made current.
 
-    Asking for the current loop when none is set is deprecated (3.12, 3.13)
-    or an error (3.14 on): that case is caught, and answered with a new loop
-    that is not made current, so nothing global changes.
+    Up to 3.11 ``get_event_loop()`` returns this thread's current loop, and
+    in the main thread creates and sets one if there is none (its long-time
+    behaviour). From 3.12 that implicit creation is deprecated and from 3.14
+    an error: the warning is turned into an exception here, before anything
+    is set, and the connection gets a loop of its own.
     """
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
         pass
     with warnings.catch_warnings():
-        warnings.simplefilter("error", DeprecationWarning)
+        # Only this warning: other threads' warnings keep their own filters.
+        warnings.filterwarnings("error", "There is no current event loop", DeprecationWarning)
         try:
             return asyncio.get_event_loop()
         except (DeprecationWarning, RuntimeError):
