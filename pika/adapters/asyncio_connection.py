@@ -20,7 +20,7 @@ import socket
 import ssl
 import warnings
 from collections.abc import Coroutine, Sequence
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from pika import connection
 from pika.adapters import base_connection
@@ -164,8 +164,8 @@ class _StreamBridge(asyncio.Protocol, nbio_interface.AbstractStreamTransport):
     # asyncio's side: a protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream connection's transport is always a full asyncio.Transport.
+        self._transport = cast(asyncio.Transport, transport)
         self._protocol.connection_made(self)
 
     def eof_received(self) -> bool:
