@@ -131,6 +131,24 @@ def test_closing_the_connection_in_a_callback_ends_start_consuming(
     assert conn.is_closed and chan.is_closed
 
 
+def test_closing_the_channel_in_a_callback_ends_start_consuming(
+    conn: BlockingConnection, chan: BlockingChannel
+) -> None:
+    queue = private_queue(chan)
+    publish(chan, queue, 3)
+    seen: list[bytes] = []
+
+    def on_message(channel: BlockingChannel, _m: Any, _p: Any, body: bytes) -> None:
+        seen.append(body)
+        channel.close()
+
+    chan.basic_consume(queue, on_message)
+    chan.start_consuming()
+    assert seen == [b"m0"]
+    assert chan.is_closed and conn.is_open
+    assert chan.consumer_tags == []
+
+
 def test_start_consuming_without_consumers_returns(chan: BlockingChannel) -> None:
     chan.start_consuming()
 
