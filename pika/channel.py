@@ -109,6 +109,8 @@ class Channel:
         #: channel with 406 PRECONDITION_FAILED).
         self.stale_tags_dropped = 0
         self._recovering = False
+        # Channel.Open sent on the new connection; answered.
+        self._reopening = False
         self._reopened = False
         # Confirm numbering across recoveries (None until the first one,
         # unless publishes are kept for republishing).
@@ -169,6 +171,11 @@ class Channel:
             # Open again on the broker, not yet for the application.
             self._recovering = False
             self._begin_close(reply_code, reply_text)
+            return
+        if self._recovering and not self._reopening:
+            # Nothing on the broker to close: closed at once.
+            self._close_after_open = (reply_code, reply_text)
+            self._closed_with_connection()
             return
         if self._state == self.OPENING:
             self._close_after_open = (reply_code, reply_text)
@@ -819,6 +826,7 @@ class Channel:
             return
         self._state = self.OPENING
         self._recovering = True
+        self._reopening = False
         self._reopened = False
         self._replies.clear()
         recovery = self.connection._recovery
@@ -841,6 +849,7 @@ class Channel:
             return False
         self._engine = self.connection._engine
         self._engine.open_channel(self.channel_number)
+        self._reopening = True
         return True
 
     def _closed_with_connection(self) -> None:

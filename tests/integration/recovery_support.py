@@ -20,8 +20,9 @@ from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.channel import Channel
 from pika.connection import Parameters
 from pika.frame import Method
+from pika.parameters import URLParameters
 from pika.recovery import RecoveryPolicy
-from tests.utils.broker import rabbitmqctl
+from tests.utils.broker import close_connection, list_connections, rabbitmqctl
 from tests.utils.wait import WaitTimeout
 
 #: Quick reconnects, so a test spends its time recovering rather than waiting.
@@ -177,6 +178,12 @@ class RecoveringClient:
             self._began = None
 
     @property
+    def name(self) -> str:
+        """The ``connection_name`` client property (see `named`)."""
+        properties = self.conn.params.client_properties or {}
+        return str(properties.get("connection_name", ""))
+
+    @property
     def recoveries(self) -> int:
         return len(self.durations)
 
@@ -316,3 +323,27 @@ def queue_names(node: Optional[str] = None) -> set[str]:
 
 def exchange_names(node: Optional[str] = None) -> set[str]:
     return {row[0] for row in list_rows("exchanges", ("name",), node)}
+
+
+def named(url: str, name: str) -> URLParameters:
+    """Parameters for ``url`` whose connection carries ``connection_name``."""
+    params = URLParameters(url)
+    params.client_properties = {"connection_name": name}
+    return params
+
+
+def close_named_connection(name: str, reason: str = "closed by a recovery test") -> None:
+    """Make the broker close (320 CONNECTION_FORCED) the connection called ``name``."""
+    for row in list_connections(("pid", "client_properties")):
+        if name in row.get("client_properties", ""):
+            close_connection(row["pid"], reason)
+            return
+    raise AssertionError(f"the broker lists no connection named {name}")
+
+
+def channel_count(name: str) -> int:
+    """How many channels the broker counts on the connection called ``name``."""
+    for row in list_connections(("channels", "client_properties")):
+        if name in row.get("client_properties", ""):
+            return int(row["channels"])
+    raise AssertionError(f"the broker lists no connection named {name}")

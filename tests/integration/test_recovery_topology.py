@@ -23,7 +23,9 @@ from tests.integration.recovery_support import (
     RecoveringClient,
     SelectRunner,
     bindings_of,
+    close_named_connection,
     exchange_names,
+    named,
     queue_names,
 )
 from tests.integration.select_support import unique
@@ -137,6 +139,56 @@ def test_node_restart_recovers_the_topology(
         # Nothing was durable: everything on the node now was redeclared.
         declared.check_broker(node.name)
         declared.round_trip(b"after restart")
+    finally:
+        client.close()
+        runner.close()
+
+
+def test_deleted_and_auto_deleted_entities_are_not_redeclared() -> None:
+    runner = SelectRunner()
+    name = unique("rec-conn")
+    client = RecoveringClient(runner, named(broker.broker_url(), name))
+    try:
+        chan = client.channel()
+        kept_exchange, gone_exchange = unique("rec-kept-ex"), unique("rec-gone-ex")
+        auto_exchange = unique("rec-auto-ex")
+        kept_queue, gone_queue = unique("rec-kept-q"), unique("rec-gone-q")
+        auto_queue, nowait_queue = unique("rec-auto-q"), unique("rec-nowait-q")
+        for exchange in (kept_exchange, gone_exchange):
+            client.rpc(chan.exchange_declare, exchange, "fanout")
+        client.rpc(chan.exchange_declare, auto_exchange, "fanout", auto_delete=True)
+        for queue in (kept_queue, gone_queue, nowait_queue):
+            client.rpc(chan.queue_declare, queue, exclusive=True)
+        client.rpc(chan.queue_declare, auto_queue, auto_delete=True)
+        client.rpc(chan.queue_bind, kept_queue, kept_exchange)
+        client.rpc(chan.queue_bind, gone_queue, gone_exchange)
+        client.rpc(chan.queue_bind, kept_queue, auto_exchange)
+        consumer = chan.basic_consume(auto_queue, lambda *_args: None)
+        client.wait(lambda: broker.queue_info(auto_queue) is not None, "consumer")
+
+        # The application deletes some of it; the broker removes the rest:
+        # the auto-delete queue loses its last consumer, the auto-delete
+        # exchange its last binding.
+        client.rpc(chan.exchange_delete, gone_exchange)
+        client.rpc(chan.queue_delete, gone_queue)
+        chan.queue_delete(nowait_queue)  # nowait: recorded at once
+        client.rpc(chan.basic_cancel, consumer)
+        client.rpc(chan.queue_unbind, kept_queue, auto_exchange)
+        client.wait(lambda: broker.queue_info(auto_queue) is None, "auto-delete queue gone")
+        assert auto_exchange not in exchange_names()
+
+        close_named_connection(name)
+        client.wait(lambda: client.recoveries == 1, "recovery")
+        queues, exchanges = queue_names(), exchange_names()
+        assert kept_queue in queues and kept_exchange in exchanges
+        assert not {gone_queue, auto_queue, nowait_queue} & queues
+        assert not {gone_exchange, auto_exchange} & exchanges
+        assert (kept_exchange, "queue", kept_queue, kept_queue) in bindings_of()
+        topology = client.conn.recovery.topology  # type: ignore[union-attr]
+        assert set(topology.queues) == {kept_queue}
+        assert set(topology.exchanges) == {kept_exchange}
+        assert not client.conn.recovery.failures  # type: ignore[union-attr]
+        client.rpc(chan.exchange_delete, kept_exchange)
     finally:
         client.close()
         runner.close()
