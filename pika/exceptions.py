@@ -164,6 +164,23 @@ class WorkQueueFullError(AMQPConnectionError):
     """Raised when a connection's internal work queue cannot accept more work."""
 
 
+class ConnectionInterrupted(AMQPConnectionError):
+    """Raised by a call that was awaiting a reply when recovery began; ``error`` is the loss."""
+
+    def __init__(self, error: BaseException) -> None:
+        # Whether the request took effect is unknown; calls made from now on
+        # wait for the recovery instead.
+        super().__init__(
+            f"the connection was lost before the reply came ({error!r}); it is being recovered"
+        )
+        self.error = error
+        self.__cause__ = error
+
+
+class RecoveryWaitTimeout(AMQPConnectionError):
+    """Raised by a call that waited its limit for a connection recovery, which goes on."""
+
+
 class AMQPChannelError(AMQPError):
     """Raised when a channel cannot be used or an operation on it fails."""
 

@@ -121,6 +121,7 @@ from typing import Any, Callable, Literal, NamedTuple, Optional
 from pika import channel as channel_mod
 from pika import exceptions, frame, spec
 from pika.adapters.select_connection import IOLoop, SelectConnection
+from pika.exceptions import ConnectionInterrupted
 from pika.parameters import ConnectionParameters, Parameters
 from pika.recovery import RecoveryPolicy
 
@@ -160,23 +161,6 @@ class ReplyTimeout(exceptions.AMQPError, TimeoutError):
 
     The request may still have reached the broker and take effect later.
     """
-
-
-class ConnectionInterrupted(exceptions.AMQPConnectionError):
-    """A call was waiting for the broker when the connection broke and
-    automatic recovery began (see the module's documentation).
-
-    The request may or may not have taken effect. ``error`` is the loss that
-    started the recovery (also the exception's ``__cause__``); calls made
-    from now on wait for the recovery to finish.
-    """
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(
-            f"the connection was lost before the reply came ({error!r}); it is being recovered"
-        )
-        self.error = error
-        self.__cause__ = error
 
 
 def _parameters_list(parameters: Any) -> list[Parameters]:
