@@ -11,6 +11,8 @@ import asyncio
 import collections
 import statistics
 import time
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -22,8 +24,15 @@ from pika.connection import Parameters
 from pika.frame import Method
 from pika.parameters import URLParameters
 from pika.recovery import RecoveryPolicy
-from tests.utils.broker import close_connection, list_connections, rabbitmqctl
+from tests.utils.broker import close_connection, list_connections, queue_info, rabbitmqctl
+from tests.utils.proxy import TcpProxy
 from tests.utils.wait import WaitTimeout
+
+
+def unique_name(prefix: str) -> str:
+    """A queue or exchange name no other test uses."""
+    return f"pika-test-{prefix}-{uuid.uuid4().hex[:10]}"
+
 
 #: Quick reconnects, so a test spends its time recovering rather than waiting.
 FAST_POLICY = RecoveryPolicy(initial_delay=0.05, max_delay=1.0, jitter=0.5)
@@ -134,7 +143,7 @@ class RecoveringClient:
         runner: LoopRunner,
         params: Parameters,
         policy: RecoveryPolicy = FAST_POLICY,
-        parameters: Optional[list[Parameters]] = None,
+        parameters: Optional[Sequence[Parameters]] = None,
         timeout: float = 15,
     ) -> None:
         self.runner = runner
@@ -299,6 +308,150 @@ def summarize(durations: list[float]) -> str:
         f"min {min(durations) * 1000:.0f} ms, median {statistics.median(durations) * 1000:.0f}"
         f" ms, max {max(durations) * 1000:.0f} ms"
     )
+
+
+#: Publishes per tick of the publisher (a tick every PUBLISH_INTERVAL s).
+BURST = 5
+PUBLISH_INTERVAL = 0.01
+
+
+class Soak:
+    """A recovering publisher connection and a recovering consumer
+    connection, both to ``params`` (failing over across ``parameters``), on
+    one durable queue (of the given ``queue_arguments``): the publisher
+    publishes a burst every PUBLISH_INTERVAL while its channel is open, the
+    consumer acks in batches. ``node`` is the broker node to ask about the
+    queue (rabbitmqctl -n)."""
+
+    def __init__(
+        self,
+        runner: LoopRunner,
+        params: Parameters,
+        parameters: Optional[Sequence[Parameters]] = None,
+        queue_arguments: Optional[dict[str, Any]] = None,
+        node: Optional[str] = None,
+    ) -> None:
+        self.runner = runner
+        self.node = node
+        # Acks go out in batches, so some are still unsent at a cut: their
+        # tags are stale after the recovery, and the messages come again.
+        self.ledger = Ledger(ack_at_once=False)
+        self.queue = unique_name("soak")
+        self.consumer = RecoveringClient(runner, params, parameters=parameters)
+        self.publisher = RecoveringClient(runner, params, parameters=parameters)
+        consume_channel = self.consumer.channel()
+        self.consumer.rpc(
+            consume_channel.queue_declare, self.queue, durable=True, arguments=queue_arguments
+        )
+        self.consumer.rpc(consume_channel.basic_qos, prefetch_count=100)
+        consume_channel.basic_consume(self.queue, self.ledger.on_message)
+        self.consume_channel = consume_channel
+        self.publish_channel = self.publisher.channel()
+        self.publisher.rpc(self.publish_channel.confirm_delivery, self.ledger.on_confirm)
+        self.cuts = 0
+        self._publish_timer: Any = None
+        self._ack_timer: Any = None
+
+    def start(self) -> None:
+        self._publish_tick()
+        self._ack_tick()
+
+    def _publish_tick(self) -> None:
+        chan = self.publish_channel
+        if self.publisher.conn.is_open and chan.is_open:
+            for _ in range(BURST):
+                self.ledger.publish(chan, "", self.queue)
+        self._publish_timer = self.runner.call_later(PUBLISH_INTERVAL, self._publish_tick)
+
+    def _ack_tick(self) -> None:
+        self.ledger.flush_acks()
+        self._ack_timer = self.runner.call_later(PUBLISH_INTERVAL, self._ack_tick)
+
+    def stop_publishing(self) -> None:
+        if self._publish_timer is not None:
+            self.runner.cancel(self._publish_timer)
+            self._publish_timer = None
+
+    def stop_acking(self) -> None:
+        if self._ack_timer is not None:
+            self.runner.cancel(self._ack_timer)
+            self._ack_timer = None
+
+    def both_open(self) -> bool:
+        return (
+            self.consumer.conn.is_open
+            and self.publisher.conn.is_open
+            and self.consume_channel.is_open
+            and self.publish_channel.is_open
+        )
+
+    def cut_repeatedly(self, proxy: TcpProxy, times: int, interval: float) -> None:
+        """Cut both connections at ``proxy`` ``times`` times: each cut once
+        both clients are back and ``interval`` seconds after the previous one."""
+        for number in range(times):
+            self.runner.sleep(interval)
+            self.runner.run_until(self.both_open, 30, f"recovery before cut {number + 1}")
+            assert proxy.cut() == 2
+            self.cuts += 1
+        self.runner.run_until(self.both_open, 30, "recovery after the last cut")
+
+    def drain(self) -> None:
+        """Stop publishing and wait for every confirm and every confirmed message."""
+        self.stop_publishing()
+        ledger = self.ledger
+        self.runner.run_until(lambda: not ledger.outstanding, 30, "every confirm")
+        self.runner.run_until(lambda: not ledger.missing(), 30, "every confirmed message")
+        # Nacked messages may have reached the queue all the same: let them arrive.
+        deadline = time.monotonic() + 30
+        while not self._queue_empty():
+            assert time.monotonic() < deadline, f"{self.queue} did not drain"
+            self.runner.sleep(0.3)
+
+    def _queue_empty(self) -> bool:
+        info = queue_info(self.queue, node=self.node)
+        return info is not None and info.messages == 0
+
+    def figures(self) -> dict[str, Any]:
+        """What the run measured, by name."""
+        ledger = self.ledger
+        channels = (self.consume_channel, self.publish_channel)
+        return {
+            "adapter": self.runner.name,
+            "published": ledger.published,
+            "confirmed": len(ledger.confirmed),
+            "nacked": len(ledger.nacked),
+            "consumed_unique": len(ledger.consumed),
+            "duplicates": ledger.duplicates,
+            "redelivered": ledger.redelivered,
+            "stale_tags_dropped": sum(chan.stale_tags_dropped for chan in channels),
+            "consumer_recoveries": self.consumer.recoveries,
+            "publisher_recoveries": self.publisher.recoveries,
+            "consumer_recovery_time": summarize(self.consumer.durations),
+            "publisher_recovery_time": summarize(self.publisher.durations),
+        }
+
+    def check(self) -> None:
+        """No confirmed message lost, every publish confirmed or nacked, no
+        recovery failed."""
+        ledger = self.ledger
+        assert not ledger.missing(), f"confirmed but never consumed: {sorted(ledger.missing())}"
+        assert not ledger.confirmed & ledger.nacked
+        assert not ledger.unexpected_confirms, ledger.unexpected_confirms
+        assert ledger.published == len(ledger.confirmed) + len(ledger.nacked)
+        for client in (self.consumer, self.publisher):
+            assert not client.failed and not client.closed
+
+    def close(self) -> None:
+        self.stop_publishing()
+        self.stop_acking()
+        for client in (self.publisher, self.consumer):
+            if client.conn.is_open:
+                client.conn.close()
+        self.runner.run_until(
+            lambda: self.publisher.conn.is_closed and self.consumer.conn.is_closed,
+            15,
+            "connections closed",
+        )
 
 
 def list_rows(
