@@ -23,8 +23,9 @@ Synchronous methods
     callback API's method on the I/O thread with a reply callback and waits
     up to ``timeout`` seconds (``None``: no limit). On expiry it raises
     `ReplyTimeout` (both a `pika.exceptions.AMQPError` and a `TimeoutError`);
-    the request was sent and may still take effect, its late reply is
-    discarded. They return the broker's reply method frame (``Queue.DeclareOk``
+    a request the I/O thread had not started by then is never sent, one
+    already sent may still take effect, and its late reply is discarded.
+    They return the broker's reply method frame (``Queue.DeclareOk``
     and so on) where the protocol has one. Calling one from the I/O thread
     itself (inside `Connection.add_callback_threadsafe`) raises
     `pika.exceptions.ReentrancyError`: the reply could never arrive.
@@ -70,8 +71,8 @@ Recovery (opt-in)
     on the same worker threads. Without ``recovery`` nothing changes: a loss
     closes the connection. While a recovery runs:
 
-    - ``is_open`` is False on the connection and its channels, ``is_closed``
-      too; ``is_recovering`` is True.
+    - ``is_open`` and ``is_closed`` are both False on the connection and its
+      channels; the connection's ``is_recovering`` is True.
     - Synchronous calls that were waiting for a reply when the connection
       broke raise `ConnectionInterrupted` at once (its ``error`` is the loss:
       `pika.exceptions.StreamLostError`, a 320 ConnectionClosedByBroker,

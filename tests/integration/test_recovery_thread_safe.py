@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import collections
 import functools
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
@@ -547,3 +551,54 @@ def test_publishers_block_once_the_call_queue_is_full_during_recovery(
         channel.queue_delete(queue)
     finally:
         client.close()
+
+
+# ---------------------------------------------------------------- the example
+
+
+def recovered(lines: list[str], count: int) -> bool:
+    return lines.count("Recovered") >= count
+
+
+@pytest.mark.timeout(120)
+def test_the_example_carries_on_through_cuts(broker_url: str, proxy: TcpProxy) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    queue = unique("example")
+    environment = dict(
+        os.environ,
+        AMQP_URL=proxy.rewrite_url(broker_url),
+        PYTHONPATH=str(repo),
+        PYTHONUNBUFFERED="1",
+    )
+    process = subprocess.Popen(
+        [sys.executable, str(repo / "examples" / "thread_safe_recovery.py"), queue, "600"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=environment,
+    )
+    lines: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        lines.extend(line.rstrip("\n") for line in process.stdout)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        wait_until(lambda: any(line.startswith("Publishing") for line in lines), timeout=20)
+        for cut in range(1, 4):
+            time.sleep(0.5)
+            proxy.cut()
+            wait_until(functools.partial(recovered, lines, cut), timeout=20, message="recovered")
+        assert process.wait(60) == 0, lines
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        reader.join(10)
+        with Connection(URLParameters(broker_url)) as cleaner:
+            cleaner.channel().queue_delete(queue)
+    assert sum(line.startswith("Connection lost (StreamLostError") for line in lines) == 3
+    assert lines[-1].startswith("All 1200 messages confirmed and consumed ("), lines
