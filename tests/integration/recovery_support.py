@@ -321,7 +321,7 @@ class Soak:
     one durable queue (of the given ``queue_arguments``): the publisher
     publishes a burst every PUBLISH_INTERVAL while its channel is open, the
     consumer acks in batches. ``node`` is the broker node to ask about the
-    queue (rabbitmqctl -n)."""
+    queue (rabbitmqctl -n); ``policy`` is both clients' recovery policy."""
 
     def __init__(
         self,
@@ -330,6 +330,7 @@ class Soak:
         parameters: Optional[Sequence[Parameters]] = None,
         queue_arguments: Optional[dict[str, Any]] = None,
         node: Optional[str] = None,
+        policy: RecoveryPolicy = FAST_POLICY,
     ) -> None:
         self.runner = runner
         self.node = node
@@ -337,8 +338,8 @@ class Soak:
         # tags are stale after the recovery, and the messages come again.
         self.ledger = Ledger(ack_at_once=False)
         self.queue = unique_name("soak")
-        self.consumer = RecoveringClient(runner, params, parameters=parameters)
-        self.publisher = RecoveringClient(runner, params, parameters=parameters)
+        self.consumer = RecoveringClient(runner, params, policy, parameters)
+        self.publisher = RecoveringClient(runner, params, policy, parameters)
         consume_channel = self.consumer.channel()
         self.consumer.rpc(
             consume_channel.queue_declare, self.queue, durable=True, arguments=queue_arguments

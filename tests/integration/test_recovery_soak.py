@@ -16,7 +16,9 @@ from typing import Any, Callable
 import pytest
 
 from pika.parameters import URLParameters
+from pika.recovery import RecoveryPolicy
 from tests.integration.recovery_support import (
+    FAST_POLICY,
     AsyncioRunner,
     LoopRunner,
     SelectRunner,
@@ -44,8 +46,9 @@ def run_soak(
     proxy: TcpProxy,
     cuts: int,
     report: Callable[[str, Any], None],
-) -> None:
-    soak = Soak(runner, URLParameters(proxy.rewrite_url(broker_url)))
+    policy: RecoveryPolicy = FAST_POLICY,
+) -> Soak:
+    soak = Soak(runner, URLParameters(proxy.rewrite_url(broker_url)), policy=policy)
     began = time.monotonic()
     try:
         soak.start()
@@ -63,6 +66,7 @@ def run_soak(
         # Recovery brought the consumer back every time (one consumer, not more).
         info = broker.queue_info(soak.queue)
         assert info is not None and info.consumers == 1
+        return soak
     finally:
         soak.close()
         broker.rabbitmqctl("delete_queue", soak.queue)
@@ -86,5 +90,22 @@ def test_cuts_lose_no_confirmed_message(
     runner = runner_class()
     try:
         run_soak(runner, broker_url, proxy, cuts, record_property)
+    finally:
+        runner.close()
+
+
+@pytest.mark.timeout(120)
+def test_cuts_with_republishing_confirm_every_message(
+    broker_url: str, proxy: TcpProxy, record_property: Callable[[str, Any], None]
+) -> None:
+    """With ``republish_unconfirmed`` nothing is nacked: what was unconfirmed
+    at a cut goes out again after the recovery, under its original number,
+    and is confirmed then."""
+    runner = SelectRunner()
+    policy = RecoveryPolicy(initial_delay=0.05, max_delay=1.0, republish_unconfirmed=True)
+    try:
+        soak = run_soak(runner, broker_url, proxy, 10, record_property, policy)
+        assert not soak.ledger.nacked
+        assert len(soak.ledger.confirmed) == soak.ledger.published
     finally:
         runner.close()
