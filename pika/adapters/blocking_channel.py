@@ -155,6 +155,18 @@ class BlockingChannel(ClosingContext):
         return self._impl.is_open
 
     @property
+    def stale_tags_dropped(self) -> int:
+        """Acks, nacks and rejects dropped because their delivery tag came
+        from before a connection recovery (see `is_stale_delivery_tag`)."""
+        return self._impl.stale_tags_dropped
+
+    def is_stale_delivery_tag(self, delivery_tag: int) -> bool:
+        """Whether ``delivery_tag`` came from before a connection recovery:
+        the broker has requeued that message, and acking, nacking or
+        rejecting it does nothing (the call is dropped and counted)."""
+        return self._impl.is_stale_delivery_tag(delivery_tag)
+
+    @property
     def consumer_tags(self) -> list[str]:
         """Tags of this channel's active consumers (the consume generator's too)."""
         tags = list(self._consumers)
@@ -187,15 +199,23 @@ class BlockingChannel(ClosingContext):
         raise reason
 
     def _wait(
-        self, done: Callable[[], Any], timeout: float | None = None, dispatch: bool = False
+        self,
+        done: Callable[[], Any],
+        timeout: float | None = None,
+        dispatch: bool = False,
+        interruptible: bool = False,
+        bounded: bool = False,
     ) -> bool:
         """Turn the loop until ``done()``; False if ``timeout`` passed first.
 
         Raises the connection's error if it ends, and the close reason if the
-        broker closes this channel meanwhile.
+        broker closes this channel meanwhile; ``interruptible`` and
+        ``bounded`` are `BlockingConnection._run`'s.
         """
         impl = self._impl
-        self._connection._run(lambda: done() or impl.is_closed, timeout, dispatch)
+        self._connection._run(
+            lambda: done() or impl.is_closed, timeout, dispatch, interruptible, bounded
+        )
         if impl.is_closed and not isinstance(self._close_reason, exceptions.ChannelClosedByClient):
             self._raise_closed()
         return bool(done())
@@ -207,11 +227,18 @@ class BlockingChannel(ClosingContext):
         sends a request through the callback layer with ``reply`` as its
         completion callback; returns the arguments ``reply`` got."""
         self._entry_check()
+        self._settle()
         waiting = reply if reply is not None else _Reply()
         start(waiting)
-        if not self._wait(lambda: waiting.done):
+        if not self._wait(lambda: waiting.done, interruptible=True):
             self._raise_closed()
         return waiting.args
+
+    def _settle(self) -> None:
+        """If the connection is recovering, wait for the recovery to end."""
+        connection = self._connection
+        if connection._recovering:
+            connection._await_recovery()
 
     def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call a callback-layer method with ``callback=`` and return its reply."""
@@ -219,6 +246,8 @@ class BlockingChannel(ClosingContext):
 
     def _hand_over(self, method: Callable[..., Any], *args: Any) -> None:
         """Call a callback-layer method that sends a frame without a reply."""
+        if self._connection._recovering:
+            self._connection._await_recovery()
         try:
             method(*args)
         except (exceptions.ChannelWrongStateError, exceptions.ConnectionWrongStateError):
@@ -259,6 +288,20 @@ class BlockingChannel(ClosingContext):
                 reason,
                 lost,
             )
+
+    def _auto_ack_of(self, method: spec.Basic.Deliver) -> bool:
+        """Whether the `basic_consume` consumer of a delivery acks automatically."""
+        return self._consumers.get(str(method.consumer_tag), False)
+
+    def _drop_stale_generator_messages(self) -> int:
+        """The connection broke: forget the consume generator's unyielded
+        messages if they need acks (the broker requeues them); how many."""
+        generator = self._generator
+        if generator is None or generator.auto_ack:
+            return 0
+        count = len(generator.queue)
+        generator.queue.clear()
+        return count
 
     def _on_impl_return(
         self,
@@ -382,7 +425,7 @@ class BlockingChannel(ClosingContext):
         assert tracker is not None
         tag = self._send_confirmed(tracker, exchange, routing_key, body, properties, mandatory)
         unconfirmed = tracker.unconfirmed
-        self._wait(lambda: tag not in unconfirmed)
+        self._wait(lambda: tag not in unconfirmed, bounded=True)
         tracker.raise_failures()
 
     def _send_confirmed(
@@ -510,6 +553,7 @@ class BlockingChannel(ClosingContext):
         consumer they are rejected with requeue and ``[]`` is returned.
         """
         self._entry_check()
+        self._settle()
         generator = self._generator
         if generator is not None and generator.tag == consumer_tag:
             unsent = list(generator.queue) if generator.auto_ack else []
@@ -648,6 +692,7 @@ class BlockingChannel(ClosingContext):
         if generator is None:
             return 0
         self._entry_check()
+        self._settle()
         if not generator.cancelled and self._impl.is_open:
             self._call(self._impl.basic_cancel, generator.tag)
         self._generator = None

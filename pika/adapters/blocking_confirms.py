@@ -172,7 +172,11 @@ class PipelinedPublisher(ClosingContext):
     publisher carries on.
 
     If the channel or connection fails, `publish`/`flush` raise that error;
-    `unconfirmed()` then lists the messages whose fate is unknown. If the
+    `unconfirmed()` then lists the messages whose fate is unknown. With
+    automatic recovery, the messages unconfirmed at a connection loss are
+    nacked (the next `flush` raises NackError listing them), or published
+    again after the recovery with ``republish_unconfirmed``; a publish made
+    during the recovery waits for it (see `pika.adapters.blocking_connection`). If the
     ``with`` block raises, the publisher stops without waiting and forgets
     its unconfirmed messages. While a publisher is open, `basic_publish` on
     its channel raises ChannelWrongStateError: a Basic.Return carries no
@@ -231,7 +235,7 @@ class PipelinedPublisher(ClosingContext):
         unconfirmed = tracker.unconfirmed
         window = self._window
         if len(unconfirmed) >= window:
-            self._channel._wait(lambda: len(unconfirmed) < window)
+            self._channel._wait(lambda: len(unconfirmed) < window, bounded=True)
         return tag
 
     def flush(self) -> None:
@@ -240,7 +244,7 @@ class PipelinedPublisher(ClosingContext):
         tracker = self._tracker
         unconfirmed = tracker.unconfirmed
         if unconfirmed:
-            self._channel._wait(lambda: not unconfirmed)
+            self._channel._wait(lambda: not unconfirmed, bounded=True)
         tracker.raise_failures()
 
     def close(self) -> None:

@@ -38,6 +38,49 @@ in flight and reports every nack and unroutable return when flushed.
 
 `BlockingChannel` lives in `blocking_channel`, the confirm bookkeeping and
 `PipelinedPublisher` in `blocking_confirms`; all are importable from here.
+
+Automatic recovery (opt-in)
+---------------------------
+``BlockingConnection(parameters, recovery=RecoveryPolicy(...))`` turns on the
+callback layer's recovery (`pika.connection_recovery`) as soon as the
+connection is open; with a sequence of parameters the reconnects fail over
+between them. Without ``recovery`` a loss ends the connection as before.
+When the connection is lost for a reason other than the application
+closing it:
+
+- ``is_open`` is False on the connection and its channels (``is_closed``
+  too) and `BlockingConnection.is_recovering` is True until the connection,
+  its channels, topology and consumers are back.
+- A call that was waiting for the broker's reply (a declare, ``channel()``,
+  ``basic_get``...) raises `pika.exceptions.ConnectionInterrupted` as soon as
+  the loss is seen; whether its request took effect is unknown.
+- A call made while the recovery runs (a method of the connection or a
+  channel that talks to the broker, a publish or an ack included) first
+  turns the loop until the recovery is over, then proceeds. It waits at
+  most ``recovery_wait_timeout`` seconds (by default the first parameters'
+  ``socket_timeout`` plus ``stack_timeout``), then raises
+  `pika.exceptions.RecoveryWaitTimeout` while the recovery goes on. If the
+  recovery gives up (``max_attempts``, a refused login) the call raises the
+  error that ended the connection. `sleep`, `process_data_events`,
+  `call_later` and `close` do not wait: they work during the recovery (close
+  stops it).
+- `start_consuming` and the ``consume`` generator ride the recovery out:
+  their consumers are restarted with their tags and messages keep coming.
+  Messages for manually acknowledged consumers that were received but not
+  yet dispatched at the loss are dropped (the broker requeues them). Acks,
+  nacks and rejects of delivery tags from before the loss are dropped, not
+  sent (they would close the channel): `BlockingChannel.is_stale_delivery_tag`
+  and `BlockingChannel.stale_tags_dropped` tell.
+- Publisher confirms: messages not confirmed at the loss are reported as
+  nacked, so a `basic_publish` in confirm mode that was waiting raises
+  `pika.exceptions.NackError`, and a `PipelinedPublisher`'s next `flush` (or
+  ``close``) raises NackError listing them. With the policy's
+  ``republish_unconfirmed`` they are published again after the recovery
+  instead, and the waits for their confirms go on through it (bounded by
+  ``recovery_wait_timeout`` like a new call).
+- ``add_on_recovery_started_callback`` and friends forward the recovery's
+  events; like every user callback they run from `process_data_events`,
+  `sleep`, `start_consuming` or ``consume``.
 """
 
 from __future__ import annotations
@@ -45,17 +88,26 @@ from __future__ import annotations
 import collections
 import functools
 import itertools
+import logging
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any, Callable
 
 from pika import exceptions, frame
-from pika.adapters.blocking_channel import BlockingChannel, _Reply, _require_callable
+from pika.adapters.blocking_channel import (
+    BlockingChannel,
+    _Delivery,
+    _Reply,
+    _require_callable,
+)
 from pika.adapters.blocking_confirms import PipelinedPublisher, PublishedMessage, ReturnedMessage
 from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.adapters.utils import connection_workflow
 from pika.adapters.utils.closing_context import ClosingContext
+from pika.connection_recovery import ConnectionRecovery
 from pika.parameters import ConnectionParameters, Parameters
+from pika.recovery import RecoveryPolicy
 
 __all__ = [
     "BlockingChannel",
@@ -73,7 +125,10 @@ COALESCE_SECONDS = 0.001
 """Inside consumer callbacks, frames sent less than this long after the
 previous write are written together at the end of the callback."""
 
+LOGGER = logging.getLogger(__name__)
+
 _OnConnectionNotice = Callable[["BlockingConnection", frame.Method], Any]
+_OnRecoveryError = Callable[["BlockingConnection", BaseException], Any]
 
 
 def _no_op() -> None:
@@ -96,14 +151,36 @@ class BlockingConnection(ClosingContext):
 
     Not thread-safe: use it from one thread, except
     `add_callback_threadsafe`, which any thread may call.
+
+    ``recovery`` (a `pika.recovery.RecoveryPolicy`) turns on automatic
+    recovery after a connection loss, across every given parameters; see
+    the module's documentation for what calls see meanwhile and
+    ``recovery_wait_timeout`` for how long they wait for it.
     """
 
     def __init__(
         self,
         parameters: Parameters | Sequence[Parameters] | None = None,
         _impl_class: type[SelectConnection] | None = None,
+        *,
+        recovery: RecoveryPolicy | None = None,
+        recovery_wait_timeout: float | None = None,
     ) -> None:
         configs = _parameters_list(parameters)
+        if recovery is not None and not isinstance(recovery, RecoveryPolicy):
+            raise TypeError(
+                f"recovery must be a pika.recovery.RecoveryPolicy, got {type(recovery).__name__}"
+            )
+        if recovery_wait_timeout is None:
+            first = configs[0]
+            recovery_wait_timeout = float(
+                (first.socket_timeout or Parameters.DEFAULT_SOCKET_TIMEOUT)
+                + (first.stack_timeout or Parameters.DEFAULT_STACK_TIMEOUT)
+            )
+        elif recovery_wait_timeout < 0:
+            raise ValueError(f"recovery_wait_timeout must be >= 0, got {recovery_wait_timeout!r}")
+        #: Longest a call made during a recovery waits for it to end (seconds).
+        self.recovery_wait_timeout = recovery_wait_timeout
         self._ioloop = IOLoop()
         self._ready: collections.deque[Callable[[], Any]] = collections.deque()
         self._dispatch_depth = 0
@@ -116,15 +193,24 @@ class BlockingConnection(ClosingContext):
         self._service_at = 0.0
         self._written_at = 0.0
         self._output_deferred = False
+        # Recovery: whether one runs, how many began, the loss of the last one.
+        self._recovering = False
+        self._interruptions = 0
+        self._loss: BaseException | None = None
+        self._channels: weakref.WeakSet[BlockingChannel] = weakref.WeakSet()
         impl_class = _impl_class if _impl_class is not None else SelectConnection
         self._impl = self._open(impl_class, configs)
         self._impl.add_on_close_callback(self._on_impl_closed)
+        if recovery is not None:
+            self._impl.enable_recovery(recovery, configs)
+            self._impl.add_on_recovery_started_callback(self._on_recovery_started)
+            self._impl.add_on_recovery_succeeded_callback(self._on_recovery_succeeded)
 
     def __repr__(self) -> str:
         return f"<BlockingConnection impl={self._impl!r}>"
 
     def _on_block_exit(self, raised: bool) -> None:
-        if self.is_open:
+        if self.is_open or self._recovering:
             self.close()
         elif self.is_closed:
             self._release_loop()
@@ -156,6 +242,44 @@ class BlockingConnection(ClosingContext):
 
     def _on_impl_closed(self, _impl: Any, error: BaseException) -> None:
         self._closed_error = error
+        self._recovering = False
+
+    def _on_recovery_started(self, _impl: Any, error: BaseException) -> None:
+        """The connection broke and the callback layer recovers it: waits
+        for a reply are interrupted; undispatched deliveries of manually
+        acknowledged consumers are dropped (the broker requeues them, and
+        their tags could no longer be acked)."""
+        self._recovering = True
+        self._interruptions += 1
+        self._loss = error
+        self._output_deferred = False
+        kept: list[Callable[[], Any]] = []
+        dropped = 0
+        for item in self._ready:
+            if type(item) is _Delivery and not item.channel._auto_ack_of(item.method):
+                dropped += 1
+            else:
+                kept.append(item)
+        if dropped:
+            self._ready.clear()
+            self._ready.extend(kept)
+        for channel in list(self._channels):
+            dropped += channel._drop_stale_generator_messages()
+        if dropped:
+            LOGGER.info("connection lost: %d undispatched deliveries dropped", dropped)
+
+    def _on_recovery_succeeded(self, _impl: Any) -> None:
+        self._recovering = False
+
+    def _await_recovery(self) -> None:
+        """For a call made while the connection recovers: turn the loop until
+        the recovery is over. Raises RecoveryWaitTimeout after
+        `recovery_wait_timeout` seconds, the final error if it fails."""
+        self._run(self._recovery_over, bounded=True)
+        self._raise_unreported()
+
+    def _recovery_over(self) -> bool:
+        return not self._recovering
 
     def _release_loop(self) -> None:
         if not self._loop_released:
@@ -184,13 +308,26 @@ class BlockingConnection(ClosingContext):
             self._ended()
 
     def _check_usable(self, what: str) -> None:
+        """Raise unless the connection is open or recovering."""
         self._raise_unreported()
-        if not self._impl.is_open:
+        if not self._impl.is_open and not self._recovering:
             state = "closed" if self._impl.is_closed else "closing"
             raise exceptions.ConnectionWrongStateError(f"{what} on a {state} connection")
 
+    def _usable_now(self, what: str) -> None:
+        """`_check_usable`, then wait for a recovery under way to end."""
+        self._check_usable(what)
+        if self._recovering:
+            self._await_recovery()
+            self._check_usable(what)
+
     def _run(
-        self, done: Callable[[], Any], timeout: float | None = None, dispatch: bool = False
+        self,
+        done: Callable[[], Any],
+        timeout: float | None = None,
+        dispatch: bool = False,
+        interruptible: bool = False,
+        bounded: bool = False,
     ) -> bool:
         """Turn the loop until ``done()`` holds; returns False if ``timeout``
         seconds passed first (None: no limit; 0: one turn that does not wait).
@@ -198,6 +335,10 @@ class BlockingConnection(ClosingContext):
         With ``dispatch``, ready user callbacks run between turns (unless
         this is already inside one). Raises the connection's error if it
         ends before ``done()`` holds; returns False if the user closed it.
+        An ``interruptible`` wait (for a reply) raises ConnectionInterrupted
+        if a recovery begins before ``done()`` holds; a ``bounded`` one
+        raises RecoveryWaitTimeout once it has spent `recovery_wait_timeout`
+        seconds in recoveries.
         """
         if self._ended():
             return bool(done())
@@ -211,25 +352,48 @@ class BlockingConnection(ClosingContext):
                 return True
             self._ended()
             return False
-        expired = False
-
-        def expire() -> None:
-            nonlocal expired
-            expired = True
-
-        timer = loop.call_later(timeout, expire) if timeout is not None else None
+        watch = interruptible or bounded
+        interruptions = self._interruptions
+        deadline = None if timeout is None else time.monotonic() + timeout
+        recovery_deadline: float | None = None
+        wake: Any = None
+        woken_at: float | None = None
         try:
             while True:
                 if dispatch and self._ready:
                     self._dispatch()
                 if done():
                     return True
-                if self._ended() or expired:
+                if self._ended():
                     return False
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    return False
+                if watch:
+                    if interruptible and self._interruptions != interruptions:
+                        loss = self._loss
+                        assert loss is not None
+                        raise exceptions.ConnectionInterrupted(loss)
+                    if bounded and self._recovering and recovery_deadline is None:
+                        recovery_deadline = now + self.recovery_wait_timeout
+                    if recovery_deadline is not None and now >= recovery_deadline:
+                        raise exceptions.RecoveryWaitTimeout(
+                            f"the connection was still recovering after "
+                            f"{self.recovery_wait_timeout}s (from {self._loss!r})"
+                        )
+                due = recovery_deadline if deadline is None else deadline
+                if recovery_deadline is not None and due is not None:
+                    due = min(due, recovery_deadline)
+                if due is not None and due != woken_at:
+                    # Only when the earliest deadline changes: one timer per wait.
+                    if wake is not None:
+                        loop.remove_timeout(wake)
+                    wake = loop.call_later(due - now, _no_op)
+                    woken_at = due
                 loop.poll()
         finally:
-            if timer is not None:
-                loop.remove_timeout(timer)
+            if wake is not None:
+                loop.remove_timeout(wake)
 
     def _dispatch(self) -> None:
         """Run the ready user callbacks in order (not from inside one of them).
@@ -311,6 +475,59 @@ class BlockingConnection(ClosingContext):
         return bool(self._impl.is_closed)
 
     @property
+    def is_recovering(self) -> bool:
+        """True while an automatic recovery is under way (``is_open`` is then False)."""
+        return self._recovering
+
+    @property
+    def recovery(self) -> ConnectionRecovery | None:
+        """The recovery's state (topology record, renamed queues, failures of
+        the last recovery), or None without ``recovery``."""
+        return self._impl.recovery
+
+    def add_on_recovery_started_callback(self, callback: _OnRecoveryError) -> None:
+        """``callback(connection, error)`` when a recovery begins (``error`` is the loss)."""
+        self._forward_recovery_event(callback, self._require_recovery().on_started)
+
+    def add_on_recovery_succeeded_callback(
+        self, callback: Callable[[BlockingConnection], Any]
+    ) -> None:
+        """``callback(connection)`` once the connection, its channels,
+        topology and consumers are back."""
+        self._forward_recovery_event(callback, self._require_recovery().on_succeeded)
+
+    def add_on_recovery_failed_callback(self, callback: _OnRecoveryError) -> None:
+        """``callback(connection, error)`` when the recovery gives up; the
+        connection is closed and blocking calls raise ``error``."""
+        self._forward_recovery_event(callback, self._require_recovery().on_failed)
+
+    def add_on_queue_renamed_callback(
+        self, callback: Callable[[BlockingConnection, str, str], Any]
+    ) -> None:
+        """``callback(connection, old_name, new_name)`` when a server-named
+        queue is redeclared under a new name."""
+        self._forward_recovery_event(callback, self._require_recovery().on_queue_renamed)
+
+    def _require_recovery(self) -> ConnectionRecovery:
+        recovery = self._impl.recovery
+        if recovery is None:
+            raise exceptions.ConnectionWrongStateError(
+                "recovery is not enabled: pass recovery=RecoveryPolicy(...) to BlockingConnection"
+            )
+        return recovery
+
+    def _forward_recovery_event(self, callback: Callable[..., Any], event: list[Any]) -> None:
+        """Queue ``callback(self, *args)`` on the ready queue each time the
+        callback layer reports the event."""
+        _require_callable(callback, "callback")
+        ready = self._ready
+
+        def relay(_impl: Any, *args: Any) -> None:
+            ready.append(functools.partial(callback, self, *args))
+
+        event.append(relay)
+
+    @property
     def basic_nack(self) -> bool:
         """Whether the broker supports Basic.Nack."""
         return bool(self._impl.basic_nack)
@@ -340,11 +557,17 @@ class BlockingConnection(ClosingContext):
 
     def channel(self, channel_number: int | None = None) -> BlockingChannel:
         """Open a channel (the lowest free number unless one is given)."""
-        self._check_usable("channel()")
+        self._usable_now("channel()")
         opened = _Reply()
         impl_channel = self._impl.channel(channel_number, on_open_callback=opened)
         channel = BlockingChannel(impl_channel, self)
-        channel._wait(lambda: opened.done)
+        try:
+            channel._wait(lambda: opened.done, interruptible=True)
+        except exceptions.ConnectionInterrupted:
+            # Nobody will have it: not reopened by the recovery.
+            impl_channel.close()
+            raise
+        self._channels.add(channel)
         if not opened.done:
             channel._raise_closed()
         return channel
@@ -353,7 +576,7 @@ class BlockingConnection(ClosingContext):
         """Close the connection (and with it every channel); pending
         callbacks are dropped. Raises ConnectionWrongStateError if it is
         already closed."""
-        if not self._impl.is_open:
+        if not self._impl.is_open and not self._recovering:
             self._error_reported = True
             if self._impl.is_closed:
                 self._release_loop()
@@ -455,10 +678,10 @@ class BlockingConnection(ClosingContext):
     def update_secret(self, new_secret: str, reason: str) -> None:
         """Send Connection.UpdateSecret (e.g. a refreshed OAuth 2 token) and
         wait for the broker's UpdateSecretOk."""
-        self._check_usable("update_secret()")
+        self._usable_now("update_secret()")
         reply = _Reply()
         self._impl.update_secret(new_secret, reason, callback=reply)
-        self._run(lambda: reply.done)
+        self._run(lambda: reply.done, interruptible=True)
 
 
 def _parameters_list(parameters: Parameters | Sequence[Parameters] | None) -> list[Parameters]:
