@@ -319,3 +319,21 @@ def test_a_refused_login_during_recovery_is_reported(
         assert client.conn.is_closed and not client.conn.is_recovering
     finally:
         broker.rabbitmqctl("delete_user", user)
+
+
+def test_missed_heartbeats_start_a_recovery(
+    runner: SelectRunner, broker_url: str, proxy: TcpProxy
+) -> None:
+    params = URLParameters(proxy.rewrite_url(broker_url))
+    params.heartbeat = 1
+    client = RecoveringClient(runner, params)
+    try:
+        chan = client.channel()
+        proxy.stall()  # a silent peer: no bytes either way, the socket stays up
+        client.wait(lambda: client.started, "heartbeat timeout", timeout=10)
+        assert isinstance(client.started[0], exceptions.AMQPHeartbeatTimeout)
+        proxy.resume()
+        client.wait(lambda: client.recoveries == 1, "recovery")
+        assert chan.is_open
+    finally:
+        client.close()
