@@ -1506,15 +1506,14 @@ class Channel:
 
         The replies this channel waited for will never come: their callers
         get ``error``. A channel that `Connection.channel` has not returned
-        yet is discarded (its caller gets ``error`` too).
+        yet (its caller gets ``error`` too) is closed, so the recovery drops it.
         """
-        if not self._delivered:
-            self._impl._on_closed(error)
-            return
         pending, self._pending = self._pending, set()
         self._gets.clear()
         for reply in pending:
             reply.fail(error)
+        if not self._delivered and self._impl.is_opening:
+            self._impl.close(0, "channel() was interrupted by a connection loss")
 
     def _on_closed(self, _impl: channel_mod.Channel, reason: BaseException) -> None:
         self._closed_by = reason
