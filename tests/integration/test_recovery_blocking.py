@@ -21,6 +21,7 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 from pika.parameters import URLParameters
 from pika.recovery import RecoveryPolicy
 from tests.integration.select_support import broker_pid_of
+from tests.integration.test_blocking_examples import RunningExample
 from tests.utils import broker
 from tests.utils.proxy import TcpProxy
 
@@ -346,3 +347,20 @@ def test_recovery_callbacks_need_recovery_enabled(broker_url: str) -> None:
         assert conn.recovery is None and not conn.is_recovering
         with pytest.raises(exceptions.ConnectionWrongStateError):
             conn.add_on_recovery_started_callback(lambda _c, _e: None)
+
+
+def test_recovery_example_carries_on_through_cuts(broker_url: str, proxy: TcpProxy) -> None:
+    queue = unique("example")
+    example = RunningExample(proxy.rewrite_url(broker_url), "blocking_recovery.py", queue, "60")
+    try:
+        example.wait_for("Received 5")
+        proxy.cut()
+        example.wait_for("recovering")
+        example.wait_for("Recovered")
+        example.wait_for("Received 30")
+        proxy.cut()
+        example.wait_for("Recovered")
+        example.wait_for("All 60 messages received")
+    finally:
+        code = example.finish()
+    assert code == 0, example.lines
