@@ -337,3 +337,17 @@ def test_missed_heartbeats_start_a_recovery(
         assert chan.is_open
     finally:
         client.close()
+
+
+def test_a_channel_opening_at_the_loss_gets_its_open_callback(
+    client: RecoveringClient, proxy: TcpProxy
+) -> None:
+    opened: list[Channel] = []
+    proxy.stall()  # Channel.Open goes out, Open-Ok never comes back
+    chan = client.conn.channel(on_open_callback=opened.append)
+    client.wait(lambda: not client.conn._engine.has_output, "Channel.Open written")
+    proxy.cut()
+    proxy.resume()
+    client.wait(lambda: client.recoveries == 1, "recovery")
+    assert opened == [chan] and chan.is_open
+    client.wait(lambda: channel_count(client.name) == 1, "the channel on the broker")
