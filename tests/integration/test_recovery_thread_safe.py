@@ -245,8 +245,9 @@ def test_calls_waiting_at_the_loss_raise_promptly(broker_url: str, proxy: TcpPro
 
 
 def test_a_call_during_a_recovery_that_never_succeeds_raises(
-    broker_url: str, proxy: TcpProxy
+    broker_url: str, proxy: TcpProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(tsc, "MAX_PENDING_CALLS", 5)
     policy = RecoveryPolicy(initial_delay=0.3, max_delay=0.3, jitter=0, max_attempts=3)
     client = Recovering(proxy.rewrite_url(broker_url), policy)
     channel = client.conn.channel()
@@ -257,13 +258,22 @@ def test_a_call_during_a_recovery_that_never_succeeds_raises(
     declarer, declared = in_thread(lambda: channel.queue_declare(unique("never"), timeout=30))
     outcomes: list[Optional[BaseException]] = []
     channel.basic_publish("", "whatever", b"held", on_publish=outcomes.append)
+
+    def publish_many() -> None:
+        for _ in range(20):
+            channel.basic_publish("", "whatever", b"blocked")
+
+    publisher, published = in_thread(publish_many)
     declarer.join(15)
-    assert declared, "the call did not return"
+    publisher.join(15)
+    assert declared and published, "a waiting call did not return"
+    wait_until(lambda: client.of_kind("failed"), message="recovery failed")
     failed = client.of_kind("failed")
     assert len(failed) == 1
     final = failed[0]
     assert isinstance(final, exceptions.AMQPConnectionError)
-    assert declared[0] is final
+    # The held call and the publisher blocked on the full call queue get the final error.
+    assert declared[0] is final and published[0] is final
     wait_until(lambda: outcomes and client.closed, message="publish and close reported")
     assert outcomes == [final] and client.closed == [final]
     assert client.conn.is_closed and not client.conn.is_recovering and channel.is_closed
