@@ -199,7 +199,8 @@ def test_a_call_during_recovery_waits_and_succeeds(broker_url: str, proxy: TcpPr
         declarer.join(15)
         assert declared and isinstance(declared[0].method, spec.Queue.DeclareOk), declared
         waited = time.monotonic() - waited_from
-        assert client.of_kind("succeeded") and client.conn.is_open and channel.is_open
+        client.wait_recoveries(1)
+        assert client.conn.is_open and channel.is_open
         assert waited > 0.5  # it waited for the recovery (1 s of backoff)
         wait_until(lambda: outcomes, message="the held publish is confirmed")
         assert outcomes == [None]
