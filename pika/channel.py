@@ -320,8 +320,10 @@ class Channel:
         if self._confirming:
             self._publish_seq += 1
             if self._keep_unconfirmed:
+                # A copy: the application may reuse a bytearray it published.
+                kept = body if isinstance(body, bytes) else bytes(body)
                 self._confirmed.keep(  # type: ignore[union-attr]
-                    self._publish_seq, (exchange, routing_key, body, properties, mandatory)
+                    self._publish_seq, (exchange, routing_key, kept, properties, mandatory)
                 )
         self.connection._output_ready()
 
@@ -836,8 +838,13 @@ class Channel:
         self._cancelled.clear()
         self.flow_active = True
         self._tag_offset = self._max_tag
-        if not self._confirming or self._confirmed is None:
+        if not self._confirming:
             return
+        if self._confirmed is None:
+            # Confirm mode began before recovery was enabled, untracked: what
+            # was published so far counts as unconfirmed (nacked), and the
+            # numbering continues from here.
+            self._confirmed = ConfirmNumbering()
         for method in self._confirmed.connection_lost(self._publish_seq, republish):
             self._report_confirm(method)
 

@@ -14,6 +14,7 @@ import pytest
 from pika import exceptions, spec
 from pika.channel import Channel
 from pika.parameters import URLParameters
+from pika.recovery import RecoveryPolicy
 from tests.integration.recovery_support import (
     RecoveringClient,
     SelectRunner,
@@ -351,3 +352,44 @@ def test_a_channel_opening_at_the_loss_gets_its_open_callback(
     client.wait(lambda: client.recoveries == 1, "recovery")
     assert opened == [chan] and chan.is_open
     client.wait(lambda: channel_count(client.name) == 1, "the channel on the broker")
+
+
+def test_confirm_mode_from_before_enable_recovery_keeps_its_numbers(
+    runner: SelectRunner, broker_url: str, proxy: TcpProxy
+) -> None:
+    """Confirm mode turned on before recovery was: unconfirmed publishes are
+    still nacked at the loss, and later confirms keep the application's
+    numbering (the broker's restarts at 1 on the new channel)."""
+    confirms: list[Any] = []
+    conn_open: list[Any] = []
+    conn = runner.connect(
+        URLParameters(proxy.rewrite_url(broker_url)), {"on_open_callback": conn_open.append}
+    )
+    runner.run_until(lambda: conn_open, 10, "open")
+    opened: list[Channel] = []
+    conn.channel(on_open_callback=opened.append)
+    runner.run_until(lambda: opened, 10, "channel")
+    chan = opened[0]
+    chan.confirm_delivery(lambda frame: confirms.append(frame.method))
+    chan.basic_publish("", "nowhere", b"confirmed")
+    runner.run_until(lambda: confirms, 10, "first confirm")
+    conn.enable_recovery(RecoveryPolicy(initial_delay=0.05))
+    recovered: list[Any] = []
+    conn.add_on_recovery_succeeded_callback(recovered.append)
+    try:
+        proxy.stall()
+        for _ in range(3):
+            chan.basic_publish("", "nowhere", b"unconfirmed")
+        runner.run_until(lambda: not conn._engine.has_output, 10, "written")
+        proxy.cut()
+        proxy.resume()
+        runner.run_until(lambda: recovered, 15, "recovery")
+        chan.basic_publish("", "nowhere", b"after")
+        runner.run_until(lambda: len(confirms) == 3, 10, "confirm after recovery")
+        first, nack, ack = confirms
+        assert isinstance(first, spec.Basic.Ack) and first.delivery_tag == 1
+        assert isinstance(nack, spec.Basic.Nack) and nack.multiple and nack.delivery_tag == 4
+        assert isinstance(ack, spec.Basic.Ack) and ack.delivery_tag == 5 and not ack.multiple
+    finally:
+        conn.close()
+        runner.run_until(lambda: conn.is_closed, 10, "closed")
