@@ -43,7 +43,7 @@ lint: venv
 soak: venv broker
 	$(PY) -m pytest --run-slow -s tests/soak
 
-# This project against PyPI's pika (installed into benchmarks/.venv-bench), about 8 minutes;
+# This project against PyPI's pika (installed into benchmarks/.venv-bench), about 5-8 minutes;
 # BENCH_ARGS=--quick for one short round.
 bench: venv broker
 	$(PY) benchmarks/run.py $(BENCH_ARGS)

@@ -1,6 +1,6 @@
 """Benchmark this project against PyPI's pika, interleaved, and report medians.
 
-    python benchmarks/run.py            # full run (about 6-8 minutes)
+    python benchmarks/run.py            # full run (about 5-8 minutes)
     python benchmarks/run.py --quick    # one short round (about a minute)
     make bench                          # the same as the full run
 
@@ -266,7 +266,7 @@ def machine() -> dict[str, Any]:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one short round")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 4, quick 1)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3, quick 1)")
     parser.add_argument(
         "--scenario",
         action="append",
@@ -279,7 +279,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     )
     args = parser.parse_args(argv)
     url = os.environ.get("BENCH_URL", DEFAULT_URL)
-    rounds = args.rounds or (1 if args.quick else 4)
+    rounds = args.rounds or (1 if args.quick else 3)
     names = args.scenario or [scenario.name for scenario in SCENARIOS]
     metrics = {scenario.name: scenario.metric for scenario in SCENARIOS}
 

@@ -418,14 +418,14 @@ def large(count: int) -> dict[str, Any]:
 
 # Each scenario with its argument for a full run and for --quick.
 SCENARIOS: dict[str, tuple[Callable[[Any], dict[str, Any]], Any, Any]] = {
-    "blocking_publish": (blocking_publish, 4.0, 1.5),
-    "select_publish": (select_publish, 200_000, 50_000),
-    "blocking_consume": (blocking_consume, 100_000, 20_000),
-    "select_consume": (select_consume, 100_000, 20_000),
-    "confirms": (confirms, 4.0, 1.5),
-    "select_confirms": (select_confirms, 100_000, 20_000),
-    "rpc": (rpc, 2000, 500),
-    "large": (large, 200, 60),
+    "blocking_publish": (blocking_publish, 3.0, 1.5),
+    "select_publish": (select_publish, 150_000, 50_000),
+    "blocking_consume": (blocking_consume, 60_000, 20_000),
+    "select_consume": (select_consume, 60_000, 20_000),
+    "confirms": (confirms, 3.0, 1.5),
+    "select_confirms": (select_confirms, 60_000, 20_000),
+    "rpc": (rpc, 1500, 500),
+    "large": (large, 150, 60),
 }
 
 
