@@ -74,7 +74,8 @@ Recovery (opt-in)
     - ``is_open`` and ``is_closed`` are both False on the connection and its
       channels; the connection's ``is_recovering`` is True.
     - Synchronous calls that were waiting for a reply when the connection
-      broke raise `ConnectionInterrupted` at once (its ``error`` is the loss:
+      broke raise `pika.exceptions.ConnectionInterrupted` (also importable
+      from this module) at once (its ``error`` is the loss:
       `pika.exceptions.StreamLostError`, a 320 ConnectionClosedByBroker,
       AMQPHeartbeatTimeout...). Their request may or may not have taken
       effect; a ``basic_consume`` interrupted so may still be restarted by
