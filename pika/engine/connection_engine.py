@@ -71,6 +71,14 @@ def _close_reason(method: Any) -> tuple[int, str]:
     return int(method.reply_code or 0), str(text)
 
 
+def _copy(buf: Buffer, start: int, end: int) -> bytes:
+    """``buf[start:end]`` as bytes, copied once (slicing a bytearray and then
+    converting the slice would copy twice)."""
+    if type(buf) is bytes:
+        return buf[start:end]
+    return bytes(memoryview(buf)[start:end])
+
+
 class _Channel:
     """Per-channel protocol state, including a message being reassembled."""
 
@@ -111,6 +119,8 @@ class ConnectionEngine:
         self.known_hosts = ""
         self._buf: Buffer = b""
         self._pos = 0
+        # The bytearray `receive_data` made itself (and so may trim in place).
+        self._own_buffer: bytearray | None = None
         self._max_frame = max(config.frame_max, FRAME_MIN_SIZE)
         self._writer = FrameWriter(self._max_frame)
         self._channels: dict[int, _Channel] = {}
@@ -136,11 +146,16 @@ class ConnectionEngine:
         if self._pos >= len(self._buf):
             self._buf = data
             self._pos = 0
+            self._own_buffer = None
             return
         buf = self._buf
-        if isinstance(buf, bytes) or self._pos:
-            buf = bytearray(memoryview(buf)[self._pos :])
-            self._pos = 0
+        if buf is not self._own_buffer:
+            # The caller's bytes are never modified: copy what is left of them.
+            buf = self._own_buffer = bytearray(memoryview(buf)[self._pos :])
+        elif self._pos:
+            # Removing a bytearray's head moves its start; nothing is copied.
+            del buf[: self._pos]
+        self._pos = 0
         buf += data
         self._buf = buf
 
@@ -308,11 +323,11 @@ class ConnectionEngine:
                     f"{chan.body_size} bytes its header declared",
                 )
             if chan.chunks:
-                chan.chunks.append(bytes(buf[start:end]))
+                chan.chunks.append(_copy(buf, start, end))
                 body = b"".join(chan.chunks)
                 chan.chunks = []
             else:
-                body = bytes(buf[start:end])
+                body = _copy(buf, start, end)
             method = chan.content_method
             properties = chan.properties
             chan.content_method = None
@@ -320,7 +335,7 @@ class ConnectionEngine:
             if chan.state != CH_OPEN:
                 return _NO_EVENT
             return events.ContentReceived(channel, method, properties, body)  # type: ignore[arg-type]
-        chan.chunks.append(bytes(buf[start:end]))
+        chan.chunks.append(_copy(buf, start, end))
         chan.received = received
         return _NO_EVENT
 
