@@ -92,35 +92,12 @@ class Declared:
         assert (self.fanout, "queue", self.server_named, self.server_named) in bindings
 
 
-def test_close_all_connections_recovers_the_topology() -> None:
-    runner = SelectRunner()
-    client = RecoveringClient(runner, URLParameters(broker.broker_url()))
-    try:
-        declared = Declared(client)
-        broker.close_all_connections("test: topology recovery")
-        client.wait(lambda: client.recoveries == 1, "recovery")
-        started = client.started[0]
-        assert isinstance(started, exceptions.ConnectionClosedByBroker)
-        assert started.reply_code == 320
-        assert client.conn.is_open and declared.chan.is_open
-        # The server-named queue got a new name; the named one kept its own.
-        assert [old for old, _new in client.renamed] == [declared.first_server_name]
-        assert declared.server_named != declared.first_server_name
-        assert broker.queue_info(declared.first_server_name) is None
-        assert sorted(declared.chan.consumer_tags) == sorted(
-            [declared.named_tag, declared.server_tag]
-        )
-        declared.check_broker()
-        declared.round_trip(b"after")
-    finally:
-        client.close()
-        runner.close()
-
-
 @pytest.mark.timeout(300)
-def test_node_restart_recovers_the_topology(
+def test_close_all_connections_then_a_node_restart_recover_the_topology(
     broker_node_factory: Callable[..., ExtraBrokerNode],
 ) -> None:
+    """On an extra node of its own, so that closing all its connections
+    disturbs no other test."""
     node = broker_node_factory("restart")
     runner = SelectRunner()
     # Reconnect attempts fail (connection refused) while the node is down.
@@ -128,14 +105,33 @@ def test_node_restart_recovers_the_topology(
     client = RecoveringClient(runner, URLParameters(node.url()), policy)
     try:
         declared = Declared(client)
+        first_server_name = declared.server_named
+
+        broker.close_all_connections("test: topology recovery", node=node.name)
+        client.wait(lambda: client.recoveries == 1, "recovery after close_all_connections")
+        started = client.started[0]
+        assert isinstance(started, exceptions.ConnectionClosedByBroker)
+        assert started.reply_code == 320
+        assert client.conn.is_open and declared.chan.is_open
+        # The server-named queue got a new name; the named one kept its own.
+        assert [old for old, _new in client.renamed] == [first_server_name]
+        assert declared.server_named != first_server_name
+        assert broker.queue_info(first_server_name, node=node.name) is None
+        assert sorted(declared.chan.consumer_tags) == sorted(
+            [declared.named_tag, declared.server_tag]
+        )
+        declared.check_broker(node.name)
+        declared.round_trip(b"after close_all_connections")
+
         node.stop()
         client.wait(lambda: client.conn.is_recovering, "recovery started")
         assert not client.conn.is_open and not declared.chan.is_open
         node.start()
-        client.wait(lambda: client.recoveries == 1, "recovery", timeout=60)
+        client.wait(lambda: client.recoveries == 2, "recovery after the restart", timeout=60)
         # The shutdown is a 320 CONNECTION_FORCED close from the broker.
-        assert isinstance(client.started[0], exceptions.ConnectionClosedByBroker)
+        assert isinstance(client.started[1], exceptions.ConnectionClosedByBroker)
         assert not client.failed and not client.closed
+        assert len(client.renamed) == 2
         # Nothing was durable: everything on the node now was redeclared.
         declared.check_broker(node.name)
         declared.round_trip(b"after restart")
