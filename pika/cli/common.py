@@ -1,21 +1,25 @@
-"""What every command shares: the broker URL, exit codes, and a one-channel session.
+"""What every command shares: the broker URL, exit codes, and the connections.
 
-The commands run on `SelectConnection` (callback style) so that they need
-nothing beyond the core library. A command subclasses `ChannelSession`,
-does its work from `on_channel_open`, and ends with `finish`; `run` drives
-the I/O loop and turns every failure into an exit code and a one-line
-message on stderr.
+``publish`` and ``consume`` run on `BlockingConnection` through
+`blocking_connection`. ``perf`` runs on `SelectConnection` (its workers
+publish and consume from callbacks, the fastest way): a `ChannelSession`
+subclass does its work from `on_channel_open` and ends with `finish`, and
+`run` drives the I/O loop. Either way every failure becomes an exit code
+and a one-line message on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
+from collections.abc import Iterator
 from typing import Any, Optional
 
 from pika import exceptions
+from pika.adapters.blocking_connection import BlockingConnection
 from pika.adapters.select_connection import SelectConnection
 from pika.channel import Channel
 from pika.connection import Connection
@@ -90,6 +94,30 @@ def describe_open_error(url: str, error: BaseException) -> str:
     return f"cannot connect to {where}: {error}; {HOW_TO_GET_A_BROKER}"
 
 
+@contextlib.contextmanager
+def blocking_connection(url: Optional[str]) -> Iterator[BlockingConnection]:
+    """A BlockingConnection to ``url`` (the default when None), closed on the
+    way out; failures to connect, and channel or connection errors raised
+    inside the block, become a `CommandError` with a one-line message."""
+    chosen, params = parameters_for(url)
+    try:
+        connection = BlockingConnection(params)
+    except exceptions.AMQPConnectionError as exc:
+        raise CommandError(describe_open_error(chosen, exc)) from None
+    try:
+        yield connection
+    except exceptions.ChannelClosedByBroker as exc:
+        raise CommandError(f"the broker closed the channel: {exc}") from None
+    except exceptions.AMQPConnectionError as exc:
+        raise CommandError(f"connection to {redact_url(chosen)} closed: {exc}") from None
+    finally:
+        if connection.is_open:
+            try:
+                connection.close()
+            except exceptions.AMQPError:
+                pass  # already failing: the first error is the one to report
+
+
 def write_backlog(connection: Connection) -> int:
     """Bytes the connection has written that the kernel has not yet taken."""
     return connection._adapter_get_write_buffer_size()
@@ -114,10 +142,6 @@ class ChannelSession:
         """The broker closed the channel (e.g. 404 NOT_FOUND): by default a failure."""
         self.finish(EXIT_FAILURE, f"the broker closed the channel: {error}")
 
-    def on_interrupt(self) -> int:
-        """Ctrl-C: return the exit code; the session then closes the connection."""
-        return EXIT_INTERRUPTED
-
     @property
     def error(self) -> Optional[str]:
         """Why the command failed, or None."""
@@ -140,7 +164,7 @@ class ChannelSession:
                 except KeyboardInterrupt:
                     if self._finished:
                         break
-                    self.finish(self.on_interrupt())
+                    self.finish(EXIT_INTERRUPTED)
                 except CommandError as exc:
                     self.finish(exc.exit_code, str(exc))
         finally:

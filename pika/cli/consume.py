@@ -15,21 +15,16 @@ import base64
 import json
 import os
 import sys
-import time
 from typing import Any, BinaryIO
 
-from pika import frame, spec
-from pika.channel import Channel
+from pika import spec
 from pika.cli.common import (
-    EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
-    ChannelSession,
     CommandError,
     add_connection_arguments,
+    blocking_connection,
 )
-
-IDLE_CHECK_SECONDS = 0.1
 
 
 def add_parser(commands: Any) -> None:
@@ -111,50 +106,21 @@ def message_as_json(
     return json.dumps(record, default=_json_value, ensure_ascii=False)
 
 
-class ConsumeSession(ChannelSession):
+class MessageWriter:
+    """Writes each message where the arguments say, flushed before it is acknowledged."""
+
     def __init__(self, args: argparse.Namespace, stdout: BinaryIO) -> None:
-        super().__init__(args.url)
         self.args = args
         self.stdout = stdout
-        self.received = 0
-        self._last_message = time.monotonic()
+        self.written = 0
 
-    def on_channel_open(self, channel: Channel) -> None:
-        args = self.args
-        prefetch = args.prefetch
-        if args.count:
-            prefetch = min(prefetch, args.count) if prefetch else args.count
-        channel.add_on_cancel_callback(self._on_cancelled)
-        channel.basic_qos(prefetch_count=prefetch)
-        channel.basic_consume(args.queue, self._on_message, auto_ack=args.auto_ack)
-        if args.idle_timeout is not None:
-            self._last_message = time.monotonic()
-            self.connection.ioloop.call_later(IDLE_CHECK_SECONDS, self._check_idle)
-
-    def _on_message(
-        self,
-        channel: Channel,
-        method: spec.Basic.Deliver,
-        properties: spec.BasicProperties,
-        body: bytes,
-    ) -> None:
-        count = self.args.count
-        if count and self.received >= count:
-            return
-        self.received += 1
-        self._last_message = time.monotonic()
-        self._write(method, properties, body)
-        if not self.args.auto_ack:
-            channel.basic_ack(method.delivery_tag or 0)
-        if count and self.received >= count:
-            self.finish(EXIT_OK)
-
-    def _write(
+    def write(
         self, method: spec.Basic.Deliver, properties: spec.BasicProperties, body: bytes
     ) -> None:
+        self.written += 1
         out = self.stdout
         if self.args.output_dir is not None:
-            path = os.path.join(self.args.output_dir, f"message-{self.received:06d}.bin")
+            path = os.path.join(self.args.output_dir, f"message-{self.written:06d}.bin")
             try:
                 with open(path, "wb") as stream:
                     stream.write(body)
@@ -167,20 +133,34 @@ class ConsumeSession(ChannelSession):
             out.write(body + b"\n")
         out.flush()
 
-    def _check_idle(self) -> None:
-        idle_for = time.monotonic() - self._last_message
-        if idle_for >= self.args.idle_timeout:
-            self.finish(EXIT_OK)
-        else:
-            self.connection.ioloop.call_later(
-                max(IDLE_CHECK_SECONDS, self.args.idle_timeout - idle_for), self._check_idle
-            )
 
-    def _on_cancelled(self, method_frame: frame.Method) -> None:
-        self.finish(
-            EXIT_FAILURE,
-            f"the broker cancelled the consumer on {self.args.queue!r} (was the queue deleted?)",
+def consume(args: argparse.Namespace, stdout: BinaryIO) -> None:
+    """Consume until --count messages or --idle-timeout seconds of quiet."""
+    writer = MessageWriter(args, stdout)
+    count = args.count
+    prefetch = args.prefetch
+    if count:
+        prefetch = min(prefetch, count) if prefetch else count
+    with blocking_connection(args.url) as connection:
+        channel = connection.channel()
+        channel.basic_qos(prefetch_count=prefetch)
+        messages = channel.consume(
+            args.queue, auto_ack=args.auto_ack, inactivity_timeout=args.idle_timeout
         )
+        for method, properties, body in messages:
+            if method is None or properties is None or body is None:
+                break  # --idle-timeout seconds without a message
+            writer.write(method, properties, body)
+            if not args.auto_ack:
+                channel.basic_ack(method.delivery_tag or 0)
+            if count and writer.written >= count:
+                break
+        else:
+            raise CommandError(
+                f"the broker cancelled the consumer on {args.queue!r} (was the queue deleted?)"
+            )
+        # Messages received past --count go back to the queue.
+        channel.cancel()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -190,4 +170,5 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--idle-timeout must be > 0", EXIT_USAGE)
     if args.output_dir is not None and not os.path.isdir(args.output_dir):
         raise CommandError(f"--output-dir {args.output_dir}: no such directory", EXIT_USAGE)
-    return ConsumeSession(args, sys.stdout.buffer).execute()
+    consume(args, sys.stdout.buffer)
+    return EXIT_OK

@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 
 import pika
 from pika.cli import consume, perf, publish
-from pika.cli.common import CommandError
+from pika.cli.common import EXIT_INTERRUPTED, CommandError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,5 +32,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"pika: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     return code

@@ -14,17 +14,20 @@ import json
 import sys
 from typing import Any, Callable, Optional
 
-from pika import frame, spec
-from pika.channel import Channel
+from pika import exceptions, spec
+from pika.adapters.blocking_confirms import PublishedMessage, ReturnedMessage
 from pika.cli.common import (
     EXIT_NACKED,
     EXIT_OK,
     EXIT_UNROUTABLE,
     EXIT_USAGE,
-    ChannelSession,
     CommandError,
     add_connection_arguments,
+    blocking_connection,
 )
+
+#: Messages in flight awaiting their confirm with --confirm.
+CONFIRM_WINDOW = 1000
 
 # (option, BasicProperties attribute, converter, help)
 _PROPERTY_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
@@ -154,97 +157,59 @@ def build_properties(args: argparse.Namespace) -> Optional[spec.BasicProperties]
     return spec.BasicProperties(**values) if values else None
 
 
-class PublishSession(ChannelSession):
-    def __init__(self, args: argparse.Namespace, bodies: list[bytes]) -> None:
-        super().__init__(args.url)
-        self.args = args
-        self.bodies = bodies
-        self.properties = build_properties(args)
-        self._pending: set[int] = set()
-        self._settled_upto = 0
-        self._nacked: list[int] = []
-        self._returned: list[str] = []
+def _describe_returned(message: ReturnedMessage) -> str:
+    method = message.method
+    return (
+        f"({method.reply_code}) {_text(method.reply_text)}, exchange {method.exchange!r}, "
+        f"routing key {method.routing_key!r}"
+    )
 
-    def on_channel_open(self, channel: Channel) -> None:
-        if not self.args.confirm:
-            self._publish_all(mandatory=False)
+
+def publish(args: argparse.Namespace, bodies: list[bytes]) -> None:
+    """Publish ``bodies``; with --confirm, raise CommandError unless every
+    message was confirmed and routed."""
+    properties = build_properties(args)
+    exchange, routing_key = args.exchange, args.routing_key
+    with blocking_connection(args.url) as connection:
+        channel = connection.channel()
+        if not args.confirm:
+            for body in bodies:
+                channel.basic_publish(exchange, routing_key, body, properties)
             # The broker handles a channel's commands in order: an error caused
             # by the publishes (no such exchange, access refused) closes the
             # channel before this request is answered.
-            channel.basic_qos(callback=lambda _frame: self.finish(EXIT_OK))
+            channel.basic_qos()
             return
-        channel.add_on_return_callback(self._on_return)
-        channel.confirm_delivery(self._on_confirm, callback=self._on_confirm_mode)
-
-    def _on_confirm_mode(self, _frame: frame.Method) -> None:
-        self._publish_all(mandatory=True)
-        if not self._pending:
-            self.finish(EXIT_OK)
-
-    def _publish_all(self, mandatory: bool) -> None:
-        args = self.args
-        publish = self.channel.basic_publish
-        for body in self.bodies:
-            publish(args.exchange, args.routing_key, body, self.properties, mandatory)
-        self._pending = set(range(1, len(self.bodies) + 1))
-
-    def _on_return(
-        self,
-        channel: Channel,
-        method: spec.Basic.Return,
-        properties: spec.BasicProperties,
-        body: bytes,
-    ) -> None:
-        self._returned.append(
-            f"({method.reply_code}) {_text(method.reply_text)}, exchange {method.exchange!r}, "
-            f"routing key {method.routing_key!r}"
-        )
-
-    def _on_confirm(self, method_frame: frame.Method) -> None:
-        method = method_frame.method
-        tag = int(method.delivery_tag)
-        if method.multiple:
-            settled = range(self._settled_upto + 1, tag + 1)
-            self._settled_upto = max(self._settled_upto, tag)
-        else:
-            settled = range(tag, tag + 1)
-        for number in settled:
-            if number in self._pending:
-                self._pending.discard(number)
-                if isinstance(method, spec.Basic.Nack):
-                    self._nacked.append(number)
-        if not self._pending:
-            self._on_all_confirmed()
-
-    def _on_all_confirmed(self) -> None:
-        total = len(self.bodies)
-        if self._nacked:
-            numbers = ", ".join(str(n) for n in self._nacked[:10])
-            more = ", ..." if len(self._nacked) > 10 else ""
-            self.finish(
+        total = len(bodies)
+        try:
+            with channel.publisher(window=CONFIRM_WINDOW) as publisher:
+                for body in bodies:
+                    publisher.publish(exchange, routing_key, body, properties, mandatory=True)
+        except exceptions.NackError as exc:
+            tags = [m.delivery_tag for m in exc.messages if isinstance(m, PublishedMessage)]
+            shown = ", ".join(str(tag) for tag in tags[:10]) + (", ..." if len(tags) > 10 else "")
+            raise CommandError(
+                f"the broker nacked {len(tags)} of {total} message(s) (numbers {shown}): "
+                "they were not accepted",
                 EXIT_NACKED,
-                f"the broker nacked {len(self._nacked)} of {total} message(s) "
-                f"(numbers {numbers}{more}): they were not accepted",
-            )
-        elif self._returned:
-            self.finish(
+            ) from None
+        except exceptions.UnroutableError as exc:
+            returned = [m for m in exc.messages if isinstance(m, ReturnedMessage)]
+            raise CommandError(
+                f"{len(returned)} of {total} message(s) returned as unroutable: "
+                f"{_describe_returned(returned[0])}; no queue is bound for that routing key",
                 EXIT_UNROUTABLE,
-                f"{len(self._returned)} of {total} message(s) returned as unroutable: "
-                f"{self._returned[0]}; no queue is bound for that routing key",
-            )
-        else:
-            self.finish(EXIT_OK)
+            ) from None
 
 
 def run(args: argparse.Namespace) -> int:
     bodies = read_bodies(args)
-    code = PublishSession(args, bodies).execute()
-    if code == EXIT_OK:
-        count = len(bodies)
-        print(
-            f"published {count} message{'s' if count != 1 else ''} "
-            f"({sum(len(body) for body in bodies)} bytes) to exchange {args.exchange!r} "
-            f"with routing key {args.routing_key!r}"
-            + ("; the broker confirmed them" if args.confirm else "")
-        )
-    return code
+    publish(args, bodies)
+    count = len(bodies)
+    print(
+        f"published {count} message{'s' if count != 1 else ''} "
+        f"({sum(len(body) for body in bodies)} bytes) to exchange {args.exchange!r} "
+        f"with routing key {args.routing_key!r}"
+        + ("; the broker confirmed them" if args.confirm else "")
+    )
+    return EXIT_OK

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from tests.integration.select_support import (
 )
 from tests.utils.broker import queue_info
 from tests.utils.sockets import free_ports
+from tests.utils.wait import wait_until
 
 COMMAND_TIMEOUT = 60.0
 
@@ -216,6 +218,43 @@ def test_consume_idle_timeout_on_empty_queue(broker_url: str, queues: QueueFixtu
     result = run_cli(broker_url, "consume", queue, "--idle-timeout", "0.5")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b""
+
+
+def _start_consumer(url: str, queue: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PIKA_TEST_URL=url)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pika", "consume", queue],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+
+    def registered() -> bool:
+        info = queue_info(queue)
+        return info is not None and info.consumers > 0
+
+    wait_until(registered, timeout=30, message="the consumer is registered")
+    return process
+
+
+def test_consume_fails_when_the_queue_is_deleted(broker_url: str, queues: QueueFixture) -> None:
+    queue = queues.declare("cli-deleted")
+    process = _start_consumer(broker_url, queue)
+    rec = Recorder()
+    queues.channel.queue_delete(queue, callback=rec.cb("deleted"))
+    pump(queues.connection.ioloop, rec.has("deleted"), message="queue deleted")
+    _out, err = process.communicate(timeout=COMMAND_TIMEOUT)
+    assert process.returncode == 1
+    assert b"the broker cancelled the consumer" in err
+
+
+def test_consume_stops_on_ctrl_c(broker_url: str, queues: QueueFixture) -> None:
+    queue = queues.declare("cli-interrupt")
+    process = _start_consumer(broker_url, queue)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=COMMAND_TIMEOUT)
+    assert process.returncode == 130
+    assert err == b""
 
 
 def test_perf_duration_json(broker_url: str) -> None:
