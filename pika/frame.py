@@ -148,6 +148,14 @@ def scan_frame(data: Buffer, offset: int, max_frame_size: int) -> tuple[int, int
     return frame_type, channel, offset + 7, end + 1
 
 
+def _payload(data: Buffer, start: int, end: int) -> bytes:
+    """``data[start:end]`` as bytes in one copy: the codecs decode bytes
+    fastest, and no view of a buffer the engine may resize stays alive."""
+    if type(data) is bytes:
+        return data[start:end]
+    return bytes(memoryview(data)[start:end])
+
+
 def decode_method(data: Buffer, start: int, end: int) -> amqp_object.Method:
     """Decode a method frame payload spanning ``data[start:end]``."""
     if end - start < 4:
@@ -160,7 +168,7 @@ def decode_method(data: Buffer, start: int, end: int) -> amqp_object.Method:
         )
     method = method_class.__new__(method_class)
     try:
-        method.decode(memoryview(data)[start + 4 : end])
+        method.decode(_payload(data, start + 4, end))
     except exceptions.ProtocolSyntaxError:
         raise
     except (IndexError, struct.error, ValueError, UnicodeDecodeError) as exc:
@@ -179,7 +187,7 @@ def decode_header(data: Buffer, start: int, end: int) -> tuple[int, spec.BasicPr
         raise exceptions.InvalidFrameError(f"content header for unknown class {class_id}")
     properties = spec.BasicProperties.__new__(spec.BasicProperties)
     try:
-        properties.decode(memoryview(data)[start + 12 : end])
+        properties.decode(_payload(data, start + 12, end))
     except exceptions.ProtocolSyntaxError:
         raise
     except (IndexError, struct.error, ValueError, UnicodeDecodeError) as exc:
