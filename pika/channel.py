@@ -738,14 +738,12 @@ class Channel:
     def _on_content(
         self, method: amqp_object.Method, properties: spec.BasicProperties, body: bytes
     ) -> None:
-        method_type = type(method)
-        if method_type is spec.Basic.Deliver or method_type is spec.Basic.GetOk:
-            tag = method.delivery_tag + self._tag_offset  # type: ignore[attr-defined]
-            method.delivery_tag = tag  # type: ignore[attr-defined]
-            if tag > self._max_tag:
-                self._max_tag = tag
         if type(method) is spec.Basic.Deliver:
-            consumer = self._consumers.get(str(method.consumer_tag))
+            # The broker numbers a channel's deliveries in increasing order.
+            if self._tag_offset:
+                method.delivery_tag += self._tag_offset  # type: ignore[operator]
+            self._max_tag = method.delivery_tag  # type: ignore[assignment]
+            consumer = self._consumers.get(method.consumer_tag)  # type: ignore[arg-type]
             if consumer is not None:
                 consumer(self, method, properties, body)
             else:
@@ -761,6 +759,9 @@ class Channel:
                 )
             call_each(self._on_return, self, method, properties, body)
         else:
+            if type(method) is spec.Basic.GetOk:
+                method.delivery_tag += self._tag_offset  # type: ignore[operator]
+                self._max_tag = method.delivery_tag
             callback = self._pop_reply(method)
             if callback is not None:
                 callback(self, method, properties, body)

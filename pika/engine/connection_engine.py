@@ -56,6 +56,7 @@ _CHANNEL_CLOSE_OK = spec.Channel.CloseOk.INDEX
 _CHANNEL_OPEN_OK = spec.Channel.OpenOk.INDEX
 _CHANNEL_FLOW = spec.Channel.Flow.INDEX
 _NO_EVENT = object()
+_SERVER_CONTENT_METHODS = CONTENT_METHODS & SERVER_METHODS
 #: AMQP 0-9-1's frame-min-size (``spec.FRAME_MIN_SIZE`` keeps Pika's value).
 FRAME_MIN_SIZE = 4096
 
@@ -402,6 +403,15 @@ class ConnectionEngine:
 
     def _channel_method(self, channel: int, method: amqp_object.Method) -> object:
         index = method.INDEX
+        if index in _SERVER_CONTENT_METHODS:
+            # The hot path: a delivery on an open channel between messages.
+            chan = self._channels.get(channel)
+            if chan is not None and chan.state == CH_OPEN and chan.content_method is None:
+                message = self._whole_message(channel, method)
+                if message is not None:
+                    return message
+                chan.content_method = method
+                return _NO_EVENT
         if index not in SERVER_METHODS:
             raise ProtocolViolation(
                 spec.COMMAND_INVALID, f"the broker may not send {method.NAME}", index
