@@ -643,9 +643,23 @@ class BlockingChannel(ClosingContext):
         def waiting() -> bool:
             return bool(messages) or current.cancelled
 
+        connection = self._connection
         while True:
             if messages:
-                yield messages.popleft()
+                message = messages.popleft()
+                if not messages:
+                    yield message
+                    continue
+                # More are buffered: the caller will be back at once, so its
+                # acks go out together when it is (or when it stops).
+                connection._defer_writes += 1
+                resumed = False
+                try:
+                    yield message
+                    resumed = True
+                finally:
+                    # Closed or thrown into: write now; resumed: maybe later.
+                    connection._end_deferral(resumed and bool(messages))
                 continue
             if generator.cancelled:
                 return

@@ -29,7 +29,10 @@ every `SERVICE_INTERVAL` seconds to read what arrived meanwhile.
 
 Inside consumer callbacks, frames sent in quick succession (acks above
 all) are written together, at most `COALESCE_SECONDS` apart and at the end
-of the run of ready callbacks, rather than one write each.
+of the run of ready callbacks, rather than one write each. The consume
+generator does the same while it holds more buffered messages: the acks
+sent between two of its messages go out when it is resumed (at most
+`COALESCE_SECONDS` apart), when its buffer runs dry, or when it is closed.
 
 Publisher confirms come in two forms. `basic_publish` on a channel in
 confirm mode waits for each message's confirm, as in Pika. `publisher()`
@@ -193,6 +196,10 @@ class BlockingConnection(ClosingContext):
         self._service_at = 0.0
         self._written_at = 0.0
         self._output_deferred = False
+        #: Set while the consume generator hands out a message and more are
+        #: buffered: the frames the application sends meanwhile (its acks)
+        #: are written together when the generator is resumed or closed.
+        self._defer_writes = 0
         # Recovery: whether one runs, how many began, the loss of the last one.
         self._recovering = False
         self._interruptions = 0
@@ -419,6 +426,18 @@ class BlockingConnection(ClosingContext):
                 self._output_deferred = False
                 self._impl._flush()
 
+    def _end_deferral(self, more_ready: bool) -> None:
+        """The consume generator got control back: write what its caller
+        sent, unless more messages are ready and the last write is recent."""
+        self._defer_writes -= 1
+        if self._output_deferred and (
+            not more_ready or time.monotonic() - self._written_at >= COALESCE_SECONDS
+        ):
+            if self._impl.is_open:
+                self._write_deferred()
+            else:
+                self._output_deferred = False
+
     def _write_deferred(self) -> None:
         self._output_deferred = False
         self._written_at = time.monotonic()
@@ -435,7 +454,7 @@ class BlockingConnection(ClosingContext):
         run of callbacks), so that a consumer acking a burst of messages
         costs one write per burst instead of one per ack.
         """
-        if self._dispatch_depth:
+        if self._dispatch_depth or self._defer_writes:
             now = time.monotonic()
             if now - self._written_at < COALESCE_SECONDS:
                 self._output_deferred = True
