@@ -89,6 +89,10 @@ class ConnectionRecovery:
         self.topology = TopologyRecord()
         self.active = False
         self.attempts = 0
+        #: Index in `parameters` of the first reconnect attempt: the one after
+        #: the parameters the lost connection used, so a cluster client moves
+        #: to another node first.
+        self._first = 0
         #: Old name -> current name of server-named queues renamed by the
         #: current (or last) recovery.
         self.renamed_queues: dict[str, str] = {}
@@ -129,6 +133,12 @@ class ConnectionRecovery:
         self.active = True
         self._phase = _CONNECTING
         self.attempts = 0
+        current = [
+            index
+            for index, params in enumerate(self.parameters)
+            if params is self.connection.params
+        ]
+        self._first = current[0] + 1 if current else 0
         self.renamed_queues = {}
         self.failures = []
         self._last_error = error
@@ -176,7 +186,7 @@ class ConnectionRecovery:
         if not self.active:
             return
         conn = self.connection
-        params = self.parameters[self.attempts % len(self.parameters)]
+        params = self.parameters[(self._first + self.attempts) % len(self.parameters)]
         self.attempts += 1
         LOGGER.info("recovery attempt %d to %s:%s", self.attempts, params.host, params.port)
         self._phase = _CONNECTING

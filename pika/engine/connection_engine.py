@@ -205,7 +205,7 @@ class ConnectionEngine:
             exc = exceptions.IncompatibleProtocolError(
                 f"the stream closed before the broker sent Connection.Start{detail}"
             )
-        elif self.state == AWAIT_TUNE:
+        elif self.state == AWAIT_TUNE and not self._refusal_is_announced():
             exc = exceptions.ProbableAuthenticationError(
                 f"the broker closed the stream after the login was sent{detail}"
             )
@@ -236,6 +236,15 @@ class ConnectionEngine:
             if event is not _NO_EVENT:
                 return event  # type: ignore[return-value]
         return events_.popleft()
+
+    def _refusal_is_announced(self) -> bool:
+        """A broker with the authentication_failure_close capability refuses
+        a login with Connection.Close (403), so a stream lost during the
+        login is then a lost stream, not a refused login."""
+        capabilities = self.server_properties.get("capabilities")
+        return isinstance(capabilities, dict) and bool(
+            capabilities.get("authentication_failure_close")
+        )
 
     def _next_frame(self) -> object:
         buf = self._buf

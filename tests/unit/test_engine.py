@@ -656,3 +656,15 @@ def test_acknowledgement_with_a_bad_tag_names_it() -> None:
     open_channel(engine)
     with pytest.raises(ValueError, match="delivery_tag"):
         engine.acknowledge(1, spec.Basic.Ack.INDEX, -1, 0)
+
+
+def test_stream_lost_during_login_is_not_a_refusal_when_refusals_are_announced() -> None:
+    engine = new_engine()
+    engine.start(0.0)
+    start = spec.Connection.Start(
+        server_properties={"capabilities": {"authentication_failure_close": True}},
+        mechanisms=b"PLAIN",
+    )
+    feed(engine, method_bytes(0, start))
+    engine.connection_lost(ConnectionResetError("node going down"))
+    assert type(closed_with(engine, drain(engine))) is exceptions.StreamLostError
