@@ -61,9 +61,7 @@ class AsyncioConnection(base_connection.BaseConnection):
         )
 
     @classmethod
-    def _make_nbio(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
-        if isinstance(custom_ioloop, nbio_interface.AbstractIOServices):
-            return custom_ioloop
+    def _loop_services(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
         return _AsyncioIOServices(custom_ioloop)
 
 

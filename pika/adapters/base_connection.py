@@ -46,7 +46,15 @@ class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtoco
 
     @classmethod
     def _make_nbio(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
-        """The I/O services for ``custom_ioloop`` (or a new loop when None)."""
+        """The I/O services for ``custom_ioloop``: used as they are when they
+        already are I/O services, else built by `_loop_services`."""
+        if isinstance(custom_ioloop, nbio_interface.AbstractIOServices):
+            return custom_ioloop
+        return cls._loop_services(custom_ioloop)
+
+    @classmethod
+    def _loop_services(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
+        """I/O services on the adapter's native loop (a default one when None)."""
         raise NotImplementedError(f"{cls.__name__} does not build I/O services")
 
     @classmethod

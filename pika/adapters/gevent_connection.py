@@ -77,9 +77,7 @@ class GeventConnection(base_connection.BaseConnection):
         )
 
     @classmethod
-    def _make_nbio(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
-        if isinstance(custom_ioloop, nbio_interface.AbstractIOServices):
-            return custom_ioloop
+    def _loop_services(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
         if isinstance(custom_ioloop, _GeventIOLoop):
             return _GeventIOServices(custom_ioloop)
         loop = custom_ioloop if custom_ioloop is not None else gevent.get_hub().loop

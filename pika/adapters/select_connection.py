@@ -478,9 +478,7 @@ class SelectConnection(BaseConnection):
         )
 
     @classmethod
-    def _make_nbio(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
-        if isinstance(custom_ioloop, nbio_interface.AbstractIOServices):
-            return custom_ioloop
+    def _loop_services(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
         return SelectorIOServicesAdapter(custom_ioloop if custom_ioloop is not None else IOLoop())
 
     @classmethod

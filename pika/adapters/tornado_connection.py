@@ -58,9 +58,7 @@ class TornadoConnection(base_connection.BaseConnection):
         )
 
     @classmethod
-    def _make_nbio(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
-        if isinstance(custom_ioloop, nbio_interface.AbstractIOServices):
-            return custom_ioloop
+    def _loop_services(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
         loop = custom_ioloop if custom_ioloop is not None else ioloop.IOLoop.current()
         return _TornadoIOServices(_TornadoSelectorLoop(loop))
 
