@@ -41,7 +41,9 @@ def test_acks_reach_the_broker_when_the_loop_stops(broker_url: str, then_cancel:
         try:
             _ack_ten_of_fifty(channel, queue)
             if then_cancel:
-                assert channel.cancel() == 40
+                # How many of the other 40 had reached the generator varies;
+                # either way they go back to the queue, the ten acked do not.
+                assert 0 <= channel.cancel() <= 40
                 wait_until(lambda: _unacked(queue) == 0, timeout=10, message="requeued")
                 info = broker.queue_info(queue)
                 assert info is not None and info.messages_ready == 40
