@@ -18,10 +18,11 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-from pika import amqp_object, exceptions, frame, spec
+from pika import amqp_object, exceptions, frame, spec, validation
 from pika.callbacks import call_each
-from pika.exchange_type import ExchangeType
-from pika.recovery import Binding, ConfirmNumbering, ExchangeDecl, QueueDecl, TopologyRecord
+from pika.channel_operations import ChannelOperations
+from pika.operations import BY_NAME as _OPERATIONS
+from pika.recovery import ConfirmNumbering, TopologyRecord
 
 if TYPE_CHECKING:
     from pika.connection import Connection
@@ -45,22 +46,15 @@ _MethodCallback = Optional[Callable[[frame.Method], Any]]
 _Reply = tuple[tuple[type, ...], Optional[Callable[..., Any]], Optional[str]]
 
 
-def _require_callable(value: Any, name: str, optional: bool = True) -> None:
-    if value is None and optional:
-        return
-    if not callable(value):
-        raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+class Channel(ChannelOperations):
+    """An AMQP channel with Pika's callback interface.
 
-
-def _require_str(value: Any, name: str, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-
-
-class Channel:
-    """An AMQP channel with Pika's callback interface."""
+    The request/reply operations (``exchange_*``, ``queue_*``,
+    ``basic_qos``, ``basic_recover``, ``tx_*``) come from
+    `pika.channel_operations`, generated from `pika.operations`; each
+    reaches `_operate`. What is the callback channel's own (publishing,
+    consuming, acknowledgements, confirms, events, recovery) is here.
+    """
 
     CLOSED = 0
     OPENING = 1
@@ -198,7 +192,7 @@ class Channel:
         one_shot: bool = True,
     ) -> None:
         """Call ``callback(method_frame)`` when one of ``replies`` arrives."""
-        _require_callable(callback, "callback", optional=False)
+        validation.require_callable(callback, "callback")
         for reply in replies:
             self._registered.setdefault(reply, []).append((callback, one_shot))
 
@@ -217,7 +211,7 @@ class Channel:
 
     def add_on_cancel_callback(self, callback: _OnCancelCallback) -> None:
         """``callback(method_frame)`` when the broker cancels a consumer."""
-        _require_callable(callback, "callback", optional=False)
+        validation.require_callable(callback, "callback")
         self._on_cancel.append(callback)
 
     def remove_on_cancel_callback(self, callback: _OnCancelCallback) -> bool:
@@ -225,7 +219,7 @@ class Channel:
 
     def add_on_close_callback(self, callback: _OnCloseCallback) -> None:
         """``callback(channel, exception)`` once the channel is closed."""
-        _require_callable(callback, "callback", optional=False)
+        validation.require_callable(callback, "callback")
         self._on_close.append(callback)
 
     def remove_on_close_callback(self, callback: _OnCloseCallback) -> bool:
@@ -233,7 +227,7 @@ class Channel:
 
     def add_on_flow_callback(self, callback: _OnFlowCallback) -> None:
         """``callback(active)`` when the broker sends Channel.Flow."""
-        _require_callable(callback, "callback", optional=False)
+        validation.require_callable(callback, "callback")
         self._on_flow.append(callback)
 
     def remove_on_flow_callback(self, callback: _OnFlowCallback) -> bool:
@@ -241,7 +235,7 @@ class Channel:
 
     def add_on_return_callback(self, callback: _OnReturnCallback) -> None:
         """``callback(channel, method, properties, body)`` for Basic.Return."""
-        _require_callable(callback, "callback", optional=False)
+        validation.require_callable(callback, "callback")
         self._on_return.append(callback)
 
     def remove_on_return_callback(self, callback: _OnReturnCallback) -> bool:
@@ -259,34 +253,55 @@ class Channel:
         self._engine.send_method(self.channel_number, method)
         self.connection._output_ready()
 
+    def _operate(self, name: str, callback: _MethodCallback, *args: Any) -> None:
+        """Send the table's operation ``name`` (see `pika.operations`) with
+        ``args``, its parameters in order; ``callback(reply)`` on the reply.
+
+        Without a callback, operations that allow it go with nowait.
+        """
+        operation = _OPERATIONS[name]
+        validation.require_callable(callback, "callback", optional=True)
+        method = operation.request(args, callback is not None)
+        self._rpc(
+            method, callback, nowait=operation.sends_nowait(method), recorded=operation.recorded
+        )
+        self._remember_mode(method)
+
+    def _remember_mode(self, method: amqp_object.Method) -> None:
+        """Note the QoS and tx mode a recovery must reapply."""
+        if type(method) is spec.Basic.Qos:
+            self._qos[bool(method.global_qos)] = (method.prefetch_size, method.prefetch_count)
+        elif type(method) is spec.Tx.Select:
+            self._tx = True
+
     def _rpc(
         self,
         method: amqp_object.Method,
         callback: Callable[..., Any] | None,
         nowait: bool = False,
-        record: _Record | None = None,
+        recorded: bool = False,
         internal: bool = False,
     ) -> None:
         """Send a synchronous method and queue the handler of its reply.
 
-        ``record`` notes the change in the connection's topology record (when
-        recovery is on) once the broker confirmed it, or at once for nowait.
-        ``internal`` requests come from the recovery, which sends on channels
-        that the application cannot use yet.
+        ``recorded``: note the change in the connection's topology record
+        (when recovery is on) once the broker confirmed it, or at once for
+        nowait. ``internal`` requests come from the recovery, which sends
+        on channels that the application cannot use yet.
         """
-        _require_callable(callback, "callback")
+        validation.require_callable(callback, "callback", optional=True)
         if internal:
             self._engine.send_method(self.channel_number, method)
             self.connection._output_ready()
         else:
             self._send(method)
         recovery = self.connection._recovery
-        if record is not None and recovery is not None:
+        if recorded and recovery is not None:
             topology = recovery.topology
             if nowait:
-                record(topology, None)
+                topology.apply(method)
             else:
-                callback = _recording(record, topology, callback)
+                callback = _recording(method, topology, callback)
         if not nowait:
             tag = getattr(method, "consumer_tag", None) if type(method) in _TAGGED else None
             self._replies.append((spec.REPLIES[type(method)], callback, tag))
@@ -308,20 +323,17 @@ class Channel:
             raise exceptions.ChannelWrongStateError(
                 f"channel {self.channel_number}: the broker paused publishing with Channel.Flow"
             )
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        elif not isinstance(body, (bytes, bytearray, memoryview)):
-            raise TypeError(f"body must be bytes or str, got {type(body).__name__}")
-        if properties is not None and not isinstance(properties, spec.BasicProperties):
-            raise TypeError("properties must be a pika.spec.BasicProperties instance")
+        data = body if type(body) is bytes else validation.message_body(body)
+        if properties is not None and type(properties) is not spec.BasicProperties:
+            validation.require_properties(properties)
         self._engine.publish(
-            self.channel_number, exchange, routing_key, body, properties, mandatory
+            self.channel_number, exchange, routing_key, data, properties, mandatory
         )
         if self._confirming:
             self._publish_seq += 1
             if self._keep_unconfirmed:
                 # A copy: the application may reuse a bytearray it published.
-                kept = body if isinstance(body, bytes) else bytes(body)
+                kept = data if isinstance(data, bytes) else bytes(data)
                 self._confirmed.keep(  # type: ignore[union-attr]
                     self._publish_seq, (exchange, routing_key, kept, properties, mandatory)
                 )
@@ -344,8 +356,7 @@ class Channel:
         self._acknowledge(_NACK, delivery_tag, (1 if multiple else 0) | (2 if requeue else 0))
 
     def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
-        if not isinstance(delivery_tag, int) or isinstance(delivery_tag, bool):
-            raise TypeError(f"delivery_tag must be an int, got {type(delivery_tag).__name__}")
+        validation.require_delivery_tag(delivery_tag)
         if self._tag_offset:
             delivery_tag = self._broker_tag(delivery_tag, "basic_reject")
             if delivery_tag < 0:
@@ -380,21 +391,6 @@ class Channel:
             return -1
         return delivery_tag - self._tag_offset
 
-    def basic_qos(
-        self,
-        prefetch_size: int = 0,
-        prefetch_count: int = 0,
-        global_qos: bool = False,
-        callback: _MethodCallback = None,
-    ) -> None:
-        if prefetch_size < 0 or prefetch_count < 0:
-            raise ValueError("prefetch_size and prefetch_count must be >= 0")
-        self._rpc(spec.Basic.Qos(prefetch_size, prefetch_count, global_qos), callback)
-        self._qos[bool(global_qos)] = (prefetch_size, prefetch_count)
-
-    def basic_recover(self, requeue: bool = False, callback: _MethodCallback = None) -> None:
-        self._rpc(spec.Basic.Recover(requeue), callback)
-
     def basic_consume(
         self,
         queue: str,
@@ -407,17 +403,17 @@ class Channel:
     ) -> str:
         """Start a consumer; returns its tag. Messages go to
         ``on_message_callback(channel, method, properties, body)``."""
-        _require_str(queue, "queue")
-        _require_callable(on_message_callback, "on_message_callback", optional=False)
+        validation.require_str(queue, "queue")
+        validation.require_callable(on_message_callback, "on_message_callback")
         self._require_open()
         if consumer_tag is None:
             consumer_tag = f"ctag{self.channel_number}.{uuid.uuid4().hex}"
         if consumer_tag in self._consumers or consumer_tag in self._cancelled:
             raise exceptions.DuplicateConsumerTag(consumer_tag)
-        _require_callable(callback, "callback")
+        validation.require_callable(callback, "callback", optional=True)
         tag = consumer_tag
         self._consumer_specs[tag] = (queue, auto_ack, exclusive, dict(arguments or {}))
-        self._consume(tag, callback, record=_consumer_record(tag, queue))
+        self._consume(tag, callback)
         self._consumers[tag] = on_message_callback
         self._auto_ack[tag] = auto_ack
         return consumer_tag
@@ -439,7 +435,7 @@ class Channel:
             spec.Basic.Cancel(consumer_tag, nowait),
             callback,
             nowait=nowait,
-            record=lambda topology, _reply: topology.consumer_removed(consumer_tag),
+            recorded=True,
         )
         self._cancelled[consumer_tag] = self._auto_ack.pop(consumer_tag, False)
         del self._consumers[consumer_tag]
@@ -451,15 +447,15 @@ class Channel:
         """Fetch one message: ``callback(channel, method, properties, body)``
         on Basic.GetOk. Basic.GetEmpty reaches callbacks registered with
         ``add_callback(..., [spec.Basic.GetEmpty])``."""
-        _require_str(queue, "queue")
-        _require_callable(callback, "callback", optional=False)
+        validation.require_str(queue, "queue")
+        validation.require_callable(callback, "callback")
         self._rpc(spec.Basic.Get(queue=queue, no_ack=auto_ack), callback)
 
     def confirm_delivery(
         self, ack_nack_callback: _OnAckNackCallback, callback: _MethodCallback = None
     ) -> None:
         """Turn on publisher confirms; Basic.Ack/Nack go to ``ack_nack_callback``."""
-        _require_callable(ack_nack_callback, "ack_nack_callback", optional=False)
+        validation.require_callable(ack_nack_callback, "ack_nack_callback")
         if not self.connection.publisher_confirms:
             raise exceptions.MethodNotImplemented("the broker does not support publisher confirms")
         nowait = callback is None
@@ -473,239 +469,15 @@ class Channel:
 
     def flow(self, active: bool, callback: _OnFlowCallback | None = None) -> None:
         """Ask the broker to pause or resume deliveries; ``callback(active)``."""
-        _require_callable(callback, "callback")
+        validation.require_callable(callback, "callback", optional=True)
         wrapped = None if callback is None else (lambda reply: callback(reply.method.active))
         self._rpc(spec.Channel.Flow(active), wrapped)
 
     # ------------------------------------------------------------- exchange
 
-    def exchange_declare(
-        self,
-        exchange: str,
-        exchange_type: str = ExchangeType.direct,
-        passive: bool = False,
-        durable: bool = False,
-        auto_delete: bool = False,
-        internal: bool = False,
-        arguments: dict[str, Any] | None = None,
-        callback: _MethodCallback = None,
-    ) -> None:
-        _require_str(exchange, "exchange")
-        exchange_type = str(getattr(exchange_type, "value", exchange_type))
-        nowait = callback is None
-        self._rpc(
-            spec.Exchange.Declare(
-                exchange=exchange,
-                type=exchange_type,
-                passive=passive,
-                durable=durable,
-                auto_delete=auto_delete,
-                internal=internal,
-                nowait=nowait,
-                arguments=arguments or {},
-            ),
-            callback,
-            nowait=nowait,
-            record=None
-            if passive
-            else lambda topology, _reply: topology.exchange_declared(
-                ExchangeDecl(
-                    exchange, exchange_type, durable, auto_delete, internal, dict(arguments or {})
-                )
-            ),
-        )
-
-    def exchange_delete(
-        self, exchange: str | None = None, if_unused: bool = False, callback: _MethodCallback = None
-    ) -> None:
-        nowait = callback is None
-        self._rpc(
-            spec.Exchange.Delete(exchange=exchange or "", if_unused=if_unused, nowait=nowait),
-            callback,
-            nowait=nowait,
-            record=lambda topology, _reply: topology.exchange_deleted(exchange or ""),
-        )
-
-    def exchange_bind(
-        self,
-        destination: str,
-        source: str,
-        routing_key: str = "",
-        arguments: dict[str, Any] | None = None,
-        callback: _MethodCallback = None,
-    ) -> None:
-        _require_str(destination, "destination")
-        _require_str(source, "source")
-        nowait = callback is None
-        self._rpc(
-            spec.Exchange.Bind(
-                destination=destination,
-                source=source,
-                routing_key=routing_key,
-                nowait=nowait,
-                arguments=arguments or {},
-            ),
-            callback,
-            nowait=nowait,
-            record=lambda topology, _reply: topology.bound(
-                Binding.of(destination, source, routing_key, arguments, True)
-            ),
-        )
-
-    def exchange_unbind(
-        self,
-        destination: str | None = None,
-        source: str | None = None,
-        routing_key: str = "",
-        arguments: dict[str, Any] | None = None,
-        callback: _MethodCallback = None,
-    ) -> None:
-        nowait = callback is None
-        self._rpc(
-            spec.Exchange.Unbind(
-                destination=destination or "",
-                source=source or "",
-                routing_key=routing_key,
-                nowait=nowait,
-                arguments=arguments or {},
-            ),
-            callback,
-            nowait=nowait,
-            record=lambda topology, _reply: topology.unbound(
-                Binding.of(destination or "", source or "", routing_key, arguments, True)
-            ),
-        )
-
     # ---------------------------------------------------------------- queue
 
-    def queue_declare(
-        self,
-        queue: str,
-        passive: bool = False,
-        durable: bool = False,
-        exclusive: bool = False,
-        auto_delete: bool = False,
-        arguments: dict[str, Any] | None = None,
-        callback: _MethodCallback = None,
-    ) -> None:
-        """Declare a queue; ``''`` asks the broker to name it (the name is
-        in the reply's ``method.queue``)."""
-        _require_str(queue, "queue")
-        nowait = callback is None and queue != ""
-        self._rpc(
-            spec.Queue.Declare(
-                queue=queue,
-                passive=passive,
-                durable=durable,
-                exclusive=exclusive,
-                auto_delete=auto_delete,
-                nowait=nowait,
-                arguments=arguments or {},
-            ),
-            callback,
-            nowait=nowait,
-            record=None
-            if passive
-            else lambda topology, reply: topology.queue_declared(
-                QueueDecl(
-                    reply.method.queue if reply is not None else queue,
-                    durable,
-                    exclusive,
-                    auto_delete,
-                    dict(arguments or {}),
-                    server_named=queue == "",
-                )
-            ),
-        )
-
-    def queue_bind(
-        self,
-        queue: str,
-        exchange: str,
-        routing_key: str | None = None,
-        arguments: dict[str, Any] | None = None,
-        callback: _MethodCallback = None,
-    ) -> None:
-        _require_str(queue, "queue")
-        _require_str(exchange, "exchange")
-        nowait = callback is None
-        self._rpc(
-            spec.Queue.Bind(
-                queue=queue,
-                exchange=exchange,
-                routing_key=queue if routing_key is None else routing_key,
-                nowait=nowait,
-                arguments=arguments or {},
-            ),
-            callback,
-            nowait=nowait,
-            record=lambda topology, _reply: topology.bound(
-                Binding.of(
-                    queue, exchange, queue if routing_key is None else routing_key, arguments, False
-                )
-            ),
-        )
-
-    def queue_unbind(
-        self,
-        queue: str,
-        exchange: str | None = None,
-        routing_key: str | None = None,
-        arguments: dict[str, Any] | None = None,
-        callback: _MethodCallback = None,
-    ) -> None:
-        _require_str(queue, "queue")
-        self._rpc(
-            spec.Queue.Unbind(
-                queue=queue,
-                exchange=exchange or "",
-                routing_key=queue if routing_key is None else routing_key,
-                arguments=arguments or {},
-            ),
-            callback,
-            record=lambda topology, _reply: topology.unbound(
-                Binding.of(
-                    queue,
-                    exchange or "",
-                    queue if routing_key is None else routing_key,
-                    arguments,
-                    False,
-                )
-            ),
-        )
-
-    def queue_purge(self, queue: str, callback: _MethodCallback = None) -> None:
-        _require_str(queue, "queue")
-        nowait = callback is None
-        self._rpc(spec.Queue.Purge(queue=queue, nowait=nowait), callback, nowait=nowait)
-
-    def queue_delete(
-        self,
-        queue: str,
-        if_unused: bool = False,
-        if_empty: bool = False,
-        callback: _MethodCallback = None,
-    ) -> None:
-        _require_str(queue, "queue")
-        nowait = callback is None
-        self._rpc(
-            spec.Queue.Delete(queue=queue, if_unused=if_unused, if_empty=if_empty, nowait=nowait),
-            callback,
-            nowait=nowait,
-            record=lambda topology, _reply: topology.queue_deleted(queue),
-        )
-
     # ------------------------------------------------------------------- tx
-
-    def tx_select(self, callback: _MethodCallback = None) -> None:
-        self._rpc(spec.Tx.Select(), callback)
-        self._tx = True
-
-    def tx_commit(self, callback: _MethodCallback = None) -> None:
-        self._rpc(spec.Tx.Commit(), callback)
-
-    def tx_rollback(self, callback: _MethodCallback = None) -> None:
-        self._rpc(spec.Tx.Rollback(), callback)
 
     # ------------------------------------------------------ engine events in
 
@@ -903,7 +675,7 @@ class Channel:
                 pending.append(functools.partial(self._drop_consumer, spec.Basic.Cancel(tag)))
                 continue
             self._consumer_specs[tag] = (queue, auto_ack, exclusive, arguments)
-            self._consume(tag, None, record=_consumer_record(tag, queue))
+            self._consume(tag, None)
         self._republish()
         callback = self._on_open_callback
         self._on_open_callback = None
@@ -911,7 +683,7 @@ class Channel:
             pending.insert(0, functools.partial(callback, self))
         return pending
 
-    def _consume(self, tag: str, callback: _MethodCallback, record: _Record | None = None) -> None:
+    def _consume(self, tag: str, callback: _MethodCallback) -> None:
         """Send Basic.Consume for the consumer recorded under ``tag``."""
         queue, auto_ack, exclusive, arguments = self._consumer_specs[tag]
         self._rpc(
@@ -923,7 +695,7 @@ class Channel:
                 arguments=arguments,
             ),
             callback,
-            record=record,
+            recorded=True,
         )
 
     def _republish(self) -> None:
@@ -1002,7 +774,6 @@ class Channel:
         call_each(self._on_close, self, reason)
 
 
-_Record = Callable[[TopologyRecord, Optional[frame.Method]], None]
 _TAGGED = (spec.Basic.Consume, spec.Basic.Cancel)
 _ACK = spec.Basic.Ack.INDEX
 _NACK = spec.Basic.Nack.INDEX
@@ -1010,18 +781,14 @@ _REJECT = spec.Basic.Reject.INDEX
 _TAGGED_REPLIES = (spec.Basic.ConsumeOk, spec.Basic.CancelOk)
 
 
-def _consumer_record(tag: str, queue: str) -> _Record:
-    return lambda topology, _reply: topology.consumer_added(tag, queue)
-
-
 def _recording(
-    record: _Record, topology: TopologyRecord, callback: Callable[..., Any] | None
+    sent: amqp_object.Method, topology: TopologyRecord, callback: Callable[..., Any] | None
 ) -> Callable[[frame.Method], None]:
-    """A reply handler that notes the change in ``topology``, then calls
-    the application's ``callback``."""
+    """A reply handler that notes what ``sent`` changed in ``topology``,
+    then calls the application's ``callback``."""
 
     def on_reply(reply: frame.Method) -> None:
-        record(topology, reply)
+        topology.apply(sent, reply)
         if callback is not None:
             callback(reply)
 

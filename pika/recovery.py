@@ -201,6 +201,57 @@ class TopologyRecord:
             if queue == old:
                 self.consumers[tag] = new
 
+    def apply(self, sent: Any, reply: Any = None) -> None:
+        """Note what a request the broker accepted changes in the record.
+
+        ``sent`` is the method the application's request sent (a declare,
+        delete, bind, unbind, consume or cancel; other methods change
+        nothing); ``reply`` is the broker's answer as a method frame, or
+        None for a request sent with nowait. Passive declares only check,
+        so they are not recorded; a server-named queue is recorded under
+        the name in the reply.
+        """
+        kind = type(sent)
+        if kind is spec.Exchange.Declare and not sent.passive:
+            self.exchange_declared(
+                ExchangeDecl(
+                    sent.exchange,
+                    sent.type,
+                    sent.durable,
+                    sent.auto_delete,
+                    sent.internal,
+                    dict(sent.arguments or {}),
+                )
+            )
+        elif kind is spec.Queue.Declare and not sent.passive:
+            name = reply.method.queue if reply is not None else sent.queue
+            decl = QueueDecl(
+                name,
+                sent.durable,
+                sent.exclusive,
+                sent.auto_delete,
+                dict(sent.arguments or {}),
+                server_named=sent.queue == "",
+            )
+            self.queue_declared(decl)
+        elif kind is spec.Exchange.Delete:
+            self.exchange_deleted(sent.exchange)
+        elif kind is spec.Queue.Delete:
+            self.queue_deleted(sent.queue)
+        elif kind in _BINDS:
+            is_exchange, bind = _BINDS[kind]
+            destination = sent.destination if is_exchange else sent.queue
+            source = sent.source if is_exchange else sent.exchange
+            binding = Binding.of(destination, source, sent.routing_key, sent.arguments, is_exchange)
+            if bind:
+                self.bound(binding)
+            else:
+                self.unbound(binding)
+        elif kind is spec.Basic.Consume:
+            self.consumer_added(sent.consumer_tag, sent.queue)
+        elif kind is spec.Basic.Cancel:
+            self.consumer_removed(sent.consumer_tag)
+
     def _drop_bindings(self, predicate: Any) -> None:
         dropped = [binding for binding in self.bindings if predicate(binding)]
         for binding in dropped:
@@ -314,3 +365,12 @@ class ConfirmNumbering:
         """The messages to publish again, in their original order."""
         messages, self._to_republish = self._to_republish, []
         return messages
+
+
+#: Binding methods: (whether exchange-to-exchange, whether it binds).
+_BINDS: dict[type, tuple[bool, bool]] = {
+    spec.Queue.Bind: (False, True),
+    spec.Queue.Unbind: (False, False),
+    spec.Exchange.Bind: (True, True),
+    spec.Exchange.Unbind: (True, False),
+}

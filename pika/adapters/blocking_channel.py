@@ -21,16 +21,16 @@ import logging
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional
 
-from pika import exceptions, frame, spec
+from pika import exceptions, frame, spec, validation
 from pika.adapters.blocking_confirms import (
     DEFAULT_WINDOW,
     PipelinedPublisher,
     ReturnedMessage,
     _ConfirmTracker,
 )
+from pika.adapters.blocking_operations import BlockingOperations
 from pika.adapters.utils.closing_context import ClosingContext
 from pika.channel import Channel
-from pika.exchange_type import ExchangeType
 
 if TYPE_CHECKING:
     from pika.adapters.blocking_connection import BlockingConnection
@@ -44,11 +44,6 @@ _Message = tuple[spec.Basic.Deliver, spec.BasicProperties, bytes]
 _OnMessage = Callable[["BlockingChannel", spec.Basic.Deliver, spec.BasicProperties, bytes], Any]
 _OnReturn = Callable[["BlockingChannel", spec.Basic.Return, spec.BasicProperties, bytes], Any]
 _NO_MESSAGE: _MessageTuple = (None, None, None)
-
-
-def _require_callable(value: Any, name: str) -> None:
-    if not callable(value):
-        raise TypeError(f"{name} must be callable, got {type(value).__name__}")
 
 
 class _Reply:
@@ -102,7 +97,7 @@ class _ConsumeGenerator:
         self.queue: collections.deque[_Message] = collections.deque()
 
 
-class BlockingChannel(ClosingContext):
+class BlockingChannel(BlockingOperations, ClosingContext):
     """A channel whose methods block until the broker has answered.
 
     Create it with `BlockingConnection.channel`. A channel the broker closes
@@ -366,14 +361,14 @@ class BlockingChannel(ClosingContext):
     def add_on_cancel_callback(self, callback: Callable[[frame.Method], Any]) -> None:
         """``callback(method_frame)`` when the broker cancels one of this
         channel's consumers (its queue was deleted, ...)."""
-        _require_callable(callback, "callback")
+        validation.require_callable(callback, "callback")
         self._cancel_callbacks.append(callback)
 
     def add_on_return_callback(self, callback: _OnReturn) -> None:
         """``callback(channel, method, properties, body)`` for each message
         the broker returns (mandatory and unroutable); runs from
         `process_data_events`/`start_consuming`/... like consumers."""
-        _require_callable(callback, "callback")
+        validation.require_callable(callback, "callback")
         self._return_callbacks.append(callback)
 
     # ---------------------------------------------------------------- close
@@ -448,8 +443,7 @@ class BlockingChannel(ClosingContext):
     def publisher(self, window: int = DEFAULT_WINDOW) -> PipelinedPublisher:
         """A publisher keeping up to ``window`` confirm-awaiting messages in
         flight (turns confirm mode on). See `PipelinedPublisher`."""
-        if not isinstance(window, int) or isinstance(window, bool) or window < 1:
-            raise ValueError(f"window must be an int >= 1, got {window!r}")
+        validation.require_window(window)
         if self._publisher is not None:
             raise exceptions.ChannelWrongStateError(
                 f"channel {self.channel_number} already has an open PipelinedPublisher"
@@ -475,17 +469,6 @@ class BlockingChannel(ClosingContext):
     def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
         """Reject one message, requeueing it unless ``requeue`` is False."""
         self._send(self._impl.basic_reject, delivery_tag, requeue)
-
-    def basic_qos(
-        self, prefetch_size: int = 0, prefetch_count: int = 0, global_qos: bool = False
-    ) -> None:
-        """Limit unacknowledged deliveries (per consumer, or per channel with
-        ``global_qos``)."""
-        self._call(self._impl.basic_qos, prefetch_size, prefetch_count, global_qos)
-
-    def basic_recover(self, requeue: bool = False) -> None:
-        """Ask the broker to redeliver this channel's unacknowledged messages."""
-        self._call(self._impl.basic_recover, requeue)
 
     def basic_get(
         self, queue: str, auto_ack: bool = False
@@ -518,7 +501,7 @@ class BlockingChannel(ClosingContext):
         """Start a consumer; returns its tag. Each message goes to
         ``on_message_callback(channel, method, properties, body)``, called
         from `start_consuming` (or `process_data_events`, `sleep`)."""
-        _require_callable(on_message_callback, "on_message_callback")
+        validation.require_callable(on_message_callback, "on_message_callback")
         ready = self._connection._ready
 
         def on_message(
@@ -743,104 +726,7 @@ class BlockingChannel(ClosingContext):
 
     # ------------------------------------------------------------- exchange
 
-    def exchange_declare(
-        self,
-        exchange: str,
-        exchange_type: ExchangeType | str = ExchangeType.direct,
-        passive: bool = False,
-        durable: bool = False,
-        auto_delete: bool = False,
-        internal: bool = False,
-        arguments: dict[str, Any] | None = None,
-    ) -> frame.Method[spec.Exchange.DeclareOk]:
-        """Declare an exchange (check that it exists, with ``passive``)."""
-        return self._call(
-            self._impl.exchange_declare,
-            exchange,
-            exchange_type,
-            passive,
-            durable,
-            auto_delete,
-            internal,
-            arguments,
-        )
-
-    def exchange_delete(
-        self, exchange: str | None = None, if_unused: bool = False
-    ) -> frame.Method[spec.Exchange.DeleteOk]:
-        return self._call(self._impl.exchange_delete, exchange, if_unused)
-
-    def exchange_bind(
-        self,
-        destination: str,
-        source: str,
-        routing_key: str = "",
-        arguments: dict[str, Any] | None = None,
-    ) -> frame.Method[spec.Exchange.BindOk]:
-        """Bind exchange ``destination`` to exchange ``source``."""
-        return self._call(self._impl.exchange_bind, destination, source, routing_key, arguments)
-
-    def exchange_unbind(
-        self,
-        destination: str | None = None,
-        source: str | None = None,
-        routing_key: str = "",
-        arguments: dict[str, Any] | None = None,
-    ) -> frame.Method[spec.Exchange.UnbindOk]:
-        return self._call(self._impl.exchange_unbind, destination, source, routing_key, arguments)
-
     # ---------------------------------------------------------------- queue
-
-    def queue_declare(
-        self,
-        queue: str,
-        passive: bool = False,
-        durable: bool = False,
-        exclusive: bool = False,
-        auto_delete: bool = False,
-        arguments: dict[str, Any] | None = None,
-    ) -> frame.Method[spec.Queue.DeclareOk]:
-        """Declare a queue; ``''`` lets the broker name it. The reply's
-        ``method`` has ``queue``, ``message_count`` and ``consumer_count``."""
-        return self._call(
-            self._impl.queue_declare, queue, passive, durable, exclusive, auto_delete, arguments
-        )
-
-    def queue_bind(
-        self,
-        queue: str,
-        exchange: str,
-        routing_key: str | None = None,
-        arguments: dict[str, Any] | None = None,
-    ) -> frame.Method[spec.Queue.BindOk]:
-        """Bind ``queue`` to ``exchange`` (the routing key defaults to the queue name)."""
-        return self._call(self._impl.queue_bind, queue, exchange, routing_key, arguments)
-
-    def queue_unbind(
-        self,
-        queue: str,
-        exchange: str,
-        routing_key: str | None = None,
-        arguments: dict[str, Any] | None = None,
-    ) -> frame.Method[spec.Queue.UnbindOk]:
-        return self._call(self._impl.queue_unbind, queue, exchange, routing_key, arguments)
-
-    def queue_purge(self, queue: str) -> frame.Method[spec.Queue.PurgeOk]:
-        """Remove the queue's ready messages; ``method.message_count`` says how many."""
-        return self._call(self._impl.queue_purge, queue)
-
-    def queue_delete(
-        self, queue: str, if_unused: bool = False, if_empty: bool = False
-    ) -> frame.Method[spec.Queue.DeleteOk]:
-        return self._call(self._impl.queue_delete, queue, if_unused, if_empty)
 
     # ------------------------------------------------------------------- tx
 
-    def tx_select(self) -> frame.Method[spec.Tx.SelectOk]:
-        return self._call(self._impl.tx_select)
-
-    def tx_commit(self) -> frame.Method[spec.Tx.CommitOk]:
-        return self._call(self._impl.tx_commit)
-
-    def tx_rollback(self) -> frame.Method[spec.Tx.RollbackOk]:
-        return self._call(self._impl.tx_rollback)

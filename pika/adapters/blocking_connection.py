@@ -97,19 +97,18 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, Callable
 
-from pika import exceptions, frame
+from pika import exceptions, frame, validation
 from pika.adapters.blocking_channel import (
     BlockingChannel,
     _Delivery,
     _Reply,
-    _require_callable,
 )
 from pika.adapters.blocking_confirms import PipelinedPublisher, PublishedMessage, ReturnedMessage
 from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.adapters.utils import connection_workflow
 from pika.adapters.utils.closing_context import ClosingContext
 from pika.connection_recovery import ConnectionRecovery
-from pika.parameters import ConnectionParameters, Parameters
+from pika.parameters import Parameters
 from pika.recovery import RecoveryPolicy
 
 __all__ = [
@@ -169,7 +168,7 @@ class BlockingConnection(ClosingContext):
         recovery: RecoveryPolicy | None = None,
         recovery_wait_timeout: float | None = None,
     ) -> None:
-        configs = _parameters_list(parameters)
+        configs = validation.parameters_list(parameters)
         if recovery is not None and not isinstance(recovery, RecoveryPolicy):
             raise TypeError(
                 f"recovery must be a pika.recovery.RecoveryPolicy, got {type(recovery).__name__}"
@@ -538,7 +537,7 @@ class BlockingConnection(ClosingContext):
     def _forward_recovery_event(self, callback: Callable[..., Any], event: list[Any]) -> None:
         """Queue ``callback(self, *args)`` on the ready queue each time the
         callback layer reports the event."""
-        _require_callable(callback, "callback")
+        validation.require_callable(callback, "callback")
         ready = self._ready
 
         def relay(_impl: Any, *args: Any) -> None:
@@ -644,7 +643,7 @@ class BlockingConnection(ClosingContext):
         """Run ``callback()`` once, ``delay`` seconds from now, from a later
         `process_data_events`/`sleep`/`start_consuming`; returns an id for
         `remove_timeout`."""
-        _require_callable(callback, "callback")
+        validation.require_callable(callback, "callback")
         if delay < 0:
             raise ValueError(f"delay must be >= 0, got {delay!r}")
         self._check_usable("call_later()")
@@ -664,7 +663,7 @@ class BlockingConnection(ClosingContext):
         `process_data_events`/`sleep`/`start_consuming`/`consume` (or the
         running one). The only method any thread may call. Raises
         ConnectionWrongStateError once the connection is closed."""
-        _require_callable(callback, "callback")
+        validation.require_callable(callback, "callback")
         if self._closed_error is not None or self._impl.is_closed:
             raise exceptions.ConnectionWrongStateError(
                 "add_callback_threadsafe() called on a closed connection"
@@ -679,13 +678,13 @@ class BlockingConnection(ClosingContext):
     def add_on_connection_blocked_callback(self, callback: _OnConnectionNotice) -> None:
         """``callback(connection, method_frame)`` when the broker sends
         Connection.Blocked (a resource alarm stops publishers)."""
-        _require_callable(callback, "callback")
+        validation.require_callable(callback, "callback")
         self._impl.add_on_connection_blocked_callback(self._notice_relay(callback))
 
     def add_on_connection_unblocked_callback(self, callback: _OnConnectionNotice) -> None:
         """``callback(connection, method_frame)`` when the broker sends
         Connection.Unblocked."""
-        _require_callable(callback, "callback")
+        validation.require_callable(callback, "callback")
         self._impl.add_on_connection_unblocked_callback(self._notice_relay(callback))
 
     def _notice_relay(self, callback: _OnConnectionNotice) -> Callable[[Any, frame.Method], None]:
@@ -701,28 +700,6 @@ class BlockingConnection(ClosingContext):
         reply = _Reply()
         self._impl.update_secret(new_secret, reason, callback=reply)
         self._run(lambda: reply.done, interruptible=True)
-
-
-def _parameters_list(parameters: Parameters | Sequence[Parameters] | None) -> list[Parameters]:
-    if parameters is None:
-        return [ConnectionParameters()]
-    if isinstance(parameters, Parameters):
-        return [parameters]
-    if isinstance(parameters, (str, bytes)) or not isinstance(parameters, Sequence):
-        raise TypeError(
-            "parameters must be a pika.connection.Parameters instance or a sequence of them, "
-            f"got {type(parameters).__name__}"
-        )
-    configs = list(parameters)
-    if not configs:
-        raise ValueError("parameters is an empty sequence")
-    for config in configs:
-        if not isinstance(config, Parameters):
-            raise TypeError(
-                f"every parameters item must be a pika.connection.Parameters instance, "
-                f"got {type(config).__name__}"
-            )
-    return configs
 
 
 def _connect_error(error: BaseException) -> BaseException:

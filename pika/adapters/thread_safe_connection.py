@@ -121,10 +121,16 @@ from types import TracebackType
 from typing import Any, Callable, Literal, NamedTuple, Optional
 
 from pika import channel as channel_mod
-from pika import exceptions, frame, spec
+from pika import exceptions, frame, spec, validation
 from pika.adapters.select_connection import IOLoop, SelectConnection
+from pika.adapters.thread_safe_defaults import (
+    DEFAULT_RPC_TIMEOUT,
+    DEFAULT_WORK_QUEUE_MAXSIZE,
+    DEFAULT_WORK_QUEUE_PUT_TIMEOUT,
+)
+from pika.adapters.thread_safe_operations import ThreadSafeOperations
 from pika.exceptions import ConnectionInterrupted
-from pika.parameters import ConnectionParameters, Parameters
+from pika.parameters import Parameters
 from pika.recovery import RecoveryPolicy
 
 __all__ = [
@@ -140,10 +146,6 @@ __all__ = [
 ]
 
 LOGGER = logging.getLogger(__name__)
-
-DEFAULT_RPC_TIMEOUT = 10
-DEFAULT_WORK_QUEUE_MAXSIZE = 1000
-DEFAULT_WORK_QUEUE_PUT_TIMEOUT = 30.0
 
 MAX_PENDING_CALLS = 10_000
 """Calls waiting for the I/O thread beyond which other threads block until it catches up."""
@@ -163,39 +165,6 @@ class ReplyTimeout(exceptions.AMQPError, TimeoutError):
 
     The request may still have reached the broker and take effect later.
     """
-
-
-def _parameters_list(parameters: Any) -> list[Parameters]:
-    """``parameters`` (None, one `Parameters`, or a sequence of them) as a non-empty list."""
-    if parameters is None:
-        return [ConnectionParameters()]
-    if isinstance(parameters, Parameters):
-        return [parameters]
-    if isinstance(parameters, Sequence) and not isinstance(parameters, (str, bytes)):
-        candidates = list(parameters)
-        if candidates and all(isinstance(item, Parameters) for item in candidates):
-            return candidates
-    raise TypeError(
-        f"parameters must be a pika.connection.Parameters instance or a non-empty "
-        f"sequence of them, got {parameters!r}"
-    )
-
-
-def _check_timeout(timeout: Optional[float]) -> None:
-    if timeout is None:
-        return
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
-        raise ValueError(f"timeout must be a number >= 0 or None, got {timeout!r}")
-
-
-def _check_callable(value: Any, name: str) -> None:
-    if not callable(value):
-        raise TypeError(f"{name} must be callable, got {type(value).__name__}")
-
-
-def _check_delivery_tag(delivery_tag: Any) -> None:
-    if isinstance(delivery_tag, bool) or not isinstance(delivery_tag, int):
-        raise TypeError(f"delivery_tag must be an int, got {type(delivery_tag).__name__}")
 
 
 def _run_callback(function: _Function, args: tuple[Any, ...]) -> None:
@@ -440,17 +409,17 @@ class Connection:
         *,
         recovery: Optional[RecoveryPolicy] = None,
     ) -> None:
-        candidates = _parameters_list(parameters)
+        candidates = validation.parameters_list(parameters)
         for name, callback in (
             ("on_open_error_callback", on_open_error_callback),
             ("on_close_callback", on_close_callback),
         ):
             if callback is not None:
-                _check_callable(callback, name)
-        _check_timeout(timeout)
+                validation.require_callable(callback, name)
+        validation.require_timeout(timeout)
         if isinstance(work_queue_maxsize, bool) or not isinstance(work_queue_maxsize, int):
             raise TypeError("work_queue_maxsize must be an int")
-        _check_timeout(work_queue_put_timeout)
+        validation.require_timeout(work_queue_put_timeout, "work_queue_put_timeout")
         if recovery is not None and not isinstance(recovery, RecoveryPolicy):
             raise TypeError(
                 f"recovery must be a pika.recovery.RecoveryPolicy or None, "
@@ -714,7 +683,7 @@ class Connection:
         value, raises the error, or `ReplyTimeout` after ``timeout`` seconds
         (time spent waiting for room in the call queue included).
         """
-        _check_timeout(timeout)
+        validation.require_timeout(timeout)
         if self._on_loop_thread():
             raise exceptions.ReentrancyError(
                 f"{what} waits for the I/O thread, so it cannot be called from it"
@@ -786,7 +755,7 @@ class Connection:
         a recovery it stops the recovery; the calls it held then fail with
         ConnectionClosedByClient.
         """
-        _check_timeout(timeout)
+        validation.require_timeout(timeout)
         if self._finished.is_set():
             return
         self._close_requested = True
@@ -816,7 +785,7 @@ class Connection:
         from the I/O thread itself). Harmless on a closed connection. Stops
         a recovery as well.
         """
-        _check_timeout(timeout)
+        validation.require_timeout(timeout)
         try:
             # Not through the call queue: an abort must not wait behind it.
             self._ioloop.add_callback_threadsafe(self._abort_on_loop)
@@ -833,27 +802,27 @@ class Connection:
         connection is closed. During a recovery it runs once the recovery
         has succeeded.
         """
-        _check_callable(callback, "callback")
+        validation.require_callable(callback, "callback")
         self._calls.submit(_run_callback, (callback, ()))
 
     def add_on_connection_blocked_callback(
         self, callback: Callable[[Connection, frame.Method], Any]
     ) -> None:
         """``callback(connection, method_frame)`` when the broker sends Connection.Blocked."""
-        _check_callable(callback, "callback")
+        validation.require_callable(callback, "callback")
         self._blocked_callbacks.append(callback)
 
     def add_on_connection_unblocked_callback(
         self, callback: Callable[[Connection, frame.Method], Any]
     ) -> None:
         """``callback(connection, method_frame)`` when the broker sends Connection.Unblocked."""
-        _check_callable(callback, "callback")
+        validation.require_callable(callback, "callback")
         self._unblocked_callbacks.append(callback)
 
     # -------------------------------------------------------------- recovery
 
     def _recovery_callbacks(self, callbacks: list[Callable[..., Any]], callback: Any) -> None:
-        _check_callable(callback, "callback")
+        validation.require_callable(callback, "callback")
         if self._recovery_policy is None:
             raise exceptions.ConnectionWrongStateError(
                 "recovery is not enabled: pass recovery=RecoveryPolicy(...) to Connection"
@@ -890,7 +859,7 @@ class Connection:
 # ------------------------------------------------------------------ channel
 
 
-class Channel:
+class Channel(ThreadSafeOperations):
     """A channel usable from any number of threads; made by `Connection.channel`.
 
     The constructor wraps a callback-API channel and must run on the I/O
@@ -1001,7 +970,7 @@ class Channel:
         The one generic path of every synchronous channel method: the reply
         is failed with the close reason if the channel closes first.
         """
-        _check_timeout(timeout)
+        validation.require_timeout(timeout)
         self._check_usable()
 
         def operation(reply: _Reply) -> None:
@@ -1041,16 +1010,11 @@ class Channel:
         ``on_publish(error)``, if given, reports the message's fate on the
         channel's worker thread: see the module's documentation.
         """
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        elif not isinstance(body, (bytes, bytearray, memoryview)):
-            raise TypeError(f"body must be bytes or str, got {type(body).__name__}")
-        if properties is not None and not isinstance(properties, spec.BasicProperties):
-            raise TypeError("properties must be a pika.spec.BasicProperties instance")
-        if on_publish is not None:
-            _check_callable(on_publish, "on_publish")
+        data = validation.message_body(body)
+        validation.require_properties(properties)
+        validation.require_callable(on_publish, "on_publish", optional=True)
         self._submit(
-            self._publish_on_loop, exchange, routing_key, body, properties, mandatory, on_publish
+            self._publish_on_loop, exchange, routing_key, data, properties, mandatory, on_publish
         )
 
     def _publish_on_loop(
@@ -1085,7 +1049,7 @@ class Channel:
     ) -> frame.Method:
         """Turn on publisher confirms; ``ack_nack_callback(method_frame)`` gets
         every Basic.Ack and Basic.Nack, on the channel's worker thread."""
-        _check_callable(ack_nack_callback, "ack_nack_callback")
+        validation.require_callable(ack_nack_callback, "ack_nack_callback")
         return self._rpc("confirm_delivery", timeout, self._confirm_on_loop, ack_nack_callback)
 
     def _confirm_on_loop(
@@ -1135,33 +1099,22 @@ class Channel:
 
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
         """Acknowledge a delivery (or all up to it with ``multiple``); does not wait."""
-        _check_delivery_tag(delivery_tag)
+        validation.require_delivery_tag(delivery_tag)
         self._submit(self._impl.basic_ack, delivery_tag, multiple)
 
     def basic_nack(
         self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
     ) -> None:
         """Reject one or (``multiple``) several deliveries; does not wait."""
-        _check_delivery_tag(delivery_tag)
+        validation.require_delivery_tag(delivery_tag)
         self._submit(self._impl.basic_nack, delivery_tag, multiple, requeue)
 
     def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
         """Reject one delivery; does not wait."""
-        _check_delivery_tag(delivery_tag)
+        validation.require_delivery_tag(delivery_tag)
         self._submit(self._impl.basic_reject, delivery_tag, requeue)
 
     # ------------------------------------------------------------- consuming
-
-    def basic_qos(
-        self,
-        prefetch_size: int = 0,
-        prefetch_count: int = 0,
-        global_qos: bool = False,
-        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
-    ) -> frame.Method:
-        return self._rpc(
-            "basic_qos", timeout, self._impl.basic_qos, prefetch_size, prefetch_count, global_qos
-        )
 
     def basic_consume(
         self,
@@ -1180,7 +1133,7 @@ class Channel:
         ``on_message_callback(channel, method, properties, body)`` runs on the
         channel's worker thread, one message at a time.
         """
-        _check_callable(on_message_callback, "on_message_callback")
+        validation.require_callable(on_message_callback, "on_message_callback")
 
         def on_message(
             _impl: channel_mod.Channel,
@@ -1265,7 +1218,7 @@ class Channel:
 
     def add_on_cancel_callback(self, callback: Callable[[frame.Method], Any]) -> None:
         """``callback(method_frame)`` on the worker thread when the broker cancels a consumer."""
-        _check_callable(callback, "callback")
+        validation.require_callable(callback, "callback")
         self._cancel_callbacks.append(callback)
 
     def add_on_return_callback(
@@ -1273,149 +1226,10 @@ class Channel:
     ) -> None:
         """``callback(channel, method, properties, body)`` on the worker thread
         for each message the broker returns (mandatory and unroutable)."""
-        _check_callable(callback, "callback")
+        validation.require_callable(callback, "callback")
         self._return_callbacks.append(callback)
 
     # --------------------------------------------------- exchanges and queues
-
-    def exchange_declare(
-        self,
-        exchange: str,
-        exchange_type: str = "direct",
-        passive: bool = False,
-        durable: bool = False,
-        auto_delete: bool = False,
-        internal: bool = False,
-        arguments: Optional[dict[str, Any]] = None,
-        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
-    ) -> frame.Method:
-        return self._rpc(
-            "exchange_declare",
-            timeout,
-            self._impl.exchange_declare,
-            exchange,
-            exchange_type,
-            passive,
-            durable,
-            auto_delete,
-            internal,
-            arguments,
-        )
-
-    def exchange_delete(
-        self,
-        exchange: Optional[str] = None,
-        if_unused: bool = False,
-        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
-    ) -> frame.Method:
-        return self._rpc(
-            "exchange_delete", timeout, self._impl.exchange_delete, exchange, if_unused
-        )
-
-    def exchange_bind(
-        self,
-        destination: str,
-        source: str,
-        routing_key: str = "",
-        arguments: Optional[dict[str, Any]] = None,
-        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
-    ) -> frame.Method:
-        return self._rpc(
-            "exchange_bind",
-            timeout,
-            self._impl.exchange_bind,
-            destination,
-            source,
-            routing_key,
-            arguments,
-        )
-
-    def exchange_unbind(
-        self,
-        destination: str,
-        source: str,
-        routing_key: str = "",
-        arguments: Optional[dict[str, Any]] = None,
-        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
-    ) -> frame.Method:
-        return self._rpc(
-            "exchange_unbind",
-            timeout,
-            self._impl.exchange_unbind,
-            destination,
-            source,
-            routing_key,
-            arguments,
-        )
-
-    def queue_declare(
-        self,
-        queue: str,
-        passive: bool = False,
-        durable: bool = False,
-        exclusive: bool = False,
-        auto_delete: bool = False,
-        arguments: Optional[dict[str, Any]] = None,
-        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
-    ) -> frame.Method:
-        """Declare a queue; ``''`` lets the broker name it (``reply.method.queue``)."""
-        return self._rpc(
-            "queue_declare",
-            timeout,
-            self._impl.queue_declare,
-            queue,
-            passive,
-            durable,
-            exclusive,
-            auto_delete,
-            arguments,
-        )
-
-    def queue_bind(
-        self,
-        queue: str,
-        exchange: str,
-        routing_key: Optional[str] = None,
-        arguments: Optional[dict[str, Any]] = None,
-        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
-    ) -> frame.Method:
-        return self._rpc(
-            "queue_bind", timeout, self._impl.queue_bind, queue, exchange, routing_key, arguments
-        )
-
-    def queue_unbind(
-        self,
-        queue: str,
-        exchange: Optional[str] = None,
-        routing_key: Optional[str] = None,
-        arguments: Optional[dict[str, Any]] = None,
-        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
-    ) -> frame.Method:
-        return self._rpc(
-            "queue_unbind",
-            timeout,
-            self._impl.queue_unbind,
-            queue,
-            exchange,
-            routing_key,
-            arguments,
-        )
-
-    def queue_purge(
-        self, queue: str, timeout: Optional[float] = DEFAULT_RPC_TIMEOUT
-    ) -> frame.Method:
-        return self._rpc("queue_purge", timeout, self._impl.queue_purge, queue)
-
-    def queue_delete(
-        self,
-        queue: str,
-        if_unused: bool = False,
-        if_empty: bool = False,
-        timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
-    ) -> frame.Method:
-        return self._rpc(
-            "queue_delete", timeout, self._impl.queue_delete, queue, if_unused, if_empty
-        )
 
     # --------------------------------------------------------------- closing
 

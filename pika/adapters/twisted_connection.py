@@ -34,8 +34,8 @@ except ImportError as exc:
     ) from exc
 
 from pika import amqp_object, channel, connection, exceptions, frame, spec
+from pika.adapters.twisted_operations import TwistedOperations
 from pika.engine.outbound import BytesLike
-from pika.exchange_type import ExchangeType
 
 __all__ = [
     "ClosableDeferredQueue",
@@ -107,7 +107,7 @@ class _Published(NamedTuple):
     body: bytes
 
 
-class TwistedChannel:
+class TwistedChannel(TwistedOperations):
     """A `pika.channel.Channel` whose requests return Deferreds.
 
     Every Deferred fails with the channel's close reason if the channel
@@ -292,14 +292,6 @@ class TwistedChannel:
     def basic_reject(self, delivery_tag: int, requeue: bool = True) -> None:
         self._channel.basic_reject(delivery_tag, requeue)
 
-    def basic_qos(
-        self, prefetch_size: int = 0, prefetch_count: int = 0, global_qos: bool = False
-    ) -> defer.Deferred[Any]:
-        return self._request(self._channel.basic_qos, prefetch_size, prefetch_count, global_qos)
-
-    def basic_recover(self, requeue: bool = False) -> defer.Deferred[Any]:
-        return self._request(self._channel.basic_recover, requeue)
-
     # ----------------------------------------------------------- publishing
 
     def basic_publish(
@@ -364,106 +356,9 @@ class TwistedChannel:
 
     # ------------------------------------------------------ everything else
 
-    def exchange_declare(
-        self,
-        exchange: str,
-        exchange_type: str | ExchangeType = ExchangeType.direct,
-        passive: bool = False,
-        durable: bool = False,
-        auto_delete: bool = False,
-        internal: bool = False,
-        arguments: dict[str, Any] | None = None,
-    ) -> defer.Deferred[Any]:
-        return self._request(
-            self._channel.exchange_declare,
-            exchange,
-            exchange_type,
-            passive,
-            durable,
-            auto_delete,
-            internal,
-            arguments,
-        )
-
-    def exchange_delete(
-        self, exchange: str | None = None, if_unused: bool = False
-    ) -> defer.Deferred[Any]:
-        return self._request(self._channel.exchange_delete, exchange, if_unused)
-
-    def exchange_bind(
-        self,
-        destination: str,
-        source: str,
-        routing_key: str = "",
-        arguments: dict[str, Any] | None = None,
-    ) -> defer.Deferred[Any]:
-        return self._request(
-            self._channel.exchange_bind, destination, source, routing_key, arguments
-        )
-
-    def exchange_unbind(
-        self,
-        destination: str,
-        source: str,
-        routing_key: str = "",
-        arguments: dict[str, Any] | None = None,
-    ) -> defer.Deferred[Any]:
-        return self._request(
-            self._channel.exchange_unbind, destination, source, routing_key, arguments
-        )
-
-    def queue_declare(
-        self,
-        queue: str,
-        passive: bool = False,
-        durable: bool = False,
-        exclusive: bool = False,
-        auto_delete: bool = False,
-        arguments: dict[str, Any] | None = None,
-    ) -> defer.Deferred[Any]:
-        return self._request(
-            self._channel.queue_declare, queue, passive, durable, exclusive, auto_delete, arguments
-        )
-
-    def queue_bind(
-        self,
-        queue: str,
-        exchange: str,
-        routing_key: str | None = None,
-        arguments: dict[str, Any] | None = None,
-    ) -> defer.Deferred[Any]:
-        return self._request(self._channel.queue_bind, queue, exchange, routing_key, arguments)
-
-    def queue_unbind(
-        self,
-        queue: str,
-        exchange: str | None,
-        routing_key: str | None = None,
-        arguments: dict[str, Any] | None = None,
-    ) -> defer.Deferred[Any]:
-        return self._request(self._channel.queue_unbind, queue, exchange, routing_key, arguments)
-
-    def queue_purge(self, queue: str) -> defer.Deferred[Any]:
-        return self._request(self._channel.queue_purge, queue)
-
-    def queue_delete(
-        self, queue: str, if_unused: bool = False, if_empty: bool = False
-    ) -> defer.Deferred[Any]:
-        return self._request(self._channel.queue_delete, queue, if_unused, if_empty)
-
     def flow(self, active: bool = True) -> defer.Deferred[Any]:
         """Fires with the flow state the broker confirmed."""
         return self._request(self._channel.flow, active)
-
-    def tx_select(self) -> defer.Deferred[Any]:
-        return self._request(self._channel.tx_select)
-
-    def tx_commit(self) -> defer.Deferred[Any]:
-        return self._request(self._channel.tx_commit)
-
-    def tx_rollback(self) -> defer.Deferred[Any]:
-        return self._request(self._channel.tx_rollback)
-
 
 class _TwistedConnection(connection.Connection):
     """The callback connection with the reactor's timers and a Twisted transport.

@@ -1,0 +1,345 @@
+"""The channel operations, each declared once, as data.
+
+One `Operation` per AMQP request an application makes on a channel: its
+parameters with Pika's names, order and defaults (and where a surface of
+Pika's interface gives one another default), how each is validated, the
+AMQP method it sends and how the parameters fill that method's fields,
+the replies it expects, whether the request may go with ``nowait``, and
+whether automatic recovery records it.
+
+Two things are made from this table:
+
+* ``codegen/generate_surfaces.py`` writes the methods of every channel
+  surface (the callback `pika.channel.Channel`, `BlockingChannel`, the
+  thread-safe `Channel`, `TwistedChannel`) into committed modules, so a
+  reader and mypy see plain typed methods; a test regenerates them and
+  fails if the committed files differ.
+* At run time the callback `Channel` turns a call into its AMQP method with
+  `Operation.request`, the one place where parameters become fields.
+
+Operations whose surfaces each do something of their own (publishing,
+consuming, getting, acknowledging, confirm mode, flow, close) are written by
+hand in each surface; this table holds the regular request/reply ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Callable, Optional
+
+from pika import amqp_object, spec, validation
+
+#: The surfaces generated from the table, by the name used in overrides.
+SURFACES = ("callback", "blocking", "thread_safe", "twisted")
+
+#: Marks a parameter without a default (in `Param.default` and overrides).
+REQUIRED = "<required>"
+
+#: The checks a `Param` may name, from `pika.validation`.
+CHECKS: dict[str, Callable[[Any, str], None]] = {
+    "str": validation.require_str,
+    "optional_str": lambda value, name: validation.require_str(value, name, optional=True),
+    "non_negative": validation.require_non_negative,
+    "exchange_type": validation.require_exchange_type,
+}
+
+_NOT_SET = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an operation.
+
+    Attributes:
+        name: Pika's name for it.
+        annotation: its type, as source text for the generated surfaces.
+        default: its default as source text, or `REQUIRED`.
+        check: the name of a check in `CHECKS` the value must pass.
+        field: the AMQP method field it fills, when not its own name.
+        none_as: the value the field takes when the parameter is None (an
+            enum member goes as its value; a dict is copied).
+        none_as_param: the parameter whose value the field takes when this
+            one is None (``queue_bind``'s routing key defaults to the queue).
+        overrides: surface name -> default for surfaces of Pika's interface
+            that give this parameter another default (or none: `REQUIRED`).
+    """
+
+    name: str
+    annotation: str
+    default: str = REQUIRED
+    check: Optional[str] = None
+    field: Optional[str] = None
+    none_as: Any = _NOT_SET
+    none_as_param: Optional[str] = None
+    overrides: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def default_for(self, surface: str) -> str:
+        """This parameter's default (source text, or `REQUIRED`) on ``surface``."""
+        return self.overrides.get(surface, self.default)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One channel operation.
+
+    Attributes:
+        name: the method name on every surface.
+        method: the AMQP method class it sends.
+        params: its parameters, in Pika's order.
+        summary: one line saying what it does (the reference text is in
+            `pika.operation_docs` where present).
+        reply: the reply type a waiting surface returns, as source text.
+        nowait: whether the callback API sends it with ``nowait`` when no
+            ``callback`` is given (only for methods that have the field).
+        recorded: whether automatic recovery records it (`TopologyRecord.apply`).
+        blocking_returns_reply: whether `BlockingChannel` returns the reply
+            (Pika's blocking ``basic_qos`` and ``basic_recover`` return None).
+    """
+
+    name: str
+    method: type[amqp_object.Method]
+    params: tuple[Param, ...]
+    summary: str
+    reply: str
+    nowait: bool = False
+    recorded: bool = False
+    blocking_returns_reply: bool = True
+
+    @property
+    def replies(self) -> tuple[type[amqp_object.Method], ...]:
+        """The AMQP methods that answer this operation."""
+        return spec.REPLIES[self.method]
+
+    def request(self, args: tuple[Any, ...], has_callback: bool) -> amqp_object.Method:
+        """Check ``args`` (the parameters in order) and build the method to send.
+
+        ``has_callback`` says whether the application waits for the reply:
+        without one, an operation that allows it goes with ``nowait`` (but
+        a queue the broker names is always awaited: the name comes back in
+        the reply).
+
+        Raises:
+            TypeError, ValueError: an argument fails its parameter's check.
+        """
+        values = dict(zip((param.name for param in self.params), args))
+        fields: dict[str, Any] = {}
+        for param in self.params:
+            value = values[param.name]
+            if param.check is not None:
+                CHECKS[param.check](value, param.name)
+            if value is None:
+                if param.none_as_param is not None:
+                    value = values[param.none_as_param]
+                elif param.none_as is not _NOT_SET:
+                    value = param.none_as
+            elif isinstance(value, Enum):
+                value = value.value
+            if isinstance(value, dict):
+                value = dict(value)
+            fields[param.field or param.name] = value
+        if self.nowait:
+            fields["nowait"] = not has_callback and values.get("queue") != ""
+        return self.method(**fields)
+
+    def sends_nowait(self, method: amqp_object.Method) -> bool:
+        """Whether ``method`` (built by `request`) expects no reply."""
+        return bool(getattr(method, "nowait", False))
+
+
+_ARGUMENTS = Param("arguments", "Optional[dict[str, Any]]", "None", none_as={})
+_QUEUE = Param("queue", "str", check="str")
+_IF_UNUSED = Param("if_unused", "bool", "False")
+_NO_ARGS: tuple[Param, ...] = ()
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "exchange_declare",
+        spec.Exchange.Declare,
+        (
+            Param("exchange", "str", check="str"),
+            Param(
+                "exchange_type",
+                "Union[ExchangeType, str]",
+                "ExchangeType.direct",
+                check="exchange_type",
+                field="type",
+                overrides={"thread_safe": '"direct"'},
+            ),
+            Param("passive", "bool", "False"),
+            Param("durable", "bool", "False"),
+            Param("auto_delete", "bool", "False"),
+            Param("internal", "bool", "False"),
+            _ARGUMENTS,
+        ),
+        "Declare an exchange, or with ``passive`` check that it exists.",
+        "frame.Method[spec.Exchange.DeclareOk]",
+        nowait=True,
+        recorded=True,
+    ),
+    Operation(
+        "exchange_delete",
+        spec.Exchange.Delete,
+        (Param("exchange", "Optional[str]", "None", check="optional_str", none_as=""), _IF_UNUSED),
+        "Delete an exchange.",
+        "frame.Method[spec.Exchange.DeleteOk]",
+        nowait=True,
+        recorded=True,
+    ),
+    Operation(
+        "exchange_bind",
+        spec.Exchange.Bind,
+        (
+            Param("destination", "str", check="str"),
+            Param("source", "str", check="str"),
+            Param("routing_key", "str", '""'),
+            _ARGUMENTS,
+        ),
+        "Bind exchange ``destination`` to exchange ``source``.",
+        "frame.Method[spec.Exchange.BindOk]",
+        nowait=True,
+        recorded=True,
+    ),
+    Operation(
+        "exchange_unbind",
+        spec.Exchange.Unbind,
+        (
+            Param(
+                "destination",
+                "Optional[str]",
+                "None",
+                check="optional_str",
+                none_as="",
+                overrides={"thread_safe": REQUIRED, "twisted": REQUIRED},
+            ),
+            Param(
+                "source",
+                "Optional[str]",
+                "None",
+                check="optional_str",
+                none_as="",
+                overrides={"thread_safe": REQUIRED, "twisted": REQUIRED},
+            ),
+            Param("routing_key", "str", '""'),
+            _ARGUMENTS,
+        ),
+        "Remove an exchange-to-exchange binding.",
+        "frame.Method[spec.Exchange.UnbindOk]",
+        nowait=True,
+        recorded=True,
+    ),
+    Operation(
+        "queue_declare",
+        spec.Queue.Declare,
+        (
+            _QUEUE,
+            Param("passive", "bool", "False"),
+            Param("durable", "bool", "False"),
+            Param("exclusive", "bool", "False"),
+            Param("auto_delete", "bool", "False"),
+            _ARGUMENTS,
+        ),
+        "Declare a queue (``''`` lets the broker name it), or with ``passive`` "
+        "check that it exists.",
+        "frame.Method[spec.Queue.DeclareOk]",
+        nowait=True,
+        recorded=True,
+    ),
+    Operation(
+        "queue_bind",
+        spec.Queue.Bind,
+        (
+            _QUEUE,
+            Param("exchange", "str", check="str"),
+            Param("routing_key", "Optional[str]", "None", none_as_param="queue"),
+            _ARGUMENTS,
+        ),
+        "Bind a queue to an exchange (the routing key defaults to the queue's name).",
+        "frame.Method[spec.Queue.BindOk]",
+        nowait=True,
+        recorded=True,
+    ),
+    Operation(
+        "queue_unbind",
+        spec.Queue.Unbind,
+        (
+            _QUEUE,
+            Param(
+                "exchange",
+                "Optional[str]",
+                "None",
+                check="optional_str",
+                none_as="",
+                overrides={"blocking": REQUIRED, "twisted": REQUIRED},
+            ),
+            Param("routing_key", "Optional[str]", "None", none_as_param="queue"),
+            _ARGUMENTS,
+        ),
+        "Remove a queue's binding to an exchange.",
+        "frame.Method[spec.Queue.UnbindOk]",
+        recorded=True,
+    ),
+    Operation(
+        "queue_purge",
+        spec.Queue.Purge,
+        (_QUEUE,),
+        "Remove a queue's ready messages.",
+        "frame.Method[spec.Queue.PurgeOk]",
+        nowait=True,
+    ),
+    Operation(
+        "queue_delete",
+        spec.Queue.Delete,
+        (_QUEUE, _IF_UNUSED, Param("if_empty", "bool", "False")),
+        "Delete a queue.",
+        "frame.Method[spec.Queue.DeleteOk]",
+        nowait=True,
+        recorded=True,
+    ),
+    Operation(
+        "basic_qos",
+        spec.Basic.Qos,
+        (
+            Param("prefetch_size", "int", "0", check="non_negative"),
+            Param("prefetch_count", "int", "0", check="non_negative"),
+            Param("global_qos", "bool", "False"),
+        ),
+        "Limit the unacknowledged deliveries of each consumer, or with "
+        "``global_qos`` of the whole channel.",
+        "frame.Method[spec.Basic.QosOk]",
+        blocking_returns_reply=False,
+    ),
+    Operation(
+        "basic_recover",
+        spec.Basic.Recover,
+        (Param("requeue", "bool", "False"),),
+        "Ask the broker to deliver this channel's unacknowledged messages again.",
+        "frame.Method[spec.Basic.RecoverOk]",
+        blocking_returns_reply=False,
+    ),
+    Operation(
+        "tx_select",
+        spec.Tx.Select,
+        _NO_ARGS,
+        "Put the channel in transaction mode.",
+        "frame.Method[spec.Tx.SelectOk]",
+    ),
+    Operation(
+        "tx_commit",
+        spec.Tx.Commit,
+        _NO_ARGS,
+        "Commit the current transaction.",
+        "frame.Method[spec.Tx.CommitOk]",
+    ),
+    Operation(
+        "tx_rollback",
+        spec.Tx.Rollback,
+        _NO_ARGS,
+        "Abandon the current transaction.",
+        "frame.Method[spec.Tx.RollbackOk]",
+    ),
+)
+
+#: The operations by name.
+BY_NAME: dict[str, Operation] = {operation.name: operation for operation in OPERATIONS}
