@@ -23,6 +23,7 @@ from pika.callbacks import call_each
 from pika.channel_operations import ChannelOperations
 from pika.operations import BY_NAME as _OPERATIONS
 from pika.recovery import ConfirmNumbering, TopologyRecord
+from pika.states import ChannelState
 
 if TYPE_CHECKING:
     from pika.connection import Connection
@@ -56,10 +57,10 @@ class Channel(ChannelOperations):
     consuming, acknowledgements, confirms, events, recovery) is here.
     """
 
-    CLOSED = 0
-    OPENING = 1
-    OPEN = 2
-    CLOSING = 3
+    CLOSED = ChannelState.CLOSED
+    OPENING = ChannelState.OPENING
+    OPEN = ChannelState.OPEN
+    CLOSING = ChannelState.CLOSING
 
     def __init__(
         self,
@@ -73,7 +74,7 @@ class Channel(ChannelOperations):
             )
         self.connection = connection
         self.channel_number = channel_number
-        self._state = self.CLOSED
+        self._state = ChannelState.CLOSED
         self._on_open_callback = on_open_callback
         self._replies: collections.deque[_Reply] = collections.deque()
         self._registered: dict[type, list[tuple[Callable[..., Any], bool]]] = {}
@@ -102,10 +103,6 @@ class Channel(ChannelOperations):
         #: from before a connection recovery (sending them would close the
         #: channel with 406 PRECONDITION_FAILED).
         self.stale_tags_dropped = 0
-        self._recovering = False
-        # Channel.Open sent on the new connection; answered.
-        self._reopening = False
-        self._reopened = False
         # Confirm numbering across recoveries (None until the first one,
         # unless publishes are kept for republishing).
         self._confirmed: ConfirmNumbering | None = None
@@ -113,8 +110,7 @@ class Channel(ChannelOperations):
         self._engine = connection._engine
 
     def __repr__(self) -> str:
-        states = {0: "CLOSED", 1: "OPENING", 2: "OPEN", 3: "CLOSING"}
-        state = "RECOVERING" if self._recovering else states[self._state]
+        state = self._state.name
         return f"<Channel number={self.channel_number} {state} conn={self.connection!r}>"
 
     def __int__(self) -> int:
@@ -136,7 +132,13 @@ class Channel(ChannelOperations):
 
     @property
     def is_opening(self) -> bool:
-        return self._state == self.OPENING
+        return self._state.is_opening
+
+    @property
+    def is_recovering(self) -> bool:
+        """Whether a connection recovery is restoring this channel (it is
+        then opening, to the application)."""
+        return self._state.is_recovering
 
     @property
     def consumer_tags(self) -> list[str]:
@@ -161,17 +163,16 @@ class Channel(ChannelOperations):
                 f"channel {self.channel_number} is already "
                 f"{'closed' if self._state == self.CLOSED else 'closing'}"
             )
-        if self._recovering and self._reopened:
+        if self._state is ChannelState.REOPENED:
             # Open again on the broker, not yet for the application.
-            self._recovering = False
             self._begin_close(reply_code, reply_text)
             return
-        if self._recovering and not self._reopening:
+        if self._state is ChannelState.RECOVERING:
             # Nothing on the broker to close: closed at once.
             self._close_after_open = (reply_code, reply_text)
             self._closed_with_connection()
             return
-        if self._state == self.OPENING:
+        if self._state.is_opening:
             self._close_after_open = (reply_code, reply_text)
             self._state = self.CLOSING
             return
@@ -245,7 +246,7 @@ class Channel(ChannelOperations):
 
     def _require_open(self) -> None:
         if self._state != self.OPEN:
-            state = {0: "closed", 1: "opening", 3: "closing"}[self._state]
+            state = "opening" if self._state.is_opening else self._state.name.lower()
             raise exceptions.ChannelWrongStateError(f"channel {self.channel_number} is {state}")
 
     def _send(self, method: amqp_object.Method) -> None:
@@ -487,16 +488,15 @@ class Channel(ChannelOperations):
             self._state = self.OPEN
             code, text = self._close_after_open
             self._close_after_open = None
-            was_recovering, self._recovering = self._recovering, False
             self._begin_close(code, text)
-            if was_recovering and recovery is not None:
-                # Closed by the application while it was being reopened.
+            if recovery is not None and recovery.active:
+                # Perhaps closed by the application while it was reopened.
                 recovery.channel_reopened(self)
             return
-        if self._recovering:
-            # Reopened by a recovery: it stays OPENING for the application
+        if self._state is ChannelState.REOPENING:
+            # Reopened by a recovery: it stays opening for the application
             # until the recovery is over (see `_recovered`).
-            self._reopened = True
+            self._state = ChannelState.REOPENED
             self._reapply_modes()
             if recovery is not None:
                 recovery.channel_reopened(self)
@@ -591,7 +591,7 @@ class Channel(ChannelOperations):
     def _connection_lost(self, republish: bool) -> None:
         """The connection broke and is being recovered; this channel will be
         reopened with its number (unless it was closing: then it is closed
-        now). It stays OPENING for the application until `_recovered`.
+        now). It is opening, to the application, until `_recovered`.
         Replies in flight are lost; consumers being cancelled are gone;
         deliveries seen so far keep their tags, later ones are numbered after
         them; publishes not yet confirmed are reported as nacked, or kept for
@@ -599,10 +599,7 @@ class Channel(ChannelOperations):
         if self._state == self.CLOSING:
             self._closed_with_connection()
             return
-        self._state = self.OPENING
-        self._recovering = True
-        self._reopening = False
-        self._reopened = False
+        self._state = ChannelState.RECOVERING
         self._replies.clear()
         recovery = self.connection._recovery
         for tag in self._cancelled:
@@ -629,7 +626,7 @@ class Channel(ChannelOperations):
             return False
         self._engine = self.connection._engine
         self._engine.open_channel(self.channel_number)
-        self._reopening = True
+        self._state = ChannelState.REOPENING
         return True
 
     def _closed_with_connection(self) -> None:
@@ -637,7 +634,6 @@ class Channel(ChannelOperations):
         it is closed now, as the application asked."""
         code, text = self._close_after_open or self._closing_reason
         self._close_after_open = None
-        self._recovering = False
         self._on_closed(exceptions.ChannelClosedByClient(code, text))
 
     def _reapply_modes(self) -> None:
@@ -660,8 +656,7 @@ class Channel(ChannelOperations):
         out again. Returns the application callbacks to run: the channel's
         open callback if it was still opening at the failure, and the
         cancel notifications."""
-        self._recovering = False
-        self._state = self.OPEN
+        self._state = ChannelState.OPEN
         pending: list[Callable[[], Any]] = []
         for tag, (queue, auto_ack, exclusive, arguments) in list(self._consumer_specs.items()):
             queue = renamed.get(queue, queue)

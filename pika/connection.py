@@ -44,11 +44,11 @@ from pika import exceptions, frame, spec
 from pika.callbacks import call_each
 from pika.connection_recovery import ConnectionRecovery
 from pika.engine import ConnectionEngine, EngineConfig, events
-from pika.engine.connection_engine import CLOSING as ENGINE_CLOSING
 from pika.engine.outbound import BytesLike
 from pika.engine.tuning import PRODUCT, HeartbeatSetting
 from pika.parameters import ConnectionParameters, Parameters, SSLOptions, URLParameters
 from pika.recovery import RecoveryPolicy
+from pika.states import ConnectionState
 
 __all__ = [
     "PRODUCT",
@@ -74,13 +74,13 @@ class Connection(abc.ABC):
     """An AMQP connection with Pika's callback interface (abstract: an
     adapter supplies the I/O)."""
 
-    CONNECTION_CLOSED = 0
-    CONNECTION_INIT = 1
-    CONNECTION_PROTOCOL = 2
-    CONNECTION_START = 3
-    CONNECTION_TUNE = 4
-    CONNECTION_OPEN = 5
-    CONNECTION_CLOSING = 6
+    CONNECTION_CLOSED = ConnectionState.CLOSED
+    CONNECTION_INIT = ConnectionState.INIT
+    CONNECTION_PROTOCOL = ConnectionState.PROTOCOL
+    CONNECTION_START = ConnectionState.START
+    CONNECTION_TUNE = ConnectionState.TUNE
+    CONNECTION_OPEN = ConnectionState.OPEN
+    CONNECTION_CLOSING = ConnectionState.CLOSING
 
     ON_CONNECTION_CLOSED = "_on_connection_closed"
     ON_CONNECTION_ERROR = "_on_connection_error"
@@ -121,7 +121,7 @@ class Connection(abc.ABC):
         self._emits = 0
         self._channels: dict[int, channel_mod.Channel] = {}
         self._engine = ConnectionEngine(self._engine_config())
-        self.connection_state = self.CONNECTION_INIT
+        self.connection_state: ConnectionState = self.CONNECTION_INIT
         self._opened = False
         self._dispatching = False
         self._flush_scheduled = False
@@ -136,17 +136,8 @@ class Connection(abc.ABC):
             self._adapter_connect_stream()
 
     def __repr__(self) -> str:
-        states = {
-            0: "CLOSED",
-            1: "INIT",
-            2: "PROTOCOL",
-            3: "START",
-            4: "TUNE",
-            5: "OPEN",
-            6: "CLOSING",
-        }
         return (
-            f"<{type(self).__name__} {states[self.connection_state]} "
+            f"<{type(self).__name__} {ConnectionState(self.connection_state).name} "
             f"host={self.params.host}:{self.params.port}>"
         )
 
@@ -324,7 +315,7 @@ class Connection(abc.ABC):
         """Bound the wait for Close-Ok once the engine has sent Connection.Close
         (asked by the user, or because the peer broke the protocol), so a
         peer that never answers cannot keep the connection half-closed."""
-        if self._close_timer is None and self._engine.state == ENGINE_CLOSING:
+        if self._close_timer is None and self._engine.state.is_closing:
             self.connection_state = self.CONNECTION_CLOSING
             self._close_timer = self._adapter_call_later(
                 CLOSE_OK_TIMEOUT, self._on_close_ok_timeout
@@ -536,11 +527,11 @@ class Connection(abc.ABC):
             )
         self._closing_by_user = True
         recovery = self._recovery
-        if recovery is not None and recovery.active and self._engine.state != "OPEN":
+        if recovery is not None and recovery.active and not self._engine.state.is_open:
             # Recovering, with no open connection (waiting to retry, or in
             # the handshake): stop; report the application's close.
             error = exceptions.ConnectionClosedByClient(reply_code, reply_text)
-            if self._engine.state == "CLOSED":
+            if self._engine.state.is_closed:
                 recovery.cancel(error)
             else:
                 self._engine.abort(error)

@@ -391,7 +391,7 @@ class ConnectionRecovery:
         return [
             chan
             for chan in self.connection._channels.values()
-            if chan._recovering and chan is not self._replay_channel
+            if chan.is_recovering and chan is not self._replay_channel
         ]
 
     def _finish(self) -> None:

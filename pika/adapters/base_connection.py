@@ -113,7 +113,7 @@ class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtoco
         self._workflow = None
         if not isinstance(result, BaseException):
             return  # open: the open callbacks already ran
-        if self.connection_state == self.CONNECTION_CLOSED or self._engine.state != "INIT":
+        if self.connection_state == self.CONNECTION_CLOSED or self._engine.state.is_started:
             return  # the AMQP handshake began: the engine reported its end
         if self._recovery is not None and self._recovery.active:
             self._recovery.connection_closed(result)

@@ -660,7 +660,7 @@ class Connection:
         if impl is None or impl.is_closed:
             return
         text = "connection aborted by the application"
-        if impl.is_recovering and impl._engine.state == "CLOSED" and not impl.is_closing:
+        if impl.is_recovering and impl._engine.state.is_closed and not impl.is_closing:
             # Waiting to retry: there is no stream to drop, and the callback
             # API's close() stops the recovery.
             impl.close(200, text)

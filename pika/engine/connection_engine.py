@@ -5,7 +5,7 @@ commands (`open_channel`, `publish`, `send_method`, `close`...), take the
 bytes to send (`take_output`), and call `timer_due(now)` once the caller's
 clock reaches `deadline`.
 
-Connection states, in order::
+Connection states (`pika.states.EngineState`), in order::
 
     INIT -> AWAIT_START -> AWAIT_TUNE -> AWAIT_OPEN_OK -> OPEN -> CLOSING -> CLOSED
 
@@ -13,9 +13,10 @@ Any state may jump to CLOSED (stream lost, heartbeat timeout, broker close).
 CLOSING means we sent Connection.Close and wait for Close-Ok; every other
 incoming frame is then discarded, as the specification asks.
 
-Channel states: OPENING -> OPEN -> CLOSING; a channel that we and the
-broker closed at the same time waits in AWAIT_CLOSE_OK so its number is not
-reused before the broker's Close-Ok for it has arrived.
+Channel states (`pika.states.EngineChannelState`): OPENING -> OPEN ->
+CLOSING; a channel that we and the broker closed at the same time waits in
+AWAIT_CLOSE_OK so its number is not reused before the broker's Close-Ok for
+it has arrived.
 """
 
 from __future__ import annotations
@@ -31,19 +32,20 @@ from pika.engine.outbound import BytesLike, FrameWriter
 from pika.engine.rules import CONNECTION_CLASS, CONTENT_METHODS, SERVER_METHODS, ProtocolViolation
 from pika.engine.tuning import EngineConfig, client_properties, negotiate_heartbeat, negotiate_limit
 from pika.frame import HEARTBEAT_BYTES, ProtocolHeader, decode_header, decode_method, scan_frame
+from pika.states import EngineChannelState, EngineState
 
-INIT = "INIT"
-AWAIT_START = "AWAIT_START"
-AWAIT_TUNE = "AWAIT_TUNE"
-AWAIT_OPEN_OK = "AWAIT_OPEN_OK"
-OPEN = "OPEN"
-CLOSING = "CLOSING"
-CLOSED = "CLOSED"
+INIT = EngineState.INIT
+AWAIT_START = EngineState.AWAIT_START
+AWAIT_TUNE = EngineState.AWAIT_TUNE
+AWAIT_OPEN_OK = EngineState.AWAIT_OPEN_OK
+OPEN = EngineState.OPEN
+CLOSING = EngineState.CLOSING
+CLOSED = EngineState.CLOSED
 
-CH_OPENING = 1
-CH_OPEN = 2
-CH_CLOSING = 3
-CH_AWAIT_CLOSE_OK = 4
+CH_OPENING = EngineChannelState.OPENING
+CH_OPEN = EngineChannelState.OPEN
+CH_CLOSING = EngineChannelState.CLOSING
+CH_AWAIT_CLOSE_OK = EngineChannelState.AWAIT_CLOSE_OK
 
 _FRAME_METHOD = spec.FRAME_METHOD
 _FRAME_HEADER = spec.FRAME_HEADER
@@ -97,7 +99,7 @@ class _Channel:
 
     def __init__(self, number: int) -> None:
         self.number = number
-        self.state = CH_OPENING
+        self.state: EngineChannelState = CH_OPENING
         self.content_method: amqp_object.Method | None = None
         self.properties: spec.BasicProperties | None = None
         self.body_size = 0
@@ -112,7 +114,7 @@ class ConnectionEngine:
 
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
-        self.state = INIT
+        self.state: EngineState = INIT
         self.server_properties: dict[str, Any] = {}
         self.channel_max = config.channel_max
         self.frame_max = config.frame_max
