@@ -31,6 +31,14 @@ def call_each(callbacks: Iterable[Callable[..., Any]], *args: Any) -> None:
         raise first
 
 
+def remove_from(callbacks: list[Any], callback: Any) -> bool:
+    """Remove ``callback`` from ``callbacks``; whether it was there."""
+    if callback in callbacks:
+        callbacks.remove(callback)
+        return True
+    return False
+
+
 def _note(exc: BaseException, text: str) -> None:
     add_note = getattr(exc, "add_note", None)  # Python 3.11+
     if add_note is not None:

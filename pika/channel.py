@@ -13,20 +13,23 @@ usable and the next loop iteration carries on with the frames that follow.
 from __future__ import annotations
 
 import collections
-import functools
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from pika import amqp_object, exceptions, frame, spec, validation
-from pika.callbacks import call_each
+from pika.callbacks import call_each, remove_from
 from pika.channel_operations import ChannelOperations
+from pika.channel_recovery import ChannelRecovery
+from pika.content_assembler import ContentFrameAssembler
 from pika.operations import BY_NAME as _OPERATIONS
 from pika.recovery import ConfirmNumbering, TopologyRecord
 from pika.states import ChannelState
 
 if TYPE_CHECKING:
     from pika.connection import Connection
+
+__all__ = ["MAX_CHANNELS", "Channel", "ContentFrameAssembler"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -44,10 +47,10 @@ _MethodCallback = Optional[Callable[[frame.Method], Any]]
 
 #: A request waiting for its reply: the reply classes, the handler, and for
 #: Basic.Consume/Cancel the consumer tag the reply must carry.
-_Reply = tuple[tuple[type, ...], Optional[Callable[..., Any]], Optional[str]]
+_PendingReply = tuple[tuple[type, ...], Optional[Callable[..., Any]], Optional[str]]
 
 
-class Channel(ChannelOperations):
+class Channel(ChannelOperations, ChannelRecovery):
     """An AMQP channel with Pika's callback interface.
 
     The request/reply operations (``exchange_*``, ``queue_*``,
@@ -76,7 +79,7 @@ class Channel(ChannelOperations):
         self.channel_number = channel_number
         self._state = ChannelState.CLOSED
         self._on_open_callback = on_open_callback
-        self._replies: collections.deque[_Reply] = collections.deque()
+        self._replies: collections.deque[_PendingReply] = collections.deque()
         self._registered: dict[type, list[tuple[Callable[..., Any], bool]]] = {}
         self._consumers: dict[str, _OnMessageCallback] = {}
         self._auto_ack: dict[str, bool] = {}
@@ -216,7 +219,7 @@ class Channel(ChannelOperations):
         self._on_cancel.append(callback)
 
     def remove_on_cancel_callback(self, callback: _OnCancelCallback) -> bool:
-        return _remove(self._on_cancel, callback)
+        return remove_from(self._on_cancel, callback)
 
     def add_on_close_callback(self, callback: _OnCloseCallback) -> None:
         """``callback(channel, exception)`` once the channel is closed."""
@@ -224,7 +227,7 @@ class Channel(ChannelOperations):
         self._on_close.append(callback)
 
     def remove_on_close_callback(self, callback: _OnCloseCallback) -> bool:
-        return _remove(self._on_close, callback)
+        return remove_from(self._on_close, callback)
 
     def add_on_flow_callback(self, callback: _OnFlowCallback) -> None:
         """``callback(active)`` when the broker sends Channel.Flow."""
@@ -232,7 +235,7 @@ class Channel(ChannelOperations):
         self._on_flow.append(callback)
 
     def remove_on_flow_callback(self, callback: _OnFlowCallback) -> bool:
-        return _remove(self._on_flow, callback)
+        return remove_from(self._on_flow, callback)
 
     def add_on_return_callback(self, callback: _OnReturnCallback) -> None:
         """``callback(channel, method, properties, body)`` for Basic.Return."""
@@ -240,7 +243,7 @@ class Channel(ChannelOperations):
         self._on_return.append(callback)
 
     def remove_on_return_callback(self, callback: _OnReturnCallback) -> bool:
-        return _remove(self._on_return, callback)
+        return remove_from(self._on_return, callback)
 
     # -------------------------------------------------------------- sending
 
@@ -474,12 +477,6 @@ class Channel(ChannelOperations):
         wrapped = None if callback is None else (lambda reply: callback(reply.method.active))
         self._rpc(spec.Channel.Flow(active), wrapped)
 
-    # ------------------------------------------------------------- exchange
-
-    # ---------------------------------------------------------------- queue
-
-    # ------------------------------------------------------------------- tx
-
     # ------------------------------------------------------ engine events in
 
     def _on_opened(self) -> None:
@@ -495,7 +492,7 @@ class Channel(ChannelOperations):
             return
         if self._state is ChannelState.REOPENING:
             # Reopened by a recovery: it stays opening for the application
-            # until the recovery is over (see `_recovered`).
+            # until the recovery is over (see `recovery_finished`).
             self._state = ChannelState.REOPENED
             self._reapply_modes()
             if recovery is not None:
@@ -586,98 +583,6 @@ class Channel(ChannelOperations):
             self._on_ack_nack(frame.Method(self.channel_number, method))
         self._dispatch_registered(method)
 
-    # ------------------------------------------------------------- recovery
-
-    def _connection_lost(self, republish: bool) -> None:
-        """The connection broke and is being recovered; this channel will be
-        reopened with its number (unless it was closing: then it is closed
-        now). It is opening, to the application, until `_recovered`.
-        Replies in flight are lost; consumers being cancelled are gone;
-        deliveries seen so far keep their tags, later ones are numbered after
-        them; publishes not yet confirmed are reported as nacked, or kept for
-        republishing."""
-        if self._state == self.CLOSING:
-            self._closed_with_connection()
-            return
-        self._state = ChannelState.RECOVERING
-        self._replies.clear()
-        recovery = self.connection._recovery
-        for tag in self._cancelled:
-            if recovery is not None:
-                recovery.topology.consumer_removed(tag)
-        self._cancelled.clear()
-        self.flow_active = True
-        self._tag_offset = self._max_tag
-        if not self._confirming:
-            return
-        if self._confirmed is None:
-            # Confirm mode began before recovery was enabled, untracked: what
-            # was published so far counts as unconfirmed (nacked), and the
-            # numbering continues from here.
-            self._confirmed = ConfirmNumbering()
-        for method in self._confirmed.connection_lost(self._publish_seq, republish):
-            self._report_confirm(method)
-
-    def _reopen(self) -> bool:
-        """Send Channel.Open on the new connection; False (and the channel
-        closed) if the application closed it during the recovery."""
-        if self._state == self.CLOSING:
-            self._closed_with_connection()
-            return False
-        self._engine = self.connection._engine
-        self._engine.open_channel(self.channel_number)
-        self._state = ChannelState.REOPENING
-        return True
-
-    def _closed_with_connection(self) -> None:
-        """A channel the application was closing went with the connection:
-        it is closed now, as the application asked."""
-        code, text = self._close_after_open or self._closing_reason
-        self._close_after_open = None
-        self._on_closed(exceptions.ChannelClosedByClient(code, text))
-
-    def _reapply_modes(self) -> None:
-        """QoS, confirm and tx modes on the new connection, pipelined."""
-        for global_qos, (size, count) in sorted(self._qos.items()):
-            self._rpc(spec.Basic.Qos(size, count, global_qos), None, internal=True)
-        if self._confirming:
-            self._rpc(spec.Confirm.Select(False), None, internal=True)
-        if self._tx:
-            self._rpc(spec.Tx.Select(), None, internal=True)
-
-    def _consumer_queues(self, renamed: dict[str, str]) -> set[str]:
-        """The queues this channel's consumers consume from, after ``renamed``."""
-        return {renamed.get(queue, queue) for queue, *_rest in self._consumer_specs.values()}
-
-    def _recovered(self, renamed: dict[str, str], lost_queues: set[str]) -> list[Callable[[], Any]]:
-        """The recovery is over: the channel is open again. Consumers restart
-        with their tags, following renamed queues, except those whose queue
-        is lost (they are cancelled, as if by the broker); kept publishes go
-        out again. Returns the application callbacks to run: the channel's
-        open callback if it was still opening at the failure, and the
-        cancel notifications."""
-        self._state = ChannelState.OPEN
-        pending: list[Callable[[], Any]] = []
-        for tag, (queue, auto_ack, exclusive, arguments) in list(self._consumer_specs.items()):
-            queue = renamed.get(queue, queue)
-            if queue in lost_queues:
-                LOGGER.error(
-                    "channel %d: consumer %r not restarted: queue %r could not be recovered",
-                    self.channel_number,
-                    tag,
-                    queue,
-                )
-                pending.append(functools.partial(self._drop_consumer, spec.Basic.Cancel(tag)))
-                continue
-            self._consumer_specs[tag] = (queue, auto_ack, exclusive, arguments)
-            self._consume(tag, None)
-        self._republish()
-        callback = self._on_open_callback
-        self._on_open_callback = None
-        if callback is not None:
-            pending.insert(0, functools.partial(callback, self))
-        return pending
-
     def _consume(self, tag: str, callback: _MethodCallback) -> None:
         """Send Basic.Consume for the consumer recorded under ``tag``."""
         queue, auto_ack, exclusive, arguments = self._consumer_specs[tag]
@@ -692,16 +597,6 @@ class Channel(ChannelOperations):
             callback,
             recorded=True,
         )
-
-    def _republish(self) -> None:
-        confirmed = self._confirmed
-        if confirmed is None:
-            return
-        for exchange, routing_key, body, properties, mandatory in confirmed.take_republish():
-            self._engine.publish(
-                self.channel_number, exchange, routing_key, body, properties, mandatory
-            )
-        self.connection._output_ready()
 
     def _pop_reply(self, method: amqp_object.Method) -> Callable[..., Any] | None:
         """Take the handler of the request ``method`` answers.
@@ -788,64 +683,3 @@ def _recording(
             callback(reply)
 
     return on_reply
-
-
-def _remove(callbacks: list[Any], callback: Any) -> bool:
-    if callback in callbacks:
-        callbacks.remove(callback)
-        return True
-    return False
-
-
-class ContentFrameAssembler:
-    """Reassembles method, header and body frames into one message.
-
-    The engine does this itself on the hot path; this class serves code that
-    works with `pika.frame` objects directly.
-    """
-
-    def __init__(self) -> None:
-        self._method: frame.Method | None = None
-        self._header: frame.Header | None = None
-        self._chunks: list[bytes] = []
-        self._size = 0
-
-    def process(self, frame_value: frame.Frame) -> tuple[frame.Method, frame.Header, bytes] | None:
-        """Feed one frame; returns the whole message once it is complete."""
-        if isinstance(frame_value, frame.Method):
-            if self._method is not None:
-                raise exceptions.UnexpectedFrameError("method frame while a message was incomplete")
-            self._method = frame_value
-            return None
-        if isinstance(frame_value, frame.Header):
-            if self._method is None or self._header is not None:
-                raise exceptions.UnexpectedFrameError("content header without a method frame")
-            self._header = frame_value
-            if frame_value.body_size == 0:
-                return self._finish()
-            return None
-        if isinstance(frame_value, frame.Body):
-            if self._header is None:
-                raise exceptions.UnexpectedFrameError("content body without a header")
-            self._chunks.append(frame_value.fragment)
-            self._size += len(frame_value.fragment)
-            if self._size > self._header.body_size:
-                raise exceptions.BodyTooLongError(
-                    f"received {self._size} body bytes, "
-                    f"the header declared {self._header.body_size}"
-                )
-            if self._size == self._header.body_size:
-                return self._finish()
-            return None
-        raise exceptions.UnexpectedFrameError(
-            f"{type(frame_value).__name__} is not a content frame"
-        )
-
-    def _finish(self) -> tuple[frame.Method, frame.Header, bytes]:
-        assert self._method is not None and self._header is not None
-        message = (self._method, self._header, b"".join(self._chunks))
-        self._method = None
-        self._header = None
-        self._chunks = []
-        self._size = 0
-        return message

@@ -40,8 +40,8 @@ from collections.abc import Sequence
 from typing import Any, Callable
 
 from pika import channel as channel_mod
-from pika import exceptions, frame, spec
-from pika.callbacks import call_each
+from pika import exceptions, frame, spec, validation
+from pika.callbacks import call_each, remove_from
 from pika.connection_recovery import ConnectionRecovery
 from pika.engine import ConnectionEngine, EngineConfig, events
 from pika.engine.outbound import BytesLike
@@ -194,10 +194,6 @@ class Connection(abc.ABC):
         """Run ``callback`` on the loop's next turn (same thread)."""
 
     @abc.abstractmethod
-    def _adapter_add_callback_threadsafe(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` on the loop's thread; callable from any thread."""
-
-    @abc.abstractmethod
     def _adapter_get_write_buffer_size(self) -> int:
         """Bytes written but not yet handed to the kernel."""
 
@@ -345,6 +341,7 @@ class Connection(abc.ABC):
             # application's open callbacks already ran for the first open.
             for callback in self._recovery.internal(self._on_open):
                 callback(self)
+            self.is_blocked = False
             self._recovery.reconnected()
             return
         self.connection_state = self.CONNECTION_OPEN
@@ -583,25 +580,87 @@ class Connection(abc.ABC):
         self, callback: Callable[[Connection, BaseException], Any]
     ) -> None:
         """``callback(connection, error)`` when a recovery begins."""
-        self._require_recovery().on_started.append(_checked(callback))
+        self._require_recovery().on_started.append(validation.checked_callback(callback))
 
     def add_on_recovery_succeeded_callback(self, callback: Callable[[Connection], Any]) -> None:
         """``callback(connection)`` once channels, topology and consumers are back."""
-        self._require_recovery().on_succeeded.append(_checked(callback))
+        self._require_recovery().on_succeeded.append(validation.checked_callback(callback))
 
     def add_on_recovery_failed_callback(
         self, callback: Callable[[Connection, BaseException], Any]
     ) -> None:
         """``callback(connection, error)`` when recovery gives up (the close
         callbacks follow)."""
-        self._require_recovery().on_failed.append(_checked(callback))
+        self._require_recovery().on_failed.append(validation.checked_callback(callback))
 
     def add_on_queue_renamed_callback(
         self, callback: Callable[[Connection, str, str], Any]
     ) -> None:
         """``callback(connection, old_name, new_name)`` when a server-named
         queue is redeclared under a new name during recovery."""
-        self._require_recovery().on_queue_renamed.append(_checked(callback))
+        self._require_recovery().on_queue_renamed.append(validation.checked_callback(callback))
+
+    # ------------------------------------------------- hooks of the recovery
+    # What `pika.connection_recovery.ConnectionRecovery` calls (its
+    # `RecoverableConnection` protocol); not for applications.
+
+    @property
+    def recovery_was_opened(self) -> bool:
+        """Whether the connection ever opened (a hook of automatic recovery)."""
+        return self._opened
+
+    def recovery_channels(self) -> list[channel_mod.Channel]:
+        """The connection's channels in number order (a hook of automatic recovery)."""
+        return [chan for _number, chan in sorted(self._channels.items())]
+
+    def recovery_reconnect(self, params: Parameters) -> None:
+        """Start a connection attempt to ``params`` on a new engine (a hook
+        of automatic recovery)."""
+        self.params = params
+        self._engine = ConnectionEngine(self._engine_config())
+        self.connection_state = self.CONNECTION_INIT
+        self._adapter_connect_stream()
+
+    def recovery_restored(self) -> None:
+        """The recovery is done: open to the application again (a hook of
+        automatic recovery)."""
+        self.connection_state = self.CONNECTION_OPEN
+
+    def recovery_closed(self, error: Exception) -> None:
+        """The recovery gave up or was stopped: the connection is over with
+        ``error`` (a hook of automatic recovery)."""
+        self._finish_close(error)
+
+    def recovery_call_later(self, delay: float, callback: Callable[[], Any]) -> Any:
+        """Call ``callback`` in ``delay`` seconds; returns a handle for
+        `recovery_remove_timer` (a hook of automatic recovery)."""
+        return self._adapter_call_later(delay, callback)
+
+    def recovery_remove_timer(self, handle: Any) -> None:
+        """Cancel a `recovery_call_later` (a hook of automatic recovery)."""
+        self._adapter_remove_timeout(handle)
+
+    def recovery_open_channel(
+        self,
+        on_open: Callable[[channel_mod.Channel], Any],
+        on_close: Callable[[channel_mod.Channel, Exception], Any],
+    ) -> channel_mod.Channel:
+        """Open a channel of the recovery's own (a hook of automatic recovery)."""
+        number = self._engine.allocate_channel_number()
+        chan = channel_mod.Channel(self, number, on_open)
+        chan.add_on_close_callback(on_close)
+        self._channels[number] = chan
+        chan.open()
+        return chan
+
+    def recovery_flush(self) -> None:
+        """Write what is queued (a hook of automatic recovery)."""
+        self._output_ready()
+
+    def recovery_application_callbacks(self) -> list[Any]:
+        """The application's open and open-error callbacks, as registered
+        so far (a hook of automatic recovery)."""
+        return [*self._on_open, *self._on_open_error]
 
     def _require_recovery(self) -> ConnectionRecovery:
         if self._recovery is None:
@@ -624,66 +683,49 @@ class Connection(abc.ABC):
         self._output_ready()
 
     def add_on_open_callback(self, callback: _OnOpen) -> None:
-        _check_callable(callback)
+        validation.require_callable(callback, "callback")
         self._on_open.append(callback)
 
     def remove_on_open_callback(self, callback: _OnOpen) -> bool:
-        return _remove(self._on_open, callback)
+        return remove_from(self._on_open, callback)
 
     def add_on_open_error_callback(self, callback: _OnError, remove_default: bool = True) -> None:
-        _check_callable(callback)
+        validation.require_callable(callback, "callback")
         if remove_default:
-            _remove(self._on_open_error, self._default_open_error)
+            remove_from(self._on_open_error, self._default_open_error)
         self._on_open_error.append(callback)
 
     def remove_on_open_error_callback(self, callback: _OnError) -> bool:
-        return _remove(self._on_open_error, callback)
+        return remove_from(self._on_open_error, callback)
 
     def add_on_close_callback(self, callback: _OnError) -> None:
-        _check_callable(callback)
+        validation.require_callable(callback, "callback")
         self._on_close.append(callback)
 
     def remove_on_close_callback(self, callback: _OnError) -> bool:
-        return _remove(self._on_close, callback)
+        return remove_from(self._on_close, callback)
 
     def add_on_connection_blocked_callback(self, callback: _OnBlocked) -> None:
-        _check_callable(callback)
+        validation.require_callable(callback, "callback")
         self._on_blocked.append(callback)
 
     def remove_on_connection_blocked_callback(self, callback: _OnBlocked) -> bool:
-        return _remove(self._on_blocked, callback)
+        return remove_from(self._on_blocked, callback)
 
     def add_on_connection_unblocked_callback(self, callback: _OnBlocked) -> None:
-        _check_callable(callback)
+        validation.require_callable(callback, "callback")
         self._on_unblocked.append(callback)
 
     def remove_on_connection_unblocked_callback(self, callback: _OnBlocked) -> bool:
-        return _remove(self._on_unblocked, callback)
+        return remove_from(self._on_unblocked, callback)
 
     def add_backpressure_callback(self, callback: Callable[[Connection], Any]) -> None:
         """``callback(connection)`` whenever the transport's unsent bytes
         exceed the backpressure multiplier times the average write."""
-        _check_callable(callback)
+        validation.require_callable(callback, "callback")
         self._backpressure.append(callback)
 
     def set_backpressure_multiplier(self, value: int = 10) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"backpressure multiplier must be an int >= 1, got {value!r}")
         self._backpressure_multiplier = value
-
-
-def _check_callable(callback: Any) -> None:
-    if not callable(callback):
-        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
-
-
-def _checked(callback: Any) -> Any:
-    _check_callable(callback)
-    return callback
-
-
-def _remove(callbacks: list[Any], callback: Any) -> bool:
-    if callback in callbacks:
-        callbacks.remove(callback)
-        return True
-    return False

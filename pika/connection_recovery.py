@@ -35,32 +35,102 @@ import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
 
-from pika import channel as channel_mod
-from pika import exceptions, frame, spec
+from pika import amqp_object, exceptions, frame, spec
 from pika.callbacks import call_each
-from pika.engine import ConnectionEngine
 from pika.recovery import Binding, RecoveryPolicy, TopologyRecord, is_recoverable
+from pika.states import RecoveryPhase, RecoveryStep
 
 if TYPE_CHECKING:
-    from pika.channel import Channel
-    from pika.connection import Connection, Parameters
+    from pika.parameters import Parameters
 
 LOGGER = logging.getLogger(__name__)
 
-OnStarted = Callable[["Connection", BaseException], Any]
-OnSucceeded = Callable[["Connection"], Any]
-OnFailed = Callable[["Connection", BaseException], Any]
-OnQueueRenamed = Callable[["Connection", str, str], Any]
+OnStarted = Callable[[Any, BaseException], Any]
+OnSucceeded = Callable[[Any], Any]
+OnFailed = Callable[[Any, BaseException], Any]
+OnQueueRenamed = Callable[[Any, str, str], Any]
 
 #: One replay step: what to do and to which entity.
-_Step = tuple[str, Union[str, Binding, None]]
+_Step = tuple[RecoveryStep, Union[str, Binding, None]]
 
-# The phases of a recovery, between the loss and the success.
-_CONNECTING = "connecting"
-_REOPENING = "reopening"
-_REPLAYING = "replaying"
+
+class RecoverableChannel(Protocol):
+    """What the recovery asks of a channel (`pika.channel.Channel` does it)."""
+
+    channel_number: int
+
+    @property
+    def is_recovering(self) -> bool:
+        """Whether the recovery is restoring the channel."""
+
+    def recovery_lost(self, republish: bool) -> None:
+        """The connection broke: forget what was in flight, report or keep
+        unconfirmed publishes, wait to be reopened."""
+
+    def recovery_reopen(self) -> bool:
+        """Send Channel.Open on the new connection; False if it closed."""
+
+    def recovery_consumer_queues(self, renamed: dict[str, str]) -> set[str]:
+        """The queues its consumers use, after ``renamed``."""
+
+    def recovery_finished(
+        self, renamed: dict[str, str], lost_queues: set[str]
+    ) -> list[Callable[[], Any]]:
+        """Open again: restart consumers, republish; the callbacks to run."""
+
+    def recovery_request(
+        self, method: amqp_object.Method, callback: Callable[[frame.Method], Any]
+    ) -> None:
+        """Send one of the recovery's own requests."""
+
+    def recovery_abandon(self, reason: Exception) -> None:
+        """Close at once: the connection under it was lost."""
+
+    def close(self, reply_code: int = 0, reply_text: str = "Normal shutdown") -> None:
+        """Close the channel."""
+
+
+class RecoverableConnection(Protocol):
+    """What the recovery asks of a connection (`pika.connection.Connection` does it)."""
+
+    params: Parameters
+
+    @property
+    def recovery_was_opened(self) -> bool:
+        """Whether the connection ever opened (a failed first open is not recovered)."""
+
+    def recovery_channels(self) -> Sequence[RecoverableChannel]:
+        """The channels of the connection, in number order."""
+
+    def recovery_reconnect(self, params: Parameters) -> None:
+        """Start a new connection attempt to ``params``."""
+
+    def recovery_restored(self) -> None:
+        """Everything is back: the connection is open to the application."""
+
+    def recovery_closed(self, error: Exception) -> None:
+        """The recovery is over without success: close for good with ``error``."""
+
+    def recovery_call_later(self, delay: float, callback: Callable[[], Any]) -> Any:
+        """Call ``callback`` after ``delay`` seconds; returns a handle."""
+
+    def recovery_remove_timer(self, handle: Any) -> None:
+        """Cancel a call of `recovery_call_later`."""
+
+    def recovery_open_channel(
+        self,
+        on_open: Callable[[Any], Any],
+        on_close: Callable[[Any, Exception], Any],
+    ) -> RecoverableChannel:
+        """Open a channel of the recovery's own on the new connection."""
+
+    def recovery_flush(self) -> None:
+        """Write what the reopened channels queued."""
+
+    def recovery_application_callbacks(self) -> list[Any]:
+        """The application's open and open-error callbacks."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +149,7 @@ class ConnectionRecovery:
 
     def __init__(
         self,
-        connection: Connection,
+        connection: RecoverableConnection,
         policy: RecoveryPolicy,
         parameters: Sequence[Parameters],
     ) -> None:
@@ -102,13 +172,13 @@ class ConnectionRecovery:
         self.on_succeeded: list[OnSucceeded] = []
         self.on_failed: list[OnFailed] = []
         self.on_queue_renamed: list[OnQueueRenamed] = []
-        self._phase = ""
+        self._phase = RecoveryPhase.IDLE
         self._timer: Any = None
         self._last_error: BaseException | None = None
         self._waiting_channels: set[int] = set()
         self._steps: collections.deque[_Step] = collections.deque()
-        self._current: tuple[str, str] | None = None
-        self._replay_channel: Channel | None = None
+        self._current: tuple[RecoveryStep, str] | None = None
+        self._replay_channel: RecoverableChannel | None = None
         self._declared_queues: set[str] = set()
         self._lost_queues: set[str] = set()
         self._user_callbacks: list[Any] = []
@@ -119,7 +189,7 @@ class ConnectionRecovery:
         """Called as the connection closes with ``error``."""
         if self.active:
             return True
-        return self.connection._opened and is_recoverable(error)
+        return self.connection.recovery_was_opened and is_recoverable(error)
 
     def connection_closed(self, error: BaseException) -> None:
         """The connection (or a reconnect attempt) ended with ``error``."""
@@ -131,7 +201,7 @@ class ConnectionRecovery:
     def _begin(self, error: BaseException) -> None:
         LOGGER.warning("connection lost (%r): recovering", error)
         self.active = True
-        self._phase = _CONNECTING
+        self._phase = RecoveryPhase.CONNECTING
         self.attempts = 0
         current = [
             index
@@ -143,7 +213,7 @@ class ConnectionRecovery:
         self.failures = []
         self._last_error = error
         conn = self.connection
-        self._user_callbacks = [*conn._on_open, *conn._on_open_error]
+        self._user_callbacks = conn.recovery_application_callbacks()
         try:
             self._channels_lost(error)
             call_each(self.on_started, conn, error)
@@ -159,10 +229,10 @@ class ConnectionRecovery:
         closers: list[Callable[[], Any]] = []
         if replay is not None:
             exc = error if isinstance(error, Exception) else exceptions.AMQPError(str(error))
-            closers.append(functools.partial(replay._on_closed, exc))
+            closers.append(functools.partial(replay.recovery_abandon, exc))
         closers += [
-            functools.partial(chan._connection_lost, republish)
-            for chan in list(self.connection._channels.values())
+            functools.partial(chan.recovery_lost, republish)
+            for chan in self.connection.recovery_channels()
             if chan is not replay
         ]
         call_each(closers)
@@ -179,31 +249,26 @@ class ConnectionRecovery:
             )
             return
         delay = self.policy.delay(self.attempts)
-        self._timer = self.connection._adapter_call_later(delay, self._attempt)
+        self._timer = self.connection.recovery_call_later(delay, self._attempt)
 
     def _attempt(self) -> None:
         self._timer = None
         if not self.active:
             return
-        conn = self.connection
         params = self.parameters[(self._first + self.attempts) % len(self.parameters)]
         self.attempts += 1
         LOGGER.info("recovery attempt %d to %s:%s", self.attempts, params.host, params.port)
-        self._phase = _CONNECTING
-        conn.params = params
-        conn._engine = ConnectionEngine(conn._engine_config())
-        conn.connection_state = conn.CONNECTION_INIT
-        conn._adapter_connect_stream()
+        self._phase = RecoveryPhase.CONNECTING
+        self.connection.recovery_reconnect(params)
 
     def _attempt_failed(self, error: BaseException) -> None:
         self._last_error = error
-        restoring = self._phase != _CONNECTING
-        self._phase = _CONNECTING
+        restoring = self._phase != RecoveryPhase.CONNECTING
+        self._phase = RecoveryPhase.CONNECTING
         if not is_recoverable(error):
             self._give_up(error)
             return
         LOGGER.info("recovery attempt %d failed: %r", self.attempts, error)
-        self.connection.connection_state = self.connection.CONNECTION_INIT
         if not restoring:
             self._schedule()
             return
@@ -223,19 +288,19 @@ class ConnectionRecovery:
         try:
             call_each(self.on_failed, self.connection, error)
         finally:
-            self.connection._finish_close(error)
+            self.connection.recovery_closed(error)
 
     def cancel(self, error: Exception) -> None:
         """The application closed the connection during recovery."""
         self._stop()
-        self.connection._finish_close(error)
+        self.connection.recovery_closed(error)
 
     def _stop(self) -> None:
         if self._timer is not None:
-            self.connection._adapter_remove_timeout(self._timer)
+            self.connection.recovery_remove_timer(self._timer)
             self._timer = None
         self.active = False
-        self._phase = ""
+        self._phase = RecoveryPhase.IDLE
         self._steps.clear()
         self._current = None
         self._replay_channel = None
@@ -245,59 +310,55 @@ class ConnectionRecovery:
     def reconnected(self) -> None:
         """The new connection is open: reopen the channels."""
         conn = self.connection
-        self._phase = _REOPENING
-        conn.is_blocked = False
+        self._phase = RecoveryPhase.REOPENING
         self._waiting_channels = set()
-        for number, chan in sorted(conn._channels.items()):
-            if chan._reopen():
-                self._waiting_channels.add(number)
-        conn._output_ready()
+        for chan in conn.recovery_channels():
+            if chan.recovery_reopen():
+                self._waiting_channels.add(chan.channel_number)
+        conn.recovery_flush()
         if not self._waiting_channels:
             self._replay_topology()
 
-    def channel_reopened(self, chan: Channel) -> None:
+    def channel_reopened(self, chan: RecoverableChannel) -> None:
         """An application channel is open again (or closed by the
         application while it was reopened)."""
         self._waiting_channels.discard(chan.channel_number)
-        if not self._waiting_channels and self._phase == _REOPENING:
+        if not self._waiting_channels and self._phase == RecoveryPhase.REOPENING:
             self._replay_topology()
 
     def _replay_topology(self) -> None:
         """Plan the replay (bindings and consumer checks are planned when
         reached, as they follow the queues' new names) and start it."""
-        self._phase = _REPLAYING
+        self._phase = RecoveryPhase.REPLAYING
         topology = self.topology
         self._declared_queues = set()
         self._lost_queues = set()
-        steps: list[_Step] = [("exchange", name) for name in topology.exchanges]
-        steps += [("queue", name) for name in topology.queues]
-        steps += [("bindings", None), ("consumers", None)]
+        steps: list[_Step] = [(RecoveryStep.EXCHANGE, name) for name in topology.exchanges]
+        steps += [(RecoveryStep.QUEUE, name) for name in topology.queues]
+        steps += [(RecoveryStep.BINDINGS, None), (RecoveryStep.CONSUMERS, None)]
         self._steps = collections.deque(steps)
         self._open_replay_channel()
 
     def _open_replay_channel(self) -> None:
-        conn = self.connection
-        number = conn._engine.allocate_channel_number()
-        chan = channel_mod.Channel(conn, number, self._replay_channel_opened)
-        chan.add_on_close_callback(self._on_replay_channel_closed)
-        conn._channels[number] = chan
-        self._replay_channel = chan
-        chan.open()
+        self._replay_channel = self.connection.recovery_open_channel(
+            self._replay_channel_opened, self._on_replay_channel_closed
+        )
 
-    def _replay_channel_opened(self, chan: Channel) -> None:
+    def _replay_channel_opened(self, chan: RecoverableChannel) -> None:
         if chan is self._replay_channel:
             self._next_step()
 
-    def _on_replay_channel_closed(self, chan: Channel, reason: Exception) -> None:
-        if chan is not self._replay_channel or self._phase != _REPLAYING:
+    def _on_replay_channel_closed(self, chan: RecoverableChannel, reason: Exception) -> None:
+        if chan is not self._replay_channel or self._phase != RecoveryPhase.REPLAYING:
             return
         # The broker refused a declaration (406 inequivalent arguments, 405
         # another connection's exclusive queue, 404 no such queue...).
-        what, name = self._current or ("step", "")
+        step, name = self._current or (None, "")
+        what = step.value if step is not None else "step"
         self._current = None
         LOGGER.error("recovery: could not restore %s %r: %r", what, name, reason)
         self.failures.append(RecoveryFailure(what, name, reason))
-        if what == "consumer queue":
+        if step is RecoveryStep.CONSUMER_QUEUE:
             self._lost_queues.add(name)
         self._open_replay_channel()
 
@@ -316,12 +377,12 @@ class ConnectionRecovery:
     def _step_done(self, _reply: frame.Method) -> None:
         self._next_step()
 
-    def _run_step(self, chan: Channel, kind: str, subject: Any) -> bool:
+    def _run_step(self, chan: RecoverableChannel, kind: RecoveryStep, subject: Any) -> bool:
         """Send the request of one step; False if there was nothing to send."""
         topology = self.topology
         method: Any
         callback: Callable[[frame.Method], Any] = self._step_done
-        if kind == "exchange":
+        if kind is RecoveryStep.EXCHANGE:
             exchange = topology.exchanges.get(subject)
             if exchange is None:
                 return False
@@ -333,8 +394,8 @@ class ConnectionRecovery:
                 internal=exchange.internal,
                 arguments=exchange.arguments,
             )
-            self._current = ("exchange", exchange.name)
-        elif kind == "queue":
+            self._current = (kind, exchange.name)
+        elif kind is RecoveryStep.QUEUE:
             queue = topology.queues.get(subject)
             if queue is None:
                 return False
@@ -346,28 +407,30 @@ class ConnectionRecovery:
                 arguments=queue.arguments,
             )
             callback = functools.partial(self._queue_declared, queue.name)
-            self._current = ("queue", queue.name)
-        elif kind == "bindings":
-            self._steps.extendleft(reversed([("binding", item) for item in topology.bindings]))
+            self._current = (kind, queue.name)
+        elif kind is RecoveryStep.BINDINGS:
+            bindings = [(RecoveryStep.BINDING, item) for item in topology.bindings]
+            self._steps.extendleft(reversed(bindings))
             return False
-        elif kind == "binding":
+        elif kind is RecoveryStep.BINDING:
             if subject not in topology.bindings:
                 return False  # unbound (or its queue or exchange deleted) since planned
             method = _bind_method(subject)
-            self._current = ("binding", f"{subject.source} -> {subject.destination}")
-        elif kind == "consumers":
+            self._current = (kind, f"{subject.source} -> {subject.destination}")
+        elif kind is RecoveryStep.CONSUMERS:
             queues: set[str] = set()
             for app_channel in self._recovering_channels():
-                queues |= app_channel._consumer_queues(self.renamed_queues)
+                queues |= app_channel.recovery_consumer_queues(self.renamed_queues)
             checks = sorted(queues - self._declared_queues)
-            self._steps.extendleft(reversed([("consumer queue", name) for name in checks]))
+            checks_steps = [(RecoveryStep.CONSUMER_QUEUE, name) for name in checks]
+            self._steps.extendleft(reversed(checks_steps))
             return False
         else:
             # A consumer's queue this recovery did not declare: still there,
             # and usable by this connection?
             method = spec.Queue.Declare(queue=subject, passive=True)
-            self._current = ("consumer queue", subject)
-        chan._rpc(method, callback)
+            self._current = (RecoveryStep.CONSUMER_QUEUE, subject)
+        chan.recovery_request(method, callback)
         return True
 
     def _queue_declared(self, name: str, reply: frame.Method) -> None:
@@ -387,10 +450,10 @@ class ConnectionRecovery:
         finally:
             self._next_step()
 
-    def _recovering_channels(self) -> list[Channel]:
+    def _recovering_channels(self) -> list[RecoverableChannel]:
         return [
             chan
-            for chan in self.connection._channels.values()
+            for chan in self.connection.recovery_channels()
             if chan.is_recovering and chan is not self._replay_channel
         ]
 
@@ -399,11 +462,11 @@ class ConnectionRecovery:
         connection to the application, report."""
         conn = self.connection
         self.active = False
-        self._phase = ""
-        conn.connection_state = conn.CONNECTION_OPEN
+        self._phase = RecoveryPhase.IDLE
+        conn.recovery_restored()
         pending: list[Callable[[], Any]] = []
         for chan in self._recovering_channels():
-            pending += chan._recovered(self.renamed_queues, self._lost_queues)
+            pending += chan.recovery_finished(self.renamed_queues, self._lost_queues)
         LOGGER.warning("connection recovered after %d attempt(s)", self.attempts)
         pending += [functools.partial(callback, conn) for callback in self.on_succeeded]
         call_each(pending)

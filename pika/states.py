@@ -13,7 +13,8 @@ Rules:
   states of its own (`ChannelState.RECOVERING`, ``REOPENING``,
   ``REOPENED``); to the application it is opening until the recovery
   is over.
-* `RecoveryPhase` is the step a connection recovery is at.
+* `RecoveryPhase` is where a connection recovery is; `RecoveryStep` the
+  step of its topology replay.
 
 Transitions of the callback API's channel::
 
@@ -121,3 +122,17 @@ class RecoveryPhase(Enum):
     REOPENING = "reopening"
     #: Redeclaring the topology on a channel of the recovery's own.
     REPLAYING = "replaying"
+
+
+class RecoveryStep(Enum):
+    """One step of a recovery's topology replay; the value names what it
+    restores (as `pika.connection_recovery.RecoveryFailure.what` says)."""
+
+    EXCHANGE = "exchange"
+    QUEUE = "queue"
+    #: Plans one `BINDING` step per recorded binding, once queues are renamed.
+    BINDINGS = "bindings"
+    BINDING = "binding"
+    #: Plans one `CONSUMER_QUEUE` check per queue consumed and not redeclared.
+    CONSUMERS = "consumers"
+    CONSUMER_QUEUE = "consumer queue"

@@ -147,9 +147,6 @@ class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtoco
     def _adapter_add_callback(self, callback: Callable[[], None]) -> None:
         self._nbio.add_callback(callback)
 
-    def _adapter_add_callback_threadsafe(self, callback: Callable[[], None]) -> None:
-        self._nbio.add_callback_threadsafe(callback)
-
     def _adapter_get_write_buffer_size(self) -> int:
         transport = self._transport
         return transport.get_write_buffer_size() if transport is not None else 0

@@ -1,7 +1,8 @@
 """Publisher confirms for the blocking API.
 
 `_ConfirmTracker` numbers a confirm-mode channel's publishes and matches
-the broker's Basic.Ack/Basic.Nack (and Basic.Return) to them;
+the broker's Basic.Ack/Basic.Nack (through `pika.confirms.ConfirmTracker`,
+as every surface does) and Basic.Return to them;
 `PipelinedPublisher` keeps a window of unconfirmed messages in flight on
 top of it. `ReturnedMessage` and `PublishedMessage` are what `UnroutableError`
 and `NackError` list.
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pika import exceptions, frame, spec
 from pika.adapters.utils.closing_context import ClosingContext
+from pika.confirms import ConfirmTracker
 
 if TYPE_CHECKING:
     from pika.adapters.blocking_channel import BlockingChannel
@@ -81,13 +83,12 @@ class _ConfirmTracker:
     collected until `raise_failures` reports them.
     """
 
-    __slots__ = ("ignore_through", "lowest", "nacked", "next_tag", "returned", "unconfirmed")
+    __slots__ = ("ignore_through", "nacked", "next_tag", "returned", "unconfirmed")
 
     def __init__(self) -> None:
         self.next_tag = 1
-        self.lowest = 1
         self.ignore_through = 0
-        self.unconfirmed: dict[int, tuple[Any, ...]] = {}
+        self.unconfirmed: ConfirmTracker[tuple[Any, ...]] = ConfirmTracker()
         self.nacked: list[PublishedMessage] = []
         self.returned: list[ReturnedMessage] = []
 
@@ -101,27 +102,14 @@ class _ConfirmTracker:
     ) -> int:
         tag = self.next_tag
         self.next_tag = tag + 1
-        self.unconfirmed[tag] = (exchange, routing_key, body, properties, mandatory)
+        self.unconfirmed.add(tag, (exchange, routing_key, body, properties, mandatory))
         return tag
 
     def on_ack_nack(self, method_frame: frame.Method) -> None:
         method = method_frame.method
-        nack = type(method) is spec.Basic.Nack
-        tag = method.delivery_tag
-        pop = self.unconfirmed.pop
-        if method.multiple:
-            if not tag:
-                tag = self.next_tag - 1
-            for number in range(self.lowest, tag + 1):
-                message = pop(number, None)
-                if nack and message is not None:
-                    self.nacked.append(PublishedMessage(number, *message))
-            if tag >= self.lowest:
-                self.lowest = tag + 1
-            return
-        message = pop(tag, None)
-        if nack and message is not None:
-            self.nacked.append(PublishedMessage(tag, *message))
+        settled = self.unconfirmed.settle(method.delivery_tag, method.multiple)
+        if type(method) is spec.Basic.Nack:
+            self.nacked += [PublishedMessage(number, *message) for number, message in settled]
 
     def on_return(self, message: ReturnedMessage) -> None:
         if self.next_tag - 1 > self.ignore_through:
@@ -130,13 +118,12 @@ class _ConfirmTracker:
     def abandon(self) -> None:
         """Forget every unconfirmed message and every unreported failure."""
         self.ignore_through = self.next_tag - 1
-        self.lowest = self.next_tag
-        self.unconfirmed.clear()
+        self.unconfirmed.take_all()
         self.nacked = []
         self.returned = []
 
     def unconfirmed_messages(self) -> list[PublishedMessage]:
-        return [PublishedMessage(tag, *message) for tag, message in self.unconfirmed.items()]
+        return [PublishedMessage(tag, *message) for tag, message in self.unconfirmed.entries()]
 
     def raise_failures(self) -> None:
         """Raise NackError (nacked, then returned messages) or UnroutableError, and reset."""

@@ -129,6 +129,7 @@ from pika.adapters.thread_safe_defaults import (
     DEFAULT_WORK_QUEUE_PUT_TIMEOUT,
 )
 from pika.adapters.thread_safe_operations import ThreadSafeOperations
+from pika.confirms import ConfirmTracker
 from pika.exceptions import ConnectionInterrupted
 from pika.parameters import Parameters
 from pika.recovery import RecoveryPolicy
@@ -892,8 +893,7 @@ class Channel(ThreadSafeOperations):
         self._gets: collections.deque[Callable[[Any], None]] = collections.deque()
         self._confirming = False
         self._ack_nack_callback: Optional[Callable[[frame.Method], Any]] = None
-        self._unconfirmed: dict[int, tuple[_Function, Any, Any]] = {}
-        self._unconfirmed_tags: collections.deque[int] = collections.deque()
+        self._unconfirmed: ConfirmTracker[tuple[_Function, Any, Any]] = ConfirmTracker()
         # Whether channel() returned this channel to its caller.
         self._delivered = False
         self._closed_by: Optional[BaseException] = None
@@ -1037,8 +1037,7 @@ class Channel(ThreadSafeOperations):
             return
         if self._confirming:
             tag = self._impl.next_publish_seq_no - 1
-            self._unconfirmed[tag] = (on_publish, properties, body)
-            self._unconfirmed_tags.append(tag)
+            self._unconfirmed.add(tag, (on_publish, properties, body))
         else:
             self._hand_over(on_publish, (None,))
 
@@ -1062,29 +1061,12 @@ class Channel(ThreadSafeOperations):
     def _on_confirmation(self, method_frame: frame.Method) -> None:
         method = method_frame.method
         if self._unconfirmed:
-            nacked = isinstance(method, spec.Basic.Nack)
-            self._settle(
-                method.delivery_tag or 0,
-                bool(method.multiple),
-                method_frame if nacked else None,
-            )
+            nack = method_frame if isinstance(method, spec.Basic.Nack) else None
+            settled = self._unconfirmed.settle(method.delivery_tag, bool(method.multiple))
+            for _number, entry in settled:
+                self._report_publish(entry, nack)
         if self._ack_nack_callback is not None:
             self._hand_over(self._ack_nack_callback, (method_frame,))
-
-    def _settle(self, tag: int, multiple: bool, nack: Optional[frame.Method]) -> None:
-        """Report the publishes a Basic.Ack/Nack covers to their ``on_publish``."""
-        unconfirmed, tags = self._unconfirmed, self._unconfirmed_tags
-        if multiple:
-            while tags and (tag == 0 or tags[0] <= tag):
-                entry = unconfirmed.pop(tags.popleft(), None)
-                if entry is not None:
-                    self._report_publish(entry, nack)
-            return
-        entry = unconfirmed.pop(tag, None)
-        if entry is not None:
-            self._report_publish(entry, nack)
-        while tags and tags[0] not in unconfirmed:
-            tags.popleft()
 
     def _report_publish(
         self, entry: tuple[_Function, Any, Any], nack: Optional[frame.Method]
@@ -1341,9 +1323,7 @@ class Channel(ThreadSafeOperations):
         closing, self._closing = self._closing, []
         for reply in closing:
             reply.resolve(None)
-        unconfirmed, self._unconfirmed = self._unconfirmed, {}
-        self._unconfirmed_tags.clear()
-        for on_publish, _properties, _body in unconfirmed.values():
+        for _number, (on_publish, _properties, _body) in self._unconfirmed.take_all():
             self._hand_over(on_publish, (error,))
         self._ack_nack_callback = None
         self._worker.close()

@@ -35,6 +35,7 @@ except ImportError as exc:
 
 from pika import amqp_object, channel, connection, exceptions, frame, spec
 from pika.adapters.twisted_operations import TwistedOperations
+from pika.confirms import ConfirmTracker
 from pika.engine.outbound import BytesLike
 
 __all__ = [
@@ -123,7 +124,9 @@ class TwistedChannel(TwistedOperations):
         self._requests: set[defer.Deferred[Any]] = set()
         self._consumers: dict[str, ClosableDeferredQueue] = {}
         self._gets: collections.deque[defer.Deferred[Any]] = collections.deque()
-        self._unconfirmed: dict[int, tuple[defer.Deferred[Any], _Published]] = {}
+        self._unconfirmed: ConfirmTracker[tuple[defer.Deferred[Any], _Published]] = (
+            ConfirmTracker()
+        )
         self._confirming = False
         channel.add_on_close_callback(self._on_channel_closed)
         channel.add_on_cancel_callback(self._on_consumer_cancelled_by_broker)
@@ -198,10 +201,9 @@ class TwistedChannel(TwistedOperations):
     def _on_channel_closed(self, _channel: channel.Channel, reason: Exception) -> None:
         self._closed = reason
         pending = list(self._requests) + list(self._gets)
-        pending += [deferred for deferred, _ in self._unconfirmed.values()]
+        pending += [deferred for _number, (deferred, _) in self._unconfirmed.take_all()]
         self._requests.clear()
         self._gets.clear()
-        self._unconfirmed.clear()
         for deferred in pending:
             deferred.errback(reason)
         consumers, self._consumers = self._consumers, {}
@@ -314,7 +316,7 @@ class TwistedChannel(TwistedOperations):
             return defer.succeed(None)
         deferred: defer.Deferred[Any] = defer.Deferred()
         method = spec.Basic.Publish(exchange=exchange, routing_key=routing_key, mandatory=mandatory)
-        self._unconfirmed[delivery_tag] = (deferred, _Published(method, properties, body))
+        self._unconfirmed.add(delivery_tag, (deferred, _Published(method, properties, body)))
         return deferred
 
     def confirm_delivery(self) -> defer.Deferred[Any]:
@@ -328,17 +330,12 @@ class TwistedChannel(TwistedOperations):
 
     def _on_confirmation(self, method_frame: frame.Method) -> None:
         method = method_frame.method
-        tag: int = method.delivery_tag
-        if method.multiple:
-            tags = [pending for pending in self._unconfirmed if pending <= tag]
-        else:
-            tags = [tag] if tag in self._unconfirmed else []
-        settled = [self._unconfirmed.pop(pending) for pending in sorted(tags)]
+        settled = self._unconfirmed.settle(method.delivery_tag, bool(method.multiple))
         if isinstance(method, spec.Basic.Ack):
-            for deferred, _published in settled:
+            for _number, (deferred, _published) in settled:
                 deferred.callback(method_frame)
         else:
-            for deferred, published in settled:
+            for _number, (deferred, published) in settled:
                 deferred.errback(exceptions.NackError([published]))
 
     def add_on_return_callback(self, callback: Callable[[ReceivedMessage], None]) -> None:
@@ -423,9 +420,6 @@ class _TwistedConnection(connection.Connection):
 
     def _adapter_add_callback(self, callback: Callable[[], None]) -> None:
         self._reactor.callLater(0, callback)
-
-    def _adapter_add_callback_threadsafe(self, callback: Callable[[], None]) -> None:
-        self._reactor.callFromThread(callback)
 
     def _adapter_get_write_buffer_size(self) -> int:
         """Always 0: Twisted does not tell how much it has buffered. Only

@@ -698,10 +698,6 @@ class ConnectionEngine:
         chan.close_text = reply_text
         self._writer.method(channel_number, spec.Channel.Close(reply_code, reply_text, 0, 0))
 
-    def channel_is_open(self, channel_number: int) -> bool:
-        chan = self._channels.get(channel_number)
-        return chan is not None and chan.state == CH_OPEN
-
     def send_method(self, channel_number: int, method: amqp_object.Method) -> None:
         """Send a method without content on an open channel (or channel 0)."""
         if channel_number:
@@ -709,17 +705,6 @@ class ConnectionEngine:
         else:
             self._require_open()
         self._writer.method(channel_number, method)
-
-    def send_content(
-        self,
-        channel_number: int,
-        method: amqp_object.Method,
-        properties: spec.BasicProperties | None,
-        body: BytesLike,
-    ) -> None:
-        """Send a content-carrying method; the body is split by frame_max."""
-        self._open_channel(channel_number)
-        self._writer.content(channel_number, method, properties, body)
 
     def acknowledge(
         self, channel_number: int, method_index: int, delivery_tag: int, flags: int

@@ -95,17 +95,6 @@ class FrameWriter:
                 f"delivery_tag must be an int from 0 to 2**64-1, got {delivery_tag!r}"
             ) from None
 
-    def content(
-        self,
-        channel: int,
-        method: amqp_object.Method,
-        properties: spec.BasicProperties | None,
-        body: BytesLike,
-    ) -> None:
-        """A content-carrying method, its header and its body frames."""
-        self.method(channel, method)
-        self._header_and_body(channel, properties, body)
-
     def publish(
         self,
         channel: int,

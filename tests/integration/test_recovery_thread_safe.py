@@ -155,7 +155,7 @@ def test_recovery_is_opt_in(broker_url: str) -> None:
             plain.add_on_recovery_started_callback(lambda _c, _e: None)
     with pytest.raises(TypeError):
         Connection(params, recovery="fast")  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="empty"):
         Connection([], recovery=FAST)
     with pytest.raises(TypeError):
         Connection(params, None, None, 10, 1000, 30.0, FAST)  # type: ignore[call-arg]
