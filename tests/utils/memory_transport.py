@@ -337,7 +337,8 @@ class MemoryStream(nbio_interface.AbstractStreamTransport):
         self._protocol = protocol
         self._decoder = FrameDecoder()
         self.closed = False
-        #: Channels in confirm mode, with the number of their last publish.
+        #: Channels in confirm mode, with the number of their last publish
+        #: (what the broker confirms it with).
         self.published: dict[int, int] = {}
         #: ``(channel, method)`` of each method the client wrote, in order.
         self.received: list[tuple[int, Any]] = []
@@ -412,10 +413,24 @@ class ScriptedBroker:
         """The latest stream."""
         return self.streams[-1]
 
-    def answer(self, request: type, responder: Responder) -> None:
+    def answer(self, request: type, responder: Optional[Responder]) -> None:
         """Answer each ``request`` method with ``responder(channel, method)``
-        (``b""``: stay silent; the test may `MemoryStream.push` later)."""
-        self._answers[request] = responder
+        (``b""``: stay silent; the test may `MemoryStream.push` later);
+        None restores the default answer."""
+        if responder is None:
+            self._answers.pop(request, None)
+        else:
+            self._answers[request] = responder
+
+    def cut_on(self, request: type) -> None:
+        """Answer each ``request`` by breaking the stream (a connection
+        reset) instead of replying."""
+
+        def cut(_channel: int, _method: Any) -> bytes:
+            self.stream.lose(ConnectionResetError("cut by the scripted broker"))
+            return b""
+
+        self.answer(request, cut)
 
     def received(self, request: Optional[type] = None) -> list[tuple[int, Any]]:
         """``(channel, method)`` the client wrote on every stream (of class
@@ -453,6 +468,8 @@ class ScriptedBroker:
         channel, method = value.channel_number, value.method
         with self._lock:
             stream.received.append((channel, method))
+        if type(method) is spec.Basic.Publish and channel in stream.published:
+            stream.published[channel] += 1
         responder = self._answers.get(type(method))
         if responder is not None:
             return responder(channel, method)
@@ -470,7 +487,6 @@ class ScriptedBroker:
         elif kind is spec.Basic.Publish:
             if channel not in stream.published:
                 return None
-            stream.published[channel] += 1
             return spec.Basic.Ack(stream.published[channel])
         elif kind is spec.Queue.Declare:
             name = method.queue or f"amq.gen-{next(self._names)}"
@@ -485,6 +501,9 @@ class ScriptedBroker:
         for name in ("consumer_tag", "queue"):
             if hasattr(reply, name) and hasattr(method, name):
                 setattr(reply, name, getattr(method, name))
+        for name in ("message_count", "consumer_count"):
+            if hasattr(reply, name) and getattr(reply, name) is None:
+                setattr(reply, name, 0)
         return reply
 
 
