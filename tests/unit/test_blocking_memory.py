@@ -16,6 +16,7 @@ from pika.connection import ConnectionParameters
 from pika.recovery import RecoveryPolicy
 from tests.utils.frames import content_bytes, method_bytes
 from tests.utils.memory_transport import ScriptedBroker, memory_select_connection
+from tests.utils.sync_requests import SYNC_REQUESTS, check_request
 
 PARAMS = ConnectionParameters(host="memory", port=1, connection_attempts=1, retry_delay=0)
 
@@ -47,19 +48,7 @@ def deliver(channel: int, tag: str, delivery_tag: int, body: bytes = b"m") -> by
 @pytest.mark.parametrize(
     ("call", "request_class", "reply_class"),
     [
-        (
-            lambda c: c.exchange_declare("x", "fanout"),
-            spec.Exchange.Declare,
-            spec.Exchange.DeclareOk,
-        ),
-        (lambda c: c.exchange_delete("x"), spec.Exchange.Delete, spec.Exchange.DeleteOk),
-        (lambda c: c.exchange_bind("d", "s", "k"), spec.Exchange.Bind, spec.Exchange.BindOk),
-        (lambda c: c.exchange_unbind("d", "s", "k"), spec.Exchange.Unbind, spec.Exchange.UnbindOk),
-        (lambda c: c.queue_declare("q", durable=True), spec.Queue.Declare, spec.Queue.DeclareOk),
-        (lambda c: c.queue_bind("q", "x", "k"), spec.Queue.Bind, spec.Queue.BindOk),
-        (lambda c: c.queue_unbind("q", "x", "k"), spec.Queue.Unbind, spec.Queue.UnbindOk),
-        (lambda c: c.queue_purge("q"), spec.Queue.Purge, spec.Queue.PurgeOk),
-        (lambda c: c.queue_delete("q"), spec.Queue.Delete, spec.Queue.DeleteOk),
+        *SYNC_REQUESTS,
         (lambda c: c.tx_select(), spec.Tx.Select, spec.Tx.SelectOk),
         (lambda c: c.tx_commit(), spec.Tx.Commit, spec.Tx.CommitOk),
         (lambda c: c.tx_rollback(), spec.Tx.Rollback, spec.Tx.RollbackOk),
@@ -72,12 +61,7 @@ def test_each_request_returns_its_reply(
     request_class: type,
     reply_class: type,
 ) -> None:
-    chan = conn.channel()
-    reply = call(chan)
-    assert isinstance(reply.method, reply_class)
-    ((number, request),) = broker.received(request_class)
-    assert number == chan.channel_number
-    assert getattr(request, "nowait", False) is False
+    check_request(broker, conn.channel(), call, request_class, reply_class)
 
 
 def test_connection_and_channel_state(broker: ScriptedBroker, conn: BlockingConnection) -> None:
