@@ -381,6 +381,9 @@ class Connection(abc.ABC):
                 self._flush()
                 self._cancel_timers()
                 self._adapter_disconnect_stream()
+                # Update-Secret-Oks still awaited will never come: the next
+                # connection's must not reach their callbacks.
+                self._update_secret_callbacks.clear()
                 recovery.connection_closed(error)
                 return
         self._finish_close(error)

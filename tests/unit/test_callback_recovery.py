@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pika import exceptions, spec
+from pika import exceptions, frame, spec
 from pika.connection import ConnectionParameters
 from pika.recovery import RecoveryPolicy
 from tests.utils.memory_transport import ConnectionPair, open_pair
@@ -45,12 +45,12 @@ def answer(pair: ConnectionPair, channel: int, *replies: Any) -> None:
     pair.send(channel, *replies)
 
 
-def reconnect(pair: ConnectionPair, after: float = 1.0) -> None:
+def reconnect(pair: ConnectionPair, after: float = 1.0, heartbeat: int = 0) -> None:
     """Let the backoff run out and play the broker's side of the opening."""
     connects = pair.connects
     pair.advance(after)
     assert pair.connects == connects + 1
-    pair.handshake()
+    pair.handshake(heartbeat=heartbeat)
 
 
 def reopen_channel_one(pair: ConnectionPair, after: float = 1.0) -> None:
@@ -164,6 +164,12 @@ def test_the_order_of_recovery_steps() -> None:
     pair.deliver(1, "c1", 1, b"after")
     assert messages == [("c1", 1, b"after")]
     assert conn.recovery.failures == []
+    # Confirm numbers go on from before the loss: the broker's 1 is the 2nd publish.
+    assert ch1.next_publish_seq_no == 2
+    ch1.basic_publish("ex", "rk", b"second")
+    pair.expect(spec.Basic.Publish)
+    pair.send(1, spec.Basic.Ack(1))
+    assert (type(confirms[-1].method), confirms[-1].method.delivery_tag) == (spec.Basic.Ack, 2)
 
 
 def test_delivery_tags_continue_after_a_recovery_and_stale_tags_are_dropped() -> None:
@@ -474,3 +480,51 @@ def test_blocked_state_is_reset_by_a_reconnect() -> None:
     pair.drop()
     reconnect(pair)
     assert not pair.conn.is_blocked
+
+
+def test_update_secret_awaited_at_the_loss_does_not_take_a_later_reply() -> None:
+    pair, _rec = recovering_pair()
+    answered: list[str] = []
+    pair.conn.update_secret("lost-token", "refresh", lambda f: answered.append("lost"))
+    pair.expect(spec.Connection.UpdateSecret)
+    pair.drop()
+    reconnect(pair)
+    pair.expect(spec.Channel.Open)
+    pair.send(1, spec.Channel.OpenOk())
+    pair.expect(spec.Channel.Close)
+    pair.conn.update_secret("new-token", "refresh", lambda f: answered.append("new"))
+    pair.expect(spec.Connection.UpdateSecret)
+    pair.send(0, spec.Connection.UpdateSecretOk())
+    assert answered == ["new"]
+
+
+def test_channel_opening_at_the_loss_hears_of_its_open_after_the_recovery() -> None:
+    pair, rec = recovering_pair()
+    opened: list[Any] = []
+    chan = pair.conn.channel(on_open_callback=opened.append)
+    pair.expect(spec.Channel.Open)
+    pair.drop()
+    reconnect(pair)
+    pair.expect(spec.Channel.Open)
+    pair.send(1, spec.Channel.OpenOk())
+    assert opened == [] and chan.is_opening
+    pair.expect(spec.Channel.Open)
+    pair.send(2, spec.Channel.OpenOk())
+    pair.expect(spec.Channel.Close)
+    assert opened == [chan] and chan.is_open
+    assert rec.kinds() == ["started", "succeeded"]
+
+
+def test_heartbeats_resume_on_the_new_connection() -> None:
+    pair, _rec = recovering_pair(heartbeat=10)
+    pair.drop()
+    reconnect(pair, heartbeat=10)
+    pair.expect(spec.Channel.Open)  # the replay channel, left unanswered
+    assert pair.clock.pending() == [5.0]
+    pair.advance(10)
+    assert pair.sent() == [frame.Heartbeat()]
+    # Silent for two intervals: lost again, and the recovery tries again.
+    pair.advance(15)
+    assert not pair.connected and pair.connects == 2
+    pair.advance(2)
+    assert pair.connects == 3
