@@ -300,7 +300,6 @@ def test_cancel_with_callback_and_late_deliveries(pair: ConnectionPair, chan: An
     pair.send(1, spec.Basic.ConsumeOk("auto"), spec.Basic.ConsumeOk("manual"))
     cancelled: list[Any] = []
     chan.basic_cancel("auto", callback=cancelled.append)
-    chan.basic_cancel("auto", callback=cancelled.append)  # already being cancelled: nothing
     chan.basic_cancel("manual")  # nowait
     (cancel_auto, cancel_manual) = pair.expect(spec.Basic.Cancel, spec.Basic.Cancel)
     assert (cancel_auto.nowait, cancel_manual.nowait) == (False, True)
@@ -316,6 +315,26 @@ def test_cancel_with_callback_and_late_deliveries(pair: ConnectionPair, chan: An
     chan.basic_cancel("ghost", callback=cancelled.append)
     assert cancelled[-1].method.consumer_tag == "ghost"
     pair.expect()
+
+
+def test_second_cancel_while_the_first_is_in_flight_gets_its_own_reply(
+    pair: ConnectionPair, chan: Any
+) -> None:
+    chan.basic_consume("q", lambda *a: None, consumer_tag="c")
+    pair.send(1, spec.Basic.ConsumeOk("c"))
+    pair.sent()
+    answers: list[str] = []
+    chan.basic_cancel("c", callback=lambda f: answers.append("first"))
+    chan.basic_cancel("c", callback=lambda f: answers.append("second"))
+    chan.basic_cancel("c")  # without a callback: nothing more to send
+    first, second = pair.expect(spec.Basic.Cancel, spec.Basic.Cancel)
+    assert first.consumer_tag == second.consumer_tag == "c"
+    assert not first.nowait and not second.nowait
+    # RabbitMQ answers every Basic.Cancel, known consumer or not.
+    pair.send(1, spec.Basic.CancelOk("c"))
+    assert answers == ["first"]
+    pair.send(1, spec.Basic.CancelOk("c"))
+    assert answers == ["first", "second"]
 
 
 def test_broker_cancels_a_consumer(pair: ConnectionPair, chan: Any) -> None:

@@ -136,6 +136,25 @@ def test_consumer_on_its_worker_thread(broker: ScriptedBroker, conn: ts.Connecti
     assert [m.delivery_tag for _n, m in broker.received(spec.Basic.Reject)] == [10]
 
 
+def test_cancel_from_two_threads_at_once(broker: ScriptedBroker, conn: ts.Connection) -> None:
+    chan = conn.channel()
+    tag = chan.basic_consume("q", lambda *a: None)
+    broker.answer(spec.Basic.Cancel, lambda ch, m: b"")
+    answers: queue.Queue[Any] = queue.Queue()
+    threads = [
+        threading.Thread(target=lambda: answers.put(chan.basic_cancel(tag, timeout=WAIT)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    broker.wait_for_received(spec.Basic.Cancel, 2, WAIT)
+    broker.stream.push(method_bytes(1, spec.Basic.CancelOk(tag)) * 2)
+    for thread in threads:
+        thread.join(WAIT)
+    replies = [answers.get_nowait(), answers.get_nowait()]
+    assert [type(reply.method) for reply in replies] == [spec.Basic.CancelOk] * 2
+
+
 def test_basic_get(broker: ScriptedBroker, conn: ts.Connection) -> None:
     chan = conn.channel()
     assert chan.basic_get("q") == (None, None, None)

@@ -406,7 +406,8 @@ class ScriptedBroker:
         self._answers: dict[type, Responder] = {}
         self._names = itertools.count(1)
         self._lock = threading.Lock()
-        self._connected = threading.Condition(self._lock)
+        #: Notified when a stream is made or a method received.
+        self._changed = threading.Condition(self._lock)
 
     @property
     def stream(self) -> MemoryStream:
@@ -439,12 +440,16 @@ class ScriptedBroker:
             methods = [item for stream in self.streams for item in stream.received]
         return [item for item in methods if request is None or type(item[1]) is request]
 
-    def wait_for_streams(self, count: int, timeout: float = 30.0) -> MemoryStream:
-        """Block until ``count`` streams were made; returns the latest."""
-        with self._connected:
-            if not self._connected.wait_for(lambda: len(self.streams) >= count, timeout):
-                raise AssertionError(f"{len(self.streams)} streams, waited for {count}")
-            return self.streams[-1]
+    def wait_for_received(self, request: type, count: int, timeout: float = 30.0) -> None:
+        """Block until the client wrote ``count`` methods of class ``request``."""
+        with self._changed:
+            if not self._changed.wait_for(
+                lambda: len(self._received_unlocked(request)) >= count, timeout
+            ):
+                raise AssertionError(f"waited for {count} {request.__name__}")
+
+    def _received_unlocked(self, request: type) -> list[Any]:
+        return [m for s in self.streams for _n, m in s.received if type(m) is request]
 
     def _connect_error(self) -> Optional[BaseException]:
         with self._lock:
@@ -455,9 +460,9 @@ class ScriptedBroker:
 
     def _new_stream(self, nbio: MemoryIOServices, protocol: Any) -> MemoryStream:
         stream = MemoryStream(self, nbio, protocol)
-        with self._connected:
+        with self._changed:
             self.streams.append(stream)
-            self._connected.notify_all()
+            self._changed.notify_all()
         return stream
 
     def _answer(self, stream: MemoryStream, value: Decoded) -> bytes:
@@ -466,8 +471,9 @@ class ScriptedBroker:
         if not isinstance(value, frame.Method):
             return b""
         channel, method = value.channel_number, value.method
-        with self._lock:
+        with self._changed:
             stream.received.append((channel, method))
+            self._changed.notify_all()
         if type(method) is spec.Basic.Publish and channel in stream.published:
             stream.published[channel] += 1
         responder = self._answers.get(type(method))
