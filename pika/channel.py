@@ -859,14 +859,26 @@ class Channel:
 
     def _reopen(self) -> bool:
         """Send Channel.Open on the new connection; False (and the channel
-        closed) if the application closed it during the recovery."""
+        closed) if the application closed it during the recovery, or if the
+        new connection's channel_max is below its number."""
         if self._state == self.CLOSING:
             self._closed_with_connection()
             return False
         self._engine = self.connection._engine
-        self._engine.open_channel(self.channel_number)
+        try:
+            self._engine.open_channel(self.channel_number)
+        except exceptions.InvalidChannelNumber as error:
+            self._number_refused(error)
+            return False
         self._reopening = True
         return True
+
+    def _number_refused(self, error: exceptions.InvalidChannelNumber) -> None:
+        """The recovered connection cannot have this channel's number: the
+        channel closes with CHANNEL_ERROR (its close callbacks tell why)."""
+        LOGGER.error("channel %d not reopened by the recovery: %s", self.channel_number, error)
+        self._recovering = False
+        self._on_closed(exceptions.ChannelClosed(spec.CHANNEL_ERROR, str(error)))
 
     def _closed_with_connection(self) -> None:
         """A channel the application was closing went with the connection:

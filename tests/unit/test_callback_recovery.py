@@ -528,3 +528,25 @@ def test_heartbeats_resume_on_the_new_connection() -> None:
     assert not pair.connected and pair.connects == 2
     pair.advance(2)
     assert pair.connects == 3
+
+
+def test_channel_above_the_new_channel_max_is_closed() -> None:
+    pair, rec = recovering_pair()
+    kept = pair.open_channel()
+    too_high = pair.open_channel(5)
+    reasons: list[Exception] = []
+    too_high.add_on_close_callback(lambda _c, r: reasons.append(r))
+    pair.drop()
+    pair.advance(1)
+    pair.handshake(channel_max=2)
+    (reason,) = reasons
+    assert type(reason) is exceptions.ChannelClosed
+    assert reason.reply_code == spec.CHANNEL_ERROR and "outside 1..2" in reason.reply_text
+    assert too_high.is_closed
+    pair.expect(spec.Channel.Open)
+    pair.send(1, spec.Channel.OpenOk())
+    pair.expect(spec.Channel.Open)
+    pair.send(2, spec.Channel.OpenOk())
+    pair.expect(spec.Channel.Close)
+    assert rec.kinds() == ["started", "succeeded"]
+    assert kept.is_open and too_high.is_closed
