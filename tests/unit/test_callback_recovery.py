@@ -11,7 +11,7 @@ import pytest
 from pika import exceptions, frame, spec
 from pika.connection import ConnectionParameters
 from pika.recovery import RecoveryPolicy
-from tests.utils.memory_transport import ConnectionPair, open_pair
+from tests.utils.memory_transport import ConnectionPair, open_pair, server_start
 
 #: Reconnect one second after the loss, then two, four...
 POLICY = RecoveryPolicy(initial_delay=1.0, jitter=0.0)
@@ -550,3 +550,112 @@ def test_channel_above_the_new_channel_max_is_closed() -> None:
     pair.expect(spec.Channel.Close)
     assert rec.kinds() == ["started", "succeeded"]
     assert kept.is_open and too_high.is_closed
+
+
+def test_queue_renamed_twice_when_lost_again_during_the_replay() -> None:
+    pair, rec = recovering_pair()
+    chan = pair.open_channel()
+    chan.queue_declare("", exclusive=True, callback=lambda f: None)
+    pair.send(1, spec.Queue.DeclareOk("gen-1", 0, 0))
+    chan.queue_bind("gen-1", "amq.direct", "k")
+    chan.basic_consume("gen-1", lambda *a: None, consumer_tag="c")
+    pair.sent()
+    pair.send(1, spec.Basic.ConsumeOk("c"))
+    pair.drop()
+    reopen_channel_one(pair)
+    pair.expect(spec.Queue.Declare)
+    pair.send(2, spec.Queue.DeclareOk("gen-2", 0, 0))
+    (bind,) = pair.expect(spec.Queue.Bind)
+    assert bind.queue == "gen-2"
+    pair.drop()
+    reopen_channel_one(pair, after=2)
+    pair.expect(spec.Queue.Declare)
+    pair.send(2, spec.Queue.DeclareOk("gen-3", 0, 0))
+    (bind,) = pair.expect(spec.Queue.Bind)
+    assert bind.queue == "gen-3"
+    pair.send(2, spec.Queue.BindOk())
+    _close, consume = pair.expect(spec.Channel.Close, spec.Basic.Consume)
+    assert (consume.queue, consume.consumer_tag) == ("gen-3", "c")
+    assert [entry[1:] for entry in rec.log if entry[0] == "renamed"] == [
+        ("gen-1", "gen-2"),
+        ("gen-2", "gen-3"),
+    ]
+    recovery = pair.conn.recovery
+    assert recovery is not None
+    assert recovery.renamed_queues == {"gen-1": "gen-3", "gen-2": "gen-3"}
+    assert list(recovery.topology.queues) == ["gen-3"]
+
+
+def test_channel_closed_after_its_reopen_but_before_the_end() -> None:
+    pair, rec = recovering_pair()
+    closing = pair.open_channel()
+    other = pair.open_channel()
+    reasons: list[Exception] = []
+    closing.add_on_close_callback(lambda _c, r: reasons.append(r))
+    pair.drop()
+    reconnect(pair)
+    pair.expect(spec.Channel.Open, spec.Channel.Open)
+    pair.send(1, spec.Channel.OpenOk())
+    closing.close(200, "bye")
+    (close,) = pair.expect(spec.Channel.Close)
+    assert close.reply_text == "bye"
+    pair.send(1, spec.Channel.CloseOk())
+    assert closing.is_closed and isinstance(reasons[0], exceptions.ChannelClosedByClient)
+    pair.send(2, spec.Channel.OpenOk())
+    # The replay channel takes the freed number.
+    assert pair.sent_methods() == [(1, spec.Channel.Open())]
+    pair.send(1, spec.Channel.OpenOk())
+    pair.expect(spec.Channel.Close)
+    assert rec.kinds() == ["started", "succeeded"]
+    assert other.is_open and closing.is_closed
+
+
+def test_consumer_being_cancelled_at_the_loss_is_not_restarted() -> None:
+    pair, _rec = recovering_pair()
+    chan = pair.open_channel()
+    chan.basic_consume("q", lambda *a: None, consumer_tag="c")
+    pair.send(1, spec.Basic.ConsumeOk("c"))
+    chan.basic_cancel("c", callback=lambda f: None)
+    pair.sent()
+    pair.drop()
+    reopen_channel_one(pair)
+    pair.expect(spec.Channel.Close)
+    assert chan.consumer_tags == [] and chan.is_open
+
+
+def test_confirm_mode_from_before_enable_recovery() -> None:
+    pair = open_pair()
+    chan = pair.open_channel()
+    confirms: list[tuple[str, int, bool]] = []
+    chan.confirm_delivery(
+        lambda f: confirms.append((f.method.NAME, f.method.delivery_tag, f.method.multiple))
+    )
+    chan.basic_publish("", "q", b"1")
+    chan.basic_publish("", "q", b"2")
+    pair.sent()
+    pair.send(1, spec.Basic.Ack(1))
+    pair.conn.enable_recovery(POLICY)
+    pair.drop()
+    assert confirms == [("Basic.Ack", 1, False), ("Basic.Nack", 2, True)]
+    reconnect(pair)
+    pair.send(1, spec.Channel.OpenOk())
+    pair.expect(spec.Channel.Open, spec.Confirm.Select, spec.Channel.Open)
+    pair.send(2, spec.Channel.OpenOk())
+    pair.expect(spec.Channel.Close)
+    chan.basic_publish("", "q", b"3")
+    pair.sent()
+    pair.send(1, spec.Basic.Ack(1))
+    assert confirms[-1] == ("Basic.Ack", 3, False)
+
+
+def test_refused_login_on_a_reconnect_ends_the_recovery() -> None:
+    pair, rec = recovering_pair()
+    pair.drop()
+    pair.advance(1)
+    pair.sent()
+    pair.send(0, server_start())
+    pair.sent()
+    pair.send(0, spec.Connection.Close(403, "ACCESS_REFUSED - login refused", 10, 11))
+    assert rec.kinds() == ["started", "failed", "closed"]
+    assert isinstance(rec.log[1][1], exceptions.ProbableAuthenticationError)
+    assert pair.conn.is_closed and pair.clock.pending() == []
