@@ -20,6 +20,9 @@ from tests.utils.sync_requests import SYNC_REQUESTS, check_request
 
 PARAMS = ConnectionParameters(host="memory", port=1, connection_attempts=1, retry_delay=0)
 
+#: Longest a test waits for something the loop does on its own.
+WAIT_SECONDS = 20.0
+
 
 def connect(broker: ScriptedBroker, **kwargs: Any) -> BlockingConnection:
     return BlockingConnection(PARAMS, _impl_class=memory_select_connection(broker), **kwargs)
@@ -383,3 +386,70 @@ def test_recovery_interrupts_a_waiting_call_and_restores_the_channel(
     assert spec.Basic.Qos in replayed and spec.Queue.Declare in replayed
     assert conn.recovery is not None
     conn.close()
+
+
+def test_consuming_rides_out_a_recovery(broker: ScriptedBroker) -> None:
+    conn = connect(broker, recovery=RecoveryPolicy(initial_delay=0, jitter=0))
+    chan = conn.channel()
+    seen: list[int] = []
+    stale: list[int] = []
+
+    def on_message(ch: Any, method: Any, _props: Any, _body: bytes) -> None:
+        seen.append(method.delivery_tag)
+        if len(seen) == 1:
+            # Acked only after the loss: the broker requeued it, the ack is dropped.
+            broker.stream.lose(ConnectionResetError("cut"))
+            conn.sleep(0.05)
+            while conn.is_recovering:
+                conn.sleep(0.01)
+            stale.append(method.delivery_tag)
+            assert ch.is_stale_delivery_tag(method.delivery_tag)
+            broker.stream.push(deliver(1, tag, 1, b"redelivered"))
+        ch.basic_ack(method.delivery_tag)
+        if len(seen) == 2:
+            ch.stop_consuming()
+
+    tag = chan.basic_consume("q", on_message)
+    broker.stream.push(deliver(1, tag, 1))
+    chan.start_consuming()
+    assert seen == [1, 2] and stale == [1]
+    assert chan.stale_tags_dropped == 1
+    # Only the new delivery's ack went out, under the broker's new number.
+    assert [
+        m.delivery_tag for _n, m in broker.streams[-1].received if type(m) is spec.Basic.Ack
+    ] == [1]
+    assert [m for _n, m in broker.streams[0].received if type(m) is spec.Basic.Ack] == []
+    conn.close()
+
+
+def test_consumer_callback_error_propagates_and_consuming_goes_on(
+    broker: ScriptedBroker, conn: BlockingConnection
+) -> None:
+    chan = conn.channel()
+    seen: list[int] = []
+
+    def on_message(ch: Any, method: Any, _props: Any, _body: bytes) -> None:
+        seen.append(method.delivery_tag)
+        if method.delivery_tag == 1:
+            raise RuntimeError("user bug")
+        with pytest.raises(exceptions.ReentrancyError):
+            ch.start_consuming()
+        ch.stop_consuming()
+
+    tag = chan.basic_consume("q", on_message)
+    broker.stream.push(deliver(1, tag, 1) + deliver(1, tag, 2))
+    with pytest.raises(RuntimeError, match="user bug"):
+        chan.start_consuming()
+    chan.start_consuming()
+    assert seen == [1, 2]
+
+
+def test_blocked_connection_timeout(broker: ScriptedBroker) -> None:
+    conn = BlockingConnection(
+        ConnectionParameters(host="memory", port=1, blocked_connection_timeout=0.05),
+        _impl_class=memory_select_connection(broker),
+    )
+    broker.stream.push(method_bytes(0, spec.Connection.Blocked("memory")))
+    with pytest.raises(exceptions.ConnectionBlockedTimeout):
+        conn.sleep(WAIT_SECONDS)
+    assert conn.is_closed
