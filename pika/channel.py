@@ -426,6 +426,7 @@ class Channel(ChannelOperations, ChannelRecovery):
         """Cancel a consumer; without ``callback`` the request is nowait."""
         self._require_open()
         if consumer_tag in self._cancelled:
+            self._cancel_again(consumer_tag, callback)
             return
         if consumer_tag not in self._consumers:
             LOGGER.debug(
@@ -446,6 +447,13 @@ class Channel(ChannelOperations, ChannelRecovery):
         self._consumer_specs.pop(consumer_tag, None)
         if nowait:
             self._cancelled.pop(consumer_tag, None)
+
+    def _cancel_again(self, consumer_tag: str, callback: _MethodCallback) -> None:
+        """`basic_cancel` of a consumer whose cancel is in flight: with a
+        ``callback``, send Basic.Cancel again (RabbitMQ answers it, known tag
+        or not) so that the callback hears its own Basic.CancelOk."""
+        if callback is not None:
+            self._rpc(spec.Basic.Cancel(consumer_tag, False), callback)
 
     def basic_get(self, queue: str, callback: _OnBasicGetCallback, auto_ack: bool = False) -> None:
         """Fetch one message: ``callback(channel, method, properties, body)``

@@ -100,15 +100,26 @@ class ChannelRecovery:
 
     def recovery_reopen(self) -> bool:
         """Send Channel.Open on the new connection; False (and the channel
-        closed) if the application closed it during the recovery. A hook
-        of automatic recovery."""
+        closed) if the application closed it during the recovery, or if the
+        new connection's channel_max is below its number. A hook of
+        automatic recovery."""
         if self._state is ChannelState.CLOSING:
             self._closed_with_connection()
             return False
         self._engine = self.connection._engine
-        self._engine.open_channel(self.channel_number)
+        try:
+            self._engine.open_channel(self.channel_number)
+        except exceptions.InvalidChannelNumber as error:
+            self._number_refused(error)
+            return False
         self._state = ChannelState.REOPENING
         return True
+
+    def _number_refused(self, error: exceptions.InvalidChannelNumber) -> None:
+        """The recovered connection cannot have this channel's number: the
+        channel closes with CHANNEL_ERROR (its close callbacks tell why)."""
+        LOGGER.error("channel %d not reopened by the recovery: %s", self.channel_number, error)
+        self._on_closed(exceptions.ChannelClosed(spec.CHANNEL_ERROR, str(error)))
 
     def _closed_with_connection(self) -> None:
         """A channel the application was closing went with the connection:

@@ -197,10 +197,15 @@ class Connection(abc.ABC):
     def _adapter_get_write_buffer_size(self) -> int:
         """Bytes written but not yet handed to the kernel."""
 
+    def _adapter_now(self) -> float:
+        """The clock `_adapter_call_later` delays count in (seconds):
+        `time.monotonic` unless the adapter's loop keeps its own."""
+        return time.monotonic()
+
     def _on_stream_connected(self) -> None:
         """The transport is up: start the AMQP handshake."""
         self.connection_state = self.CONNECTION_PROTOCOL
-        self._engine.start(time.monotonic())
+        self._engine.start(self._adapter_now())
         self._flush()
 
     def _on_data_available(self, data: bytes) -> None:
@@ -304,7 +309,7 @@ class Connection(abc.ABC):
             self._timer = None
         self._timer_deadline = deadline
         if deadline is not None:
-            delay = max(0.0, deadline - time.monotonic())
+            delay = max(0.0, deadline - self._adapter_now())
             self._timer = self._adapter_call_later(delay, self._on_timer)
 
     def _watch_close_handshake(self) -> None:
@@ -322,7 +327,7 @@ class Connection(abc.ABC):
         self._timer_deadline = None
         if self.connection_state == self.CONNECTION_CLOSED:
             return
-        self._engine.timer_due(time.monotonic())
+        self._engine.timer_due(self._adapter_now())
         self._process_events()
 
     def _cancel_timers(self) -> None:
@@ -364,6 +369,9 @@ class Connection(abc.ABC):
                 self._flush()
                 self._cancel_timers()
                 self._adapter_disconnect_stream()
+                # Update-Secret-Oks still awaited will never come: the next
+                # connection's must not reach their callbacks.
+                self._update_secret_callbacks.clear()
                 recovery.connection_closed(error)
                 return
         self._finish_close(error)

@@ -399,6 +399,10 @@ class Connection:
     module's documentation).
     """
 
+    #: The callback-API connection class run on the I/O thread (a subclass
+    #: may bring its own I/O services through `SelectConnection._loop_services`).
+    _impl_class: type[SelectConnection] = SelectConnection
+
     def __init__(
         self,
         parameters: Parameters | Sequence[Parameters] | None,
@@ -520,7 +524,7 @@ class Connection:
     def _connect(self, index: int) -> None:
         """Start opening a callback-API connection with parameters number ``index``."""
         self._attempt = index
-        impl = SelectConnection(
+        impl = self._impl_class(
             self._candidates[index],
             on_open_callback=self._on_opened,
             on_open_error_callback=self._on_open_failed,

@@ -12,6 +12,7 @@ from pika.credentials import ExternalCredentials, PlainCredentials
 from pika.engine import ConnectionEngine, EngineConfig, events
 from pika.engine.connection_engine import CLOSED, CLOSING, OPEN
 from pika.engine.tuning import negotiate_heartbeat, negotiate_limit
+from tests.utils.frames import content_bytes, decode_all, method_bytes
 
 SERVER_CAPABILITIES = {
     "publisher_confirms": True,
@@ -20,32 +21,9 @@ SERVER_CAPABILITIES = {
 }
 
 
-def method_bytes(channel: int, method: object) -> bytes:
-    return frame.Method(channel, method).marshal()  # type: ignore[arg-type]
-
-
-def content_bytes(
-    channel: int, method: object, body: bytes, frame_max: int = 131072, **props: object
-) -> bytes:
-    out = method_bytes(channel, method)
-    out += frame.Header(channel, len(body), spec.BasicProperties(**props)).marshal()  # type: ignore[arg-type]
-    step = frame_max - 8
-    for start in range(0, len(body), step):
-        out += frame.Body(channel, body[start : start + step]).marshal()
-    return out
-
-
 def sent_frames(engine: ConnectionEngine) -> list[object]:
     """Decode everything the engine queued for the wire."""
-    data = b"".join(bytes(chunk) for chunk in engine.take_output())
-    frames = []
-    offset = 0
-    while offset < len(data):
-        consumed, value = frame.decode_frame(data, offset)
-        assert consumed, f"incomplete frame in output at {offset}"
-        frames.append(value)
-        offset += consumed
-    return frames
+    return list(decode_all(b"".join(bytes(chunk) for chunk in engine.take_output())))
 
 
 def sent_methods(engine: ConnectionEngine) -> list[object]:
