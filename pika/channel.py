@@ -370,7 +370,7 @@ class Channel:
             return 0
         if delivery_tag <= self._tag_offset:
             self.stale_tags_dropped += 1
-            LOGGER.warning(
+            LOGGER.info(
                 "channel %d: %s(%d) dropped: the delivery predates the connection "
                 "recovery and the broker has requeued it",
                 self.channel_number,
