@@ -391,11 +391,11 @@ class BlockingChannel(ClosingContext):
         self,
         exchange: str,
         routing_key: str,
-        body: bytes,
+        body: bytes | str,
         properties: spec.BasicProperties | None = None,
         mandatory: bool = False,
     ) -> None:
-        """Publish a message.
+        """Publish a message; a str body is sent as UTF-8.
 
         Without confirms this returns once the frames are handed to the
         socket; a mandatory message the broker returns goes to the return
@@ -412,7 +412,7 @@ class BlockingChannel(ClosingContext):
         self,
         exchange: str,
         routing_key: str,
-        body: bytes,
+        body: bytes | str,
         properties: spec.BasicProperties | None,
         mandatory: bool,
     ) -> None:
