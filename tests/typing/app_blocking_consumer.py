@@ -45,6 +45,19 @@ def main() -> None:
         requeued: int = channel.cancel()
         print(f"{requeued} requeued")
 
+        # Without an inactivity timeout every item is a message.
+        for method_frame, _props, payload in channel.consume("tasks"):
+            print(method_frame.routing_key, payload.decode())
+            channel.basic_ack(method_frame.delivery_tag)
+            if payload == b"last":
+                break
+        channel.cancel()
+        timeout: float | None = 2.0
+        for maybe, _props, _payload in channel.consume("tasks", inactivity_timeout=timeout):
+            if maybe is None:
+                break
+            channel.basic_ack(maybe.delivery_tag)
+
 
 if __name__ == "__main__":
     main()
