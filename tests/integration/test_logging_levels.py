@@ -1,6 +1,7 @@
-"""What the library logs in ordinary use: nothing at WARNING or above for a
-normal open and close on each connection style (a warning is kept for what
-the application must act on)."""
+"""What the library logs in ordinary use: a normal close at DEBUG and
+nothing at WARNING or above, on each connection style (a warning is kept
+for what the application must act on); a recovery warns once when the
+connection is lost and reports its success at INFO."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 import pika
+from pika import exceptions
 from pika.adapters.select_connection import SelectConnection
 from pika.channel import Channel
 from pika.connection import Connection, URLParameters
@@ -25,6 +27,15 @@ pytestmark = pytest.mark.broker
 def records(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     caplog.set_level("DEBUG", logger="pika")
     yield caplog
+
+
+def _closed_at(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The levels of the "connection closed" records."""
+    return [
+        record.levelname
+        for record in caplog.records
+        if record.name == "pika.connection" and " closed: " in record.getMessage()
+    ]
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -44,6 +55,7 @@ def test_blocking_open_and_close_log_no_warning(
         channel.close()
     assert not connection.is_open
     assert _warnings(records) == []
+    assert _closed_at(records) == ["DEBUG"]
 
 
 def test_thread_safe_open_and_close_log_no_warning(
@@ -55,6 +67,7 @@ def test_thread_safe_open_and_close_log_no_warning(
     connection.close()
     assert connection.is_closed
     assert _warnings(records) == []
+    assert _closed_at(records) == ["DEBUG"]
 
 
 def test_select_open_and_close_log_no_warning(
@@ -80,6 +93,7 @@ def test_select_open_and_close_log_no_warning(
     connection.ioloop.close()
     assert len(closed) == 1
     assert _warnings(records) == []
+    assert _closed_at(records) == ["DEBUG"]
 
 
 def test_a_recovery_warns_once_when_lost_and_reports_success_at_info(
@@ -101,5 +115,20 @@ def test_a_recovery_warns_once_when_lost_and_reports_success_at_info(
             connection.process_data_events(0.05)
     (warning,) = _warnings(records)
     assert "connection lost" in warning and "recovering" in warning
+    assert _closed_at(records) == ["DEBUG"]  # only the final close: the loss was recovered
     recovered = [r for r in records.records if "connection recovered" in r.getMessage()]
     assert [r.levelname for r in recovered] == ["INFO"]
+
+
+def test_a_close_by_the_broker_is_info(broker_url: str, records: pytest.LogCaptureFixture) -> None:
+    name = f"pika-test-logging-{uuid.uuid4().hex[:10]}"
+    params = URLParameters(broker_url)
+    params.client_properties = {"connection_name": name}
+    connection = pika.BlockingConnection(params)
+    broker.close_connection(broker_pid_of(name), "test: closed by the broker")
+    with pytest.raises(exceptions.ConnectionClosedByBroker):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            connection.process_data_events(0.05)
+    assert _warnings(records) == []
+    assert _closed_at(records) == ["INFO"]
