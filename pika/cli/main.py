@@ -15,7 +15,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of every command (a usage error is one line and exit 2)."""
     parser = ArgumentParser(
         prog="pika",
-        description="Publish, consume and measure throughput against an AMQP 0-9-1 broker.",
+        description=(
+            "Declare queues and exchanges, publish, consume and measure throughput "
+            "against an AMQP 0-9-1 broker."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"pika {pika.__version__}")
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
