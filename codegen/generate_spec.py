@@ -69,7 +69,17 @@ PYTHON_TYPES = {
     "longstr": "str | bytes",
     "table": "dict[Any, Any]",
 }
-"""Annotation of each AMQP type (before ``| None`` for fields that default to `None`)."""
+"""Annotation of each AMQP type in a constructor (before ``| None`` for
+arguments that default to `None`, as in Pika's interface)."""
+
+DECODED_TYPES = dict(PYTHON_TYPES, shortstr="str", longstr="bytes")
+"""Annotation of each method attribute: what decoding a received method sets.
+
+A decoded method has every argument, so none is optional. Short strings
+decode to `str`; one that is not valid UTF-8 stays `bytes` at run time, as
+in Pika (names RabbitMQ generates and validates always decode). Long strings
+decode to `bytes`. A method the application constructs holds what it was
+given, `None` defaults included, until it is encoded."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +92,14 @@ class Field:
 
     @property
     def annotation(self) -> str:
+        """The constructor parameter's annotation."""
         base = PYTHON_TYPES[self.amqp_type]
         return f"{base} | None" if self.default is None else base
+
+    @property
+    def decoded_annotation(self) -> str:
+        """The attribute's annotation (see `DECODED_TYPES`)."""
+        return DECODED_TYPES[self.amqp_type]
 
 
 @dataclass(frozen=True)
@@ -200,7 +216,8 @@ def string_locals(fields: tuple[Field, ...], qualified: str) -> list[str]:
     for field in fields:
         if field.amqp_type not in ("shortstr", "longstr"):
             continue
-        lines.append(f"{field.name} = self.{field.name}")
+        # Typed as what the application may have set, not as decoded.
+        lines.append(f"{field.name}: str | bytes | None = self.{field.name}")
         lines.append(f"if isinstance({field.name}, str):")
         lines.append(f"    {field.name} = {field.name}.encode()")
         lines.append(f"elif {field.name} is None:")
@@ -270,14 +287,19 @@ def method_encoder(method: MethodDef, structs: StructRegistry) -> list[str]:
     return body
 
 
-def decode_short_string(target: str, start: str) -> list[str]:
-    """Lines setting ``target`` from the short string between ``start`` and ``end``."""
+def decode_short_string(target: str, start: str, typed_str: bool) -> list[str]:
+    """Lines setting ``target`` from the short string between ``start`` and
+    ``end``; ``typed_str`` when ``target`` is annotated `str` only (see
+    `DECODED_TYPES`: invalid UTF-8 stays bytes all the same)."""
+    keep_raw = f"    {target} = raw"
+    if typed_str:
+        keep_raw += "  # type: ignore[assignment]"
     return [
         f"raw = encoded[{start}:end]",
         "try:",
         f"    {target} = raw.decode()",
         "except UnicodeDecodeError:",
-        f"    {target} = raw",
+        keep_raw,
     ]
 
 
@@ -352,7 +374,7 @@ def method_decoder(method: MethodDef, structs: StructRegistry) -> list[str]:
             )
         elif kind == "shortstr":
             start = string_end("B")
-            lines.extend(decode_short_string(f"self.{payload.name}", start))
+            lines.extend(decode_short_string(f"self.{payload.name}", start, typed_str=True))
         elif kind == "longstr":
             start = string_end("I")
             lines.append(f"self.{payload.name} = encoded[{start}:end]")
@@ -408,7 +430,9 @@ def field_lines(fields: tuple[Field, ...]) -> list[str]:
     return lines
 
 
-def init_lines(fields: tuple[Field, ...]) -> list[str]:
+def init_lines(fields: tuple[Field, ...], decoded_attributes: bool) -> list[str]:
+    """``__init__``: Pika's parameters and defaults; ``decoded_attributes``
+    when the attributes are annotated with `Field.decoded_annotation`."""
     parameters = [
         f"{field.name}: {field.annotation} = {literal(field.default)}" for field in fields
     ]
@@ -419,7 +443,12 @@ def init_lines(fields: tuple[Field, ...]) -> list[str]:
         lines = ["def __init__(", "    self,"]
         lines.extend(f"    {parameter}," for parameter in parameters)
         lines.append(") -> None:")
-    lines.extend(f"    self.{field.name} = {field.name}" for field in fields)
+    for field in fields:
+        assignment = f"    self.{field.name} = {field.name}"
+        if decoded_attributes and field.annotation != field.decoded_annotation:
+            # The attribute is typed as decoded; the constructor keeps Pika's defaults.
+            assignment += "  # type: ignore[assignment]"
+        lines.append(assignment)
     return lines
 
 
@@ -437,9 +466,11 @@ def method_class(method: MethodDef, structs: StructRegistry) -> list[str]:
     if not method.fields:
         return lines
     lines.append("")
-    lines.extend(indent([f"{field.name}: {field.annotation}" for field in method.fields], 1))
+    lines.extend(
+        indent([f"{field.name}: {field.decoded_annotation}" for field in method.fields], 1)
+    )
     lines.append("")
-    lines.extend(indent(init_lines(method.fields), 1))
+    lines.extend(indent(init_lines(method.fields, decoded_attributes=True), 1))
     lines.append("")
     lines.append("    def encode(self) -> list[bytes]:")
     lines.extend(indent(method_encoder(method, structs), 2))
@@ -490,7 +521,7 @@ def property_decoder(field: Field, structs: StructRegistry) -> list[str]:
     target = f"self.{field.name}"
     if field.amqp_type == "shortstr":
         body = ["end = offset + 1 + encoded[offset]"]
-        body.extend(decode_short_string(target, "offset + 1"))
+        body.extend(decode_short_string(target, "offset + 1", typed_str=False))
         body.append("offset = end")
         return body
     if field.amqp_type == "table":
@@ -570,7 +601,7 @@ def properties_class(
     lines.append("")
     lines.extend(indent([f"{field.name}: {field.annotation}" for field in fields], 1))
     lines.append("")
-    lines.extend(indent(init_lines(fields), 1))
+    lines.extend(indent(init_lines(fields, decoded_attributes=False), 1))
     lines.append("")
     lines.append("    def encode(self) -> list[bytes]:")
     lines.append('        """Property flags followed by the values of the present properties."""')

@@ -16,13 +16,16 @@ import os
 import sys
 
 import pika
+from pika.adapters.blocking_connection import BlockingChannel
 
 DEFAULT_URL = "amqp://guest:guest@localhost:5672/%2F"
 WANTED = 10
 IDLE_SECONDS = 5.0
 
 
-def handle(channel, method, body, number):
+def handle(
+    channel: BlockingChannel, method: pika.spec.Basic.Deliver, body: bytes | None, number: int
+) -> None:
     print(f" [x] Received #{number}: {body!r}")
     channel.basic_ack(method.delivery_tag)
 

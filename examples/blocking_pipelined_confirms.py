@@ -21,16 +21,17 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
 
 import pika
 from pika.adapters.blocking_connection import PublishedMessage
-from pika.exceptions import NackError, UnroutableError
+from pika.exceptions import NackError, ReturnedMessageLike, UnroutableError
 
 DEFAULT_URL = "amqp://guest:guest@localhost:5672/%2F"
 WINDOW = 1000
 
 
-def report(kind: str, messages: list) -> None:
+def report(kind: str, messages: Sequence[ReturnedMessageLike]) -> None:
     print(f"{len(messages)} messages failed ({kind}):")
     for message in messages[:10]:
         if isinstance(message, PublishedMessage):

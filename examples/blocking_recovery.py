@@ -18,6 +18,7 @@ import os
 import sys
 
 import pika
+from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import NackError
 from pika.recovery import RecoveryPolicy
 
@@ -43,7 +44,12 @@ def main() -> int:
         publisher = connection.channel()
         publisher.confirm_delivery()
 
-        def on_message(channel, method, properties, body):
+        def on_message(
+            channel: BlockingChannel,
+            method: pika.spec.Basic.Deliver,
+            properties: pika.BasicProperties,
+            body: bytes,
+        ) -> None:
             number = int(body)
             print(f"Received {number}", flush=True)
             received.add(number)

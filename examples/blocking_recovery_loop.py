@@ -24,6 +24,7 @@ import sys
 import time
 
 import pika
+from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPChannelError, AMQPConnectionError, ConnectionClosedByBroker
 
 DEFAULT_URL = "amqp://guest:guest@localhost:5672/%2F"
@@ -31,7 +32,12 @@ RETRY_DELAY = 1.0
 MAX_FAILURES = 3
 
 
-def on_message(channel, method, properties, body):
+def on_message(
+    channel: BlockingChannel,
+    method: pika.spec.Basic.Deliver,
+    properties: pika.BasicProperties,
+    body: bytes,
+) -> None:
     print(f" [x] Received {body!r}", flush=True)
     channel.basic_ack(method.delivery_tag)
     if body == b"stop":

@@ -26,6 +26,7 @@ import threading
 import time
 
 import pika
+from pika.adapters.blocking_connection import BlockingChannel
 
 DEFAULT_URL = "amqp://guest:guest@localhost:5672/%2F"
 WORK_SECONDS = 0.2
@@ -47,7 +48,13 @@ class ThreadedConsumer:
         self.workers: list[threading.Thread] = []
         self.worker_numbers = itertools.count(1)
 
-    def on_message(self, channel, method, properties, body):
+    def on_message(
+        self,
+        channel: BlockingChannel,
+        method: pika.spec.Basic.Deliver,
+        properties: pika.BasicProperties,
+        body: bytes,
+    ) -> None:
         worker = threading.Thread(
             target=self.work,
             args=(method.delivery_tag, body),

@@ -30,6 +30,7 @@ import sys
 from typing import Any, Optional
 
 import pika
+from pika import spec
 from pika.adapters.select_connection import IOLoop
 from pika.channel import Channel
 from pika.connection import Connection
@@ -97,19 +98,19 @@ class RecoveringConsumer:
             self.exchange, ExchangeType.topic, callback=self.on_exchange_declared
         )
 
-    def on_exchange_declared(self, _reply: Method) -> None:
+    def on_exchange_declared(self, _reply: Method[spec.Exchange.DeclareOk]) -> None:
         assert self.channel is not None
         # A server-named exclusive queue: each recovery gets a new name.
         self.channel.queue_declare("", exclusive=True, callback=self.on_queue_declared)
 
-    def on_queue_declared(self, reply: Method) -> None:
+    def on_queue_declared(self, reply: Method[spec.Queue.DeclareOk]) -> None:
         assert self.channel is not None
-        self.queue = str(reply.method.queue)
+        self.queue = reply.method.queue
         self.channel.queue_bind(
             self.queue, self.exchange, routing_key=self.routing_key, callback=self.on_bound
         )
 
-    def on_bound(self, _reply: Method) -> None:
+    def on_bound(self, _reply: Method[spec.Queue.BindOk]) -> None:
         assert self.channel is not None
         self.channel.basic_qos(prefetch_count=self.prefetch)
         self.channel.basic_consume(self.queue, self.on_message)
@@ -129,7 +130,7 @@ class RecoveringConsumer:
         if self.exit_after is not None and self.received >= self.exit_after:
             self.stop()
 
-    def on_cancelled(self, reply: Method) -> None:
+    def on_cancelled(self, reply: Method[spec.Basic.Cancel]) -> None:
         say(f"consumer cancelled: {reply.method!r}")
 
     # ------------------------------------------------------------- recovery

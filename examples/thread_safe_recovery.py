@@ -31,6 +31,7 @@ import time
 from typing import Optional
 
 import pika
+from pika.adapters.thread_safe_connection import Channel
 from pika.exceptions import AMQPError
 from pika.recovery import RecoveryPolicy
 
@@ -60,9 +61,16 @@ class Tally:
                 self.finished.set()
             self._check()
 
-    def on_message(self, channel, method, properties, body) -> None:
+    def on_message(
+        self,
+        channel: Channel,
+        method: pika.spec.Basic.Deliver,
+        properties: pika.BasicProperties,
+        body: bytes,
+    ) -> None:
         with self.lock:
-            self.consumed[properties.message_id] += 1
+            # Every message of this program carries a str message id.
+            self.consumed[str(properties.message_id)] += 1
             self._check()
         channel.basic_ack(method.delivery_tag)
 
@@ -75,7 +83,7 @@ class Tally:
         return sum(count - 1 for count in self.consumed.values())
 
 
-def publish(channel, queue: str, index: int, count: int, tally: Tally) -> None:
+def publish(channel: Channel, queue: str, index: int, count: int, tally: Tally) -> None:
     try:
         for number in range(count):
             message_id = f"{index}-{number}"

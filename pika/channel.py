@@ -385,7 +385,7 @@ class Channel(ChannelOperations, ChannelRecovery):
             return 0
         if delivery_tag <= self._tag_offset:
             self.stale_tags_dropped += 1
-            LOGGER.warning(
+            LOGGER.info(
                 "channel %d: %s(%d) dropped: the delivery predates the connection "
                 "recovery and the broker has requeued it",
                 self.channel_number,
@@ -518,9 +518,9 @@ class Channel(ChannelOperations, ChannelRecovery):
         if type(method) is spec.Basic.Deliver:
             # The broker numbers a channel's deliveries in increasing order.
             if self._tag_offset:
-                method.delivery_tag += self._tag_offset  # type: ignore[operator]
-            self._max_tag = method.delivery_tag  # type: ignore[assignment]
-            consumer = self._consumers.get(method.consumer_tag)  # type: ignore[arg-type]
+                method.delivery_tag += self._tag_offset
+            self._max_tag = method.delivery_tag
+            consumer = self._consumers.get(method.consumer_tag)
             if consumer is not None:
                 consumer(self, method, properties, body)
             else:
@@ -537,7 +537,7 @@ class Channel(ChannelOperations, ChannelRecovery):
             call_each(self._on_return, self, method, properties, body)
         else:
             if type(method) is spec.Basic.GetOk:
-                method.delivery_tag += self._tag_offset  # type: ignore[operator]
+                method.delivery_tag += self._tag_offset
                 self._max_tag = method.delivery_tag
             callback = self._pop_reply(method)
             if callback is not None:

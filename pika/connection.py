@@ -388,6 +388,10 @@ class Connection(abc.ABC):
         channel_error: Exception = error
         if isinstance(error, exceptions.ConnectionClosedByClient):
             channel_error = exceptions.ChannelClosedByClient(error.reply_code, error.reply_text)
+        if self._opened:
+            # The application hears of it through its close callbacks: nothing to warn about.
+            by_client = isinstance(error, exceptions.ConnectionClosedByClient)
+            LOGGER.log(logging.DEBUG if by_client else logging.INFO, "%r closed: %r", self, error)
         # Every channel and every callback hears of it, even if one raises.
         closers = [
             functools.partial(chan._on_closed, channel_error) for chan in self._channels.values()

@@ -467,7 +467,7 @@ class ConnectionRecovery:
         pending: list[Callable[[], Any]] = []
         for chan in self._recovering_channels():
             pending += chan.recovery_finished(self.renamed_queues, self._lost_queues)
-        LOGGER.warning("connection recovered after %d attempt(s)", self.attempts)
+        LOGGER.info("connection recovered after %d attempt(s)", self.attempts)
         pending += [functools.partial(callback, conn) for callback in self.on_succeeded]
         call_each(pending)
 

@@ -162,9 +162,9 @@ class Connection(amqp_object.Class):
 
         version_major: int
         version_minor: int
-        server_properties: dict[Any, Any] | None
-        mechanisms: str | bytes
-        locales: str | bytes
+        server_properties: dict[Any, Any]
+        mechanisms: bytes
+        locales: bytes
 
         def __init__(
             self,
@@ -176,17 +176,17 @@ class Connection(amqp_object.Class):
         ) -> None:
             self.version_major = version_major
             self.version_minor = version_minor
-            self.server_properties = server_properties
-            self.mechanisms = mechanisms
-            self.locales = locales
+            self.server_properties = server_properties  # type: ignore[assignment]
+            self.mechanisms = mechanisms  # type: ignore[assignment]
+            self.locales = locales  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            mechanisms = self.mechanisms
+            mechanisms: str | bytes | None = self.mechanisms
             if isinstance(mechanisms, str):
                 mechanisms = mechanisms.encode()
             elif mechanisms is None:
                 raise TypeError("Connection.Start.mechanisms must be str or bytes, not None")
-            locales = self.locales
+            locales: str | bytes | None = self.locales
             if isinstance(locales, str):
                 locales = locales.encode()
             elif locales is None:
@@ -238,10 +238,10 @@ class Connection(amqp_object.Class):
             ("locale", "shortstr"),
         )
 
-        client_properties: dict[Any, Any] | None
-        mechanism: str | bytes
-        response: str | bytes | None
-        locale: str | bytes
+        client_properties: dict[Any, Any]
+        mechanism: str
+        response: bytes
+        locale: str
 
         def __init__(
             self,
@@ -250,23 +250,23 @@ class Connection(amqp_object.Class):
             response: str | bytes | None = None,
             locale: str | bytes = "en_US",
         ) -> None:
-            self.client_properties = client_properties
-            self.mechanism = mechanism
-            self.response = response
-            self.locale = locale
+            self.client_properties = client_properties  # type: ignore[assignment]
+            self.mechanism = mechanism  # type: ignore[assignment]
+            self.response = response  # type: ignore[assignment]
+            self.locale = locale  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            mechanism = self.mechanism
+            mechanism: str | bytes | None = self.mechanism
             if isinstance(mechanism, str):
                 mechanism = mechanism.encode()
             elif mechanism is None:
                 raise TypeError("Connection.StartOk.mechanism must be str or bytes, not None")
-            response = self.response
+            response: str | bytes | None = self.response
             if isinstance(response, str):
                 response = response.encode()
             elif response is None:
                 raise TypeError("Connection.StartOk.response must be str or bytes, not None")
-            locale = self.locale
+            locale: str | bytes | None = self.locale
             if isinstance(locale, str):
                 locale = locale.encode()
             elif locale is None:
@@ -296,7 +296,7 @@ class Connection(amqp_object.Class):
                 try:
                     self.mechanism = raw.decode()
                 except UnicodeDecodeError:
-                    self.mechanism = raw
+                    self.mechanism = raw  # type: ignore[assignment]
                 length = _UNPACK_I(encoded, end)[0]
                 offset = end + 4
                 end = offset + length
@@ -307,7 +307,7 @@ class Connection(amqp_object.Class):
                 try:
                     self.locale = raw.decode()
                 except UnicodeDecodeError:
-                    self.locale = raw
+                    self.locale = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -326,13 +326,13 @@ class Connection(amqp_object.Class):
             ("challenge", "longstr"),
         )
 
-        challenge: str | bytes | None
+        challenge: bytes
 
         def __init__(self, challenge: str | bytes | None = None) -> None:
-            self.challenge = challenge
+            self.challenge = challenge  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            challenge = self.challenge
+            challenge: str | bytes | None = self.challenge
             if isinstance(challenge, str):
                 challenge = challenge.encode()
             elif challenge is None:
@@ -367,13 +367,13 @@ class Connection(amqp_object.Class):
             ("response", "longstr"),
         )
 
-        response: str | bytes | None
+        response: bytes
 
         def __init__(self, response: str | bytes | None = None) -> None:
-            self.response = response
+            self.response = response  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            response = self.response
+            response: str | bytes | None = self.response
             if isinstance(response, str):
                 response = response.encode()
             elif response is None:
@@ -492,8 +492,8 @@ class Connection(amqp_object.Class):
             ("insist", "bit"),
         )
 
-        virtual_host: str | bytes
-        capabilities: str | bytes
+        virtual_host: str
+        capabilities: str
         insist: bool
 
         def __init__(
@@ -502,17 +502,17 @@ class Connection(amqp_object.Class):
             capabilities: str | bytes = "",
             insist: bool = False,
         ) -> None:
-            self.virtual_host = virtual_host
-            self.capabilities = capabilities
+            self.virtual_host = virtual_host  # type: ignore[assignment]
+            self.capabilities = capabilities  # type: ignore[assignment]
             self.insist = insist
 
         def encode(self) -> list[bytes]:
-            virtual_host = self.virtual_host
+            virtual_host: str | bytes | None = self.virtual_host
             if isinstance(virtual_host, str):
                 virtual_host = virtual_host.encode()
             elif virtual_host is None:
                 raise TypeError("Connection.Open.virtual_host must be str or bytes, not None")
-            capabilities = self.capabilities
+            capabilities: str | bytes | None = self.capabilities
             if isinstance(capabilities, str):
                 capabilities = capabilities.encode()
             elif capabilities is None:
@@ -538,14 +538,14 @@ class Connection(amqp_object.Class):
                 try:
                     self.virtual_host = raw.decode()
                 except UnicodeDecodeError:
-                    self.virtual_host = raw
+                    self.virtual_host = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.capabilities = raw.decode()
                 except UnicodeDecodeError:
-                    self.capabilities = raw
+                    self.capabilities = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.insist = (bits & 1) != 0
             except (struct.error, IndexError):
@@ -564,13 +564,13 @@ class Connection(amqp_object.Class):
             ("known_hosts", "shortstr"),
         )
 
-        known_hosts: str | bytes
+        known_hosts: str
 
         def __init__(self, known_hosts: str | bytes = "") -> None:
-            self.known_hosts = known_hosts
+            self.known_hosts = known_hosts  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            known_hosts = self.known_hosts
+            known_hosts: str | bytes | None = self.known_hosts
             if isinstance(known_hosts, str):
                 known_hosts = known_hosts.encode()
             elif known_hosts is None:
@@ -589,7 +589,7 @@ class Connection(amqp_object.Class):
                 try:
                     self.known_hosts = raw.decode()
                 except UnicodeDecodeError:
-                    self.known_hosts = raw
+                    self.known_hosts = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -611,10 +611,10 @@ class Connection(amqp_object.Class):
             ("method_id", "short"),
         )
 
-        reply_code: int | None
-        reply_text: str | bytes
-        class_id: int | None
-        method_id: int | None
+        reply_code: int
+        reply_text: str
+        class_id: int
+        method_id: int
 
         def __init__(
             self,
@@ -623,13 +623,13 @@ class Connection(amqp_object.Class):
             class_id: int | None = None,
             method_id: int | None = None,
         ) -> None:
-            self.reply_code = reply_code
-            self.reply_text = reply_text
-            self.class_id = class_id
-            self.method_id = method_id
+            self.reply_code = reply_code  # type: ignore[assignment]
+            self.reply_text = reply_text  # type: ignore[assignment]
+            self.class_id = class_id  # type: ignore[assignment]
+            self.method_id = method_id  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            reply_text = self.reply_text
+            reply_text: str | bytes | None = self.reply_text
             if isinstance(reply_text, str):
                 reply_text = reply_text.encode()
             elif reply_text is None:
@@ -653,7 +653,7 @@ class Connection(amqp_object.Class):
                 try:
                     self.reply_text = raw.decode()
                 except UnicodeDecodeError:
-                    self.reply_text = raw
+                    self.reply_text = raw  # type: ignore[assignment]
                 self.class_id, self.method_id = _UNPACK_HH(encoded, end)
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
@@ -680,13 +680,13 @@ class Connection(amqp_object.Class):
             ("reason", "shortstr"),
         )
 
-        reason: str | bytes
+        reason: str
 
         def __init__(self, reason: str | bytes = "") -> None:
-            self.reason = reason
+            self.reason = reason  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            reason = self.reason
+            reason: str | bytes | None = self.reason
             if isinstance(reason, str):
                 reason = reason.encode()
             elif reason is None:
@@ -705,7 +705,7 @@ class Connection(amqp_object.Class):
                 try:
                     self.reason = raw.decode()
                 except UnicodeDecodeError:
-                    self.reason = raw
+                    self.reason = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -734,24 +734,24 @@ class Connection(amqp_object.Class):
             ("reason", "shortstr"),
         )
 
-        new_secret: str | bytes | None
-        reason: str | bytes | None
+        new_secret: bytes
+        reason: str
 
         def __init__(
             self,
             new_secret: str | bytes | None = None,
             reason: str | bytes | None = None,
         ) -> None:
-            self.new_secret = new_secret
-            self.reason = reason
+            self.new_secret = new_secret  # type: ignore[assignment]
+            self.reason = reason  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            new_secret = self.new_secret
+            new_secret: str | bytes | None = self.new_secret
             if isinstance(new_secret, str):
                 new_secret = new_secret.encode()
             elif new_secret is None:
                 raise TypeError("Connection.UpdateSecret.new_secret must be str or bytes, not None")
-            reason = self.reason
+            reason: str | bytes | None = self.reason
             if isinstance(reason, str):
                 reason = reason.encode()
             elif reason is None:
@@ -774,7 +774,7 @@ class Connection(amqp_object.Class):
                 try:
                     self.reason = raw.decode()
                 except UnicodeDecodeError:
-                    self.reason = raw
+                    self.reason = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -811,13 +811,13 @@ class Channel(amqp_object.Class):
             ("out_of_band", "shortstr"),
         )
 
-        out_of_band: str | bytes
+        out_of_band: str
 
         def __init__(self, out_of_band: str | bytes = "") -> None:
-            self.out_of_band = out_of_band
+            self.out_of_band = out_of_band  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            out_of_band = self.out_of_band
+            out_of_band: str | bytes | None = self.out_of_band
             if isinstance(out_of_band, str):
                 out_of_band = out_of_band.encode()
             elif out_of_band is None:
@@ -836,7 +836,7 @@ class Channel(amqp_object.Class):
                 try:
                     self.out_of_band = raw.decode()
                 except UnicodeDecodeError:
-                    self.out_of_band = raw
+                    self.out_of_band = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -855,13 +855,13 @@ class Channel(amqp_object.Class):
             ("channel_id", "longstr"),
         )
 
-        channel_id: str | bytes
+        channel_id: bytes
 
         def __init__(self, channel_id: str | bytes = "") -> None:
-            self.channel_id = channel_id
+            self.channel_id = channel_id  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            channel_id = self.channel_id
+            channel_id: str | bytes | None = self.channel_id
             if isinstance(channel_id, str):
                 channel_id = channel_id.encode()
             elif channel_id is None:
@@ -894,10 +894,10 @@ class Channel(amqp_object.Class):
         __slots__ = ("active",)
         _FIELD_TYPES: ClassVar[tuple[tuple[str, str], ...]] = (("active", "bit"),)
 
-        active: bool | None
+        active: bool
 
         def __init__(self, active: bool | None = None) -> None:
-            self.active = active
+            self.active = active  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
             bits = (1 if self.active else 0)
@@ -924,10 +924,10 @@ class Channel(amqp_object.Class):
         __slots__ = ("active",)
         _FIELD_TYPES: ClassVar[tuple[tuple[str, str], ...]] = (("active", "bit"),)
 
-        active: bool | None
+        active: bool
 
         def __init__(self, active: bool | None = None) -> None:
-            self.active = active
+            self.active = active  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
             bits = (1 if self.active else 0)
@@ -959,10 +959,10 @@ class Channel(amqp_object.Class):
             ("method_id", "short"),
         )
 
-        reply_code: int | None
-        reply_text: str | bytes
-        class_id: int | None
-        method_id: int | None
+        reply_code: int
+        reply_text: str
+        class_id: int
+        method_id: int
 
         def __init__(
             self,
@@ -971,13 +971,13 @@ class Channel(amqp_object.Class):
             class_id: int | None = None,
             method_id: int | None = None,
         ) -> None:
-            self.reply_code = reply_code
-            self.reply_text = reply_text
-            self.class_id = class_id
-            self.method_id = method_id
+            self.reply_code = reply_code  # type: ignore[assignment]
+            self.reply_text = reply_text  # type: ignore[assignment]
+            self.class_id = class_id  # type: ignore[assignment]
+            self.method_id = method_id  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            reply_text = self.reply_text
+            reply_text: str | bytes | None = self.reply_text
             if isinstance(reply_text, str):
                 reply_text = reply_text.encode()
             elif reply_text is None:
@@ -1001,7 +1001,7 @@ class Channel(amqp_object.Class):
                 try:
                     self.reply_text = raw.decode()
                 except UnicodeDecodeError:
-                    self.reply_text = raw
+                    self.reply_text = raw  # type: ignore[assignment]
                 self.class_id, self.method_id = _UNPACK_HH(encoded, end)
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
@@ -1042,7 +1042,7 @@ class Access(amqp_object.Class):
             ("read", "bit"),
         )
 
-        realm: str | bytes
+        realm: str
         exclusive: bool
         passive: bool
         active: bool
@@ -1058,7 +1058,7 @@ class Access(amqp_object.Class):
             write: bool = True,
             read: bool = True,
         ) -> None:
-            self.realm = realm
+            self.realm = realm  # type: ignore[assignment]
             self.exclusive = exclusive
             self.passive = passive
             self.active = active
@@ -1066,7 +1066,7 @@ class Access(amqp_object.Class):
             self.read = read
 
         def encode(self) -> list[bytes]:
-            realm = self.realm
+            realm: str | bytes | None = self.realm
             if isinstance(realm, str):
                 realm = realm.encode()
             elif realm is None:
@@ -1092,7 +1092,7 @@ class Access(amqp_object.Class):
                 try:
                     self.realm = raw.decode()
                 except UnicodeDecodeError:
-                    self.realm = raw
+                    self.realm = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.exclusive = (bits & 1) != 0
                 self.passive = (bits & 2) != 0
@@ -1171,14 +1171,14 @@ class Exchange(amqp_object.Class):
         )
 
         ticket: int
-        exchange: str | bytes | None
-        type: str | bytes
+        exchange: str
+        type: str
         passive: bool
         durable: bool
         auto_delete: bool
         internal: bool
         nowait: bool
-        arguments: dict[Any, Any] | None
+        arguments: dict[Any, Any]
 
         def __init__(
             self,
@@ -1193,22 +1193,22 @@ class Exchange(amqp_object.Class):
             arguments: dict[Any, Any] | None = None,
         ) -> None:
             self.ticket = ticket
-            self.exchange = exchange
-            self.type = type
+            self.exchange = exchange  # type: ignore[assignment]
+            self.type = type  # type: ignore[assignment]
             self.passive = passive
             self.durable = durable
             self.auto_delete = auto_delete
             self.internal = internal
             self.nowait = nowait
-            self.arguments = arguments
+            self.arguments = arguments  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Exchange.Declare.exchange must be str or bytes, not None")
-            type = self.type
+            type: str | bytes | None = self.type
             if isinstance(type, str):
                 type = type.encode()
             elif type is None:
@@ -1243,14 +1243,14 @@ class Exchange(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.type = raw.decode()
                 except UnicodeDecodeError:
-                    self.type = raw
+                    self.type = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.passive = (bits & 1) != 0
                 self.durable = (bits & 2) != 0
@@ -1287,7 +1287,7 @@ class Exchange(amqp_object.Class):
         )
 
         ticket: int
-        exchange: str | bytes | None
+        exchange: str
         if_unused: bool
         nowait: bool
 
@@ -1299,12 +1299,12 @@ class Exchange(amqp_object.Class):
             nowait: bool = False,
         ) -> None:
             self.ticket = ticket
-            self.exchange = exchange
+            self.exchange = exchange  # type: ignore[assignment]
             self.if_unused = if_unused
             self.nowait = nowait
 
         def encode(self) -> list[bytes]:
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
@@ -1328,7 +1328,7 @@ class Exchange(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.if_unused = (bits & 1) != 0
                 self.nowait = (bits & 2) != 0
@@ -1370,11 +1370,11 @@ class Exchange(amqp_object.Class):
         )
 
         ticket: int
-        destination: str | bytes | None
-        source: str | bytes | None
-        routing_key: str | bytes
+        destination: str
+        source: str
+        routing_key: str
         nowait: bool
-        arguments: dict[Any, Any] | None
+        arguments: dict[Any, Any]
 
         def __init__(
             self,
@@ -1386,24 +1386,24 @@ class Exchange(amqp_object.Class):
             arguments: dict[Any, Any] | None = None,
         ) -> None:
             self.ticket = ticket
-            self.destination = destination
-            self.source = source
-            self.routing_key = routing_key
+            self.destination = destination  # type: ignore[assignment]
+            self.source = source  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
             self.nowait = nowait
-            self.arguments = arguments
+            self.arguments = arguments  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            destination = self.destination
+            destination: str | bytes | None = self.destination
             if isinstance(destination, str):
                 destination = destination.encode()
             elif destination is None:
                 raise TypeError("Exchange.Bind.destination must be str or bytes, not None")
-            source = self.source
+            source: str | bytes | None = self.source
             if isinstance(source, str):
                 source = source.encode()
             elif source is None:
                 raise TypeError("Exchange.Bind.source must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -1434,21 +1434,21 @@ class Exchange(amqp_object.Class):
                 try:
                     self.destination = raw.decode()
                 except UnicodeDecodeError:
-                    self.destination = raw
+                    self.destination = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.source = raw.decode()
                 except UnicodeDecodeError:
-                    self.source = raw
+                    self.source = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.nowait = (bits & 1) != 0
                 self.arguments, offset = data.decode_table(encoded, end + 1)
@@ -1490,11 +1490,11 @@ class Exchange(amqp_object.Class):
         )
 
         ticket: int
-        destination: str | bytes | None
-        source: str | bytes | None
-        routing_key: str | bytes
+        destination: str
+        source: str
+        routing_key: str
         nowait: bool
-        arguments: dict[Any, Any] | None
+        arguments: dict[Any, Any]
 
         def __init__(
             self,
@@ -1506,24 +1506,24 @@ class Exchange(amqp_object.Class):
             arguments: dict[Any, Any] | None = None,
         ) -> None:
             self.ticket = ticket
-            self.destination = destination
-            self.source = source
-            self.routing_key = routing_key
+            self.destination = destination  # type: ignore[assignment]
+            self.source = source  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
             self.nowait = nowait
-            self.arguments = arguments
+            self.arguments = arguments  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            destination = self.destination
+            destination: str | bytes | None = self.destination
             if isinstance(destination, str):
                 destination = destination.encode()
             elif destination is None:
                 raise TypeError("Exchange.Unbind.destination must be str or bytes, not None")
-            source = self.source
+            source: str | bytes | None = self.source
             if isinstance(source, str):
                 source = source.encode()
             elif source is None:
                 raise TypeError("Exchange.Unbind.source must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -1554,21 +1554,21 @@ class Exchange(amqp_object.Class):
                 try:
                     self.destination = raw.decode()
                 except UnicodeDecodeError:
-                    self.destination = raw
+                    self.destination = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.source = raw.decode()
                 except UnicodeDecodeError:
-                    self.source = raw
+                    self.source = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.nowait = (bits & 1) != 0
                 self.arguments, offset = data.decode_table(encoded, end + 1)
@@ -1623,13 +1623,13 @@ class Queue(amqp_object.Class):
         )
 
         ticket: int
-        queue: str | bytes
+        queue: str
         passive: bool
         durable: bool
         exclusive: bool
         auto_delete: bool
         nowait: bool
-        arguments: dict[Any, Any] | None
+        arguments: dict[Any, Any]
 
         def __init__(
             self,
@@ -1643,16 +1643,16 @@ class Queue(amqp_object.Class):
             arguments: dict[Any, Any] | None = None,
         ) -> None:
             self.ticket = ticket
-            self.queue = queue
+            self.queue = queue  # type: ignore[assignment]
             self.passive = passive
             self.durable = durable
             self.exclusive = exclusive
             self.auto_delete = auto_delete
             self.nowait = nowait
-            self.arguments = arguments
+            self.arguments = arguments  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
@@ -1685,7 +1685,7 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.passive = (bits & 1) != 0
                 self.durable = (bits & 2) != 0
@@ -1711,9 +1711,9 @@ class Queue(amqp_object.Class):
             ("consumer_count", "long"),
         )
 
-        queue: str | bytes | None
-        message_count: int | None
-        consumer_count: int | None
+        queue: str
+        message_count: int
+        consumer_count: int
 
         def __init__(
             self,
@@ -1721,12 +1721,12 @@ class Queue(amqp_object.Class):
             message_count: int | None = None,
             consumer_count: int | None = None,
         ) -> None:
-            self.queue = queue
-            self.message_count = message_count
-            self.consumer_count = consumer_count
+            self.queue = queue  # type: ignore[assignment]
+            self.message_count = message_count  # type: ignore[assignment]
+            self.consumer_count = consumer_count  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
@@ -1749,7 +1749,7 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 self.message_count, self.consumer_count = _UNPACK_II(encoded, end)
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
@@ -1780,11 +1780,11 @@ class Queue(amqp_object.Class):
         )
 
         ticket: int
-        queue: str | bytes
-        exchange: str | bytes | None
-        routing_key: str | bytes
+        queue: str
+        exchange: str
+        routing_key: str
         nowait: bool
-        arguments: dict[Any, Any] | None
+        arguments: dict[Any, Any]
 
         def __init__(
             self,
@@ -1796,24 +1796,24 @@ class Queue(amqp_object.Class):
             arguments: dict[Any, Any] | None = None,
         ) -> None:
             self.ticket = ticket
-            self.queue = queue
-            self.exchange = exchange
-            self.routing_key = routing_key
+            self.queue = queue  # type: ignore[assignment]
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
             self.nowait = nowait
-            self.arguments = arguments
+            self.arguments = arguments  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
                 raise TypeError("Queue.Bind.queue must be str or bytes, not None")
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Queue.Bind.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -1844,21 +1844,21 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.nowait = (bits & 1) != 0
                 self.arguments, offset = data.decode_table(encoded, end + 1)
@@ -1890,7 +1890,7 @@ class Queue(amqp_object.Class):
         )
 
         ticket: int
-        queue: str | bytes
+        queue: str
         nowait: bool
 
         def __init__(
@@ -1900,11 +1900,11 @@ class Queue(amqp_object.Class):
             nowait: bool = False,
         ) -> None:
             self.ticket = ticket
-            self.queue = queue
+            self.queue = queue  # type: ignore[assignment]
             self.nowait = nowait
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
@@ -1925,7 +1925,7 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.nowait = (bits & 1) != 0
             except (struct.error, IndexError):
@@ -1944,10 +1944,10 @@ class Queue(amqp_object.Class):
             ("message_count", "long"),
         )
 
-        message_count: int | None
+        message_count: int
 
         def __init__(self, message_count: int | None = None) -> None:
-            self.message_count = message_count
+            self.message_count = message_count  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
             try:
@@ -1979,7 +1979,7 @@ class Queue(amqp_object.Class):
         )
 
         ticket: int
-        queue: str | bytes
+        queue: str
         if_unused: bool
         if_empty: bool
         nowait: bool
@@ -1993,13 +1993,13 @@ class Queue(amqp_object.Class):
             nowait: bool = False,
         ) -> None:
             self.ticket = ticket
-            self.queue = queue
+            self.queue = queue  # type: ignore[assignment]
             self.if_unused = if_unused
             self.if_empty = if_empty
             self.nowait = nowait
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
@@ -2024,7 +2024,7 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.if_unused = (bits & 1) != 0
                 self.if_empty = (bits & 2) != 0
@@ -2045,10 +2045,10 @@ class Queue(amqp_object.Class):
             ("message_count", "long"),
         )
 
-        message_count: int | None
+        message_count: int
 
         def __init__(self, message_count: int | None = None) -> None:
-            self.message_count = message_count
+            self.message_count = message_count  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
             try:
@@ -2080,10 +2080,10 @@ class Queue(amqp_object.Class):
         )
 
         ticket: int
-        queue: str | bytes
-        exchange: str | bytes | None
-        routing_key: str | bytes
-        arguments: dict[Any, Any] | None
+        queue: str
+        exchange: str
+        routing_key: str
+        arguments: dict[Any, Any]
 
         def __init__(
             self,
@@ -2094,23 +2094,23 @@ class Queue(amqp_object.Class):
             arguments: dict[Any, Any] | None = None,
         ) -> None:
             self.ticket = ticket
-            self.queue = queue
-            self.exchange = exchange
-            self.routing_key = routing_key
-            self.arguments = arguments
+            self.queue = queue  # type: ignore[assignment]
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
+            self.arguments = arguments  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
                 raise TypeError("Queue.Unbind.queue must be str or bytes, not None")
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Queue.Unbind.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -2139,21 +2139,21 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
                 self.arguments, offset = data.decode_table(encoded, end)
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
@@ -2258,13 +2258,13 @@ class Basic(amqp_object.Class):
         )
 
         ticket: int
-        queue: str | bytes
-        consumer_tag: str | bytes
+        queue: str
+        consumer_tag: str
         no_local: bool
         no_ack: bool
         exclusive: bool
         nowait: bool
-        arguments: dict[Any, Any] | None
+        arguments: dict[Any, Any]
 
         def __init__(
             self,
@@ -2278,21 +2278,21 @@ class Basic(amqp_object.Class):
             arguments: dict[Any, Any] | None = None,
         ) -> None:
             self.ticket = ticket
-            self.queue = queue
-            self.consumer_tag = consumer_tag
+            self.queue = queue  # type: ignore[assignment]
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
             self.no_local = no_local
             self.no_ack = no_ack
             self.exclusive = exclusive
             self.nowait = nowait
-            self.arguments = arguments
+            self.arguments = arguments  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
                 raise TypeError("Basic.Consume.queue must be str or bytes, not None")
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
@@ -2326,14 +2326,14 @@ class Basic(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.no_local = (bits & 1) != 0
                 self.no_ack = (bits & 2) != 0
@@ -2356,13 +2356,13 @@ class Basic(amqp_object.Class):
             ("consumer_tag", "shortstr"),
         )
 
-        consumer_tag: str | bytes | None
+        consumer_tag: str
 
         def __init__(self, consumer_tag: str | bytes | None = None) -> None:
-            self.consumer_tag = consumer_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
@@ -2381,7 +2381,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -2401,7 +2401,7 @@ class Basic(amqp_object.Class):
             ("nowait", "bit"),
         )
 
-        consumer_tag: str | bytes | None
+        consumer_tag: str
         nowait: bool
 
         def __init__(
@@ -2409,11 +2409,11 @@ class Basic(amqp_object.Class):
             consumer_tag: str | bytes | None = None,
             nowait: bool = False,
         ) -> None:
-            self.consumer_tag = consumer_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
             self.nowait = nowait
 
         def encode(self) -> list[bytes]:
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
@@ -2433,7 +2433,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.nowait = (bits & 1) != 0
             except (struct.error, IndexError):
@@ -2452,13 +2452,13 @@ class Basic(amqp_object.Class):
             ("consumer_tag", "shortstr"),
         )
 
-        consumer_tag: str | bytes | None
+        consumer_tag: str
 
         def __init__(self, consumer_tag: str | bytes | None = None) -> None:
-            self.consumer_tag = consumer_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
@@ -2477,7 +2477,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -2501,8 +2501,8 @@ class Basic(amqp_object.Class):
         )
 
         ticket: int
-        exchange: str | bytes
-        routing_key: str | bytes
+        exchange: str
+        routing_key: str
         mandatory: bool
         immediate: bool
 
@@ -2515,18 +2515,18 @@ class Basic(amqp_object.Class):
             immediate: bool = False,
         ) -> None:
             self.ticket = ticket
-            self.exchange = exchange
-            self.routing_key = routing_key
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
             self.mandatory = mandatory
             self.immediate = immediate
 
         def encode(self) -> list[bytes]:
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Basic.Publish.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -2556,14 +2556,14 @@ class Basic(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.mandatory = (bits & 1) != 0
                 self.immediate = (bits & 2) != 0
@@ -2586,10 +2586,10 @@ class Basic(amqp_object.Class):
             ("routing_key", "shortstr"),
         )
 
-        reply_code: int | None
-        reply_text: str | bytes
-        exchange: str | bytes | None
-        routing_key: str | bytes | None
+        reply_code: int
+        reply_text: str
+        exchange: str
+        routing_key: str
 
         def __init__(
             self,
@@ -2598,23 +2598,23 @@ class Basic(amqp_object.Class):
             exchange: str | bytes | None = None,
             routing_key: str | bytes | None = None,
         ) -> None:
-            self.reply_code = reply_code
-            self.reply_text = reply_text
-            self.exchange = exchange
-            self.routing_key = routing_key
+            self.reply_code = reply_code  # type: ignore[assignment]
+            self.reply_text = reply_text  # type: ignore[assignment]
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            reply_text = self.reply_text
+            reply_text: str | bytes | None = self.reply_text
             if isinstance(reply_text, str):
                 reply_text = reply_text.encode()
             elif reply_text is None:
                 raise TypeError("Basic.Return.reply_text must be str or bytes, not None")
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Basic.Return.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -2641,21 +2641,21 @@ class Basic(amqp_object.Class):
                 try:
                     self.reply_text = raw.decode()
                 except UnicodeDecodeError:
-                    self.reply_text = raw
+                    self.reply_text = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -2684,11 +2684,11 @@ class Basic(amqp_object.Class):
             ("routing_key", "shortstr"),
         )
 
-        consumer_tag: str | bytes | None
-        delivery_tag: int | None
+        consumer_tag: str
+        delivery_tag: int
         redelivered: bool
-        exchange: str | bytes | None
-        routing_key: str | bytes | None
+        exchange: str
+        routing_key: str
 
         def __init__(
             self,
@@ -2698,24 +2698,24 @@ class Basic(amqp_object.Class):
             exchange: str | bytes | None = None,
             routing_key: str | bytes | None = None,
         ) -> None:
-            self.consumer_tag = consumer_tag
-            self.delivery_tag = delivery_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
+            self.delivery_tag = delivery_tag  # type: ignore[assignment]
             self.redelivered = redelivered
-            self.exchange = exchange
-            self.routing_key = routing_key
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
                 raise TypeError("Basic.Deliver.consumer_tag must be str or bytes, not None")
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Basic.Deliver.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -2742,7 +2742,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
                 self.delivery_tag, bits, length = _UNPACK_QBB(encoded, end)
                 self.redelivered = (bits & 1) != 0
                 offset = end + 10
@@ -2751,14 +2751,14 @@ class Basic(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -2780,7 +2780,7 @@ class Basic(amqp_object.Class):
         )
 
         ticket: int
-        queue: str | bytes
+        queue: str
         no_ack: bool
 
         def __init__(
@@ -2790,11 +2790,11 @@ class Basic(amqp_object.Class):
             no_ack: bool = False,
         ) -> None:
             self.ticket = ticket
-            self.queue = queue
+            self.queue = queue  # type: ignore[assignment]
             self.no_ack = no_ack
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
@@ -2815,7 +2815,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.no_ack = (bits & 1) != 0
             except (struct.error, IndexError):
@@ -2844,11 +2844,11 @@ class Basic(amqp_object.Class):
             ("message_count", "long"),
         )
 
-        delivery_tag: int | None
+        delivery_tag: int
         redelivered: bool
-        exchange: str | bytes | None
-        routing_key: str | bytes | None
-        message_count: int | None
+        exchange: str
+        routing_key: str
+        message_count: int
 
         def __init__(
             self,
@@ -2858,19 +2858,19 @@ class Basic(amqp_object.Class):
             routing_key: str | bytes | None = None,
             message_count: int | None = None,
         ) -> None:
-            self.delivery_tag = delivery_tag
+            self.delivery_tag = delivery_tag  # type: ignore[assignment]
             self.redelivered = redelivered
-            self.exchange = exchange
-            self.routing_key = routing_key
-            self.message_count = message_count
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
+            self.message_count = message_count  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Basic.GetOk.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -2898,14 +2898,14 @@ class Basic(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
                 self.message_count = _UNPACK_I(encoded, end)[0]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
@@ -2923,13 +2923,13 @@ class Basic(amqp_object.Class):
             ("cluster_id", "shortstr"),
         )
 
-        cluster_id: str | bytes
+        cluster_id: str
 
         def __init__(self, cluster_id: str | bytes = "") -> None:
-            self.cluster_id = cluster_id
+            self.cluster_id = cluster_id  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            cluster_id = self.cluster_id
+            cluster_id: str | bytes | None = self.cluster_id
             if isinstance(cluster_id, str):
                 cluster_id = cluster_id.encode()
             elif cluster_id is None:
@@ -2948,7 +2948,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.cluster_id = raw.decode()
                 except UnicodeDecodeError:
-                    self.cluster_id = raw
+                    self.cluster_id = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -3003,11 +3003,11 @@ class Basic(amqp_object.Class):
             ("requeue", "bit"),
         )
 
-        delivery_tag: int | None
+        delivery_tag: int
         requeue: bool
 
         def __init__(self, delivery_tag: int | None = None, requeue: bool = True) -> None:
-            self.delivery_tag = delivery_tag
+            self.delivery_tag = delivery_tag  # type: ignore[assignment]
             self.requeue = requeue
 
         def encode(self) -> list[bytes]:

@@ -19,7 +19,7 @@ import collections
 import functools
 import logging
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, overload
 
 from pika import exceptions, frame, spec, validation
 from pika.adapters.blocking_confirms import (
@@ -386,11 +386,11 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         self,
         exchange: str,
         routing_key: str,
-        body: bytes,
+        body: bytes | str,
         properties: spec.BasicProperties | None = None,
         mandatory: bool = False,
     ) -> None:
-        """Publish a message.
+        """Publish a message; a str body is sent as UTF-8.
 
         Without confirms this returns once the frames are handed to the
         socket; a mandatory message the broker returns goes to the return
@@ -407,7 +407,7 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         self,
         exchange: str,
         routing_key: str,
-        body: bytes,
+        body: bytes | str,
         properties: spec.BasicProperties | None,
         mandatory: bool,
     ) -> None:
@@ -587,6 +587,42 @@ class BlockingChannel(BlockingOperations, ClosingContext):
             return
         for tag in list(self._consumers):
             self.basic_cancel(tag)
+
+    # Without an inactivity timeout every item is a message: typed so, a
+    # strict type checker needs no None check before using it.
+    @overload
+    def consume(
+        self,
+        queue: str,
+        auto_ack: bool = ...,
+        exclusive: bool = ...,
+        arguments: dict[str, Any] | None = ...,
+        inactivity_timeout: None = ...,
+        consumer_tag: str | None = ...,
+    ) -> Generator[_Message, None, None]: ...
+
+    @overload
+    def consume(
+        self,
+        queue: str,
+        auto_ack: bool = ...,
+        exclusive: bool = ...,
+        arguments: dict[str, Any] | None = ...,
+        *,
+        inactivity_timeout: float | None,
+        consumer_tag: str | None = ...,
+    ) -> Generator[_MessageTuple, None, None]: ...
+
+    @overload
+    def consume(
+        self,
+        queue: str,
+        auto_ack: bool,
+        exclusive: bool,
+        arguments: dict[str, Any] | None,
+        inactivity_timeout: float | None,
+        consumer_tag: str | None = ...,
+    ) -> Generator[_MessageTuple, None, None]: ...
 
     def consume(
         self,

@@ -549,7 +549,7 @@ class Connection:
         following = self._attempt + 1
         if impl is self._impl and following < len(self._candidates) and not self._opened.abandoned:
             params = self._candidates[following]
-            LOGGER.warning("opening failed (%r); trying %s:%s", error, params.host, params.port)
+            LOGGER.info("opening failed (%r); trying %s:%s", error, params.host, params.port)
             try:
                 self._connect(following)
             except Exception as failure:

@@ -300,11 +300,12 @@ class TwistedChannel(TwistedOperations):
         self,
         exchange: str,
         routing_key: str,
-        body: bytes,
+        body: bytes | str,
         properties: spec.BasicProperties | None = None,
         mandatory: bool = False,
     ) -> defer.Deferred[Any]:
-        """Publish; in confirm mode the Deferred waits for the broker's verdict."""
+        """Publish (a str body is sent as UTF-8); in confirm mode the Deferred
+        waits for the broker's verdict."""
         if self._closed is not None:
             return defer.fail(self._closed)
         delivery_tag = self._channel.next_publish_seq_no
@@ -316,7 +317,8 @@ class TwistedChannel(TwistedOperations):
             return defer.succeed(None)
         deferred: defer.Deferred[Any] = defer.Deferred()
         method = spec.Basic.Publish(exchange=exchange, routing_key=routing_key, mandatory=mandatory)
-        self._unconfirmed.add(delivery_tag, (deferred, _Published(method, properties, body)))
+        kept = body.encode("utf-8") if isinstance(body, str) else body
+        self._unconfirmed.add(delivery_tag, (deferred, _Published(method, properties, kept)))
         return deferred
 
     def confirm_delivery(self) -> defer.Deferred[Any]:

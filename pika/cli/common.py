@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 from pika import exceptions
 from pika.adapters.blocking_connection import BlockingConnection
@@ -26,7 +26,7 @@ from pika.connection import Connection
 from pika.parameters import URLParameters
 
 DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
-URL_ENV_VARS = ("PIKA_TEST_URL", "AMQP_URL")
+URL_ENV_VAR = "AMQP_URL"
 # scheme://user:password@ (neither part may hold an unescaped '@' or '/')
 _PASSWORD_IN_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:@/]*:)[^@/]*@")
 
@@ -52,10 +52,17 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one line on stderr and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prog: message`` and where to find help, then exit with EXIT_USAGE."""
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def default_url() -> str:
-    """PIKA_TEST_URL, else AMQP_URL, else the local broker with guest/guest."""
-    values = (os.environ.get(name, "").strip() for name in URL_ENV_VARS)
-    return next((value for value in values if value), DEFAULT_URL)
+    """AMQP_URL when set, else the local broker with guest/guest."""
+    return os.environ.get(URL_ENV_VAR, "").strip() or DEFAULT_URL
 
 
 def redact_url(url: str) -> str:
@@ -69,7 +76,7 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=(
             "broker URL, amqp[s]://user:password@host:port/vhost?options "
-            f"(default: $PIKA_TEST_URL, else $AMQP_URL, else {redact_url(DEFAULT_URL)})"
+            f"(default: ${URL_ENV_VAR}, else {redact_url(DEFAULT_URL)})"
         ),
     )
 

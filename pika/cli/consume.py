@@ -6,6 +6,7 @@ message is only removed from the queue once it is safely out. ``--count``
 stops after that many messages; ``--idle-timeout`` stops when the queue has
 been quiet that long. Messages the broker sent past ``--count`` are not
 acknowledged and go back to the queue when the connection closes.
+``--declare`` declares the queue first.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 from typing import Any, BinaryIO
 
 from pika import spec
+from pika.cli import declare
 from pika.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
@@ -28,6 +30,7 @@ from pika.cli.common import (
 
 
 def add_parser(commands: Any) -> None:
+    """Add ``consume`` to ``commands``."""
     parser = commands.add_parser(
         "consume",
         help="consume messages from a queue",
@@ -39,7 +42,7 @@ def add_parser(commands: Any) -> None:
         ),
     )
     add_connection_arguments(parser)
-    parser.add_argument("queue", help="the queue to consume from")
+    parser.add_argument("queue", metavar="QUEUE", help="the queue to consume from")
     parser.add_argument(
         "--prefetch", type=int, default=100, help="unacknowledged messages in flight (default 100)"
     )
@@ -67,9 +70,11 @@ def add_parser(commands: Any) -> None:
     output.add_argument(
         "-o",
         "--output-dir",
+        metavar="DIRECTORY",
         help="write each body to its own file in this directory (message-000001.bin, ...) "
         "and print the file names",
     )
+    declare.add_queue_options(parser.add_argument_group("declaring the queue"), declare_flag=True)
     parser.set_defaults(run=run)
 
 
@@ -143,6 +148,8 @@ def consume(args: argparse.Namespace, stdout: BinaryIO) -> None:
         prefetch = min(prefetch, count) if prefetch else count
     with blocking_connection(args.url) as connection:
         channel = connection.channel()
+        if args.declare:
+            print(declare.declare_queue(channel, args.queue, args), file=sys.stderr)
         channel.basic_qos(prefetch_count=prefetch)
         messages = channel.consume(
             args.queue, auto_ack=args.auto_ack, inactivity_timeout=args.idle_timeout
@@ -152,7 +159,7 @@ def consume(args: argparse.Namespace, stdout: BinaryIO) -> None:
                 break  # --idle-timeout seconds without a message
             writer.write(method, properties, body)
             if not args.auto_ack:
-                channel.basic_ack(method.delivery_tag or 0)
+                channel.basic_ack(method.delivery_tag)
             if count and writer.written >= count:
                 break
         else:
@@ -164,11 +171,14 @@ def consume(args: argparse.Namespace, stdout: BinaryIO) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``pika consume``."""
     if args.count < 0 or args.prefetch < 0:
         raise CommandError("--count and --prefetch must be >= 0", EXIT_USAGE)
     if args.idle_timeout is not None and args.idle_timeout <= 0:
         raise CommandError("--idle-timeout must be > 0", EXIT_USAGE)
     if args.output_dir is not None and not os.path.isdir(args.output_dir):
         raise CommandError(f"--output-dir {args.output_dir}: no such directory", EXIT_USAGE)
+    if args.declare:
+        declare.queue_arguments(args)
     consume(args, sys.stdout.buffer)
     return EXIT_OK

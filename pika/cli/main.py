@@ -7,19 +7,23 @@ import sys
 from typing import Optional, Sequence
 
 import pika
-from pika.cli import consume, perf, publish
-from pika.cli.common import EXIT_INTERRUPTED, CommandError
+from pika.cli import consume, declare, perf, publish
+from pika.cli.common import EXIT_INTERRUPTED, ArgumentParser, CommandError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The parser of every command (a usage error is one line and exit 2)."""
+    parser = ArgumentParser(
         prog="pika",
-        description="Publish, consume and measure throughput against an AMQP 0-9-1 broker.",
+        description=(
+            "Declare queues and exchanges, publish, consume and measure throughput "
+            "against an AMQP 0-9-1 broker."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"pika {pika.__version__}")
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     commands.required = True
-    for module in (publish, consume, perf):
+    for module in (declare, publish, consume, perf):
         module.add_parser(commands)
     return parser
 

@@ -2,12 +2,13 @@
 
 The coordinator (this module) declares the queue, starts one process per
 producer and consumer (`pika.cli.perf_worker`), tells them all to go at
-once, prints a progress line with the current rates on stderr, stops them
-after ``--duration`` seconds or ``--count`` messages, and prints a summary:
-messages per second each way, latency percentiles (from the timestamp in
-each message) and the client CPU time per message of producers and
-consumers, each measured inside its own process. ``--json`` prints the
-summary as one JSON object instead.
+once, prints a progress line with the current rates and latency on
+stderr, stops them after ``--duration`` seconds, ``--count`` messages or
+Ctrl-C, and prints a summary: messages per second each way, latency
+percentiles (from the timestamp in each message), the client CPU time per
+message of producers and consumers, each measured inside its own process,
+and the messages left ready in the queue. ``--json`` prints the summary as
+one JSON object instead.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from pika.cli.common import (
     parameters_for,
 )
 from pika.cli.latency import LatencyHistogram
-from pika.cli.perf_worker import LineReader, WorkerConfig, encode_line, histogram_of
+from pika.cli.perf_worker import STAMP, LineReader, WorkerConfig, encode_line, histogram_of
+from pika.frame import Method
 
 DEFAULT_DURATION = 10.0
 READY_TIMEOUT = 30.0
@@ -47,20 +49,31 @@ PERCENTILES = (("p50", 0.50), ("p75", 0.75), ("p95", 0.95), ("p99", 0.99), ("p99
 
 
 def add_parser(commands: Any) -> None:
+    """Add ``perf`` to ``commands``."""
     parser = commands.add_parser(
         "perf",
         help="measure throughput and latency",
         description=(
             "Run producers and consumers (one process each) against one queue and report "
             "msgs/s, latency percentiles and client CPU per message. Without --queue a "
-            "fresh queue is declared and deleted at the end."
+            "fresh queue is declared and deleted at the end. Ctrl-C stops the run and "
+            "still prints the summary (exit 130)."
         ),
     )
     add_connection_arguments(parser)
-    parser.add_argument("-x", "--producers", type=int, default=1, help="producer processes (1)")
-    parser.add_argument("-y", "--consumers", type=int, default=1, help="consumer processes (1)")
     parser.add_argument(
-        "-s", "--size", type=int, default=128, help="message body size in bytes (128)"
+        "-x", "--producers", type=int, default=1, metavar="N", help="producer processes (1)"
+    )
+    parser.add_argument(
+        "-y", "--consumers", type=int, default=1, metavar="N", help="consumer processes (1)"
+    )
+    parser.add_argument(
+        "-s",
+        "--size",
+        type=int,
+        default=128,
+        metavar="BYTES",
+        help=f"message body size (128; at least {STAMP.size} to measure latency)",
     )
     parser.add_argument(
         "-d",
@@ -75,6 +88,7 @@ def add_parser(commands: Any) -> None:
         "--count",
         type=int,
         default=0,
+        metavar="N",
         help="messages to publish in all (to consume, without producers); then stop",
     )
     parser.add_argument(
@@ -86,21 +100,42 @@ def add_parser(commands: Any) -> None:
         help="use publisher confirms with at most WINDOW unconfirmed messages per producer",
     )
     parser.add_argument(
-        "-q", "--prefetch", type=int, default=1000, help="consumer prefetch count (1000)"
+        "-q",
+        "--prefetch",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="consumer prefetch count (1000)",
     )
     parser.add_argument(
-        "-r", "--rate", type=float, default=0.0, help="messages per second per producer (no limit)"
+        "-r",
+        "--rate",
+        type=float,
+        default=0.0,
+        metavar="PER_SECOND",
+        help="messages per second per producer (no limit)",
     )
     parser.add_argument(
-        "--ack-every", type=int, default=1, help="acknowledge every N messages at once (1)"
+        "--ack-every",
+        type=int,
+        default=1,
+        metavar="N",
+        help="acknowledge every N messages at once (1)",
     )
     parser.add_argument("-a", "--auto-ack", action="store_true", help="consume without acks")
     parser.add_argument(
         "-p", "--persistent", action="store_true", help="publish persistent messages"
     )
-    parser.add_argument("-u", "--queue", help="use this queue (declared if missing, kept)")
     parser.add_argument(
-        "-i", "--interval", type=float, default=1.0, help="seconds between progress lines (1)"
+        "-u", "--queue", metavar="NAME", help="use this queue (declared if missing, kept)"
+    )
+    parser.add_argument(
+        "-i",
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between progress lines (1)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -128,13 +163,24 @@ class QueuePreparation(ChannelSession):
             super().on_channel_closed(error)
 
 
-class QueueDeletion(ChannelSession):
-    def __init__(self, url: str, queue: str) -> None:
+class QueueDepth(ChannelSession):
+    """The messages ready in the queue (``left``), deleting it when ``delete``."""
+
+    def __init__(self, url: str, queue: str, delete: bool) -> None:
         super().__init__(url)
         self.queue = queue
+        self.delete = delete
+        self.left: Optional[int] = None
 
     def on_channel_open(self, channel: Channel) -> None:
-        channel.queue_delete(self.queue, callback=lambda _frame: self.finish())
+        if self.delete:
+            channel.queue_delete(self.queue, callback=self._on_reply)
+        else:
+            channel.queue_declare(self.queue, passive=True, callback=self._on_reply)
+
+    def _on_reply(self, reply: Method[Any]) -> None:
+        self.left = reply.method.message_count
+        self.finish()
 
 
 class _Worker:
@@ -160,6 +206,7 @@ class _Worker:
         self.ended = False
         self.ready = False
         self.counters: dict[str, Any] = {}
+        self.recent = LatencyHistogram()  # since the coordinator's last progress line
         self.result: Optional[dict[str, Any]] = None
         self.error: Optional[str] = None
         self.send(config.to_line())
@@ -180,6 +227,9 @@ class _Worker:
                 self.ready = True
             elif kind == "progress":
                 self.counters = payload
+                recent = histogram_of(payload, "recent")
+                if recent is not None:
+                    self.recent.merge(recent)
             elif kind == "done":
                 self.result = self.counters = payload
             elif kind == "error":
@@ -224,6 +274,7 @@ class Coordinator:
         self.workers: list[_Worker] = []
         self._selector = selectors.DefaultSelector()
         self.interrupted = False
+        self.started: Optional[float] = None
         self.window = 0.0
 
     def _configs(self) -> list[WorkerConfig]:
@@ -264,14 +315,16 @@ class Coordinator:
             self._selector.register(worker.reports, selectors.EVENT_READ, worker)
         try:
             self._wait_until_ready()
-            started = time.monotonic()
+            self.started = time.monotonic()
             for role in ("consumer", "producer"):
                 for worker in self.workers:
                     if worker.config.role == role:
                         worker.send(encode_line("go"))
-            self._watch(started)
+            self._watch(self.started)
         except KeyboardInterrupt:
             self.interrupted = True
+            if self.started is not None:
+                self.window = time.monotonic() - self.started
         self._stop_all()
         errors = [worker.error for worker in self.workers if worker.error is not None]
         if errors:
@@ -351,18 +404,23 @@ class Coordinator:
         if show and self.stderr.isatty():
             self.stderr.write("\n")
 
+    def _recent_latency(self) -> LatencyHistogram:
+        """The latencies reported since the previous progress line (then forgotten)."""
+        merged = LatencyHistogram()
+        for worker in self.workers:
+            merged.merge(worker.recent)
+            worker.recent = LatencyHistogram()
+        return merged
+
     def _progress(self, elapsed: float, sent_rate: float, received_rate: float) -> None:
-        parts = [f"{elapsed:6.1f} s"]
-        if self.args.producers:
-            parts.append(f"sent {sent_rate:>9,.0f} msg/s")
-        if self.args.consumers:
-            parts.append(f"received {received_rate:>9,.0f} msg/s")
-        if self.args.confirm:
-            unconfirmed = self._totals("sent") - self._totals("confirmed") - self._totals("nacked")
-            parts.append(f"unconfirmed {unconfirmed:,}")
-        if self.args.producers and self.args.consumers:
-            parts.append(f"in flight {self._totals('sent') - self._totals('received'):,}")
-        line = "  ".join(parts)
+        line = progress_line(
+            self.args,
+            elapsed,
+            sent_rate,
+            received_rate,
+            {key: self._totals(key) for key in ("sent", "confirmed", "nacked", "received")},
+            self._recent_latency(),
+        )
         if self.stderr.isatty():
             self.stderr.write(f"\r{line}\x1b[K")
         else:
@@ -416,6 +474,7 @@ class Coordinator:
             "nacked": sum(r.get("nacked", 0) for r in producers),
             "received": received,
             "received_per_s": round(received / received_time, 1) if received_time else 0.0,
+            "left_in_queue": None,
             "latency_us": latency,
             "cpu_us_per_msg": {
                 "producer": round(producer_cpu / sent * 1e6, 2) if sent else None,
@@ -426,6 +485,39 @@ class Coordinator:
 
 def _ms(microseconds: float) -> str:
     return f"{microseconds / 1000:.2f} ms"
+
+
+def progress_line(
+    args: argparse.Namespace,
+    elapsed: float,
+    sent_rate: float,
+    received_rate: float,
+    totals: dict[str, int],
+    latency: LatencyHistogram,
+) -> str:
+    """One progress line: rates, what is unconfirmed and in flight, and the
+    latency of the messages received since the previous line.
+
+    The totals come from reports the workers send at their own pace, so a
+    consumer's count can be ahead of a producer's: what is in flight or
+    unconfirmed is never shown below zero.
+    """
+    parts = [f"{elapsed:6.1f} s"]
+    if args.producers:
+        parts.append(f"sent {sent_rate:>9,.0f} msg/s")
+    if args.consumers:
+        parts.append(f"received {received_rate:>9,.0f} msg/s")
+    if args.confirm:
+        unconfirmed = totals["sent"] - totals["confirmed"] - totals["nacked"]
+        parts.append(f"unconfirmed {max(0, unconfirmed):,}")
+    if args.producers and args.consumers:
+        parts.append(f"in flight {max(0, totals['sent'] - totals['received']):,}")
+    if args.consumers and latency.total:
+        parts.append(
+            f"latency p50 {_ms(latency.percentile(0.5))} p95 {_ms(latency.percentile(0.95))}"
+            f" max {_ms(latency.maximum)}"
+        )
+    return "  ".join(parts)
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -464,6 +556,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         cpu_parts.append(f"consumers {cpu['consumer']:.1f} µs/msg")
     if cpu_parts:
         lines.append("client CPU " + ", ".join(cpu_parts))
+    if summary["left_in_queue"] is not None:
+        lines.append(f"left      {summary['left_in_queue']:>12,} msgs ready in the queue")
     return "\n".join(lines)
 
 
@@ -484,7 +578,14 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``pika perf``."""
     _validate(args)
+    if args.consumers and args.size < STAMP.size:
+        print(
+            f"pika perf: warning: --size {args.size} is below the {STAMP.size}-byte "
+            "timestamp the latency is measured from: no latency will be reported",
+            file=sys.stderr,
+        )
     url, _params = parameters_for(args.url)
     fresh = args.queue is None
     queue = args.queue if not fresh else f"pika-perf-{uuid.uuid4().hex[:12]}"
@@ -492,14 +593,15 @@ def run(args: argparse.Namespace) -> int:
     if preparation.execute() != EXIT_OK:
         return EXIT_FAILURE
     coordinator = Coordinator(args, url, queue, sys.stderr)
+    depth = QueueDepth(url, queue, delete=fresh)
     try:
         summary = coordinator.run()
     finally:
         # Deleting the queue first drops its backlog, so the broker answers
         # the workers' Connection.Close at once instead of after draining it.
-        if fresh:
-            QueueDeletion(url, queue).execute()
+        depth.execute()
         coordinator.close()
+    summary["left_in_queue"] = depth.left
     if args.json:
         print(json.dumps(summary))
     else:

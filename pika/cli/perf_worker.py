@@ -9,7 +9,8 @@ standard input and output:
 - coordinator -> worker: first the `WorkerConfig`, then ``"go"`` (start
   measuring) and ``"stop"``; end of input counts as a stop;
 - worker -> coordinator: ``["ready", null]`` once connected and set up,
-  ``["progress", counters]`` about every `PROGRESS_SECONDS`,
+  ``["progress", counters]`` about every `PROGRESS_SECONDS` (a consumer's
+  carry the latency histogram of the messages since its previous report),
   ``["done", result]`` after a stop, ``["error", message]`` on failure.
 
 Each body starts with `STAMP`: 4 magic bytes and the producer's
@@ -162,6 +163,10 @@ class PerfWorker(ChannelSession):
         """What the last report carries; `counters` unless the role adds to it."""
         return self.counters()
 
+    def progress(self) -> dict[str, Any]:
+        """What each progress report carries; `counters` unless the role adds to it."""
+        return self.counters()
+
     # the protocol
     def on_channel_open(self, channel: Channel) -> None:
         self.prepare(channel)
@@ -187,7 +192,7 @@ class PerfWorker(ChannelSession):
 
     def _on_progress_timer(self) -> None:
         if self.measuring:
-            self._report("progress", self.counters())
+            self._report("progress", self.progress())
             self.connection.ioloop.call_later(PROGRESS_SECONDS, self._on_progress_timer)
 
     def _go(self) -> None:
@@ -328,7 +333,8 @@ class Consumer(PerfWorker):
     def __init__(self, config: WorkerConfig, link: CoordinatorLink) -> None:
         super().__init__(config, link)
         self.received = 0
-        self.histogram = LatencyHistogram()
+        self.histogram = LatencyHistogram()  # every message before the last report
+        self.recent = LatencyHistogram()  # the messages since
         self._unacked = 0
 
     def prepare(self, channel: Channel) -> None:
@@ -342,10 +348,22 @@ class Consumer(PerfWorker):
     def counters(self) -> dict[str, Any]:
         return {"received": self.received, "finished": self.finished_work}
 
+    def progress(self) -> dict[str, Any]:
+        report = self.counters()
+        report["recent"] = self._take_recent().to_dict()
+        return report
+
     def final_result(self) -> dict[str, Any]:
         result = self.counters()
+        self._take_recent()
         result["histogram"] = self.histogram.to_dict()
         return result
+
+    def _take_recent(self) -> LatencyHistogram:
+        """The latencies since the last report, now counted in `histogram`."""
+        recent, self.recent = self.recent, LatencyHistogram()
+        self.histogram.merge(recent)
+        return recent
 
     def _on_message(
         self,
@@ -359,12 +377,12 @@ class Consumer(PerfWorker):
         now = time.perf_counter_ns()
         self.received += 1
         if body.startswith(MAGIC) and len(body) >= STAMP.size:
-            self.histogram.add((now - STAMP.unpack_from(body)[1]) // 1000)
+            self.recent.add((now - STAMP.unpack_from(body)[1]) // 1000)
         config = self.config
         if not config.auto_ack:
             self._unacked += 1
             if self._unacked >= config.ack_every:
-                channel.basic_ack(method.delivery_tag or 0, multiple=config.ack_every > 1)
+                channel.basic_ack(method.delivery_tag, multiple=config.ack_every > 1)
                 self._unacked = 0
         if config.count and self.received >= config.count:
             self.mark_finished()
@@ -384,9 +402,10 @@ def main() -> int:
     return code
 
 
-def histogram_of(result: dict[str, Any]) -> Optional[LatencyHistogram]:
-    """The latency histogram in a consumer's result (None for a producer)."""
-    data = result.get("histogram")
+def histogram_of(result: dict[str, Any], key: str = "histogram") -> Optional[LatencyHistogram]:
+    """The latency histogram in a consumer's result, or with ``key="recent"``
+    in its progress report (None for a producer)."""
+    data = result.get(key)
     return LatencyHistogram.from_dict(data) if data is not None else None
 
 

@@ -515,7 +515,7 @@ class ConnectionEngine:
             return self._on_tune(method)
         elif state == AWAIT_OPEN_OK and isinstance(method, spec.Connection.OpenOk):
             self.state = OPEN
-            self.known_hosts = method.known_hosts  # type: ignore[assignment]
+            self.known_hosts = method.known_hosts
             return events.ConnectionOpened(self.server_properties, self.known_hosts)
         raise ProtocolViolation(
             spec.UNEXPECTED_FRAME, f"{method.NAME} in connection state {state}", index
@@ -533,9 +533,7 @@ class ConnectionEngine:
         credentials = self.config.credentials
         mechanism, response = credentials.response_for(start)
         if mechanism is None:
-            offered = start.mechanisms
-            if isinstance(offered, bytes):
-                offered = offered.decode("utf-8", "replace")
+            offered = start.mechanisms.decode("utf-8", "replace")
             self._terminate(
                 exceptions.AuthenticationError(
                     f"the broker offers the mechanisms {offered!r}, none of which the "

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import subprocess
+import sys
 
 import pytest
 
-from pika.cli import common, main, perf, perf_worker, publish
+from pika.cli import common, declare, main, perf, perf_worker, publish
 from pika.cli.latency import EXACT_BELOW, LatencyHistogram, bucket_bounds, bucket_of
+from tests.utils.sockets import free_ports
 
 
 @pytest.mark.parametrize("value", [0, 1, 63, 64, 65, 127, 128, 1000, 65_535, 10**9])
@@ -66,13 +71,11 @@ def test_redact_url(url: str, shown: str) -> None:
 
 
 def test_default_url_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PIKA_TEST_URL", raising=False)
     monkeypatch.delenv("AMQP_URL", raising=False)
+    monkeypatch.setenv("PIKA_TEST_URL", "amqp://tests-only/")  # the tests' variable: ignored
     assert common.default_url() == common.DEFAULT_URL
-    monkeypatch.setenv("AMQP_URL", "amqp://b/")
+    monkeypatch.setenv("AMQP_URL", " amqp://b/ ")
     assert common.default_url() == "amqp://b/"
-    monkeypatch.setenv("PIKA_TEST_URL", " amqp://a/ ")
-    assert common.default_url() == "amqp://a/"
 
 
 def test_bad_url_is_a_usage_error() -> None:
@@ -174,6 +177,7 @@ def test_summary_text_names_every_figure() -> None:
         "nacked": 0,
         "received": 2999,
         "received_per_s": 999.7,
+        "left_in_queue": None,
         "latency_us": {
             "min": 100,
             "mean": 400.0,
@@ -191,3 +195,125 @@ def test_summary_text_names_every_figure() -> None:
     assert "confirmed 3,000, nacked 0" in text
     assert "p50 0.30 ms" in text and "max 2.50 ms" in text
     assert "producers 9.5 µs/msg, consumers 12.2 µs/msg" in text
+
+
+def _run_cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The command line in a subprocess, pointed at a port nothing listens on."""
+    env = dict(os.environ, AMQP_URL=f"amqp://guest:guest@127.0.0.1:{free_ports(1)[0]}/")
+    return subprocess.run(
+        [sys.executable, "-m", "pika", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (("publish", "--priority", "999", "x"), "priority=999 is outside the range"),
+        (("publish", "--priority", "high", "x"), "argument --priority: invalid int value"),
+        (("publish", "--headers-json", '{"n": 18446744073709551616}', "x"), "signed 64-bit"),
+        (("publish", "--timestamp", "-5", "x"), "timestamp=-5"),
+        (("publish", "-r", "k" * 256, "x"), "invalid destination"),
+        (("publish", "-e", "logs", "-r", "a", "--declare", "x"), "--declare declares the queue"),
+        (("publish", "-r", "q", "--declare", "--quorum", "--auto-delete", "x"), "--quorum"),
+        (("consume", "q", "--declare", "--argument", "novalue"), "--argument wants KEY=VALUE"),
+        (("declare", "queue", "q", "--max-length", "-1"), "--max-length must be >= 0"),
+        (("declare", "exchange", "x", "--type", "fast"), "invalid choice: 'fast'"),
+        (("perf", "--size", "-1"), "--size must be >= 0"),
+        (("nonsense",), "invalid choice: 'nonsense'"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(argv: tuple[str, ...], said: str) -> None:
+    # Found before connecting: the URL points nowhere.
+    done = _run_cli(*argv)
+    assert done.returncode == common.EXIT_USAGE, done.stderr
+    assert done.stdout == ""
+    assert said in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def _help_texts() -> dict[str, str]:
+    parser = main.build_parser()
+    texts = {"pika": parser.format_help()}
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in commands.choices.items():
+        texts[name] = sub.format_help()
+        for action in sub._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for kind, deeper in action.choices.items():
+                    texts[f"{name} {kind}"] = deeper.format_help()
+    return texts
+
+
+def test_help_shows_readable_metavars_and_no_test_variable() -> None:
+    texts = _help_texts()
+    assert {"publish", "consume", "perf", "declare", "declare queue", "declare exchange"} <= set(
+        texts
+    )
+    for name, text in texts.items():
+        assert "PIKA_TEST_URL" not in text, name
+        assert "AMQP_URL" in text or name in ("pika", "declare"), name
+        # argparse's fallback metavar is the upper-cased destination name.
+        assert not re.search(r"\b(PROP_|OUTPUT_DIR|ROUTING_KEY|IDLE_TIMEOUT)", text), name
+    publish_help = texts["publish"]
+    for option, metavar in (("--priority", "0-255"), ("--content-type", "MIME")):
+        assert f"{option} {metavar}" in publish_help
+
+
+def test_progress_line_never_shows_negative_counts() -> None:
+    args = _parse("perf", "--confirm", "10")
+    latency = LatencyHistogram()
+    for value in (1000, 2000, 3000):
+        latency.add(value)
+    # A consumer's report can be ahead of the producer's.
+    totals = {"sent": 100, "confirmed": 104, "nacked": 0, "received": 130}
+    line = perf.progress_line(args, 1.0, 100.0, 130.0, totals, latency)
+    assert "in flight 0" in line and "unconfirmed 0" in line
+    assert "-" not in line
+    assert "latency p50 2.00 ms p95 2.98 ms max 3.00 ms" in line  # bucket middles
+    quiet = perf.progress_line(args, 1.0, 0.0, 0.0, dict.fromkeys(totals, 0), LatencyHistogram())
+    assert "latency" not in quiet
+
+
+def test_summary_reports_what_is_left_in_the_queue() -> None:
+    summary = {
+        "producers": 1,
+        "consumers": 0,
+        "size": 12,
+        "confirm_window": 0,
+        "prefetch": 1,
+        "interrupted": True,
+        "duration_s": 1.5,
+        "sent": 10,
+        "sent_per_s": 10.0,
+        "confirmed": 0,
+        "nacked": 0,
+        "received": 0,
+        "received_per_s": 0.0,
+        "left_in_queue": 1234,
+        "latency_us": None,
+        "cpu_us_per_msg": {"producer": 1.0, "consumer": None},
+    }
+    text = perf.format_summary(summary)
+    assert "1.5 s" in text and "(interrupted)" in text
+    assert "left             1,234 msgs ready in the queue" in text
+
+
+def test_queue_options_make_the_arguments_table() -> None:
+    args = _parse(
+        "declare", "queue", "q", "--quorum", "--max-length", "10", "--argument", "x-message-ttl=500"
+    )
+    assert declare.queue_arguments(args) == {
+        "x-queue-type": "quorum",
+        "x-max-length": 10,
+        "x-message-ttl": 500,
+    }
+    assert declare.queue_arguments(_parse("consume", "q", "--argument", "x-note=plain")) == {
+        "x-note": "plain"
+    }
+    assert declare.queue_arguments(_parse("consume", "q")) is None

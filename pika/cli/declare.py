@@ -1,0 +1,183 @@
+"""``pika declare``: create the queues, exchanges and bindings the other commands use.
+
+``pika declare queue NAME`` and ``pika declare exchange NAME`` declare one
+entity each (declaring one that exists with the same options changes
+nothing; with other options the broker refuses, exit 1). ``publish`` and
+``consume`` take ``--declare`` with the same queue options, to declare
+their queue before using it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, Optional
+
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    add_connection_arguments,
+    blocking_connection,
+)
+from pika.exchange_type import ExchangeType
+
+EXCHANGE_TYPES = tuple(kind.value for kind in ExchangeType)
+
+
+def add_parser(commands: Any) -> None:
+    """Add ``declare queue`` and ``declare exchange`` to ``commands``."""
+    parser = commands.add_parser(
+        "declare",
+        help="declare a queue or an exchange",
+        description=(
+            "Declare a queue (optionally bound to an exchange) or an exchange. "
+            "Exit codes: 0 declared, 1 refused by the broker (e.g. it exists with "
+            "other options), 2 usage error."
+        ),
+    )
+    kinds = parser.add_subparsers(title="what", dest="kind", metavar="KIND")
+    kinds.required = True
+    queue = kinds.add_parser(
+        "queue",
+        help="declare a queue",
+        description="Declare the queue NAME, and bind it to an exchange with --bind.",
+    )
+    add_connection_arguments(queue)
+    queue.add_argument("name", metavar="NAME", help="the queue's name")
+    add_queue_options(queue.add_argument_group("queue options"))
+    queue.add_argument(
+        "--bind",
+        metavar="EXCHANGE",
+        action="append",
+        default=[],
+        help="bind the queue to this exchange (repeatable)",
+    )
+    queue.add_argument(
+        "-k",
+        "--binding-key",
+        metavar="KEY",
+        default=None,
+        help="routing key of the --bind bindings (default: the queue's name)",
+    )
+    queue.set_defaults(run=run_queue)
+    exchange = kinds.add_parser(
+        "exchange", help="declare an exchange", description="Declare the exchange NAME."
+    )
+    add_connection_arguments(exchange)
+    exchange.add_argument("name", metavar="NAME", help="the exchange's name")
+    exchange.add_argument(
+        "-t", "--type", choices=EXCHANGE_TYPES, default="direct", help="exchange type (direct)"
+    )
+    exchange.add_argument(
+        "--durable", action="store_true", help="keep the exchange across broker restarts"
+    )
+    exchange.add_argument(
+        "--auto-delete", action="store_true", help="delete it when its last binding goes"
+    )
+    exchange.set_defaults(run=run_exchange)
+
+
+def add_queue_options(group: Any, declare_flag: bool = False) -> None:
+    """The options that say how a queue is declared, on a parser or group;
+    with ``declare_flag`` also ``--declare`` (for ``publish`` and ``consume``)."""
+    if declare_flag:
+        group.add_argument(
+            "--declare",
+            action="store_true",
+            help="declare the queue first, with the options below",
+        )
+    group.add_argument(
+        "--durable", action="store_true", help="keep the queue across broker restarts"
+    )
+    group.add_argument(
+        "--quorum",
+        action="store_true",
+        help="a replicated quorum queue (always durable)",
+    )
+    group.add_argument(
+        "--auto-delete", action="store_true", help="delete the queue when its last consumer goes"
+    )
+    group.add_argument(
+        "--max-length", type=int, metavar="COUNT", help="keep at most COUNT ready messages"
+    )
+    group.add_argument(
+        "--argument",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a queue argument such as x-message-ttl=60000 (VALUE read as JSON when it "
+        "parses, else as a string; repeatable)",
+    )
+
+
+def queue_arguments(args: argparse.Namespace) -> Optional[dict[str, Any]]:
+    """The ``arguments`` table the queue options ask for (None when empty)."""
+    arguments: dict[str, Any] = {}
+    for item in args.argument:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise CommandError(f"--argument wants KEY=VALUE, got {item!r}", EXIT_USAGE)
+        try:
+            arguments[key] = json.loads(text)
+        except ValueError:
+            arguments[key] = text
+    if args.max_length is not None:
+        if args.max_length < 0:
+            raise CommandError("--max-length must be >= 0", EXIT_USAGE)
+        arguments["x-max-length"] = args.max_length
+    if args.quorum:
+        if args.auto_delete:
+            raise CommandError("a --quorum queue cannot be --auto-delete", EXIT_USAGE)
+        arguments["x-queue-type"] = "quorum"
+    return arguments or None
+
+
+def declare_queue(channel: BlockingChannel, name: str, args: argparse.Namespace) -> str:
+    """Declare queue ``name`` as the options say; returns a one-line report."""
+    arguments = queue_arguments(args)
+    durable = args.durable or args.quorum
+    reply = channel.queue_declare(
+        name, durable=durable, auto_delete=args.auto_delete, arguments=arguments
+    ).method
+    traits = [
+        trait
+        for trait, present in (
+            ("durable", durable),
+            ("quorum", args.quorum),
+            ("auto-delete", args.auto_delete),
+        )
+        if present
+    ]
+    described = f" ({', '.join(traits)})" if traits else ""
+    return (
+        f"declared queue {reply.queue!r}{described}: {reply.message_count} message(s), "
+        f"{reply.consumer_count} consumer(s)"
+    )
+
+
+def run_queue(args: argparse.Namespace) -> int:
+    """``pika declare queue``."""
+    queue_arguments(args)  # usage errors before connecting
+    with blocking_connection(args.url) as connection:
+        channel = connection.channel()
+        print(declare_queue(channel, args.name, args))
+        key = args.binding_key if args.binding_key is not None else args.name
+        for exchange in args.bind:
+            channel.queue_bind(args.name, exchange, routing_key=key)
+            print(f"bound queue {args.name!r} to exchange {exchange!r} with key {key!r}")
+    return EXIT_OK
+
+
+def run_exchange(args: argparse.Namespace) -> int:
+    """``pika declare exchange``."""
+    with blocking_connection(args.url) as connection:
+        channel = connection.channel()
+        channel.exchange_declare(
+            args.name, exchange_type=args.type, durable=args.durable, auto_delete=args.auto_delete
+        )
+    traits = [args.type, *(["durable"] if args.durable else [])]
+    traits += ["auto-delete"] if args.auto_delete else []
+    print(f"declared exchange {args.name!r} ({', '.join(traits)})")
+    return EXIT_OK
