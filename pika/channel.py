@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 from pika import amqp_object, exceptions, frame, spec
 from pika.callbacks import call_each
 from pika.exchange_type import ExchangeType
+from pika.message_limit import GetReply, refuse
 from pika.recovery import Binding, ConfirmNumbering, ExchangeDecl, QueueDecl, TopologyRecord
 
 if TYPE_CHECKING:
     from pika.connection import Connection
+    from pika.engine import events
 
 LOGGER = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ _OnReturnCallback = Callable[["Channel", spec.Basic.Return, spec.BasicProperties
 _OnMessageCallback = Callable[["Channel", spec.Basic.Deliver, spec.BasicProperties, bytes], Any]
 _OnBasicGetCallback = Callable[["Channel", spec.Basic.GetOk, spec.BasicProperties, bytes], Any]
 _OnAckNackCallback = Callable[[frame.Method], Any]
+_OnTooLargeCallback = Callable[["Channel", exceptions.MessageTooLargeError], Any]
 _MethodCallback = Optional[Callable[[frame.Method], Any]]
 
 #: A request waiting for its reply: the reply classes, the handler, and for
@@ -90,6 +93,7 @@ class Channel:
         self._on_cancel: list[_OnCancelCallback] = []
         self._on_flow: list[_OnFlowCallback] = []
         self._on_return: list[_OnReturnCallback] = []
+        self._on_too_large: list[_OnTooLargeCallback] = []
         self._on_ack_nack: _OnAckNackCallback | None = None
         self._close_after_open: tuple[int, str] | None = None
         self._closing_reason: tuple[int, str] = (0, "")
@@ -246,6 +250,21 @@ class Channel:
 
     def remove_on_return_callback(self, callback: _OnReturnCallback) -> bool:
         return _remove(self._on_return, callback)
+
+    def add_on_message_too_large_callback(self, callback: _OnTooLargeCallback) -> None:
+        """``callback(channel, error)`` for each message over the connection's
+        ``max_message_size``; ``error`` is a `MessageTooLargeError` carrying
+        the method, properties and declared body size. The body was
+        discarded and a delivery awaiting an acknowledgement was rejected
+        without requeue. With no such callback the error is raised out of
+        the I/O loop (like an exception from a callback); the channel and
+        the connection stay open either way."""
+        _require_callable(callback, "callback", optional=False)
+        self._on_too_large.append(callback)
+
+    def remove_on_message_too_large_callback(self, callback: _OnTooLargeCallback) -> bool:
+        """Forget a callback given to `add_on_message_too_large_callback`."""
+        return _remove(self._on_too_large, callback)
 
     # -------------------------------------------------------------- sending
 
@@ -453,7 +472,7 @@ class Channel:
         ``add_callback(..., [spec.Basic.GetEmpty])``."""
         _require_str(queue, "queue")
         _require_callable(callback, "callback", optional=False)
-        self._rpc(spec.Basic.Get(queue=queue, no_ack=auto_ack), callback)
+        self._rpc(spec.Basic.Get(queue=queue, no_ack=auto_ack), GetReply(callback, auto_ack))
 
     def confirm_delivery(
         self, ack_nack_callback: _OnAckNackCallback, callback: _MethodCallback = None
@@ -739,10 +758,7 @@ class Channel:
         self, method: amqp_object.Method, properties: spec.BasicProperties, body: bytes
     ) -> None:
         if type(method) is spec.Basic.Deliver:
-            # The broker numbers a channel's deliveries in increasing order.
-            if self._tag_offset:
-                method.delivery_tag += self._tag_offset  # type: ignore[operator]
-            self._max_tag = method.delivery_tag  # type: ignore[assignment]
+            self._number_delivery(method)
             consumer = self._consumers.get(method.consumer_tag)  # type: ignore[arg-type]
             if consumer is not None:
                 consumer(self, method, properties, body)
@@ -760,11 +776,23 @@ class Channel:
             call_each(self._on_return, self, method, properties, body)
         else:
             if type(method) is spec.Basic.GetOk:
-                method.delivery_tag += self._tag_offset  # type: ignore[operator]
-                self._max_tag = method.delivery_tag
+                self._number_delivery(method)
             callback = self._pop_reply(method)
             if callback is not None:
                 callback(self, method, properties, body)
+
+    def _number_delivery(self, method: spec.Basic.Deliver | spec.Basic.GetOk) -> None:
+        """Number a delivery after those seen before the last recovery (the
+        broker numbers a channel's deliveries in increasing order from 1)."""
+        if self._tag_offset:
+            method.delivery_tag += self._tag_offset  # type: ignore[operator]
+        self._max_tag = method.delivery_tag  # type: ignore[assignment]
+
+    def _on_content_too_large(self, event: events.ContentTooLarge) -> None:
+        error = refuse(self, event)
+        if not self._on_too_large:
+            raise error
+        call_each(self._on_too_large, self, error)
 
     def _orphan_delivery(self, method: spec.Basic.Deliver) -> None:
         tag = str(method.consumer_tag)

@@ -89,6 +89,7 @@ class _Channel:
         "close_code",
         "close_text",
         "content_method",
+        "discarding",
         "number",
         "properties",
         "received",
@@ -103,6 +104,8 @@ class _Channel:
         self.body_size = 0
         self.received = 0
         self.chunks: list[bytes] = []
+        # The body being received is over max_message_size: count, do not keep.
+        self.discarding = False
         self.close_code = 0
         self.close_text = ""
 
@@ -123,6 +126,7 @@ class ConnectionEngine:
         # The bytearray `receive_data` made itself (and so may trim in place).
         self._own_buffer: bytearray | None = None
         self._max_frame = max(config.frame_max, FRAME_MIN_SIZE)
+        self._max_message = config.max_message_size or -1
         self._writer = FrameWriter(self._max_frame)
         self._channels: dict[int, _Channel] = {}
         self._events: collections.deque[Event] = collections.deque()
@@ -316,6 +320,7 @@ class ConnectionEngine:
         chan.properties = properties
         chan.body_size = body_size
         chan.received = 0
+        chan.discarding = 0 <= self._max_message < body_size
         return _NO_EVENT
 
     def _body(self, channel: int, buf: Buffer, start: int, end: int) -> object:
@@ -332,6 +337,8 @@ class ConnectionEngine:
                     f"content body on channel {channel} is longer than the "
                     f"{chan.body_size} bytes its header declared",
                 )
+            if chan.discarding:
+                return self._discarded(chan)
             if chan.chunks:
                 chan.chunks.append(_copy(buf, start, end))
                 body = b"".join(chan.chunks)
@@ -345,9 +352,21 @@ class ConnectionEngine:
             if chan.state != CH_OPEN:
                 return _NO_EVENT
             return events.ContentReceived(channel, method, properties, body)  # type: ignore[arg-type]
-        chan.chunks.append(_copy(buf, start, end))
+        if not chan.discarding:
+            chan.chunks.append(_copy(buf, start, end))
         chan.received = received
         return _NO_EVENT
+
+    def _discarded(self, chan: _Channel) -> object:
+        """The last body frame of a message over max_message_size arrived."""
+        method = chan.content_method
+        properties = chan.properties
+        chan.content_method = None
+        chan.properties = None
+        chan.discarding = False
+        if chan.state != CH_OPEN:
+            return _NO_EVENT
+        return events.ContentTooLarge(chan.number, method, properties, chan.body_size)  # type: ignore[arg-type]
 
     def _whole_message(
         self, channel: int, method: amqp_object.Method
@@ -378,6 +397,8 @@ class ConnectionEngine:
         if body_size == 0:
             self._pos = header_end + 1
             return events.ContentReceived(channel, method, properties, b"")
+        if 0 <= self._max_message < body_size:
+            return None
         body_start = header_end + 8
         if available < body_start:
             return None
