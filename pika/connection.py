@@ -171,6 +171,7 @@ class Connection(abc.ABC):
             frame_max=params.frame_max,
             heartbeat=heartbeat,
             max_message_size=params.max_message_size,
+            tls=params.ssl_options is not None,
         )
 
     @staticmethod

@@ -56,6 +56,9 @@ _CHANNEL_CLOSE_OK = spec.Channel.CloseOk.INDEX
 _CHANNEL_OPEN_OK = spec.Channel.OpenOk.INDEX
 _CHANNEL_FLOW = spec.Channel.Flow.INDEX
 _NO_EVENT = object()
+#: First octets that are no AMQP frame: a protocol header ("AMQP"), a TLS
+#: alert or handshake record (followed by 3, TLS's major version).
+_NOT_AMQP = (b"A", b"\x15", b"\x16")
 _SERVER_CONTENT_METHODS = CONTENT_METHODS & SERVER_METHODS
 #: AMQP 0-9-1's frame-min-size (``spec.FRAME_MIN_SIZE`` keeps Pika's value).
 FRAME_MIN_SIZE = 4096
@@ -206,9 +209,13 @@ class ConnectionEngine:
         detail = f": {error!r}" if error is not None else ""
         exc: Exception
         if self.state in (INIT, AWAIT_START):
-            exc = exceptions.IncompatibleProtocolError(
-                f"the stream closed before the broker sent Connection.Start{detail}"
+            what = (
+                "the TLS session ended before the broker sent Connection.Start (the broker "
+                "may require a client certificate, or refuse this client's TLS settings)"
+                if self.config.tls
+                else "the stream closed before the broker sent Connection.Start"
             )
+            exc = exceptions.IncompatibleProtocolError(f"{what}{detail}")
         elif self.state == AWAIT_TUNE and not self._refusal_is_announced():
             exc = exceptions.ProbableAuthenticationError(
                 f"the broker closed the stream after the login was sent{detail}"
@@ -253,8 +260,10 @@ class ConnectionEngine:
     def _next_frame(self) -> object:
         buf = self._buf
         pos = self._pos
-        if self.state == AWAIT_START and buf[pos : pos + 4] == b"AMQP":
-            return self._protocol_header_reply(buf, pos)
+        if self.state == AWAIT_START and buf[pos : pos + 1] in _NOT_AMQP:
+            outcome = self._not_amqp(buf, pos)
+            if outcome is not False:
+                return outcome
         try:
             found = scan_frame(buf, pos, self._max_frame)
         except exceptions.InvalidFrameError as exc:
@@ -287,16 +296,24 @@ class ConnectionEngine:
             return _NO_EVENT
         raise ProtocolViolation(spec.FRAME_ERROR, f"unknown frame type {frame_type}")
 
-    def _protocol_header_reply(self, buf: Buffer, pos: int) -> object:
-        if len(buf) - pos < 8:
-            return None
-        major, minor, revision = buf[pos + 5], buf[pos + 6], buf[pos + 7]
-        self._pos = pos + 8
-        self._terminate(
-            exceptions.IncompatibleProtocolError(
-                f"the broker does not speak AMQP 0-9-1; it offers {major}-{minor}-{revision}"
+    def _not_amqp(self, buf: Buffer, pos: int) -> object:
+        """An AMQP protocol header (the server offers another version) or a
+        TLS record (the port expects TLS) where Connection.Start was expected.
+        None: more bytes are needed; False: neither."""
+        if buf[pos : pos + 4] == b"AMQP":
+            if len(buf) - pos < 8:
+                return None
+            major, minor, revision = buf[pos + 5], buf[pos + 6], buf[pos + 7]
+            text = f"the broker does not speak AMQP 0-9-1; it offers {major}-{minor}-{revision}"
+        elif buf[pos + 1 : pos + 2] == b"\x03":
+            text = (
+                "the server answered with TLS instead of AMQP: this port expects TLS "
+                "connections (set ssl_options, or use an amqps:// URL)"
             )
-        )
+        else:
+            return False
+        self._pos = len(buf)
+        self._terminate(exceptions.IncompatibleProtocolError(text))
         return _NO_EVENT
 
     # --------------------------------------------------------------- content frames

@@ -41,6 +41,9 @@ class EngineConfig:
     ``max_message_size``: a content header declaring a larger body makes
     the engine discard that body as it arrives and report `ContentTooLarge`
     instead of `ContentReceived`; 0 means no cap.
+
+    ``tls``: the stream is a TLS session (only used to explain a stream
+    that ends before Connection.Start).
     """
 
     credentials: Any
@@ -51,6 +54,7 @@ class EngineConfig:
     frame_max: int = 131072
     heartbeat: HeartbeatSetting = None
     max_message_size: int = 0
+    tls: bool = False
 
 
 def client_properties(overrides: dict[str, Any] | None) -> dict[str, Any]:

@@ -183,9 +183,11 @@ class AdapterDriver:
         end = time.monotonic() + seconds
         self.until(lambda: time.monotonic() >= end, seconds + DEFAULT_WAIT, "sleep")
 
-    def connect(self, params: Parameters, rec: Recorder | None = None) -> BaseConnection:
-        """Open a connection; its close callback records ``"closed"`` in ``rec``."""
-        rec = rec if rec is not None else Recorder()
+    def attempt(
+        self, params: Parameters, rec: Recorder, timeout: float = DEFAULT_WAIT
+    ) -> BaseConnection:
+        """Start a connection and run the loop until it opens or fails to:
+        ``rec`` records ``"open"``, ``"open_error"`` and ``"closed"``."""
         # Each adapter adds ``custom_ioloop`` to BaseConnection's parameters.
         make: Any = self.kit.connection_class
         conn = make(
@@ -196,7 +198,15 @@ class AdapterDriver:
             custom_ioloop=self.loop,
         )
         self.connections.append(conn)
-        self.until(lambda: rec.get("open") or rec.get("open_error"), what="connection open")
+        self.until(
+            lambda: rec.get("open") or rec.get("open_error"), timeout, what="connection open"
+        )
+        return conn
+
+    def connect(self, params: Parameters, rec: Recorder | None = None) -> BaseConnection:
+        """Open a connection; its close callback records ``"closed"`` in ``rec``."""
+        rec = rec if rec is not None else Recorder()
+        conn = self.attempt(params, rec)
         if rec.get("open_error"):
             raise AssertionError(f"connection failed to open: {rec.get('open_error')[0][1]!r}")
         return conn
