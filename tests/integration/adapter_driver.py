@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from pika import frame
 from pika.adapters.base_connection import BaseConnection
@@ -28,6 +29,8 @@ from pika.channel import Channel
 from pika.connection import Parameters
 from tests.integration.select_support import Recorder
 from tests.utils.wait import WaitTimeout
+
+T = TypeVar("T")
 
 DEFAULT_WAIT = 10.0
 TICK = 0.01
@@ -240,3 +243,17 @@ class AdapterDriver:
         # Some transports (asyncio's) close their socket on the next loop turn.
         self.sleep(0.05)
         self.kit.close(self.loop)
+
+
+def in_reactor(
+    reactor: Any, scenario: Callable[[], Coroutine[Any, Any, T]], timeout: float = 20
+) -> T:
+    """Run the coroutine ``scenario()`` in the reactor thread and return its result."""
+    from twisted.internet import defer, threads
+
+    def start() -> Any:
+        running: Any = scenario()
+        return defer.ensureDeferred(running).addTimeout(timeout, reactor)
+
+    result: T = threads.blockingCallFromThread(reactor, start)
+    return result
