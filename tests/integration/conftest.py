@@ -1,5 +1,7 @@
 """Fixtures of the integration tests (the suite-wide ones are in tests/conftest.py).
 
+- ``proxy``: a `TcpProxy` in front of the broker of ``broker_url``, to cut,
+  stall or slow a connection (``proxy.rewrite_url(broker_url)``);
 - ``reactor`` (session): Twisted's global reactor, running in a thread of
   its own for the whole session (a reactor cannot be restarted, so every
   module that needs it shares this one); drive it with
@@ -13,6 +15,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from pika.connection import URLParameters
+from tests.utils.proxy import TcpProxy
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +33,10 @@ def reactor() -> Iterator[Any]:
     yield global_reactor
     global_reactor.callFromThread(global_reactor.stop)
     thread.join(10)
+
+
+@pytest.fixture
+def proxy(broker_url: str) -> Iterator[TcpProxy]:
+    target = URLParameters(broker_url)
+    with TcpProxy(target.host, target.port) as running:
+        yield running
