@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-from-pyproject
 PYTEST_ARGS ?=
 
-.PHONY: venv broker demo test lint soak bench
+.PHONY: venv broker demo test lint soak bench fuzz
 
 venv: $(STAMP)
 
@@ -38,6 +38,14 @@ test: venv broker
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+
+# Coverage-guided fuzzing (atheris): each harness of tests/fuzz for FUZZ_SECONDS seconds.
+# The corpus grows in .fuzz/corpus; inputs that break a harness land in .fuzz/crashes.
+FUZZ_SECONDS ?= 60
+fuzz: venv
+	@for target in frame table engine; do \
+		$(PY) -m tests.fuzz.run $$target --corpus .fuzz/corpus --seconds $(FUZZ_SECONDS) || exit $$?; \
+	done
 
 # The memory soak test (a million messages, several minutes; excluded from `make test`).
 soak: venv broker

@@ -22,12 +22,14 @@ from pika.callbacks import call_each, remove_from
 from pika.channel_operations import ChannelOperations
 from pika.channel_recovery import ChannelRecovery
 from pika.content_assembler import ContentFrameAssembler
+from pika.message_limit import GetReply, refuse
 from pika.operations import BY_NAME as _OPERATIONS
 from pika.recovery import ConfirmNumbering, TopologyRecord
 from pika.states import ChannelState
 
 if TYPE_CHECKING:
     from pika.connection import Connection
+    from pika.engine import events
 
 __all__ = ["MAX_CHANNELS", "Channel", "ContentFrameAssembler"]
 
@@ -43,6 +45,7 @@ _OnReturnCallback = Callable[["Channel", spec.Basic.Return, spec.BasicProperties
 _OnMessageCallback = Callable[["Channel", spec.Basic.Deliver, spec.BasicProperties, bytes], Any]
 _OnBasicGetCallback = Callable[["Channel", spec.Basic.GetOk, spec.BasicProperties, bytes], Any]
 _OnAckNackCallback = Callable[[frame.Method], Any]
+_OnTooLargeCallback = Callable[["Channel", exceptions.MessageTooLargeError], Any]
 _MethodCallback = Optional[Callable[[frame.Method], Any]]
 
 #: A request waiting for its reply: the reply classes, the handler, and for
@@ -88,6 +91,7 @@ class Channel(ChannelOperations, ChannelRecovery):
         self._on_cancel: list[_OnCancelCallback] = []
         self._on_flow: list[_OnFlowCallback] = []
         self._on_return: list[_OnReturnCallback] = []
+        self._on_too_large: list[_OnTooLargeCallback] = []
         self._on_ack_nack: _OnAckNackCallback | None = None
         self._close_after_open: tuple[int, str] | None = None
         self._closing_reason: tuple[int, str] = (0, "")
@@ -244,6 +248,21 @@ class Channel(ChannelOperations, ChannelRecovery):
 
     def remove_on_return_callback(self, callback: _OnReturnCallback) -> bool:
         return remove_from(self._on_return, callback)
+
+    def add_on_message_too_large_callback(self, callback: _OnTooLargeCallback) -> None:
+        """``callback(channel, error)`` for each message over the connection's
+        ``max_message_size``; ``error`` is a `MessageTooLargeError` carrying
+        the method, properties and declared body size. The body was
+        discarded and a delivery awaiting an acknowledgement was rejected
+        without requeue. With no such callback the error is raised out of
+        the I/O loop (like an exception from a callback); the channel and
+        the connection stay open either way."""
+        validation.require_callable(callback, "callback")
+        self._on_too_large.append(callback)
+
+    def remove_on_message_too_large_callback(self, callback: _OnTooLargeCallback) -> bool:
+        """Forget a callback given to `add_on_message_too_large_callback`."""
+        return remove_from(self._on_too_large, callback)
 
     # -------------------------------------------------------------- sending
 
@@ -461,7 +480,7 @@ class Channel(ChannelOperations, ChannelRecovery):
         ``add_callback(..., [spec.Basic.GetEmpty])``."""
         validation.require_str(queue, "queue")
         validation.require_callable(callback, "callback")
-        self._rpc(spec.Basic.Get(queue=queue, no_ack=auto_ack), callback)
+        self._rpc(spec.Basic.Get(queue=queue, no_ack=auto_ack), GetReply(callback, auto_ack))
 
     def confirm_delivery(
         self, ack_nack_callback: _OnAckNackCallback, callback: _MethodCallback = None
@@ -537,11 +556,24 @@ class Channel(ChannelOperations, ChannelRecovery):
             call_each(self._on_return, self, method, properties, body)
         else:
             if type(method) is spec.Basic.GetOk:
-                method.delivery_tag += self._tag_offset
-                self._max_tag = method.delivery_tag
+                self._number_delivery(method)
             callback = self._pop_reply(method)
             if callback is not None:
                 callback(self, method, properties, body)
+
+    def _number_delivery(self, method: spec.Basic.Deliver | spec.Basic.GetOk) -> None:
+        """Number a delivery after those seen before the last recovery (the
+        broker numbers a channel's deliveries in increasing order from 1;
+        `_on_content` does the same inline for Basic.Deliver)."""
+        if self._tag_offset:
+            method.delivery_tag += self._tag_offset
+        self._max_tag = method.delivery_tag
+
+    def _on_content_too_large(self, event: events.ContentTooLarge) -> None:
+        error = refuse(self, event)
+        if not self._on_too_large:
+            raise error
+        call_each(self._on_too_large, self, error)
 
     def _orphan_delivery(self, method: spec.Basic.Deliver) -> None:
         tag = str(method.consumer_tag)

@@ -161,6 +161,8 @@ class Connection(abc.ABC):
             channel_max=params.channel_max,
             frame_max=params.frame_max,
             heartbeat=heartbeat,
+            max_message_size=params.max_message_size,
+            tls=params.ssl_options is not None,
         )
 
     @staticmethod
@@ -271,6 +273,10 @@ class Connection(abc.ABC):
             self._on_blocked_event(event.method)  # type: ignore[attr-defined]
         elif kind is events.ConnectionUnblocked:
             self._on_unblocked_event(event.method)  # type: ignore[attr-defined]
+        elif kind is events.ContentTooLarge:
+            chan = self._channels.get(event.channel_number)  # type: ignore[attr-defined]
+            if chan is not None:
+                chan._on_content_too_large(event)  # type: ignore[arg-type]
 
     def _output_ready(self) -> None:
         """A command queued output: flush it once, at the end of this turn."""

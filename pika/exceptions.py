@@ -237,6 +237,48 @@ class NackError(AMQPChannelError):
         return _count_messages(len(self.messages), "rejected by the broker with Basic.Nack")
 
 
+class MessageTooLargeError(AMQPChannelError):
+    """Reported for a message whose header declared more than ``max_message_size`` bytes."""
+
+    def __init__(
+        self,
+        channel_number: int,
+        method: Any,
+        properties: Any,
+        body_size: int,
+        max_message_size: int,
+        rejected: bool,
+    ) -> None:
+        """The message's body was read and discarded without being kept; a
+        delivery that needed an acknowledgement was rejected with
+        ``requeue=False`` (so a dead-letter exchange receives it); the
+        channel and the connection stay open.
+
+        Attributes: ``channel_number``; ``method`` (the `Basic.Deliver`,
+        `Basic.GetOk` or `Basic.Return` that carried the message);
+        ``properties`` (its `BasicProperties`); ``body_size`` (the size its
+        header declared); ``max_message_size`` (the cap); ``rejected``
+        (whether this client rejected it).
+        """
+        super().__init__(channel_number, method, body_size, max_message_size)
+        self.channel_number = channel_number
+        self.method = method
+        self.properties = properties
+        self.body_size = body_size
+        self.max_message_size = max_message_size
+        self.rejected = rejected
+
+    def __str__(self) -> str:
+        tag = getattr(self.method, "delivery_tag", None)
+        which = f" (delivery tag {tag})" if tag is not None else ""
+        what = "rejected without requeue" if self.rejected else "not kept"
+        return (
+            f"channel {self.channel_number}: {self.method.NAME}{which} declared a body of "
+            f"{self.body_size} bytes, over max_message_size {self.max_message_size}; "
+            f"the body was discarded and the message {what}"
+        )
+
+
 class InvalidChannelNumber(AMQPError):
     """Raised when a channel number is outside 1..channel_max or otherwise unusable."""
 

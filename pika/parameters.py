@@ -117,6 +117,7 @@ class Parameters:
     DEFAULT_HEARTBEAT_TIMEOUT: HeartbeatSetting = None
     DEFAULT_HOST = "localhost"
     DEFAULT_LOCALE = "en_US"
+    DEFAULT_MAX_MESSAGE_SIZE = 128 * 1024 * 1024
     DEFAULT_PORT = 5672
     DEFAULT_RETRY_DELAY = 2.0
     DEFAULT_SOCKET_TIMEOUT = 10.0
@@ -145,6 +146,7 @@ class Parameters:
         "locale",
         "client_properties",
         "tcp_options",
+        "max_message_size",
     )
 
     def __init__(self) -> None:
@@ -164,6 +166,7 @@ class Parameters:
         self._locale: str = self.DEFAULT_LOCALE
         self._client_properties: Optional[Dict[str, Any]] = self.DEFAULT_CLIENT_PROPERTIES
         self._tcp_options: Optional[Dict[str, Any]] = self.DEFAULT_TCP_OPTIONS
+        self._max_message_size: int = self.DEFAULT_MAX_MESSAGE_SIZE
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Parameters):
@@ -337,6 +340,20 @@ class Parameters:
     def tcp_options(self, value: Optional[Dict[str, Any]]) -> None:
         self._tcp_options = _check_optional_dict("tcp_options", value)
 
+    @property
+    def max_message_size(self) -> int:
+        """Largest message body in bytes this client accepts (default 128 MiB; 0: no cap).
+
+        A message whose content header declares more is not kept: its body
+        is read and discarded, an unacknowledged delivery is rejected without
+        requeue, and the channel reports a `MessageTooLargeError`.
+        """
+        return self._max_message_size
+
+    @max_message_size.setter
+    def max_message_size(self, value: int) -> None:
+        self._max_message_size = _check_int("max_message_size", value, 0, None)
+
 
 class ConnectionParameters(Parameters):
     """Parameters given as keyword arguments; any argument left out keeps its default.
@@ -368,6 +385,7 @@ class ConnectionParameters(Parameters):
         blocked_connection_timeout: DefaultT[Optional[Number]] = _DEFAULT,
         client_properties: DefaultT[Optional[Dict[str, Any]]] = _DEFAULT,
         tcp_options: DefaultT[Optional[Dict[str, Any]]] = _DEFAULT,
+        max_message_size: DefaultT[int] = _DEFAULT,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -391,6 +409,7 @@ class ConnectionParameters(Parameters):
             "blocked_connection_timeout": blocked_connection_timeout,
             "client_properties": client_properties,
             "tcp_options": tcp_options,
+            "max_message_size": max_message_size,
         }
         for name, value in given.items():
             if value is not self._DEFAULT:
@@ -438,6 +457,7 @@ _URL_OPTIONS: Dict[str, Tuple[str, Callable[[str, str], Any]]] = {
     "heartbeat": ("heartbeat", _int_option),
     "heartbeat_interval": ("heartbeat", _int_option),
     "locale": ("locale", _text_option),
+    "max_message_size": ("max_message_size", _int_option),
     "retry_delay": ("retry_delay", _float_option),
     "socket_timeout": ("socket_timeout", _float_option),
     "ssl_options": ("ssl_options", _dict_option),
@@ -560,7 +580,7 @@ class URLParameters(Parameters):
     broker's certificate against the host name, and makes the default port
     5671. Query options: heartbeat (alias heartbeat_interval), channel_max,
     frame_max, connection_attempts, retry_delay, socket_timeout,
-    stack_timeout, blocked_connection_timeout, locale, and the dict literals
+    stack_timeout, blocked_connection_timeout, locale, max_message_size, and the dict literals
     client_properties, tcp_options and ssl_options (see
     `ssl_options_from_dict`; it also turns TLS on for an ``amqp`` URL).
     Anything malformed raises `ValueError` without quoting the password.

@@ -9,6 +9,8 @@ Fixtures:
 - ``tls_broker`` (session): an extra node with a TLS listener
   (``verify_peer``, client certificate optional) and EXTERNAL authentication
   for the client certificate in ``tls_broker.tls``;
+- ``strict_tls_broker`` (session): an extra node whose TLS listener requires
+  a client certificate and presents an expired server certificate;
 - ``broker_node_factory``: builds and boots nodes for one test
   (``broker_node_factory(label, start=True, **ExtraBrokerNode options)``)
   and removes them afterwards: for tests that break a node or need a
@@ -44,7 +46,9 @@ from tests.utils.extra_node import (
 
 FALLBACK_TIMEOUT = 60.0
 BROKER_FIXTURES = frozenset({"broker_url"})
-NODE_FIXTURES = frozenset({"extra_broker", "tls_broker", "broker_node_factory"})
+NODE_FIXTURES = frozenset(
+    {"extra_broker", "tls_broker", "strict_tls_broker", "broker_node_factory"}
+)
 
 # The session-scoped nodes that exist right now, by fixture name.
 _session_nodes: dict[str, ExtraBrokerNode] = {}
@@ -177,6 +181,13 @@ def extra_broker() -> Iterator[ExtraBrokerNode]:
 @pytest.fixture(scope="session")
 def tls_broker() -> Iterator[ExtraBrokerNode]:
     yield from _session_node("tls_broker", tls=True, external_auth=True)
+
+
+@pytest.fixture(scope="session")
+def strict_tls_broker() -> Iterator[ExtraBrokerNode]:
+    yield from _session_node(
+        "strict_tls_broker", tls=True, fail_if_no_peer_cert=True, expired_server_cert=True
+    )
 
 
 @pytest.fixture

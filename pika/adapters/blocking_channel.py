@@ -43,6 +43,7 @@ _MessageTuple = tuple[Optional[spec.Basic.Deliver], Optional[spec.BasicPropertie
 _Message = tuple[spec.Basic.Deliver, spec.BasicProperties, bytes]
 _OnMessage = Callable[["BlockingChannel", spec.Basic.Deliver, spec.BasicProperties, bytes], Any]
 _OnReturn = Callable[["BlockingChannel", spec.Basic.Return, spec.BasicProperties, bytes], Any]
+_OnTooLarge = Callable[["BlockingChannel", exceptions.MessageTooLargeError], Any]
 _NO_MESSAGE: _MessageTuple = (None, None, None)
 
 
@@ -87,14 +88,23 @@ class _Delivery:
 class _ConsumeGenerator:
     """The consumer behind `BlockingChannel.consume` and its message queue."""
 
-    __slots__ = ("auto_ack", "cancelled", "params", "queue", "tag")
+    __slots__ = ("auto_ack", "cancelled", "on_message", "params", "queue", "tag")
 
     def __init__(self, params: tuple[Any, ...], auto_ack: bool) -> None:
         self.params = params
         self.auto_ack = auto_ack
         self.tag = ""
+        self.on_message: Callable[..., None] | None = None
         self.cancelled = False
-        self.queue: collections.deque[_Message] = collections.deque()
+        # A MessageTooLargeError in the queue is raised by the generator.
+        self.queue: collections.deque[_Message | exceptions.MessageTooLargeError] = (
+            collections.deque()
+        )
+
+    def messages(self) -> list[_Message]:
+        """The messages waiting in the queue (those over max_message_size
+        were settled already)."""
+        return [item for item in self.queue if isinstance(item, tuple)]
 
 
 class BlockingChannel(BlockingOperations, ClosingContext):
@@ -112,6 +122,8 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         self._consumers: dict[str, bool] = {}
         self._generator: _ConsumeGenerator | None = None
         self._return_callbacks: list[_OnReturn] = []
+        self._too_large_callbacks: list[_OnTooLarge] = []
+        self._get_waiting: _Reply | None = None
         self._cancel_callbacks: list[Callable[[frame.Method], Any]] = []
         self._confirms: _ConfirmTracker | None = None
         self._publisher: PipelinedPublisher | None = None
@@ -120,6 +132,7 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         channel_impl.add_on_close_callback(self._on_impl_closed)
         channel_impl.add_on_return_callback(self._on_impl_return)
         channel_impl.add_on_cancel_callback(self._on_impl_cancel)
+        channel_impl.add_on_message_too_large_callback(self._on_impl_too_large)
 
     def __repr__(self) -> str:
         return f"<BlockingChannel impl={self._impl!r}>"
@@ -371,6 +384,36 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         validation.require_callable(callback, "callback")
         self._return_callbacks.append(callback)
 
+    def add_on_message_too_large_callback(self, callback: _OnTooLarge) -> None:
+        """``callback(channel, error)`` for each message over the connection's
+        ``max_message_size`` sent to a `basic_consume` consumer or returned,
+        run like consumers; ``error`` is a `MessageTooLargeError` (method,
+        properties, declared size). Without such a callback the error is
+        raised from `start_consuming`/`process_data_events`. The `consume`
+        generator raises it (calling `consume` again continues), and
+        `basic_get` raises it. The channel stays open."""
+        validation.require_callable(callback, "callback")
+        self._too_large_callbacks.append(callback)
+
+    def _on_impl_too_large(self, _impl: Channel, error: exceptions.MessageTooLargeError) -> None:
+        method = error.method
+        generator = self._generator
+        if type(method) is spec.Basic.GetOk:
+            if self._get_waiting is not None:
+                self._get_waiting(error)
+        elif generator is not None and generator.on_message is self._impl._consumers.get(
+            getattr(method, "consumer_tag", "")
+        ):
+            generator.queue.append(error)
+        else:
+            self._connection._ready.append(functools.partial(self._report_too_large, error))
+
+    def _report_too_large(self, error: exceptions.MessageTooLargeError) -> None:
+        if not self._too_large_callbacks:
+            raise error
+        for callback in list(self._too_large_callbacks):
+            callback(self, error)
+
     # ---------------------------------------------------------------- close
 
     def close(self, reply_code: int = 0, reply_text: str = "Normal shutdown") -> None:
@@ -481,9 +524,16 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         def start(done: _Reply) -> None:
             impl.basic_get(queue, done, auto_ack)
             impl.add_callback(done, [spec.Basic.GetEmpty])
+            self._get_waiting = done
 
-        args = self._request(start, reply)
+        try:
+            args = self._request(start, reply)
+        finally:
+            self._get_waiting = None
         if len(args) == 1:
+            if isinstance(args[0], exceptions.MessageTooLargeError):
+                impl.remove_callback(reply, [spec.Basic.GetEmpty])
+                raise args[0]
             return None, None, None
         impl.remove_callback(reply, [spec.Basic.GetEmpty])
         _impl, method, properties, body = args
@@ -539,7 +589,7 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         self._settle()
         generator = self._generator
         if generator is not None and generator.tag == consumer_tag:
-            unsent = list(generator.queue) if generator.auto_ack else []
+            unsent = generator.messages() if generator.auto_ack else []
             self.cancel()
             return unsent
         if consumer_tag not in self._consumers:
@@ -666,6 +716,8 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         while True:
             if messages:
                 message = messages.popleft()
+                if isinstance(message, exceptions.MessageTooLargeError):
+                    raise message
                 if not messages:
                     yield message
                     continue
@@ -700,6 +752,7 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         ) -> None:
             append((method, properties, body))
 
+        generator.on_message = on_message
         self._generator = generator
         try:
             reply = self._call(
@@ -730,7 +783,7 @@ class BlockingChannel(BlockingOperations, ClosingContext):
             self._call(self._impl.basic_cancel, generator.tag)
         self._generator = None
         generator.cancelled = True
-        pending = list(generator.queue)
+        pending = generator.messages()
         generator.queue.clear()
         if generator.auto_ack or not pending or not self._impl.is_open:
             return 0

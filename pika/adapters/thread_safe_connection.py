@@ -905,9 +905,11 @@ class Channel(ThreadSafeOperations):
         self._failure: Optional[exceptions.WorkQueueFullError] = None
         self._return_callbacks: list[_Function] = []
         self._cancel_callbacks: list[_Function] = []
+        self._too_large_callbacks: list[_Function] = []
         channel.add_on_close_callback(self._on_closed)
         channel.add_on_return_callback(self._on_return)
         channel.add_on_cancel_callback(self._on_cancel)
+        channel.add_on_message_too_large_callback(self._on_too_large)
         channel.add_callback(self._on_get_empty, [spec.Basic.GetEmpty], one_shot=False)
         wrapper._channels.add(self)
 
@@ -1177,10 +1179,11 @@ class Channel(ThreadSafeOperations):
         self, queue: str, auto_ack: bool = False, timeout: Optional[float] = DEFAULT_RPC_TIMEOUT
     ) -> tuple[Any, Any, Any]:
         """Fetch one message: ``(method, properties, body)``, or
-        ``(None, None, None)`` when the queue is empty."""
-        result: tuple[Any, Any, Any] = self._rpc(
-            "basic_get", timeout, self._get_on_loop, queue, auto_ack
-        )
+        ``(None, None, None)`` when the queue is empty. Raises
+        `MessageTooLargeError` for a message over ``max_message_size``."""
+        result: Any = self._rpc("basic_get", timeout, self._get_on_loop, queue, auto_ack)
+        if isinstance(result, exceptions.MessageTooLargeError):
+            raise result
         return result
 
     def _get_on_loop(self, queue: str, auto_ack: bool, callback: Callable[[Any], None]) -> None:
@@ -1206,6 +1209,29 @@ class Channel(ThreadSafeOperations):
         """``callback(method_frame)`` on the worker thread when the broker cancels a consumer."""
         validation.require_callable(callback, "callback")
         self._cancel_callbacks.append(callback)
+
+    def add_on_message_too_large_callback(
+        self, callback: Callable[[Channel, exceptions.MessageTooLargeError], Any]
+    ) -> None:
+        """``callback(channel, error)`` on the worker thread for each message
+        over the connection's ``max_message_size`` sent to a consumer or
+        returned; ``error`` is a `MessageTooLargeError` (method, properties,
+        declared size). Without such a callback it is logged as an error.
+        `basic_get` raises it. The channel stays open."""
+        validation.require_callable(callback, "callback")
+        self._too_large_callbacks.append(callback)
+
+    def _on_too_large(
+        self, _impl: channel_mod.Channel, error: exceptions.MessageTooLargeError
+    ) -> None:
+        if type(error.method) is spec.Basic.GetOk:
+            if self._gets:
+                self._gets.popleft()(error)
+            return
+        if not self._too_large_callbacks:
+            LOGGER.error("%s (no on_message_too_large callback is registered)", error)
+        for callback in list(self._too_large_callbacks):
+            self._hand_over(callback, (self, error))
 
     def add_on_return_callback(
         self, callback: Callable[[Channel, spec.Basic.Return, spec.BasicProperties, bytes], Any]

@@ -35,6 +35,7 @@ except ImportError as exc:
 
 from pika import amqp_object, channel, connection, exceptions, frame, spec
 from pika.adapters.twisted_operations import TwistedOperations
+from pika.adapters.utils.connection_workflow import AMQPConnectorStackTimeout
 from pika.confirms import ConfirmTracker
 from pika.engine.outbound import BytesLike
 
@@ -364,7 +365,10 @@ class _TwistedConnection(connection.Connection):
 
     It does not connect anything: the Twisted endpoint that created the
     protocol connects the stream and `TwistedProtocolConnection` passes it
-    on (`stream_made`, `stream_lost`).
+    on (`stream_made`, `stream_lost`). The AMQP handshake must end within
+    the parameters' ``stack_timeout`` from there, or the connection fails
+    with `AMQPConnectorStackTimeout` (the TCP and TLS set-up is the
+    endpoint's, with its own timeout).
     """
 
     def __init__(
@@ -378,14 +382,35 @@ class _TwistedConnection(connection.Connection):
         self._reactor = reactor
         self._transport: Any | None = None
         self._linger: Any | None = None
+        self._handshake_timer: Any | None = None
         super().__init__(parameters, on_open, on_open_error, on_close)
 
     def stream_made(self, transport: Any) -> None:
         self._transport = transport
+        if self.params.stack_timeout:
+            self._handshake_timer = self._reactor.callLater(
+                self.params.stack_timeout, self._on_handshake_timeout
+            )
         self._on_stream_connected()
+
+    def _on_handshake_timeout(self) -> None:
+        self._handshake_timer = None
+        if self.connection_state == self.CONNECTION_PROTOCOL:
+            self._terminate(
+                AMQPConnectorStackTimeout(
+                    f"connection not open after stack_timeout={self.params.stack_timeout} s"
+                )
+            )
+
+    def stop_handshake_timer(self) -> None:
+        """The handshake is over (opened, or the stream is gone)."""
+        timer, self._handshake_timer = self._handshake_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
 
     def stream_lost(self, reason: failure.Failure) -> None:
         self._transport = None
+        self.stop_handshake_timer()
         linger, self._linger = self._linger, None
         if linger is not None and linger.active():
             linger.cancel()
@@ -487,6 +512,7 @@ class TwistedProtocolConnection(protocol.Protocol):
         return self
 
     def _on_open(self, _connection: connection.Connection) -> None:
+        self._impl.stop_handshake_timer()
         self.connectionReady()
 
     def _on_open_error(self, _connection: connection.Connection, error: BaseException) -> None:

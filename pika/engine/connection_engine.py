@@ -58,6 +58,9 @@ _CHANNEL_CLOSE_OK = spec.Channel.CloseOk.INDEX
 _CHANNEL_OPEN_OK = spec.Channel.OpenOk.INDEX
 _CHANNEL_FLOW = spec.Channel.Flow.INDEX
 _NO_EVENT = object()
+#: First octets that are no AMQP frame: a protocol header ("AMQP"), a TLS
+#: alert or handshake record (followed by 3, TLS's major version).
+_NOT_AMQP = (b"A", b"\x15", b"\x16")
 _SERVER_CONTENT_METHODS = CONTENT_METHODS & SERVER_METHODS
 #: AMQP 0-9-1's frame-min-size (``spec.FRAME_MIN_SIZE`` keeps Pika's value).
 FRAME_MIN_SIZE = 4096
@@ -91,6 +94,7 @@ class _Channel:
         "close_code",
         "close_text",
         "content_method",
+        "discarding",
         "number",
         "properties",
         "received",
@@ -105,6 +109,8 @@ class _Channel:
         self.body_size = 0
         self.received = 0
         self.chunks: list[bytes] = []
+        # The body being received is over max_message_size: count, do not keep.
+        self.discarding = False
         self.close_code = 0
         self.close_text = ""
 
@@ -125,6 +131,7 @@ class ConnectionEngine:
         # The bytearray `receive_data` made itself (and so may trim in place).
         self._own_buffer: bytearray | None = None
         self._max_frame = max(config.frame_max, FRAME_MIN_SIZE)
+        self._max_message = config.max_message_size or -1
         self._writer = FrameWriter(self._max_frame)
         self._channels: dict[int, _Channel] = {}
         self._events: collections.deque[Event] = collections.deque()
@@ -204,9 +211,13 @@ class ConnectionEngine:
         detail = f": {error!r}" if error is not None else ""
         exc: Exception
         if self.state in (INIT, AWAIT_START):
-            exc = exceptions.IncompatibleProtocolError(
-                f"the stream closed before the broker sent Connection.Start{detail}"
+            what = (
+                "the TLS session ended before the broker sent Connection.Start (the broker "
+                "may require a client certificate, or refuse this client's TLS settings)"
+                if self.config.tls
+                else "the stream closed before the broker sent Connection.Start"
             )
+            exc = exceptions.IncompatibleProtocolError(f"{what}{detail}")
         elif self.state == AWAIT_TUNE and not self._refusal_is_announced():
             exc = exceptions.ProbableAuthenticationError(
                 f"the broker closed the stream after the login was sent{detail}"
@@ -251,8 +262,10 @@ class ConnectionEngine:
     def _next_frame(self) -> object:
         buf = self._buf
         pos = self._pos
-        if self.state == AWAIT_START and buf[pos : pos + 4] == b"AMQP":
-            return self._protocol_header_reply(buf, pos)
+        if self.state == AWAIT_START and buf[pos : pos + 1] in _NOT_AMQP:
+            outcome = self._not_amqp(buf, pos)
+            if outcome is not False:
+                return outcome
         try:
             found = scan_frame(buf, pos, self._max_frame)
         except exceptions.InvalidFrameError as exc:
@@ -285,16 +298,24 @@ class ConnectionEngine:
             return _NO_EVENT
         raise ProtocolViolation(spec.FRAME_ERROR, f"unknown frame type {frame_type}")
 
-    def _protocol_header_reply(self, buf: Buffer, pos: int) -> object:
-        if len(buf) - pos < 8:
-            return None
-        major, minor, revision = buf[pos + 5], buf[pos + 6], buf[pos + 7]
-        self._pos = pos + 8
-        self._terminate(
-            exceptions.IncompatibleProtocolError(
-                f"the broker does not speak AMQP 0-9-1; it offers {major}-{minor}-{revision}"
+    def _not_amqp(self, buf: Buffer, pos: int) -> object:
+        """An AMQP protocol header (the server offers another version) or a
+        TLS record (the port expects TLS) where Connection.Start was expected.
+        None: more bytes are needed; False: neither."""
+        if buf[pos : pos + 4] == b"AMQP":
+            if len(buf) - pos < 8:
+                return None
+            major, minor, revision = buf[pos + 5], buf[pos + 6], buf[pos + 7]
+            text = f"the broker does not speak AMQP 0-9-1; it offers {major}-{minor}-{revision}"
+        elif buf[pos + 1 : pos + 2] == b"\x03":
+            text = (
+                "the server answered with TLS instead of AMQP: this port expects TLS "
+                "connections (set ssl_options, or use an amqps:// URL)"
             )
-        )
+        else:
+            return False
+        self._pos = len(buf)
+        self._terminate(exceptions.IncompatibleProtocolError(text))
         return _NO_EVENT
 
     # --------------------------------------------------------------- content frames
@@ -318,6 +339,7 @@ class ConnectionEngine:
         chan.properties = properties
         chan.body_size = body_size
         chan.received = 0
+        chan.discarding = 0 <= self._max_message < body_size
         return _NO_EVENT
 
     def _body(self, channel: int, buf: Buffer, start: int, end: int) -> object:
@@ -334,6 +356,8 @@ class ConnectionEngine:
                     f"content body on channel {channel} is longer than the "
                     f"{chan.body_size} bytes its header declared",
                 )
+            if chan.discarding:
+                return self._discarded(chan)
             if chan.chunks:
                 chan.chunks.append(_copy(buf, start, end))
                 body = b"".join(chan.chunks)
@@ -347,9 +371,21 @@ class ConnectionEngine:
             if chan.state != CH_OPEN:
                 return _NO_EVENT
             return events.ContentReceived(channel, method, properties, body)  # type: ignore[arg-type]
-        chan.chunks.append(_copy(buf, start, end))
+        if not chan.discarding:
+            chan.chunks.append(_copy(buf, start, end))
         chan.received = received
         return _NO_EVENT
+
+    def _discarded(self, chan: _Channel) -> object:
+        """The last body frame of a message over max_message_size arrived."""
+        method = chan.content_method
+        properties = chan.properties
+        chan.content_method = None
+        chan.properties = None
+        chan.discarding = False
+        if chan.state != CH_OPEN:
+            return _NO_EVENT
+        return events.ContentTooLarge(chan.number, method, properties, chan.body_size)  # type: ignore[arg-type]
 
     def _whole_message(
         self, channel: int, method: amqp_object.Method
@@ -380,6 +416,8 @@ class ConnectionEngine:
         if body_size == 0:
             self._pos = header_end + 1
             return events.ContentReceived(channel, method, properties, b"")
+        if 0 <= self._max_message < body_size:
+            return None
         body_start = header_end + 8
         if available < body_start:
             return None

@@ -98,6 +98,25 @@ class MethodReceived(Event):
         self.method = method
 
 
+class ContentTooLarge(Event):
+    """A message whose header declared more than ``max_message_size`` bytes;
+    its body frames were read and discarded, none of it was kept."""
+
+    __slots__ = ("body_size", "channel_number", "method", "properties")
+
+    def __init__(
+        self,
+        channel_number: int,
+        method: amqp_object.Method,
+        properties: spec.BasicProperties,
+        body_size: int,
+    ) -> None:
+        self.channel_number = channel_number
+        self.method = method
+        self.properties = properties
+        self.body_size = body_size
+
+
 class ContentReceived(Event):
     """A whole message: Basic.Deliver, Basic.Return or Basic.GetOk with its
     properties and body."""

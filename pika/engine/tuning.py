@@ -37,6 +37,13 @@ class EngineConfig:
     (Pika's meaning); a positive number is negotiated (the smaller non-zero
     value wins); a callable is given the broker's proposal and its answer is
     used as is.
+
+    ``max_message_size``: a content header declaring a larger body makes
+    the engine discard that body as it arrives and report `ContentTooLarge`
+    instead of `ContentReceived`; 0 means no cap.
+
+    ``tls``: the stream is a TLS session (only used to explain a stream
+    that ends before Connection.Start).
     """
 
     credentials: Any
@@ -46,6 +53,8 @@ class EngineConfig:
     channel_max: int = 65535
     frame_max: int = 131072
     heartbeat: HeartbeatSetting = None
+    max_message_size: int = 0
+    tls: bool = False
 
 
 def client_properties(overrides: dict[str, Any] | None) -> dict[str, Any]:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from pika import frame
 from pika.adapters.base_connection import BaseConnection
@@ -28,6 +29,8 @@ from pika.channel import Channel
 from pika.connection import Parameters
 from tests.integration.select_support import Recorder
 from tests.utils.wait import WaitTimeout
+
+T = TypeVar("T")
 
 DEFAULT_WAIT = 10.0
 TICK = 0.01
@@ -183,9 +186,11 @@ class AdapterDriver:
         end = time.monotonic() + seconds
         self.until(lambda: time.monotonic() >= end, seconds + DEFAULT_WAIT, "sleep")
 
-    def connect(self, params: Parameters, rec: Recorder | None = None) -> BaseConnection:
-        """Open a connection; its close callback records ``"closed"`` in ``rec``."""
-        rec = rec if rec is not None else Recorder()
+    def attempt(
+        self, params: Parameters, rec: Recorder, timeout: float = DEFAULT_WAIT
+    ) -> BaseConnection:
+        """Start a connection and run the loop until it opens or fails to:
+        ``rec`` records ``"open"``, ``"open_error"`` and ``"closed"``."""
         # Each adapter adds ``custom_ioloop`` to BaseConnection's parameters.
         make: Any = self.kit.connection_class
         conn = make(
@@ -196,7 +201,15 @@ class AdapterDriver:
             custom_ioloop=self.loop,
         )
         self.connections.append(conn)
-        self.until(lambda: rec.get("open") or rec.get("open_error"), what="connection open")
+        self.until(
+            lambda: rec.get("open") or rec.get("open_error"), timeout, what="connection open"
+        )
+        return conn
+
+    def connect(self, params: Parameters, rec: Recorder | None = None) -> BaseConnection:
+        """Open a connection; its close callback records ``"closed"`` in ``rec``."""
+        rec = rec if rec is not None else Recorder()
+        conn = self.attempt(params, rec)
         if rec.get("open_error"):
             raise AssertionError(f"connection failed to open: {rec.get('open_error')[0][1]!r}")
         return conn
@@ -230,3 +243,17 @@ class AdapterDriver:
         # Some transports (asyncio's) close their socket on the next loop turn.
         self.sleep(0.05)
         self.kit.close(self.loop)
+
+
+def in_reactor(
+    reactor: Any, scenario: Callable[[], Coroutine[Any, Any, T]], timeout: float = 20
+) -> T:
+    """Run the coroutine ``scenario()`` in the reactor thread and return its result."""
+    from twisted.internet import defer, threads
+
+    def start() -> Any:
+        running: Any = scenario()
+        return defer.ensureDeferred(running).addTimeout(timeout, reactor)
+
+    result: T = threads.blockingCallFromThread(reactor, start)
+    return result

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine, Iterator
-from typing import Any, Callable, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -20,7 +20,7 @@ import pika.credentials
 from pika import exceptions, spec
 from pika.adapters.base_connection import BaseConnection
 from pika.connection import ConnectionParameters, SSLOptions, URLParameters
-from tests.integration.adapter_driver import KITS, AdapterDriver
+from tests.integration.adapter_driver import KITS, AdapterDriver, in_reactor
 from tests.integration.select_support import Recorder, unique
 from tests.utils import broker
 from tests.utils.extra_node import ExtraBrokerNode
@@ -28,9 +28,6 @@ from tests.utils.proxy import TcpProxy
 from tests.utils.wait import wait_until
 
 pytestmark = pytest.mark.broker
-
-T = TypeVar("T")
-
 
 @pytest.fixture(params=sorted(KITS))
 def driver(request: pytest.FixtureRequest) -> Iterator[AdapterDriver]:
@@ -373,38 +370,6 @@ def test_asyncio_without_a_loop_uses_its_own_and_sets_none(
 
 
 # ------------------------------------------------------------ Twisted's shape
-
-
-@pytest.fixture(scope="module")
-def reactor() -> Iterator[Any]:
-    """Twisted's global reactor, running in a thread for the whole module
-    (a reactor cannot be restarted)."""
-    import threading
-
-    from twisted.internet import reactor as installed
-
-    global_reactor: Any = installed
-    thread = threading.Thread(
-        target=global_reactor.run, kwargs={"installSignalHandlers": False}, daemon=True
-    )
-    thread.start()
-    yield global_reactor
-    global_reactor.callFromThread(global_reactor.stop)
-    thread.join(10)
-
-
-def in_reactor(
-    reactor: Any, scenario: Callable[[], Coroutine[Any, Any, T]], timeout: float = 20
-) -> T:
-    """Run the coroutine ``scenario()`` in the reactor thread and return its result."""
-    from twisted.internet import defer, threads
-
-    def start() -> Any:
-        running: Any = scenario()
-        return defer.ensureDeferred(running).addTimeout(timeout, reactor)
-
-    result: T = threads.blockingCallFromThread(reactor, start)
-    return result
 
 
 async def twisted_connect(reactor: Any, params: URLParameters) -> Any:

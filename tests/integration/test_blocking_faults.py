@@ -16,14 +16,12 @@ client talking to the broker through the TCP proxy:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
 
 from pika import exceptions
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
-from pika.connection import URLParameters
 from tests.integration.blocking_support import (
     broker_close,
     broker_connection_id,
@@ -40,13 +38,6 @@ pytestmark = pytest.mark.broker
 HEARTBEAT = 1
 PROMPT = 3.0
 """Seconds within which a reset or a broker close must surface."""
-
-
-@pytest.fixture
-def proxy(broker_url: str) -> Iterator[TcpProxy]:
-    url = URLParameters(broker_url)
-    with TcpProxy(url.host, url.port) as running:
-        yield running
 
 
 def wait_for_queue_declare(conn: BlockingConnection, chan: BlockingChannel, queue: str) -> None:

@@ -75,13 +75,6 @@ class Recording:
 
 
 @pytest.fixture
-def proxy(broker_url: str) -> Iterator[TcpProxy]:
-    params = URLParameters(broker_url)
-    with TcpProxy(params.host, params.port) as tcp_proxy:
-        yield tcp_proxy
-
-
-@pytest.fixture
 def direct(broker_url: str) -> Iterator[BlockingChannel]:
     """A channel on a plain connection straight to the broker."""
     with BlockingConnection(URLParameters(broker_url)) as conn:

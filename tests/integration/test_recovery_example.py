@@ -5,7 +5,6 @@ recovery and the queue's new name, and consumes again."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,13 +14,6 @@ from tests.integration.test_select_examples import ExampleProcess
 from tests.utils.proxy import TcpProxy
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
-
-
-@pytest.fixture
-def proxy(broker_url: str) -> Iterator[TcpProxy]:
-    params = URLParameters(broker_url)
-    with TcpProxy(params.host, params.port) as proxy:
-        yield proxy
 
 
 class Publisher:

@@ -31,13 +31,6 @@ pytestmark = pytest.mark.broker
 
 
 @pytest.fixture
-def proxy(broker_url: str) -> Iterator[TcpProxy]:
-    params = URLParameters(broker_url)
-    with TcpProxy(params.host, params.port) as proxy:
-        yield proxy
-
-
-@pytest.fixture
 def runner() -> Iterator[SelectRunner]:
     runner = SelectRunner()
     yield runner

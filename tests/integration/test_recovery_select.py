@@ -79,13 +79,6 @@ class Client:
         self.ioloop.close()
 
 
-@pytest.fixture
-def proxy(broker_url: str):  # type: ignore[no-untyped-def]
-    params = URLParameters(broker_url)
-    with TcpProxy(params.host, params.port) as proxy:
-        yield proxy
-
-
 def test_recovers_topology_and_consumers_after_a_cut(broker_url: str, proxy: TcpProxy) -> None:
     client = Client(proxy.rewrite_url(broker_url))
     try:

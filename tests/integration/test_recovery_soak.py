@@ -10,7 +10,6 @@ ack was lost with the connection) are counted and reported.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
@@ -31,13 +30,6 @@ pytestmark = pytest.mark.broker
 
 #: Seconds between cuts (counted from the moment both clients are back).
 CUT_INTERVAL = 0.5
-
-
-@pytest.fixture
-def proxy(broker_url: str) -> Iterator[TcpProxy]:
-    params = URLParameters(broker_url)
-    with TcpProxy(params.host, params.port) as proxy:
-        yield proxy
 
 
 def run_soak(

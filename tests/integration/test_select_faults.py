@@ -7,15 +7,22 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from pika import exceptions, frame, spec
+from pika import exceptions, spec
 from pika.adapters.select_connection import SelectConnection
-from pika.amqp_object import Method
 from pika.connection import ConnectionParameters, URLParameters
+from tests.integration.fake_broker import (
+    PROTOCOL_HEADER,
+    START,
+    frames,
+    handshake,
+    method_bytes,
+    method_frame,
+    open_channel_one,
+)
 from tests.integration.select_support import (
     Recorder,
     close_connection,
@@ -25,76 +32,6 @@ from tests.integration.select_support import (
 )
 from tests.utils.fake_server import FRAME_END, Script, ScriptedServer, raw_frame
 from tests.utils.proxy import TcpProxy
-
-PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
-
-
-# ---------------------------------------------------------------- fake broker
-
-
-def method_bytes(channel: int, method: Method) -> bytes:
-    return frame.Method(channel, method).marshal()
-
-
-def frames(count: int) -> Callable[[bytes], bool]:
-    """An expectation: ``count`` whole frames (or more) have arrived."""
-
-    def complete(data: bytes) -> bool:
-        offset = seen = 0
-        while len(data) - offset >= 7:
-            (size,) = struct.unpack_from(">I", data, offset + 3)
-            if len(data) - offset < size + 8:
-                break
-            offset += size + 8
-            seen += 1
-        return seen >= count and offset == len(data)
-
-    return complete
-
-
-def method_frame(channel: int, method_type: type[Method]) -> Callable[[bytes], bool]:
-    """An expectation: whole frames ending with ``method_type`` on ``channel``."""
-
-    def complete(data: bytes) -> bool:
-        offset, last = 0, None
-        while len(data) - offset >= 7:
-            kind, number, size = struct.unpack_from(">BHI", data, offset)
-            if len(data) - offset < size + 8:
-                return False
-            if kind == spec.FRAME_METHOD:
-                last = (number, struct.unpack_from(">I", data, offset + 7)[0])
-            offset += size + 8
-        return offset == len(data) and last == (channel, method_type.INDEX)
-
-    return complete
-
-
-START = spec.Connection.Start(
-    server_properties={
-        "product": "fake broker",
-        "capabilities": {"publisher_confirms": True, "basic.nack": True},
-    },
-    mechanisms=b"PLAIN",
-    locales=b"en_US",
-)
-
-
-def handshake(script: Script, heartbeat: int = 0, frame_max: int = 131072) -> Script:
-    """The broker's side of a successful connection handshake."""
-    return (
-        script.expect(PROTOCOL_HEADER)
-        .send(method_bytes(0, START))
-        .expect(frames(1))  # Start-Ok
-        .send(method_bytes(0, spec.Connection.Tune(2047, frame_max, heartbeat)))
-        .expect(frames(2))  # Tune-Ok, Open
-        .send(method_bytes(0, spec.Connection.OpenOk()))
-    )
-
-
-def open_channel_one(script: Script) -> Script:
-    return script.expect(method_frame(1, spec.Channel.Open)).send(
-        method_bytes(1, spec.Channel.OpenOk())
-    )
 
 
 def fake_params(server: ScriptedServer, **extra: Any) -> ConnectionParameters:

@@ -168,6 +168,30 @@ def test_protocol_header_reply_is_incompatible_protocol() -> None:
     assert "0-8-0" in str(error)
 
 
+@pytest.mark.parametrize(
+    "record",
+    [
+        b"\x15\x03\x03\x00\x02\x02\x32",  # a TLS alert (decode_error)
+        b"\x16\x03\x01\x00\x05hello",  # the start of a TLS handshake
+    ],
+)
+def test_tls_where_amqp_was_expected_is_incompatible_protocol(record: bytes) -> None:
+    engine = new_engine()
+    engine.start(0.0)
+    engine.take_output()
+    error = closed_with(engine, feed(engine, record))
+    assert isinstance(error, exceptions.IncompatibleProtocolError)
+    assert "answered with TLS" in str(error) and "ssl_options" in str(error)
+
+
+def test_tls_session_ending_before_start_says_so() -> None:
+    engine = new_engine(tls=True)
+    engine.start(0.0)
+    error = closed_with(engine, (engine.connection_lost(EOFError("eof")), drain(engine))[1])
+    assert isinstance(error, exceptions.IncompatibleProtocolError)
+    assert "TLS session ended" in str(error) and "client certificate" in str(error)
+
+
 def test_password_erased_after_start_ok_when_asked() -> None:
     credentials = PlainCredentials("u", "secret", erase_on_connect=True)
     engine = new_engine(credentials=credentials)

@@ -36,6 +36,7 @@ HIERARCHY = [
     ("InvalidChannelNumber", exceptions.AMQPError),
     ("InvalidFieldTypeException", exceptions.ProtocolSyntaxError),
     ("InvalidFrameError", exceptions.ProtocolSyntaxError),
+    ("MessageTooLargeError", exceptions.AMQPChannelError),
     ("MethodNotImplemented", exceptions.AMQPError),
     ("NackError", exceptions.AMQPChannelError),
     ("NoFreeChannels", exceptions.AMQPConnectionError),

@@ -110,6 +110,25 @@ def test_sleep_delays_the_next_step() -> None:
         assert time.monotonic() - started >= 0.3
 
 
+def test_trickle_sends_one_byte_at_a_time() -> None:
+    server = ScriptedServer(Script().trickle(b"abc", 0.2).close())
+    with server, connect(server) as sock:
+        started = time.monotonic()
+        first = sock.recv(10)
+        assert first == b"a"
+        assert first + read_until_eof(sock) == b"abc"
+        assert time.monotonic() - started >= 0.35
+        server.wait()
+
+
+def test_trickle_ends_quietly_when_the_client_leaves() -> None:
+    server = ScriptedServer(Script().trickle(b"x" * 100, 0.05))
+    with server:
+        with connect(server) as sock:
+            assert sock.recv(1) == b"x"
+        server.wait()
+
+
 def test_input_after_the_last_step_is_still_recorded() -> None:
     server = ScriptedServer()
     server.send(b"hello")

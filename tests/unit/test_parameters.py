@@ -64,6 +64,7 @@ INITIAL = [
     ("heartbeat", "DEFAULT_HEARTBEAT_TIMEOUT"),
     ("host", "DEFAULT_HOST"),
     ("locale", "DEFAULT_LOCALE"),
+    ("max_message_size", "DEFAULT_MAX_MESSAGE_SIZE"),
     ("port", "DEFAULT_PORT"),
     ("retry_delay", "DEFAULT_RETRY_DELAY"),
     ("socket_timeout", "DEFAULT_SOCKET_TIMEOUT"),
@@ -106,6 +107,9 @@ VALID = [
     ("client_properties", None),
     ("tcp_options", {"TCP_KEEPIDLE": 60}),
     ("tcp_options", None),
+    ("max_message_size", 0),
+    ("max_message_size", 1),
+    ("max_message_size", 2**40),
 ]
 
 INVALID = [
@@ -130,6 +134,10 @@ INVALID = [
     ("frame_max", 2**31, ValueError),
     ("frame_max", 131072.0, TypeError),
     ("heartbeat", -1, ValueError),
+    ("max_message_size", -1, ValueError),
+    ("max_message_size", 1.5, TypeError),
+    ("max_message_size", None, TypeError),
+    ("max_message_size", True, TypeError),
     ("heartbeat", 65536, ValueError),
     ("heartbeat", 1.5, TypeError),
     ("heartbeat", "60", TypeError),
@@ -316,6 +324,8 @@ URLS = [
     ("amqp://rabbit?stack_timeout=7.5", {"stack_timeout": 7.5}),
     ("amqp://rabbit?blocked_connection_timeout=60", {"blocked_connection_timeout": 60.0}),
     ("amqp://rabbit?locale=de_DE", {"locale": "de_DE"}),
+    ("amqp://rabbit?max_message_size=0", {"max_message_size": 0}),
+    ("amqp://rabbit?max_message_size=1048576", {"max_message_size": 1048576}),
     (
         "amqp://rabbit?client_properties={'connection_name':'worker%201','n':[1,2]}",
         {"client_properties": {"connection_name": "worker 1", "n": [1, 2]}},
@@ -371,6 +381,8 @@ URL_ERRORS = [
     ("amqp://rabbit?channel_max=1.5", "URL option channel_max must be an integer"),
     ("amqp://rabbit?frame_max=100", "frame_max must be between 4096 and 2147483647, not 100"),
     ("amqp://rabbit?connection_attempts=0", "connection_attempts must be >= 1, not 0"),
+    ("amqp://rabbit?max_message_size=-1", "max_message_size must be >= 0, not -1"),
+    ("amqp://rabbit?max_message_size=1e6", "URL option max_message_size must be an integer"),
     ("amqp://rabbit?retry_delay=soon", "URL option retry_delay must be a number"),
     ("amqp://rabbit?retry_delay=-1", "retry_delay must be >= 0 seconds, not -1.0"),
     ("amqp://rabbit?socket_timeout=0", "socket_timeout must be > 0 seconds or None, not 0.0"),

@@ -17,6 +17,7 @@ are handed to that user.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import os
@@ -118,12 +119,28 @@ class TlsFiles:
     client_common_name: str
 
     @classmethod
-    def generate(cls, directory: Path, client_common_name: str = "pika-test-client") -> TlsFiles:
+    def generate(
+        cls,
+        directory: Path,
+        client_common_name: str = "pika-test-client",
+        server_expired: bool = False,
+    ) -> TlsFiles:
+        """Make the files in ``directory``; ``server_expired`` issues a server
+        certificate whose validity ended yesterday."""
         import trustme
 
         directory.mkdir(parents=True, exist_ok=True)
         ca = trustme.CA()
-        server = ca.issue_cert(NODE_HOST, LOOPBACK)
+        if server_expired:
+            now = datetime.datetime.now(datetime.timezone.utc)
+            server = ca.issue_cert(
+                NODE_HOST,
+                LOOPBACK,
+                not_before=now - datetime.timedelta(days=30),
+                not_after=now - datetime.timedelta(days=1),
+            )
+        else:
+            server = ca.issue_cert(NODE_HOST, LOOPBACK)
         # Erlang's TLS rejects a client certificate whose (critical) SAN is empty.
         client = ca.issue_cert(client_common_name, common_name=client_common_name)
         files = cls(
@@ -154,7 +171,8 @@ class ExtraBrokerNode:
 
     ``tls`` adds a TLS listener on ``tls_port`` with ``ssl_options.verify =
     verify_peer``; ``fail_if_no_peer_cert`` makes a client certificate
-    mandatory; ``external_auth`` enables the ``rabbitmq_auth_mechanism_ssl``
+    mandatory; ``expired_server_cert`` gives the listener a certificate
+    whose validity has ended; ``external_auth`` enables the ``rabbitmq_auth_mechanism_ssl``
     plugin, offers EXTERNAL and creates a user named after the client
     certificate's common name. ``extra_config`` lines are appended to the
     node's ``rabbitmq.conf``. The guest/guest user works over 127.0.0.1.
@@ -166,6 +184,7 @@ class ExtraBrokerNode:
         *,
         tls: bool = False,
         fail_if_no_peer_cert: bool = False,
+        expired_server_cert: bool = False,
         external_auth: bool = False,
         extra_config: Sequence[str] = (),
         boot_timeout: float = DEFAULT_BOOT_TIMEOUT,
@@ -190,7 +209,9 @@ class ExtraBrokerNode:
         self._provisioned = False
         try:
             self.tls: Optional[TlsFiles] = (
-                TlsFiles.generate(self.directory / "tls") if tls else None
+                TlsFiles.generate(self.directory / "tls", server_expired=expired_server_cert)
+                if tls
+                else None
             )
             self._write_config(fail_if_no_peer_cert, extra_config)
             _give_to_server_user(self.directory)

@@ -72,6 +72,13 @@ class Script:
         self.steps.append(lambda session: session.sleep(seconds))
         return self
 
+    def trickle(self, data: bytes, interval: float) -> Script:
+        """Send ``data`` one byte every ``interval`` seconds; a client that
+        gives up meanwhile ends the connection (not a failure)."""
+        data = bytes(data)
+        self.steps.append(lambda session: session.trickle(data, interval))
+        return self
+
     def close(self, reset: bool = False) -> Script:
         """Close the connection: FIN, or RST with ``reset=True``. Ends the script."""
         self.steps.append(lambda session: session.close(reset))
@@ -128,6 +135,16 @@ class _Session:
 
     def sleep(self, seconds: float) -> bool:
         self.stopping.wait(seconds)
+        return False
+
+    def trickle(self, data: bytes, interval: float) -> bool:
+        for index in range(len(data)):
+            try:
+                self.sock.sendall(data[index : index + 1])
+            except OSError:
+                return True
+            if self.stopping.wait(interval):
+                return True
         return False
 
     def close(self, reset: bool) -> bool:

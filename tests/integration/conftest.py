@@ -1,0 +1,42 @@
+"""Fixtures of the integration tests (the suite-wide ones are in tests/conftest.py).
+
+- ``proxy``: a `TcpProxy` in front of the broker of ``broker_url``, to cut,
+  stall or slow a connection (``proxy.rewrite_url(broker_url)``);
+- ``reactor`` (session): Twisted's global reactor, running in a thread of
+  its own for the whole session (a reactor cannot be restarted, so every
+  module that needs it shares this one); drive it with
+  `adapter_driver.in_reactor`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pika.connection import URLParameters
+from tests.utils.proxy import TcpProxy
+
+
+@pytest.fixture(scope="session")
+def reactor() -> Iterator[Any]:
+    pytest.importorskip("twisted")
+    from twisted.internet import reactor as installed
+
+    global_reactor: Any = installed
+    thread = threading.Thread(
+        target=global_reactor.run, kwargs={"installSignalHandlers": False}, daemon=True
+    )
+    thread.start()
+    yield global_reactor
+    global_reactor.callFromThread(global_reactor.stop)
+    thread.join(10)
+
+
+@pytest.fixture
+def proxy(broker_url: str) -> Iterator[TcpProxy]:
+    target = URLParameters(broker_url)
+    with TcpProxy(target.host, target.port) as running:
+        yield running
