@@ -22,7 +22,6 @@ from pika.callbacks import call_each, remove_from
 from pika.channel_operations import ChannelOperations
 from pika.channel_recovery import ChannelRecovery
 from pika.content_assembler import ContentFrameAssembler
-from pika.message_limit import GetReply, refuse
 from pika.operations import BY_NAME as _OPERATIONS
 from pika.recovery import ConfirmNumbering, TopologyRecord
 from pika.states import ChannelState
@@ -480,7 +479,7 @@ class Channel(ChannelOperations, ChannelRecovery):
         ``add_callback(..., [spec.Basic.GetEmpty])``."""
         validation.require_str(queue, "queue")
         validation.require_callable(callback, "callback")
-        self._rpc(spec.Basic.Get(queue=queue, no_ack=auto_ack), GetReply(callback, auto_ack))
+        self._rpc(spec.Basic.Get(queue=queue, no_ack=auto_ack), _GetReply(callback, auto_ack))
 
     def confirm_delivery(
         self, ack_nack_callback: _OnAckNackCallback, callback: _MethodCallback = None
@@ -570,7 +569,39 @@ class Channel(ChannelOperations, ChannelRecovery):
         self._max_tag = method.delivery_tag
 
     def _on_content_too_large(self, event: events.ContentTooLarge) -> None:
-        error = refuse(self, event)
+        """A message over ``max_message_size`` whose body the engine
+        discarded: settle it and report a `MessageTooLargeError`.
+
+        A Basic.Deliver to a manually acknowledging consumer (or to one the
+        channel does not know, whose deliveries are otherwise requeued) and
+        the Basic.GetOk of a manual `basic_get` are rejected with
+        ``requeue=False``, so a dead-letter exchange receives them; the
+        GetOk also answers its `basic_get`, whose callback does not run.
+        """
+        method = event.method
+        needs_ack = False
+        tag = 0
+        if isinstance(method, spec.Basic.Deliver):
+            self._number_delivery(method)
+            tag = method.delivery_tag
+            consumer = str(method.consumer_tag)
+            needs_ack = not self._auto_ack.get(consumer, self._cancelled.get(consumer, False))
+        elif isinstance(method, spec.Basic.GetOk):
+            self._number_delivery(method)
+            tag = method.delivery_tag
+            handler = self._pop_reply(method)
+            needs_ack = not (isinstance(handler, _GetReply) and handler.auto_ack)
+        rejected = needs_ack and self.is_open
+        if rejected:
+            self.basic_reject(tag, requeue=False)
+        error = exceptions.MessageTooLargeError(
+            self.channel_number,
+            method,
+            event.properties,
+            event.body_size,
+            self.connection.params.max_message_size,
+            rejected,
+        )
         if not self._on_too_large:
             raise error
         call_each(self._on_too_large, self, error)
@@ -723,3 +754,17 @@ def _recording(
             callback(reply)
 
     return on_reply
+
+
+class _GetReply:
+    """The handler of one Basic.Get, remembering whether it was ``auto_ack``
+    (a Basic.GetOk does not say, and only a manual get may be rejected)."""
+
+    __slots__ = ("auto_ack", "callback")
+
+    def __init__(self, callback: Callable[..., Any], auto_ack: bool) -> None:
+        self.callback = callback
+        self.auto_ack = auto_ack
+
+    def __call__(self, *args: Any) -> Any:
+        return self.callback(*args)
