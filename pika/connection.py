@@ -27,7 +27,9 @@ error, 502 syntax error, 505 unexpected frame...). The wait for the
 broker's Close-Ok is bounded by `CLOSE_OK_TIMEOUT`. Failures while opening
 are AMQPConnectionError subclasses as well (IncompatibleProtocolError,
 ProbableAuthenticationError, ProbableAccessDeniedError,
-ConnectionOpenAborted, the connection workflow's errors).
+ConnectionOpenAborted, the connection workflow's errors). While no
+open-error callback of the application's is set, a failed open is raised
+out of the event loop as ConnectionOpenFailed, whose ``error`` is the reason.
 """
 
 from __future__ import annotations
@@ -165,9 +167,11 @@ class Connection(abc.ABC):
             tls=params.ssl_options is not None,
         )
 
-    @staticmethod
-    def _default_open_error(connection: Connection, error: BaseException) -> None:
+    def _default_open_error(self, connection: Connection, error: BaseException) -> None:
+        """The open-error callback while the application has none: the
+        failure leaves the event loop as `exceptions.ConnectionOpenFailed`."""
         LOGGER.error("%r failed to open: %r", connection, error)
+        self._adapter_raise_from_loop(exceptions.ConnectionOpenFailed(error))
 
     # -------------------------------------------------------------- adapter API
 
@@ -203,6 +207,16 @@ class Connection(abc.ABC):
         """The clock `_adapter_call_later` delays count in (seconds):
         `time.monotonic` unless the adapter's loop keeps its own."""
         return time.monotonic()
+
+    def _adapter_raise_from_loop(self, error: BaseException) -> None:
+        """Raise ``error`` out of whatever runs the event loop (here: from a
+        callback on the loop's next turn; adapters whose loop swallows a
+        callback's exceptions do better)."""
+
+        def raise_error() -> None:
+            raise error
+
+        self._adapter_add_callback(raise_error)
 
     def _on_stream_connected(self) -> None:
         """The transport is up: start the AMQP handshake."""

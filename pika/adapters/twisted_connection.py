@@ -35,7 +35,7 @@ except ImportError as exc:
 
 from pika import amqp_object, channel, connection, exceptions, frame, spec
 from pika.adapters.twisted_operations import TwistedOperations
-from pika.adapters.utils.connection_workflow import AMQPConnectorStackTimeout
+from pika.adapters.utils import connection_workflow
 from pika.confirms import ConfirmTracker
 from pika.engine.outbound import BytesLike
 
@@ -382,39 +382,47 @@ class _TwistedConnection(connection.Connection):
         self._reactor = reactor
         self._transport: Any | None = None
         self._linger: Any | None = None
-        self._handshake_timer: Any | None = None
+        self._open_deadline: Any | None = None
         super().__init__(parameters, on_open, on_open_error, on_close)
 
     def stream_made(self, transport: Any) -> None:
+        """The stream is up: start the handshake, which must end within
+        ``stack_timeout`` (the endpoint bounds the TCP connect itself)."""
         self._transport = transport
         if self.params.stack_timeout:
-            self._handshake_timer = self._reactor.callLater(
-                self.params.stack_timeout, self._on_handshake_timeout
+            self._open_deadline = self._reactor.callLater(
+                self.params.stack_timeout, self._on_stack_timeout
             )
         self._on_stream_connected()
 
-    def _on_handshake_timeout(self) -> None:
-        self._handshake_timer = None
-        if self.connection_state == self.CONNECTION_PROTOCOL:
-            self._terminate(
-                AMQPConnectorStackTimeout(
-                    f"connection not open after stack_timeout={self.params.stack_timeout} s"
-                )
-            )
-
-    def stop_handshake_timer(self) -> None:
-        """The handshake is over (opened, or the stream is gone)."""
-        timer, self._handshake_timer = self._handshake_timer, None
-        if timer is not None and timer.active():
-            timer.cancel()
-
     def stream_lost(self, reason: failure.Failure) -> None:
         self._transport = None
-        self.stop_handshake_timer()
+        self._cancel_open_deadline()
         linger, self._linger = self._linger, None
         if linger is not None and linger.active():
             linger.cancel()
         self._on_stream_terminated(reason.value)
+
+    def _on_opened(self) -> None:
+        self._cancel_open_deadline()
+        super()._on_opened()
+
+    def _cancel_open_deadline(self) -> None:
+        deadline, self._open_deadline = self._open_deadline, None
+        if deadline is not None and deadline.active():
+            deadline.cancel()
+
+    def _on_stack_timeout(self) -> None:
+        self._open_deadline = None
+        if self.is_open or self.is_closed:
+            return
+        self._terminate(
+            connection_workflow.AMQPConnectorStackTimeout(
+                f"connection not open after stack_timeout={self.params.stack_timeout} s",
+                host=self.params.host,
+                port=self.params.port,
+            )
+        )
 
     def _adapter_connect_stream(self) -> None:
         """Nothing to start: Twisted's endpoint connects the stream and the
@@ -512,7 +520,6 @@ class TwistedProtocolConnection(protocol.Protocol):
         return self
 
     def _on_open(self, _connection: connection.Connection) -> None:
-        self._impl.stop_handshake_timer()
         self.connectionReady()
 
     def _on_open_error(self, _connection: connection.Connection, error: BaseException) -> None:

@@ -5,7 +5,10 @@
 - ``reactor`` (session): Twisted's global reactor, running in a thread of
   its own for the whole session (a reactor cannot be restarted, so every
   module that needs it shares this one); drive it with
-  `adapter_driver.in_reactor`.
+  `adapter_driver.in_reactor`;
+- ``driver``: an `AdapterDriver` for each callback adapter in turn (the
+  test runs once per adapter), closed afterwards;
+- ``params``: the broker's URL as `URLParameters`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import pytest
 
 from pika.connection import URLParameters
+from tests.integration.adapter_driver import KITS, AdapterDriver
 from tests.utils.proxy import TcpProxy
 
 
@@ -40,3 +44,15 @@ def proxy(broker_url: str) -> Iterator[TcpProxy]:
     target = URLParameters(broker_url)
     with TcpProxy(target.host, target.port) as running:
         yield running
+
+
+@pytest.fixture(params=sorted(KITS))
+def driver(request: pytest.FixtureRequest) -> Iterator[AdapterDriver]:
+    adapter = AdapterDriver(KITS[request.param]())
+    yield adapter
+    adapter.close()
+
+
+@pytest.fixture
+def params(broker_url: str) -> URLParameters:
+    return URLParameters(broker_url)

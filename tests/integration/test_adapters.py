@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,32 +18,17 @@ import pytest
 import pika.credentials
 from pika import exceptions, spec
 from pika.adapters.base_connection import BaseConnection
+from pika.adapters.utils.connection_workflow import AMQPConnectorStackTimeout
 from pika.connection import ConnectionParameters, SSLOptions, URLParameters
-from tests.integration.adapter_driver import KITS, AdapterDriver, in_reactor
+from tests.integration.adapter_driver import AdapterDriver, in_reactor
 from tests.integration.select_support import Recorder, unique
 from tests.utils import broker
 from tests.utils.extra_node import ExtraBrokerNode
+from tests.utils.fake_server import Script, ScriptedServer
 from tests.utils.proxy import TcpProxy
 from tests.utils.wait import wait_until
 
 pytestmark = pytest.mark.broker
-
-@pytest.fixture(params=sorted(KITS))
-def driver(request: pytest.FixtureRequest) -> Iterator[AdapterDriver]:
-    adapter = AdapterDriver(KITS[request.param]())
-    yield adapter
-    adapter.close()
-
-
-@pytest.fixture
-def params(broker_url: str) -> URLParameters:
-    return URLParameters(broker_url)
-
-
-@pytest.fixture
-def proxy(params: URLParameters) -> Iterator[TcpProxy]:
-    with TcpProxy(params.host, params.port) as tcp_proxy:
-        yield tcp_proxy
 
 
 def through(proxy: TcpProxy, broker_url: str, **query: Any) -> URLParameters:
@@ -486,6 +470,33 @@ def test_twisted_open_failure_fails_ready(reactor: Any, broker_url: str) -> None
         raise AssertionError("the connection opened with a wrong password")
 
     assert isinstance(in_reactor(reactor, scenario), exceptions.AMQPConnectionError)
+
+
+def test_twisted_silent_server_fails_ready_after_stack_timeout(reactor: Any) -> None:
+    """Twisted's endpoint makes the TCP connection (a refused port fails its
+    own Deferred); the AMQP handshake is bounded by ``stack_timeout``, so a
+    server that accepts and never answers fails ``ready``."""
+    from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+
+    from pika.adapters.twisted_connection import TwistedProtocolConnection
+
+    server = ScriptedServer(Script().expect(b"AMQP\x00\x00\x09\x01"))
+    with server:
+        params = ConnectionParameters("127.0.0.1", server.port, stack_timeout=1.5)
+
+        async def scenario() -> tuple[Any, BaseException]:
+            endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", server.port)
+            amqp = await connectProtocol(endpoint, TwistedProtocolConnection(params, reactor))
+            try:
+                await amqp.ready
+            except exceptions.AMQPConnectionError as error:
+                return amqp, error
+            raise AssertionError("opened against a server that never answers")
+
+        amqp, error = in_reactor(reactor, scenario)
+        server.wait()  # the client did send its protocol header
+    assert isinstance(error, AMQPConnectorStackTimeout), repr(error)
+    assert amqp.is_closed
 
 
 @pytest.mark.parametrize("fault", ["cut", "stall"])

@@ -3,7 +3,6 @@ opening, closing, heartbeats, blocking notices, update_secret (no broker)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import pytest
@@ -81,12 +80,13 @@ def test_access_refused_during_open_reaches_the_open_error_callback() -> None:
     assert isinstance(events.open_errors[0], exceptions.ProbableAccessDeniedError)
 
 
-def test_default_open_error_callback_logs(caplog: pytest.LogCaptureFixture) -> None:
+def test_default_open_error_callback_raises_out_of_the_loop() -> None:
     pair = ConnectionPair()
     pair.run()
-    with caplog.at_level(logging.ERROR, logger="pika.connection"):
+    with pytest.raises(exceptions.ConnectionOpenFailed) as raised:
         pair.drop()
-    assert "failed to open" in caplog.text
+    assert isinstance(raised.value.error, exceptions.IncompatibleProtocolError)
+    assert pair.conn.is_closed
 
 
 def test_close_while_opening_aborts_the_open() -> None:
