@@ -349,7 +349,7 @@ def test_update_secret(broker: ScriptedBroker, conn: BlockingConnection) -> None
 
 
 def test_parameters_checks(broker: ScriptedBroker) -> None:
-    with pytest.raises((TypeError, ValueError)):
+    with pytest.raises(ValueError, match="empty"):
         BlockingConnection([], _impl_class=memory_select_connection(broker))
     with pytest.raises(TypeError):
         connect(broker, recovery="yes")
