@@ -341,3 +341,15 @@ def test_publish_during_a_recovery_is_held_and_confirmed_after(broker: ScriptedB
     published = [m.routing_key for _n, m in broker.stream.received if type(m) is spec.Basic.Publish]
     assert published == ["held"]
     conn.close()
+
+
+def test_channel_opened_after_its_caller_gave_up_is_closed(
+    broker: ScriptedBroker, conn: ts.Connection
+) -> None:
+    broker.answer(spec.Channel.Open, lambda ch, m: b"")
+    with pytest.raises(ts.ReplyTimeout):
+        conn.channel(timeout=0.05)
+    broker.answer(spec.Channel.Open, None)
+    broker.stream.push(method_bytes(1, spec.Channel.OpenOk()))
+    broker.wait_for_received(spec.Channel.Close, 1, WAIT)
+    assert conn.channel().channel_number == 1  # the number is free again
