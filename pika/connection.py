@@ -45,6 +45,7 @@ from pika import channel as channel_mod
 from pika import exceptions, frame, spec, validation
 from pika.callbacks import call_each, remove_from
 from pika.connection_recovery import ConnectionRecovery
+from pika.credentials import PlainCredentials
 from pika.engine import ConnectionEngine, EngineConfig, events
 from pika.engine.outbound import BytesLike
 from pika.engine.tuning import PRODUCT, HeartbeatSetting
@@ -117,6 +118,8 @@ class Connection(abc.ABC):
         self._on_blocked: list[_OnBlocked] = []
         self._on_unblocked: list[_OnBlocked] = []
         self._update_secret_callbacks: list[Callable[[frame.Method], Any] | None] = []
+        # (username, secret) of the last update_secret: a reconnect logs in with it.
+        self._updated_secret: tuple[str, str] | None = None
         self._backpressure: list[Callable[[Connection], Any]] = []
         self._backpressure_multiplier = 10
         self._bytes_emitted = 0
@@ -156,7 +159,7 @@ class Connection(abc.ABC):
         else:
             heartbeat = setting
         return EngineConfig(
-            credentials=params.credentials,
+            credentials=self._login_credentials(params),
             virtual_host=params.virtual_host,
             client_properties=params.client_properties,
             locale=params.locale,
@@ -166,6 +169,20 @@ class Connection(abc.ABC):
             max_message_size=params.max_message_size,
             tls=params.ssl_options is not None,
         )
+
+    def _login_credentials(self, params: Parameters) -> Any:
+        """``params``' credentials, with the secret of the last `update_secret`
+        when they are a PLAIN login of the same user (so that a recovery does
+        not log in with an expired token); ``params`` is left as it is."""
+        credentials = params.credentials
+        updated = self._updated_secret
+        if (
+            updated is None
+            or not isinstance(credentials, PlainCredentials)
+            or credentials.username != updated[0]
+        ):
+            return credentials
+        return PlainCredentials(updated[0], updated[1], credentials.erase_on_connect)
 
     def _default_open_error(self, connection: Connection, error: BaseException) -> None:
         """The open-error callback while the application has none: the
@@ -705,14 +722,25 @@ class Connection(abc.ABC):
         reason: str,
         callback: Callable[[frame.Method], Any] | None = None,
     ) -> None:
-        """Send Connection.UpdateSecret (e.g. a refreshed OAuth token)."""
+        """Send Connection.UpdateSecret (e.g. a refreshed OAuth token).
+
+        With PLAIN credentials, later reconnects of an automatic recovery
+        log in with ``new_secret`` (the parameters object is not changed).
+        """
         if not isinstance(new_secret, str) or not isinstance(reason, str):
             raise TypeError("new_secret and reason must be str")
         if callback is not None and not callable(callback):
             raise TypeError("callback must be callable")
         self._engine.update_secret(new_secret, reason)
         self._update_secret_callbacks.append(callback)
+        self._remember_secret(new_secret)
         self._output_ready()
+
+    def _remember_secret(self, new_secret: str) -> None:
+        """Keep ``new_secret`` for the logins of later reconnects."""
+        credentials = self.params.credentials
+        if isinstance(credentials, PlainCredentials):
+            self._updated_secret = (credentials.username, new_secret)
 
     def add_on_open_callback(self, callback: _OnOpen) -> None:
         validation.require_callable(callback, "callback")

@@ -10,6 +10,7 @@ import pytest
 
 from pika import exceptions, frame, spec
 from pika.connection import ConnectionParameters
+from pika.credentials import PlainCredentials
 from pika.recovery import RecoveryPolicy
 from tests.utils.memory_transport import ConnectionPair, open_pair, server_start
 
@@ -659,3 +660,18 @@ def test_refused_login_on_a_reconnect_ends_the_recovery() -> None:
     assert rec.kinds() == ["started", "failed", "closed"]
     assert isinstance(rec.log[1][1], exceptions.ProbableAuthenticationError)
     assert pair.conn.is_closed and pair.clock.pending() == []
+
+
+def test_a_reconnect_logs_in_with_the_updated_secret() -> None:
+    params = ConnectionParameters(credentials=PlainCredentials("svc", "token-1"))
+    pair = open_pair(params)
+    pair.conn.enable_recovery(POLICY)
+    pair.conn.update_secret("token-2", "refreshed")
+    pair.expect(spec.Connection.UpdateSecret)
+    pair.drop()
+    pair.advance(1)
+    assert pair.sent() == [frame.ProtocolHeader()]
+    pair.send(0, server_start())
+    (start_ok,) = pair.expect(spec.Connection.StartOk)
+    assert start_ok.response == b"\0svc\0token-2"
+    assert params.credentials.password == "token-1"

@@ -271,7 +271,6 @@ def test_recovery_interrupts_waiting_calls_and_holds_new_ones(broker: ScriptedBr
     broker.cut_on(spec.Queue.Purge)
     with pytest.raises(ts.ConnectionInterrupted):
         chan.queue_purge(name)
-    broker.answer(spec.Queue.Purge, None)
     assert events.get(timeout=WAIT) == "started"
     # A call made now waits for the recovery and then runs.
     assert chan.queue_purge("other").method.message_count == 0
@@ -326,3 +325,38 @@ def test_abort_drops_the_stream_without_the_close_handshake(broker: ScriptedBrok
     assert conn.is_closed
     assert broker.received(spec.Connection.Close) == []
     assert isinstance(closed.get(timeout=WAIT), exceptions.AMQPConnectionError)
+
+
+def test_publish_during_a_recovery_is_held_and_confirmed_after(broker: ScriptedBroker) -> None:
+    policy = RecoveryPolicy(initial_delay=0.01, max_delay=0.05, jitter=0)
+    conn = connect(broker, recovery=policy)
+    chan = conn.channel()
+    chan.confirm_delivery(lambda f: None)
+    recovering = threading.Event()
+    conn.add_on_recovery_started_callback(lambda c, e: recovering.set())
+    broker.refuse = 10**6  # reconnects fail until the test lets them through
+    broker.stream.lose(ConnectionResetError("cut"))
+    assert recovering.wait(WAIT)
+    assert conn.is_recovering and not chan.is_open and not chan.is_closed
+    fates: queue.Queue[Any] = queue.Queue()
+    chan.basic_publish("", "held", b"x", on_publish=fates.put)
+    with pytest.raises(queue.Empty):
+        fates.get(timeout=0.1)
+    broker.refuse = 0
+    assert fates.get(timeout=WAIT) is None
+    assert len(broker.streams) == 2
+    published = [m.routing_key for _n, m in broker.stream.received if type(m) is spec.Basic.Publish]
+    assert published == ["held"]
+    conn.close()
+
+
+def test_channel_opened_after_its_caller_gave_up_is_closed(
+    broker: ScriptedBroker, conn: ts.Connection
+) -> None:
+    broker.answer(spec.Channel.Open, lambda ch, m: b"")
+    with pytest.raises(ts.ReplyTimeout):
+        conn.channel(timeout=0.05)
+    broker.answer(spec.Channel.Open, None)
+    broker.stream.push(method_bytes(1, spec.Channel.OpenOk()))
+    broker.wait_for_received(spec.Channel.Close, 1, WAIT)
+    assert conn.channel().channel_number == 1  # the number is free again

@@ -421,10 +421,11 @@ class ScriptedBroker:
             self._answers[request] = responder
 
     def cut_on(self, request: type) -> None:
-        """Answer each ``request`` by breaking the stream (a connection
-        reset) instead of replying."""
+        """Answer the next ``request`` by breaking the stream (a connection
+        reset) instead of replying; later ones get the default answer."""
 
         def cut(_channel: int, _method: Any) -> bytes:
+            self._answers.pop(request, None)
             self.stream.lose(ConnectionResetError("cut by the scripted broker"))
             return b""
 
