@@ -396,3 +396,21 @@ class AMQPConnectionWorkflow(AbstractAMQPConnectionWorkflow):
         on_done, self._on_done = self._on_done, None
         if on_done is not None:
             on_done(result)
+
+
+def failure_to_raise(error: BaseException) -> BaseException:
+    """The exception to raise for a failed connection workflow.
+
+    A refused login or virtual host is raised as the handshake's own error
+    (ProbableAuthenticationError, ProbableAccessDeniedError, ...), as Pika
+    does; anything else as the workflow's error, which lists every attempt.
+    """
+    if isinstance(error, AMQPConnectionWorkflowFailed) and error.exceptions:
+        last = error.exceptions[-1]
+        if isinstance(last, AMQPConnectorAMQPHandshakeError) and isinstance(
+            last.exception, exceptions.AMQPConnectionError
+        ):
+            return last.exception
+    if isinstance(error, exceptions.AMQPConnectionError):
+        return error
+    return exceptions.AMQPConnectionError(repr(error))
