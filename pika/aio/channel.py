@@ -399,22 +399,20 @@ class Channel(AioOperations, ClosingOnExit):
         if not impl.is_open:
             await self._ready()
         future = self._loop.create_future()
-        tag = impl.basic_consume(
-            queue,
-            on_message,
-            auto_ack,
-            exclusive,
-            consumer_tag,
-            arguments,
-            callback=functools.partial(settle, future),
-        )
-        try:
-            await self._wait(future)
-        except asyncio.CancelledError:
-            # Nobody learns the tag: stop the consumer.
-            if impl.is_open and tag in impl.consumer_tags:
+
+        def started(method_frame: frame.Method) -> None:
+            if not future.done():
+                settle(future, method_frame)
+            elif impl.is_open and tag in impl.consumer_tags:
+                # The caller was cancelled and never learns the tag: stop the
+                # consumer, now that the broker has it (a Basic.Cancel sent
+                # before its ConsumeOk can crash RabbitMQ's channel).
                 impl.basic_cancel(tag)
-            raise
+
+        tag = impl.basic_consume(
+            queue, on_message, auto_ack, exclusive, consumer_tag, arguments, callback=started
+        )
+        await self._wait(future)
         return tag
 
     async def basic_cancel(

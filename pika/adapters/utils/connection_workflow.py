@@ -317,7 +317,9 @@ class AMQPConnectionWorkflow(AbstractAMQPConnectionWorkflow):
             raise AMQPConnectionWorkflowWrongState("workflow not running")
         if self._connector is not None:
             connector, self._connector = self._connector, None
-            connector._on_done = None
+            # Its socket and half-open connection are dropped; the workflow
+            # reports the abort itself, below.
+            connector._on_done = _ignore
             connector._fail(AMQPConnectorAborted("aborted"))
         if self._pending is not None:
             self._pending.cancel()
@@ -396,6 +398,10 @@ class AMQPConnectionWorkflow(AbstractAMQPConnectionWorkflow):
         on_done, self._on_done = self._on_done, None
         if on_done is not None:
             on_done(result)
+
+
+def _ignore(_result: Any) -> None:
+    """An outcome nobody waits for any more."""
 
 
 def failure_to_raise(error: BaseException) -> BaseException:
