@@ -81,11 +81,11 @@ class MessageIterator(ClosingOnExit):
         return self._params[1]
 
     async def _start(self) -> None:
-        if self._started:
-            return
-        if self._starting is not None:
-            # Another task is starting it: wait for that.
+        while self._starting is not None:
+            # Another task is starting it: wait for that (and start it here
+            # if that task was cancelled or failed).
             await asyncio.shield(self._starting)
+        if self._started:
             return
         self._starting = asyncio.get_running_loop().create_future()
         try:
