@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from pika import exceptions, frame, spec, validation
 from pika.adapters.blocking_confirms import ReturnedMessage
 from pika.aio.confirms import ConfirmWaiters
-from pika.aio.consumer import CallbackConsumer, MessageIterator, OnMessage, _report
+from pika.aio.consumer import CallbackConsumer, MessageIterator, OnMessage
 from pika.aio.operations import AioOperations
-from pika.aio.waiting import ClosingOnExit, fail, outcome, settle
+from pika.aio.waiting import ClosingOnExit, fail, outcome, report_callback_error, settle
 
 if TYPE_CHECKING:
     from pika.aio.connection import Connection
@@ -201,7 +201,7 @@ class Channel(AioOperations, ClosingOnExit):
             try:
                 callback(self, method, properties, body)
             except Exception as error:
-                _report(error, None)
+                report_callback_error(error, "return callback")
 
     def _on_impl_cancel(self, method_frame: frame.Method) -> None:
         iterator = self._iterators.get(str(method_frame.method.consumer_tag))
@@ -211,7 +211,7 @@ class Channel(AioOperations, ClosingOnExit):
             try:
                 callback(method_frame)
             except Exception as error:
-                _report(error, None)
+                report_callback_error(error, "cancel callback")
 
     def add_on_return_callback(self, callback: OnReturn) -> None:
         """``callback(channel, method, properties, body)`` for each message the

@@ -16,7 +16,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Union
 
 from pika import spec, validation
-from pika.aio.waiting import ClosingOnExit, settle
+from pika.aio.waiting import ClosingOnExit, report_callback_error, settle
 
 if TYPE_CHECKING:
     from pika.aio.channel import Channel
@@ -230,7 +230,7 @@ class CallbackConsumer:
         try:
             result = self._callback(self._channel, method, properties, body)
         except Exception as error:
-            _report(error, method)
+            report_callback_error(error, f"consumer callback (delivery {method.delivery_tag})")
             return
         if result is not None and inspect.isawaitable(result):
             task = asyncio.ensure_future(result)
@@ -242,16 +242,9 @@ class CallbackConsumer:
         if not task.cancelled():
             error = task.exception()
             if error is not None:
-                _report(error, None)
+                report_callback_error(error, "async consumer callback")
 
 
 def _time_out(waiter: asyncio.Future[Any]) -> None:
     if not waiter.done():
         waiter.set_result(_TIMED_OUT)
-
-
-def _report(error: BaseException, method: Optional[spec.Basic.Deliver]) -> None:
-    where = "" if method is None else f" (delivery {method.delivery_tag})"
-    asyncio.get_running_loop().call_exception_handler(
-        {"message": f"pika.aio consumer callback raised{where}", "exception": error}
-    )
