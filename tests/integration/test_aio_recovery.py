@@ -120,6 +120,28 @@ def test_a_call_awaiting_its_reply_at_the_loss_raises_connection_interrupted(
     run(main)
 
 
+def test_a_call_cancelled_while_it_waits_for_the_recovery(broker_url: str, proxy: TcpProxy) -> None:
+    async def main() -> None:
+        url = proxy.rewrite_url(broker_url)
+        async with pika.aio.connect(url, recovery=FAST_POLICY) as conn:
+            recoveries = Recoveries(conn)
+            channel = await conn.channel()
+            proxy.refuse_new(True)
+            proxy.cut()
+            await eventually(lambda: conn.is_recovering, what="the recovery to begin")
+            waiting = asyncio.ensure_future(channel.queue_declare("", exclusive=True))
+            await asyncio.sleep(0.1)
+            assert not waiting.done()
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            proxy.refuse_new(False)
+            await eventually(lambda: recoveries.succeeded == 1, 30, "the recovery")
+            assert (await channel.queue_declare("", exclusive=True)).method.queue
+
+    run(main)
+
+
 def test_calls_during_a_long_recovery_time_out_and_a_failed_one_ends_them(
     broker_url: str, proxy: TcpProxy
 ) -> None:
