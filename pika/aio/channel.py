@@ -27,7 +27,7 @@ from pika.adapters.blocking_confirms import ReturnedMessage
 from pika.aio.confirms import ConfirmWaiters
 from pika.aio.consumer import CallbackConsumer, MessageIterator, OnMessage
 from pika.aio.operations import AioOperations
-from pika.aio.waiting import ClosingOnExit, fail, outcome, report_callback_error, settle
+from pika.aio.waiting import ClosingOnExit, fail, outcome, report_error, settle
 
 if TYPE_CHECKING:
     from pika.aio.connection import Connection
@@ -39,6 +39,7 @@ LOGGER = logging.getLogger(__name__)
 
 OnReturn = Callable[["Channel", spec.Basic.Return, spec.BasicProperties, bytes], Any]
 OnCancel = Callable[[frame.Method], Any]
+OnTooLarge = Callable[["Channel", exceptions.MessageTooLargeError], Any]
 GetResult = tuple[Optional[spec.Basic.GetOk], Optional[spec.BasicProperties], Optional[bytes]]
 
 
@@ -72,7 +73,9 @@ class Channel(AioOperations, ClosingOnExit):
         self._iterators: dict[str, MessageIterator] = {}
         self._return_callbacks: list[OnReturn] = []
         self._cancel_callbacks: list[OnCancel] = []
+        self._too_large_callbacks: list[OnTooLarge] = []
         impl.add_on_close_callback(self._on_impl_closed)
+        impl.add_on_message_too_large_callback(self._on_impl_too_large)
         impl.add_on_return_callback(self._on_impl_return)
         impl.add_on_cancel_callback(self._on_impl_cancel)
         impl.add_callback(self._on_get_empty, [spec.Basic.GetEmpty], one_shot=False)
@@ -201,7 +204,7 @@ class Channel(AioOperations, ClosingOnExit):
             try:
                 callback(self, method, properties, body)
             except Exception as error:
-                report_callback_error(error, "return callback")
+                report_error(error, "return callback raised")
 
     def _on_impl_cancel(self, method_frame: frame.Method) -> None:
         iterator = self._iterators.get(str(method_frame.method.consumer_tag))
@@ -211,7 +214,40 @@ class Channel(AioOperations, ClosingOnExit):
             try:
                 callback(method_frame)
             except Exception as error:
-                report_callback_error(error, "cancel callback")
+                report_error(error, "cancel callback raised")
+
+    def _on_impl_too_large(
+        self, _impl: CallbackChannel, error: exceptions.MessageTooLargeError
+    ) -> None:
+        """A message over ``max_message_size`` was discarded (and rejected if
+        it needed an ack): the `basic_get` it answers or the ``consume()``
+        iterator it was for raises the error; for other consumers it goes
+        to the message-too-large callbacks (or the loop's exception handler)."""
+        method = error.method
+        if type(method) is spec.Basic.GetOk:
+            if self._gets:
+                fail(self._gets.popleft(), error)
+            return
+        iterator = self._iterators.get(str(getattr(method, "consumer_tag", "")))
+        if iterator is not None:
+            iterator._too_large(error)
+            return
+        if not self._too_large_callbacks:
+            report_error(error, "a message over max_message_size was discarded")
+        for callback in list(self._too_large_callbacks):
+            try:
+                callback(self, error)
+            except Exception as failure:
+                report_error(failure, "message-too-large callback raised")
+
+    def add_on_message_too_large_callback(self, callback: OnTooLarge) -> None:
+        """``callback(channel, error)`` when a message for a `basic_consume`
+        consumer (or a returned one) is over ``max_message_size``: its body
+        was discarded, and a delivery that needed an ack was rejected
+        without requeue. ``error`` is a `MessageTooLargeError`. Without such
+        a callback the error goes to the loop's exception handler; a
+        `basic_get` or ``consume()`` iterator raises it instead."""
+        self._too_large_callbacks.append(validation.checked_callback(callback))
 
     def add_on_return_callback(self, callback: OnReturn) -> None:
         """``callback(channel, method, properties, body)`` for each message the
@@ -394,7 +430,11 @@ class Channel(AioOperations, ClosingOnExit):
         exclusive: bool,
         consumer_tag: Optional[str],
         arguments: Optional[dict[str, Any]],
+        iterator: Optional[MessageIterator] = None,
     ) -> str:
+        """Start a consumer and await its ConsumeOk; returns its tag. An
+        ``iterator`` is registered under the tag at once, so it hears of
+        what arrives right after the ConsumeOk."""
         impl = self._impl
         if not impl.is_open:
             await self._ready()
@@ -412,7 +452,15 @@ class Channel(AioOperations, ClosingOnExit):
         tag = impl.basic_consume(
             queue, on_message, auto_ack, exclusive, consumer_tag, arguments, callback=started
         )
-        await self._wait(future)
+        if iterator is not None:
+            iterator.consumer_tag = tag
+            self._iterators[tag] = iterator
+        try:
+            await self._wait(future)
+        except BaseException:
+            if iterator is not None and self._iterators.get(tag) is iterator:
+                del self._iterators[tag]
+            raise
         return tag
 
     async def basic_cancel(

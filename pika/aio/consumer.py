@@ -16,7 +16,8 @@ import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Union
 
 from pika import spec, validation
-from pika.aio.waiting import ClosingOnExit, report_callback_error, settle
+from pika.aio.waiting import ClosingOnExit, report_error, settle
+from pika.exceptions import MessageTooLargeError
 
 if TYPE_CHECKING:
     from pika.aio.channel import Channel
@@ -64,7 +65,10 @@ class MessageIterator(ClosingOnExit):
         self._params = params
         self._timeout = inactivity_timeout
         self._requested_tag = consumer_tag
-        self._messages: collections.deque[_Message] = collections.deque()
+        # Messages, and errors for messages over max_message_size.
+        self._messages: collections.deque[Union[_Message, MessageTooLargeError]] = (
+            collections.deque()
+        )
         self._waiter: Optional[asyncio.Future[Any]] = None
         self._starting: Optional[asyncio.Future[Any]] = None
         self._started = False
@@ -91,9 +95,14 @@ class MessageIterator(ClosingOnExit):
         try:
             queue, auto_ack, exclusive, arguments = self._params
             self.consumer_tag = await self._channel._start_consumer(
-                queue, self._on_message, auto_ack, exclusive, self._requested_tag, arguments
+                queue,
+                self._on_message,
+                auto_ack,
+                exclusive,
+                self._requested_tag,
+                arguments,
+                iterator=self,
             )
-            self._channel._iterators[self.consumer_tag] = self
             self._started = True
         finally:
             settle(self._starting)
@@ -120,6 +129,12 @@ class MessageIterator(ClosingOnExit):
         """The consumer is gone: iteration stops once the queue is drained."""
         self._ended = True
         self._channel._iterators.pop(self.consumer_tag, None)
+        self._wake()
+
+    def _too_large(self, error: MessageTooLargeError) -> None:
+        """A message for this consumer was over ``max_message_size``: the
+        iteration raises ``error`` in its place."""
+        self._messages.append(error)
         self._wake()
 
     def _channel_closed(self, by_client: bool) -> None:
@@ -152,7 +167,10 @@ class MessageIterator(ClosingOnExit):
         messages = self._messages
         while True:
             if messages:
-                return messages.popleft()
+                message = messages.popleft()
+                if type(message) is MessageTooLargeError:
+                    raise message
+                return message  # type: ignore[return-value]
             if self._ended:
                 raise StopAsyncIteration
             self._channel._raise_if_closed()
@@ -198,7 +216,7 @@ class MessageIterator(ClosingOnExit):
         return channel._requeue([method for method, _p, _b in self._take()], self.auto_ack)
 
     def _take(self) -> list[_Message]:
-        messages = list(self._messages)
+        messages = [item for item in self._messages if type(item) is tuple]
         self._messages.clear()
         return messages
 
@@ -230,7 +248,7 @@ class CallbackConsumer:
         try:
             result = self._callback(self._channel, method, properties, body)
         except Exception as error:
-            report_callback_error(error, f"consumer callback (delivery {method.delivery_tag})")
+            report_error(error, f"consumer callback raised (delivery {method.delivery_tag})")
             return
         if result is not None and inspect.isawaitable(result):
             task = asyncio.ensure_future(result)
@@ -242,7 +260,7 @@ class CallbackConsumer:
         if not task.cancelled():
             error = task.exception()
             if error is not None:
-                report_callback_error(error, "async consumer callback")
+                report_error(error, "async consumer callback raised")
 
 
 def _time_out(waiter: asyncio.Future[Any]) -> None:

@@ -48,12 +48,12 @@ def outcome(result: Any) -> Any:
     return result
 
 
-def report_callback_error(error: BaseException, where: str) -> None:
-    """Hand an exception from an application callback to the running loop's
-    exception handler (which logs it by default), as asyncio does for
-    callbacks it runs itself; the library carries on."""
+def report_error(error: BaseException, what: str) -> None:
+    """Hand ``error`` (from an application callback, or nobody's to raise)
+    to the running loop's exception handler, which logs it by default, as
+    asyncio does for callbacks it runs itself; the library carries on."""
     asyncio.get_running_loop().call_exception_handler(
-        {"message": f"pika.aio {where} raised", "exception": error}
+        {"message": f"pika.aio: {what}", "exception": error}
     )
 
 

@@ -17,6 +17,7 @@ import pytest
 import pika.aio
 from pika import exceptions, spec
 from pika.aio import Channel, Connection
+from pika.parameters import URLParameters
 from tests.integration.aio_support import (
     eventually,
     ready_and_consumers,
@@ -441,3 +442,40 @@ def test_connection_context_manager_closes_channels(broker_url: str) -> None:
 
     conn, channel = run(main)
     assert conn.is_closed and channel.is_closed
+
+
+def test_messages_over_max_message_size_raise_or_are_reported(broker_url: str) -> None:
+    params = URLParameters(broker_url)
+    params.max_message_size = 1000
+    big = b"B" * 5000
+
+    async def main() -> None:
+        async with pika.aio.connect(params) as conn, conn.channel() as channel:
+            queue = await _exclusive_queue(channel)
+            await channel.basic_publish("", queue, big)
+            await channel.basic_publish("", queue, b"small")
+            with pytest.raises(exceptions.MessageTooLargeError) as raised:
+                await channel.basic_get(queue)
+            assert raised.value.body_size == 5000 and raised.value.rejected
+            # The next get gets its own answer.
+            assert (await channel.basic_get(queue, auto_ack=True))[2] == b"small"
+
+            await channel.basic_publish("", queue, big)
+            await channel.basic_publish("", queue, b"after")
+            async with channel.consume(queue) as messages:
+                with pytest.raises(exceptions.MessageTooLargeError):
+                    await messages.__anext__()
+                method, _props, body = await messages.__anext__()
+                assert body == b"after" and method is not None
+                await channel.basic_ack(method.delivery_tag or 0)
+
+            errors: list[exceptions.MessageTooLargeError] = []
+            bodies: list[bytes] = []
+            channel.add_on_message_too_large_callback(lambda _ch, error: errors.append(error))
+            await channel.basic_consume(queue, lambda _ch, _m, _p, body: bodies.append(body))
+            await channel.basic_publish("", queue, big)
+            await channel.basic_publish("", queue, b"last")
+            await eventually(lambda: errors and bodies, what="the report and the message")
+            assert errors[0].body_size == 5000 and bodies == [b"last"]
+
+    run(main)
