@@ -29,7 +29,7 @@ from pika import exceptions, validation
 from pika.adapters.asyncio_connection import AsyncioConnection
 from pika.adapters.utils import connection_workflow
 from pika.aio.channel import Channel
-from pika.aio.waiting import ClosingOnExit, Opening, fail, outcome, settle
+from pika.aio.waiting import ClosingOnExit, Opening, fail, outcome, report_error, settle
 from pika.connection_recovery import ConnectionRecovery
 from pika.parameters import Parameters
 from pika.recovery import RecoveryPolicy
@@ -337,6 +337,21 @@ class Connection(ClosingOnExit):
 
     # ------------------------------------------------------------- recovery
 
+    def _guarded(self, callback: Callable[..., Any]) -> Callable[..., None]:
+        """``callback`` for the callback connection: called with this
+        connection in place of it; what it raises goes to the loop's
+        exception handler (out of the transport's callbacks it would end
+        the connection)."""
+        validation.require_callable(callback, "callback")
+
+        def call(_impl: Any, *args: Any) -> None:
+            try:
+                callback(self, *args)
+            except Exception as error:
+                report_error(error, "recovery callback raised")
+
+        return call
+
     def add_on_recovery_started_callback(
         self, callback: Callable[[Connection, BaseException], Any]
     ) -> None:
@@ -345,8 +360,7 @@ class Connection(ClosingOnExit):
         Raises:
             ConnectionWrongStateError: recovery is off (``recovery=None``).
         """
-        validation.require_callable(callback, "callback")
-        self._impl.add_on_recovery_started_callback(lambda _impl, error: callback(self, error))
+        self._impl.add_on_recovery_started_callback(self._guarded(callback))
 
     def add_on_recovery_succeeded_callback(self, callback: Callable[[Connection], Any]) -> None:
         """``callback(connection)`` once channels, topology and consumers are back.
@@ -354,8 +368,7 @@ class Connection(ClosingOnExit):
         Raises:
             ConnectionWrongStateError: recovery is off (``recovery=None``).
         """
-        validation.require_callable(callback, "callback")
-        self._impl.add_on_recovery_succeeded_callback(lambda _impl: callback(self))
+        self._impl.add_on_recovery_succeeded_callback(self._guarded(callback))
 
     def add_on_recovery_failed_callback(
         self, callback: Callable[[Connection, BaseException], Any]
@@ -366,8 +379,7 @@ class Connection(ClosingOnExit):
         Raises:
             ConnectionWrongStateError: recovery is off (``recovery=None``).
         """
-        validation.require_callable(callback, "callback")
-        self._impl.add_on_recovery_failed_callback(lambda _impl, error: callback(self, error))
+        self._impl.add_on_recovery_failed_callback(self._guarded(callback))
 
     def add_on_queue_renamed_callback(
         self, callback: Callable[[Connection, str, str], Any]
@@ -378,5 +390,4 @@ class Connection(ClosingOnExit):
         Raises:
             ConnectionWrongStateError: recovery is off (``recovery=None``).
         """
-        validation.require_callable(callback, "callback")
-        self._impl.add_on_queue_renamed_callback(lambda _impl, old, new: callback(self, old, new))
+        self._impl.add_on_queue_renamed_callback(self._guarded(callback))

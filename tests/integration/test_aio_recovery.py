@@ -271,3 +271,25 @@ def test_no_confirmed_message_is_lost_across_cuts(
     assert figures["confirmed"] > cuts * 50
     if republish:
         assert figures["nacked"] == 0
+
+
+def test_a_failing_recovery_callback_is_reported_and_the_recovery_goes_on(
+    broker_url: str, proxy: TcpProxy
+) -> None:
+    reports: list[dict[str, Any]] = []
+
+    async def main() -> None:
+        url = proxy.rewrite_url(broker_url)
+        async with pika.aio.connect(url, recovery=FAST_POLICY) as conn:
+            recoveries = Recoveries(conn)
+
+            def fails(_conn: Connection, _error: BaseException) -> None:
+                raise RuntimeError("from the callback")
+
+            conn.add_on_recovery_started_callback(fails)
+            channel = await conn.channel()
+            await _cut_and_recover(proxy, conn, recoveries)
+            assert (await channel.queue_declare("", exclusive=True)).method.queue
+
+    run(main, expect_errors=reports)
+    assert [str(report["exception"]) for report in reports] == ["from the callback"]
