@@ -42,6 +42,7 @@ BENCH_VENV = HERE / ".venv-bench"
 SCENARIO_TIMEOUT = 300.0
 DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
 PYPI_PIKA = "1.4.4"
+AIO_PIKA = "10.2.1"
 
 OURS = "ours"
 PYPI = "pypi"
@@ -54,6 +55,7 @@ class Scenario(NamedTuple):
     higher_is_better: bool
     target: Optional[float]  # the issue's target for this project, if any
     cpu_target_us: Optional[float]
+    rival: str = "PyPI pika"  # what the benchmark virtualenv runs for it
 
 
 SCENARIOS = [
@@ -102,6 +104,36 @@ SCENARIOS = [
     ),
     Scenario("rpc", "RPC round trip over direct reply-to (p50)", "p50_us", False, 450, None),
     Scenario("large", "1 MiB messages, publish and consume", "mb_per_s", True, 600, None),
+    Scenario(
+        "aio_publish", "pika.aio publish, no confirms", "msgs_per_s", True, None, None, "aio-pika"
+    ),
+    Scenario(
+        "aio_consume",
+        "pika.aio consume, prefetch 1000, ack each",
+        "msgs_per_s",
+        True,
+        None,
+        None,
+        "aio-pika",
+    ),
+    Scenario(
+        "aio_confirms",
+        "pika.aio confirmed publishes, gather of 20,000",
+        "msgs_per_s",
+        True,
+        20_000,
+        None,
+        "aio-pika",
+    ),
+    Scenario(
+        "aio_rpc",
+        "pika.aio RPC over direct reply-to (p50)",
+        "p50_us",
+        False,
+        None,
+        None,
+        "aio-pika",
+    ),
 ]
 
 UNITS = {"msgs_per_s": "msgs/s", "p50_us": "µs", "mb_per_s": "MB/s"}
@@ -112,8 +144,9 @@ def bench_python() -> Path:
 
 
 def ensure_bench_venv(pypi_version: str) -> None:
-    """Create the benchmark virtualenv with PyPI's pika and matplotlib, once."""
-    wanted = f"pika=={pypi_version} matplotlib"
+    """Create the benchmark virtualenv with PyPI's pika, aio-pika and
+    matplotlib, once."""
+    wanted = f"pika=={pypi_version} aio-pika=={AIO_PIKA} matplotlib"
     marker = BENCH_VENV / ".installed"
     if marker.exists() and marker.read_text() == wanted:
         return
@@ -240,14 +273,16 @@ def _target(row: dict[str, Any]) -> str:
 
 def markdown_table(rows: list[dict[str, Any]], pypi_version: str) -> str:
     lines = [
-        f"| scenario | unit | PyPI pika {pypi_version} | this project | ratio "
-        "| client CPU/msg, PyPI pika | client CPU/msg, this project | target (this project) |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| scenario | unit | compared with | theirs | this project | ratio "
+        "| client CPU/msg, theirs | client CPU/msg, this project | target (this project) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
+    versions = {"PyPI pika": f"PyPI pika {pypi_version}", "aio-pika": f"aio-pika {AIO_PIKA}"}
     for row in rows:
         ratio = f"{row['speedup']:.2f}x" if row["speedup"] else "n/a"
         lines.append(
-            f"| {row['label']} | {row['unit']} | {_number(row[PYPI], row['unit'])} "
+            f"| {row['label']} | {row['unit']} | {versions[row['rival']]} "
+            f"| {_number(row[PYPI], row['unit'])} "
             f"| {_number(row[OURS], row['unit'])} | {ratio} | {_cpu(row[f'{PYPI}_cpu_us'])} "
             f"| {_cpu(row[f'{OURS}_cpu_us'])} | {_target(row)} |"
         )

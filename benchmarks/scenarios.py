@@ -13,7 +13,9 @@ the measured figures, or ``{"error": ...}``. The measurement window covers
 only the work being measured (not imports, connecting or filling a queue);
 client CPU comes from getrusage over the same window.
 
-``python scenarios.py rpc-server QUEUE`` is the RPC scenario's server.
+``python scenarios.py rpc-server QUEUE`` is the RPC scenario's server
+(``aio-rpc-server`` the asyncio one). The ``aio_*`` scenarios are in
+``aio_scenarios.py``: `pika.aio` against aio-pika.
 """
 
 from __future__ import annotations
@@ -416,6 +418,18 @@ def large(count: int) -> dict[str, Any]:
     }
 
 
+def aio(name: str) -> Callable[[Any], dict[str, Any]]:
+    """The asyncio scenario ``name`` of ``aio_scenarios.py`` (pika.aio or aio-pika)."""
+
+    def run(argument: Any) -> dict[str, Any]:
+        import aio_scenarios
+
+        result: dict[str, Any] = getattr(aio_scenarios, name)(argument)
+        return result
+
+    return run
+
+
 # Each scenario with its argument for a full run and for --quick.
 SCENARIOS: dict[str, tuple[Callable[[Any], dict[str, Any]], Any, Any]] = {
     "blocking_publish": (blocking_publish, 3.0, 1.5),
@@ -426,12 +440,21 @@ SCENARIOS: dict[str, tuple[Callable[[Any], dict[str, Any]], Any, Any]] = {
     "select_confirms": (select_confirms, 60_000, 20_000),
     "rpc": (rpc, 1500, 500),
     "large": (large, 150, 60),
+    "aio_publish": (aio("publish"), 100_000, 30_000),
+    "aio_consume": (aio("consume"), 60_000, 20_000),
+    "aio_confirms": (aio("confirms"), 20_000, 20_000),
+    "aio_rpc": (aio("rpc"), 1500, 500),
 }
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["rpc-server"]:
         rpc_server(argv[1])
+        return 0
+    if argv[:1] == ["aio-rpc-server"]:
+        import aio_scenarios
+
+        aio_scenarios.rpc_server(argv[1])
         return 0
     name = argv[0]
     function, full, quick = SCENARIOS[name]

@@ -46,6 +46,7 @@ class Surface:
     extra: Param | None
     returns: Callable[[Operation], str]
     body: Callable[[Operation, list[str]], str]
+    is_async: bool = False
 
 
 def _callback_body(operation: Operation, names: list[str]) -> str:
@@ -64,6 +65,11 @@ def _thread_safe_body(operation: Operation, names: list[str]) -> str:
 
 def _twisted_body(operation: Operation, names: list[str]) -> str:
     return _call(f"return self._request(self._channel.{operation.name}", names, ")")
+
+
+def _aio_body(operation: Operation, names: list[str]) -> str:
+    prefix = "return " if operation.blocking_returns_reply else ""
+    return _call(f"{prefix}await self._call(self._impl.{operation.name}", names, ")")
 
 
 def _call(head: str, names: list[str], tail: str) -> str:
@@ -184,6 +190,29 @@ SURFACES = (
         returns=lambda operation: f"defer.Deferred[{operation.reply}]",
         body=_twisted_body,
     ),
+    Surface(
+        key="aio",
+        path="pika/aio/operations.py",
+        class_name="AioOperations",
+        doc="`pika.aio.Channel`'s request/reply operations (each a coroutine).",
+        imports=(
+            "from typing import TYPE_CHECKING, Any, Callable, Optional, Union",
+            "",
+            "from pika.exchange_type import ExchangeType",
+        ),
+        type_checking=(
+            "from pika import frame, spec",
+            "from pika.channel import Channel",
+        ),
+        helper_stub=(
+            "_impl: Channel\n\n"
+            "async def _call(self, method: Callable[..., Any], *args: Any) -> Any: ..."
+        ),
+        extra=None,
+        returns=lambda operation: operation.reply if operation.blocking_returns_reply else "None",
+        body=_aio_body,
+        is_async=True,
+    ),
 )
 
 
@@ -235,10 +264,11 @@ def _signature(operation: Operation, surface: Surface, params: list[Param]) -> l
             + ("" if default == REQUIRED else f" = {default}")
         )
     returns = surface.returns(operation)
-    one_line = f"{INDENT}def {operation.name}({', '.join(parts)}) -> {returns}:"
+    define = "async def" if surface.is_async else "def"
+    one_line = f"{INDENT}{define} {operation.name}({', '.join(parts)}) -> {returns}:"
     if len(one_line) <= LINE_LIMIT:
         return [one_line]
-    lines = [f"{INDENT}def {operation.name}("]
+    lines = [f"{INDENT}{define} {operation.name}("]
     lines += [f"{INDENT * 2}{part}," for part in parts]
     lines.append(f"{INDENT}) -> {returns}:")
     return lines

@@ -334,7 +334,7 @@ class Channel(ChannelOperations, ChannelRecovery):
         self,
         exchange: str,
         routing_key: str,
-        body: bytes | str,
+        body: validation.Body,
         properties: spec.BasicProperties | None = None,
         mandatory: bool = False,
     ) -> None:

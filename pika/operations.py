@@ -11,9 +11,9 @@ Two things are made from this table:
 
 * ``codegen/generate_surfaces.py`` writes the methods of every channel
   surface (the callback `pika.channel.Channel`, `BlockingChannel`, the
-  thread-safe `Channel`, `TwistedChannel`) into committed modules, so a
-  reader and mypy see plain typed methods; a test regenerates them and
-  fails if the committed files differ.
+  thread-safe `Channel`, `TwistedChannel`, `pika.aio.Channel`) into
+  committed modules, so a reader and mypy see plain typed methods; a test
+  regenerates them and fails if the committed files differ.
 * At run time the callback `Channel` turns a call into its AMQP method with
   `Operation.request`, the one place where parameters become fields.
 
@@ -32,7 +32,11 @@ from typing import Any, Callable, Optional
 from pika import amqp_object, spec, validation
 
 #: The surfaces generated from the table, by the name used in overrides.
-SURFACES = ("callback", "blocking", "thread_safe", "twisted")
+SURFACES = ("callback", "blocking", "thread_safe", "twisted", "aio")
+
+#: Surfaces that take another surface's defaults where the table overrides
+#: them: `pika.aio`'s channel mirrors `BlockingChannel`.
+DEFAULTS_OF: dict[str, str] = {"aio": "blocking"}
 
 #: Marks a parameter without a default (in `Param.default` and overrides).
 REQUIRED = "<required>"
@@ -77,6 +81,7 @@ class Param:
 
     def default_for(self, surface: str) -> str:
         """This parameter's default (source text, or `REQUIRED`) on ``surface``."""
+        surface = DEFAULTS_OF.get(surface, surface)
         return self.overrides.get(surface, self.default)
 
 
@@ -94,8 +99,9 @@ class Operation:
         nowait: whether the callback API sends it with ``nowait`` when no
             ``callback`` is given (only for methods that have the field).
         recorded: whether automatic recovery records it (`TopologyRecord.apply`).
-        blocking_returns_reply: whether `BlockingChannel` returns the reply
-            (Pika's blocking ``basic_qos`` and ``basic_recover`` return None).
+        blocking_returns_reply: whether `BlockingChannel` (and `pika.aio`'s
+            channel, which mirrors it) returns the reply (Pika's blocking
+            ``basic_qos`` and ``basic_recover`` return None).
     """
 
     name: str

@@ -135,30 +135,36 @@ def require_window(window: Any) -> None:
         raise ValueError(f"window must be an int >= 1, got {window!r}")
 
 
-def parameters_list(parameters: Any) -> list[Parameters]:
+def parameters_list(parameters: Any, *, urls: bool = False) -> list[Parameters]:
     """``parameters`` (None, one `Parameters`, or a sequence of them) as a list.
 
-    None stands for the default `ConnectionParameters`.
+    None stands for the default `ConnectionParameters`. With ``urls``, a
+    str (alone or in the sequence) is an AMQP URL, made into `URLParameters`.
 
     Raises:
-        TypeError: ``parameters`` is not a `Parameters` or a sequence of them.
-        ValueError: the sequence is empty.
+        TypeError: ``parameters`` is not a `Parameters` (or, with ``urls``, a
+            str) or a sequence of them.
+        ValueError: the sequence is empty, or a URL is malformed.
     """
-    from pika.parameters import ConnectionParameters, Parameters
+    from pika.parameters import ConnectionParameters, Parameters, URLParameters
 
     if parameters is None:
         return [ConnectionParameters()]
     if isinstance(parameters, Parameters):
         return [parameters]
+    if urls and isinstance(parameters, str):
+        return [URLParameters(parameters)]
     if isinstance(parameters, Sequence) and not isinstance(parameters, (str, bytes)):
-        candidates = list(parameters)
+        candidates = [
+            URLParameters(item) if urls and isinstance(item, str) else item for item in parameters
+        ]
         if all(isinstance(item, Parameters) for item in candidates):
             if not candidates:
                 raise ValueError("parameters must not be an empty sequence")
             return candidates
+    wanted = "a pika.connection.Parameters instance" + (", an AMQP URL str," if urls else "")
     raise TypeError(
-        "parameters must be a pika.connection.Parameters instance or a sequence of them, "
-        f"got {type(parameters).__name__}"
+        f"parameters must be {wanted} or a sequence of them, got {type(parameters).__name__}"
     )
 
 

@@ -51,6 +51,11 @@ class AsyncioConnection(base_connection.BaseConnection):
         custom_ioloop: asyncio.AbstractEventLoop | nbio_interface.AbstractIOServices | None = None,
         internal_connection_workflow: bool = True,
     ) -> None:
+        #: True while asyncio's transport holds more unsent bytes than its
+        #: high-water mark (between its ``pause_writing`` and ``resume_writing``).
+        self.writing_paused = False
+        #: Called with the new `writing_paused` whenever it changes.
+        self.on_write_pressure: Callable[[bool], None] | None = None
         super().__init__(
             parameters,
             on_open_callback,
@@ -63,6 +68,14 @@ class AsyncioConnection(base_connection.BaseConnection):
     @classmethod
     def _loop_services(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
         return _AsyncioIOServices(custom_ioloop)
+
+    def _write_pressure(self, paused: bool) -> None:
+        """The transport's buffer crossed its high (or low) water mark; also
+        reset (False) when the stream ends."""
+        if paused != self.writing_paused:
+            self.writing_paused = paused
+            if self.on_write_pressure is not None:
+                self.on_write_pressure(paused)
 
 
 def _default_loop() -> asyncio.AbstractEventLoop:
@@ -170,8 +183,19 @@ class _StreamBridge(asyncio.Protocol, nbio_interface.AbstractStreamTransport):
         self._protocol.eof_received()
         return False  # let asyncio close the transport: connection_lost follows
 
+    def pause_writing(self) -> None:
+        self._report_write_pressure(True)
+
+    def resume_writing(self) -> None:
+        self._report_write_pressure(False)
+
+    def _report_write_pressure(self, paused: bool) -> None:
+        if isinstance(self._protocol, AsyncioConnection):
+            self._protocol._write_pressure(paused)
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        self._report_write_pressure(False)
         error: BaseException | None = exc
         if error is None and not self._aborted:
             error = EOFError("the peer closed the connection")

@@ -241,7 +241,7 @@ class BlockingConnection(ClosingContext):
         result = outcome[0]
         if isinstance(result, BaseException):
             self._release_loop()
-            raise _connect_error(result)
+            raise connection_workflow.failure_to_raise(result)
         return result
 
     # --------------------------------------------------- the loop, internals
@@ -700,21 +700,3 @@ class BlockingConnection(ClosingContext):
         reply = _Reply()
         self._impl.update_secret(new_secret, reason, callback=reply)
         self._run(lambda: reply.done, interruptible=True)
-
-
-def _connect_error(error: BaseException) -> BaseException:
-    """The exception to raise for a failed connection workflow.
-
-    A refused login or virtual host is raised as the handshake's own error
-    (ProbableAuthenticationError, ProbableAccessDeniedError, ...), as Pika
-    does; anything else as the workflow's error, which lists every attempt.
-    """
-    if isinstance(error, connection_workflow.AMQPConnectionWorkflowFailed) and error.exceptions:
-        last = error.exceptions[-1]
-        if isinstance(last, connection_workflow.AMQPConnectorAMQPHandshakeError) and isinstance(
-            last.exception, exceptions.AMQPConnectionError
-        ):
-            return last.exception
-    if isinstance(error, exceptions.AMQPConnectionError):
-        return error
-    return exceptions.AMQPConnectionError(repr(error))

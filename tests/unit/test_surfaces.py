@@ -21,6 +21,7 @@ import pytest
 from pika import operations
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.adapters.thread_safe_connection import Channel as ThreadSafeChannel
+from pika.aio import Channel as AioChannel
 from pika.channel import Channel
 
 INTERFACE = Path(__file__).resolve().parent.parent / "data" / "pika-interface.txt"
@@ -37,8 +38,18 @@ SURFACES = {
     ),
 }
 
+#: Every surface generated from the table: those of Pika's interface, and
+#: `pika.aio`'s channel (not in Pika; it mirrors `BlockingChannel`).
+GENERATED = {**dict(SURFACES.values()), "aio": AioChannel}
+
 #: Extra trailing parameter of each surface's generated methods.
-EXTRA = {"callback": ["callback"], "blocking": [], "thread_safe": ["timeout"], "twisted": []}
+EXTRA = {
+    "callback": ["callback"],
+    "blocking": [],
+    "thread_safe": ["timeout"],
+    "twisted": [],
+    "aio": [],
+}
 
 _DEF = re.compile(r"^    def (\w+)\(self(?:, )?(.*)\)(?: -> .*)?$")
 
@@ -122,11 +133,11 @@ def test_each_interface_method_has_pikas_parameters_and_defaults(
 
 
 @pytest.mark.parametrize("operation", operations.OPERATIONS, ids=lambda op: op.name)
-@pytest.mark.parametrize("where", list(SURFACES), ids=lambda where: where[1])
+@pytest.mark.parametrize("surface", list(GENERATED))
 def test_every_surface_has_every_operation_of_the_table(
-    operation: operations.Operation, where: tuple[str, str]
+    operation: operations.Operation, surface: str
 ) -> None:
-    surface, cls = SURFACES[where]
+    cls = GENERATED[surface]
     ours = _ours(getattr(cls, operation.name))
     names = [param.name for param in operation.params] + EXTRA[surface]
     assert [name for name, _ in ours] == names
@@ -134,6 +145,45 @@ def test_every_surface_has_every_operation_of_the_table(
         declared = param.default_for(surface)
         assert (default is None) == (declared == operations.REQUIRED)
     assert getattr(cls, operation.name).__doc__
+
+
+#: `BlockingChannel` methods that `pika.aio.Channel` has as coroutines, with
+#: the same parameters and defaults (its `consume` is an async iterator).
+AIO_FROM_BLOCKING = [
+    "basic_ack",
+    "basic_cancel",
+    "basic_consume",
+    "basic_get",
+    "basic_nack",
+    "basic_publish",
+    "basic_qos",
+    "basic_recover",
+    "basic_reject",
+    "close",
+    "confirm_delivery",
+    "exchange_bind",
+    "exchange_declare",
+    "exchange_delete",
+    "exchange_unbind",
+    "flow",
+    "queue_bind",
+    "queue_declare",
+    "queue_delete",
+    "queue_purge",
+    "queue_unbind",
+    "tx_commit",
+    "tx_rollback",
+    "tx_select",
+]
+
+
+@pytest.mark.parametrize("method", [*AIO_FROM_BLOCKING, "consume"])
+def test_the_aio_channel_mirrors_blocking_channel(method: str) -> None:
+    expected = INTERFACE_METHODS[("pika.adapters.blocking_connection", "BlockingChannel")][method]
+    ours = getattr(AioChannel, method)
+    assert _ours(ours) == expected
+    assert inspect.iscoroutinefunction(ours) == (method != "consume")
+    assert ours.__doc__
 
 
 def test_the_generated_surfaces_match_the_table() -> None:

@@ -328,7 +328,9 @@ class AMQPConnectionWorkflow(AbstractAMQPConnectionWorkflow):
             raise AMQPConnectionWorkflowWrongState("workflow not running")
         if self._connector is not None:
             connector, self._connector = self._connector, None
-            connector._on_done = None
+            # Its socket and half-open connection are dropped; the workflow
+            # reports the abort itself, below.
+            connector._on_done = _ignore
             connector._fail(AMQPConnectorAborted("aborted"))
         if self._pending is not None:
             self._pending.cancel()
@@ -407,3 +409,25 @@ class AMQPConnectionWorkflow(AbstractAMQPConnectionWorkflow):
         on_done, self._on_done = self._on_done, None
         if on_done is not None:
             on_done(result)
+
+
+def _ignore(_result: Any) -> None:
+    """An outcome nobody waits for any more."""
+
+
+def failure_to_raise(error: BaseException) -> BaseException:
+    """The exception to raise for a failed connection workflow.
+
+    A refused login or virtual host is raised as the handshake's own error
+    (ProbableAuthenticationError, ProbableAccessDeniedError, ...), as Pika
+    does; anything else as the workflow's error, which lists every attempt.
+    """
+    if isinstance(error, AMQPConnectionWorkflowFailed) and error.exceptions:
+        last = error.exceptions[-1]
+        if isinstance(last, AMQPConnectorAMQPHandshakeError) and isinstance(
+            last.exception, exceptions.AMQPConnectionError
+        ):
+            return last.exception
+    if isinstance(error, exceptions.AMQPConnectionError):
+        return error
+    return exceptions.AMQPConnectionError(repr(error))
