@@ -1,5 +1,5 @@
 """Failed opens on every callback adapter, against the real broker and a
-scripted server that never answers (Twisted's case is in test_adapters).
+scripted server that never answers (Twisted's case is in test_slow_brokers).
 
 With no ``on_open_error_callback`` of the application's, a connection that
 cannot open raises `pika.exceptions.ConnectionOpenFailed` (an

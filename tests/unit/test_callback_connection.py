@@ -3,6 +3,7 @@ opening, closing, heartbeats, blocking notices, update_secret (no broker)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -59,6 +60,7 @@ def test_open_sends_the_virtual_host() -> None:
 
 
 def test_stream_lost_before_start_is_an_open_error() -> None:
+    """With an open-error callback of the application's, nothing is raised."""
     events = Events()
     pair = ConnectionPair(**events.kwargs())
     pair.run()
@@ -80,12 +82,15 @@ def test_access_refused_during_open_reaches_the_open_error_callback() -> None:
     assert isinstance(events.open_errors[0], exceptions.ProbableAccessDeniedError)
 
 
-def test_default_open_error_callback_raises_out_of_the_loop() -> None:
+def test_default_open_error_callback_logs_and_raises_out_of_the_loop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     pair = ConnectionPair()
     pair.run()
-    with pytest.raises(exceptions.ConnectionOpenFailed) as raised:
+    with caplog.at_level(logging.ERROR), pytest.raises(exceptions.ConnectionOpenFailed) as caught:
         pair.drop()
-    assert isinstance(raised.value.error, exceptions.IncompatibleProtocolError)
+    assert "failed to open" in caplog.text
+    assert isinstance(caught.value.error, exceptions.IncompatibleProtocolError)
     assert pair.conn.is_closed
 
 

@@ -293,7 +293,7 @@ def test_work_queue_full_closes_the_connection(broker: ScriptedBroker) -> None:
     closed: queue.Queue[BaseException] = queue.Queue()
     conn = connect(
         broker,
-        on_close_callback=lambda _c, error: closed.put(error),
+        on_close_callback=lambda c, e: closed.put(e),
         work_queue_maxsize=1,
         work_queue_put_timeout=0.1,
     )
@@ -308,13 +308,15 @@ def test_work_queue_full_closes_the_connection(broker: ScriptedBroker) -> None:
     tag = chan.basic_consume("q", slow)
     broker.stream.push(b"".join(deliver(1, tag, n) for n in range(1, 5)))
     assert started.get(timeout=WAIT) == 1
-    try:
-        error = closed.get(timeout=WAIT)
-    finally:
-        release.set()
-    assert isinstance(error, exceptions.WorkQueueFullError)
+    broker.wait_for_received(spec.Connection.Close, 1, WAIT)
+    error = closed.get(timeout=WAIT)
+    assert isinstance(error, exceptions.WorkQueueFullError), repr(error)
     assert "work_queue_maxsize=1" in str(error)
     assert conn.is_closed
+    with pytest.raises(exceptions.WorkQueueFullError, match="work_queue_maxsize=1"):
+        chan.basic_ack(1)
+    release.set()
+    conn.close()
 
 
 def test_abort_drops_the_stream_without_the_close_handshake(broker: ScriptedBroker) -> None:
