@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
-from pika.adapters.thread_safe_defaults import DEFAULT_RPC_TIMEOUT
+from pika.adapters.thread_safe_calls import DEFAULT_RPC_TIMEOUT
 from pika.exchange_type import ExchangeType
 
 if TYPE_CHECKING:
