@@ -23,6 +23,7 @@ Twisted is an optional dependency: ``pip install pika[twisted]``.
 from __future__ import annotations
 
 import collections
+import logging
 from typing import Any, Callable, NamedTuple, Sequence
 
 try:
@@ -33,7 +34,7 @@ except ImportError as exc:
         "pika.adapters.twisted_connection needs Twisted: pip install pika[twisted]"
     ) from exc
 
-from pika import amqp_object, channel, connection, exceptions, frame, spec
+from pika import amqp_object, channel, connection, exceptions, frame, spec, validation
 from pika.adapters.twisted_operations import TwistedOperations
 from pika.adapters.utils import connection_workflow
 from pika.confirms import ConfirmTracker
@@ -45,6 +46,8 @@ __all__ = [
     "TwistedChannel",
     "TwistedProtocolConnection",
 ]
+
+LOGGER = logging.getLogger(__name__)
 
 LINGER_SECONDS = 5.0
 """How long a closing transport may take to flush before it is aborted."""
@@ -129,7 +132,9 @@ class TwistedChannel(TwistedOperations):
             ConfirmTracker()
         )
         self._confirming = False
+        self._too_large_callbacks: list[Callable[[exceptions.MessageTooLargeError], Any]] = []
         channel.add_on_close_callback(self._on_channel_closed)
+        channel.add_on_message_too_large_callback(self._on_message_too_large)
         channel.add_on_cancel_callback(self._on_consumer_cancelled_by_broker)
         channel.add_callback(self._on_get_empty, [spec.Basic.GetEmpty], one_shot=False)
 
@@ -280,6 +285,33 @@ class TwistedChannel(TwistedOperations):
         body: bytes,
     ) -> None:
         self._gets.popleft().callback(ReceivedMessage(self, method, properties, body))
+
+    def add_on_message_too_large_callback(
+        self, callback: Callable[[exceptions.MessageTooLargeError], Any]
+    ) -> None:
+        """``callback(error)`` for each returned message over the connection's
+        ``max_message_size`` (without one it is logged as an error). A
+        consumer's message over the cap fails the next ``get()`` of its queue
+        with the `MessageTooLargeError` (later ones go on), and `basic_get`
+        fails with it; the channel stays open."""
+        validation.require_callable(callback, "callback")
+        self._too_large_callbacks.append(callback)
+
+    def _on_message_too_large(
+        self, _channel: channel.Channel, error: exceptions.MessageTooLargeError
+    ) -> None:
+        method = error.method
+        if type(method) is spec.Basic.GetOk:
+            self._gets.popleft().errback(error)
+            return
+        messages = self._consumers.get(str(getattr(method, "consumer_tag", "")))
+        if messages is not None:
+            messages.put(failure.Failure(error))
+            return
+        if not self._too_large_callbacks:
+            LOGGER.error("%s (no on_message_too_large callback is registered)", error)
+        for callback in list(self._too_large_callbacks):
+            callback(error)
 
     def _on_get_empty(self, _method_frame: frame.Method) -> None:
         self._gets.popleft().callback(None)

@@ -15,6 +15,7 @@ from pika import exceptions, spec
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from pika.channel import Channel
 from pika.connection import URLParameters
+from tests.integration.adapter_driver import in_reactor
 from tests.integration.select_support import (
     Recorder,
     close_connection,
@@ -232,4 +233,38 @@ def test_thread_safe_channel(
         assert reported[0][0] is chan
         check_error(reported[0][1], spec.Basic.Deliver, rejected=False)
         assert conn.is_open and chan.is_open
+    assert dead_lettered(admin, dead) == BIG
+
+
+@pytest.mark.timeout(60)
+def test_twisted_channel(
+    reactor: Any, broker_url: str, admin: BlockingChannel, queues: tuple[str, str]
+) -> None:
+    from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+
+    from pika.adapters.twisted_connection import TwistedProtocolConnection
+
+    queue, dead = queues
+    publish_big_then_small(admin, queue)
+    publish_big_then_small(admin, queue)
+    params = capped(broker_url)
+
+    async def scenario() -> list[Any]:
+        endpoint = TCP4ClientEndpoint(reactor, params.host, params.port)
+        amqp = await connectProtocol(endpoint, TwistedProtocolConnection(params, reactor))
+        await amqp.ready
+        chan = await amqp.channel()
+        got = await chan.basic_get(queue).addErrback(lambda failure: failure.value)
+        small = await chan.basic_get(queue, auto_ack=True)
+        messages, _tag = await chan.basic_consume(queue, auto_ack=True)
+        consumed = await messages.get().addErrback(lambda failure: failure.value)
+        after = await messages.get()
+        still_open = amqp.is_open and chan.is_open
+        await amqp.close()
+        return [got, small.body, consumed, after.body, still_open]
+
+    got, small, consumed, after, still_open = in_reactor(reactor, scenario)
+    check_error(got, spec.Basic.GetOk)
+    check_error(consumed, spec.Basic.Deliver, rejected=False)
+    assert (small, after, still_open) == (b"small", b"small", True)
     assert dead_lettered(admin, dead) == BIG
