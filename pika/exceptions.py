@@ -195,8 +195,12 @@ class ConnectionOpenFailed(AMQPConnectionError, _LeavesAnyEventLoop):
     """Raised out of the event loop for a failed open when no open-error callback is set."""
 
     def __init__(self, error: BaseException) -> None:
-        # ``error`` (also ``args[0]``) is the reason: the workflow's failure
-        # listing every attempt, a refused login, a stack timeout...
+        """Keep the reason as ``error`` (also ``args[0]``, and the cause).
+
+        Args:
+            error: Why the open failed: the workflow's failure listing every attempt, a refused
+                login, a stack timeout...
+        """
         super().__init__(error)
         self.error = error
         self.__cause__ = error

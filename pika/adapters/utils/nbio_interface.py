@@ -192,6 +192,9 @@ class AbstractIOServices(abc.ABC):
         out; loops that log and swallow exceptions raised by callbacks
         override it. A connection uses it to report a failed open that no
         ``on_open_error_callback`` of the application's handles.
+
+        Args:
+            error: The exception to raise.
         """
 
         def raise_error() -> None:
