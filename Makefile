@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-from-pyproject
 PYTEST_ARGS ?=
 
-.PHONY: venv broker demo test lint soak bench fuzz
+.PHONY: venv broker demo test lint docs soak bench fuzz
 
 venv: $(STAMP)
 
@@ -46,6 +46,14 @@ fuzz: venv
 	@for target in frame table engine; do \
 		$(PY) -m tests.fuzz.run $$target --corpus .fuzz/corpus --seconds $(FUZZ_SECONDS) || exit $$?; \
 	done
+
+# The documentation site (docs/ -> docs/_build/html). Warnings are errors, and
+# every cross-reference must resolve (-n). Links to Python's documentation come
+# from the inventory that scripts/ensure_python_inventory.py finds or installs,
+# so the build needs no network.
+docs: venv
+	$(PYTHON) scripts/ensure_python_inventory.py
+	$(PY) -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
 
 # The memory soak test (a million messages, several minutes; excluded from `make test`).
 soak: venv broker

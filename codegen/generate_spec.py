@@ -23,9 +23,12 @@ import json
 import keyword
 import struct
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
+
+from spec_docs import FIELD_DOCS, FIELD_DOCS_BY_METHOD
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "codegen" / "amqp-rabbitmq-0.9.1.json"
@@ -452,11 +455,30 @@ def init_lines(fields: tuple[Field, ...], decoded_attributes: bool) -> list[str]
     return lines
 
 
+def docstring(summary: str, fields: Sequence[Field], owner: str) -> list[str]:
+    """A class docstring (at one indent): ``summary``, then ``Args:`` for ``fields``."""
+    if not fields:
+        return [f'    """{summary}"""']
+    lines = [f'    """{summary}', "", "    Args:"]
+    for field in fields:
+        text = FIELD_DOCS_BY_METHOD.get((owner, field.name), FIELD_DOCS[field.name])
+        lines.extend(
+            textwrap.wrap(
+                f"{field.name}: {text}",
+                96,
+                initial_indent="        ",
+                subsequent_indent="            ",
+                break_on_hyphens=False,
+            )
+        )
+    lines.append('    """')
+    return lines
+
+
 def method_class(method: MethodDef, structs: StructRegistry) -> list[str]:
     lines = [f"class {method.name}(amqp_object.Method):"]
-    lines.append(
-        f'    """``{method.amqp_name}``: method {method.method_id} of class {method.class_id}."""'
-    )
+    summary = f"``{method.amqp_name}``: method {method.method_id} of class {method.class_id}."
+    lines.extend(docstring(summary, method.fields, method.qualified_name))
     lines.append("")
     lines.append(f"    INDEX = {method.index}")
     lines.append(f'    NAME = "{method.qualified_name}"')
@@ -588,9 +610,8 @@ def properties_class(
         raise ValueError(f"no property codec for AMQP types {sorted(unsupported)}")
     name = f"{class_name}Properties"
     lines = [f"class {name}(amqp_object.Properties):"]
-    lines.append(
-        f'    """Content properties of class ``{class_name.lower()}``; `None` means absent."""'
-    )
+    summary = f"Content properties of class ``{class_name.lower()}``; `None` means absent."
+    lines.extend(docstring(summary, fields, name))
     lines.append("")
     lines.append(f"    INDEX = {class_id}")
     lines.append(f'    NAME = "{name}"')
@@ -604,11 +625,23 @@ def properties_class(
     lines.extend(indent(init_lines(fields, decoded_attributes=False), 1))
     lines.append("")
     lines.append("    def encode(self) -> list[bytes]:")
-    lines.append('        """Property flags followed by the values of the present properties."""')
+    lines.append('        """Property flags followed by the values of the present properties.')
+    lines.append("")
+    lines.append("        Returns:")
+    lines.append("            The encoded header payload, as a list of byte strings.")
+    lines.append('        """')
     lines.extend(indent(properties_encoder(fields, structs), 2))
     lines.append("")
     lines.append(f"    def decode(self, encoded: amqp_object.Buffer, offset: int = 0) -> {name}:")
-    lines.append('        """Set every property from ``encoded[offset:]``; returns ``self``."""')
+    lines.append('        """Set every property from ``encoded[offset:]``.')
+    lines.append("")
+    lines.append("        Args:")
+    lines.append("            encoded: The buffer holding the property flags and values.")
+    lines.append("            offset: Where they start.")
+    lines.append("")
+    lines.append("        Returns:")
+    lines.append("            ``self``.")
+    lines.append('        """')
     lines.extend(indent(properties_decoder(fields, structs), 2))
     return lines
 
@@ -750,7 +783,9 @@ def render(spec: dict[str, Any]) -> str:
     out.append("methods: dict[int, type[amqp_object.Method]] = {")
     out.extend(f"    {method.index}: {method.qualified_name}," for method in methods)
     out.append("}")
-    out.append('"""Method classes by index: class id in the high 16 bits, method id in the low."""')
+    out.append(
+        '"""Method classes by index (class id in the high 16 bits, method id in the low)."""'
+    )
     out.append("")
     out.append("props: dict[int, type[amqp_object.Properties]] = {")
     out.extend(f"    {class_id}: {name}," for class_id, name in property_classes)
@@ -771,7 +806,14 @@ def render(spec: dict[str, Any]) -> str:
     out.append("")
     out.append("")
     out.append("def has_content(methodNumber: int) -> bool:")
-    out.append('    """Whether the method with index ``methodNumber`` carries content."""')
+    out.append('    """Whether the method with index ``methodNumber`` carries content.')
+    out.append("")
+    out.append("    Args:")
+    out.append("        methodNumber: The method's index (class id << 16 | method id).")
+    out.append("")
+    out.append("    Returns:")
+    out.append("        True when a content header and body frames follow the method.")
+    out.append('    """')
     out.append("    return methodNumber in _CONTENT_METHODS")
     out.append("")
     return "\n".join(out)

@@ -181,6 +181,9 @@ class Method(AMQPObject):
 
         This base implementation serves methods without arguments; generated
         methods with arguments override it.
+
+        Returns:
+            The encoded arguments, as a list of byte strings.
         """
         return []
 
@@ -189,6 +192,13 @@ class Method(AMQPObject):
 
         This base implementation serves methods without arguments; generated
         methods with arguments override it.
+
+        Args:
+            encoded: The buffer holding the arguments.
+            offset: Where they start.
+
+        Returns:
+            ``self``.
         """
         return self
 
@@ -207,6 +217,9 @@ class Method(AMQPObject):
         """The content properties attached by `_set_content`.
 
         Raises `AttributeError` when no content has been attached.
+
+        Returns:
+            The `pika.spec.BasicProperties`.
         """
         properties: Properties = self._attached("_properties", "properties")
         return properties
@@ -215,6 +228,9 @@ class Method(AMQPObject):
         """The content body attached by `_set_content`.
 
         Raises `AttributeError` when no content has been attached.
+
+        Returns:
+            The body bytes.
         """
         body: bytes = self._attached("_body", "body")
         return body

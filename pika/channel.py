@@ -27,7 +27,7 @@ from pika.recovery import ConfirmNumbering, TopologyRecord
 from pika.states import ChannelState
 
 if TYPE_CHECKING:
-    from pika.connection import Connection
+    import pika.connection
     from pika.engine import events
 
 __all__ = ["MAX_CHANNELS", "Channel", "ContentFrameAssembler"]
@@ -60,6 +60,14 @@ class Channel(ChannelOperations, ChannelRecovery):
     `pika.channel_operations`, generated from `pika.operations`; each
     reaches `_operate`. What is the callback channel's own (publishing,
     consuming, acknowledgements, confirms, events, recovery) is here.
+
+    Args:
+        connection: The `pika.connection.Connection` the channel belongs to.
+        channel_number: Its number on the connection (1 to ``channel_max``).
+        on_open_callback: Called as ``on_open_callback(channel)`` once the broker has opened it.
+
+    Raises:
+        InvalidChannelNumber: ``channel_number`` is out of range.
     """
 
     CLOSED = ChannelState.CLOSED
@@ -69,7 +77,7 @@ class Channel(ChannelOperations, ChannelRecovery):
 
     def __init__(
         self,
-        connection: Connection,
+        connection: pika.connection.Connection,
         channel_number: int,
         on_open_callback: _OnOpenCallback | None,
     ) -> None:
@@ -126,18 +134,22 @@ class Channel(ChannelOperations, ChannelRecovery):
 
     @property
     def is_closed(self) -> bool:
+        """True once the channel is closed."""
         return self._state == self.CLOSED
 
     @property
     def is_closing(self) -> bool:
+        """True while the channel is closing."""
         return self._state == self.CLOSING
 
     @property
     def is_open(self) -> bool:
+        """True while the channel is open."""
         return self._state == self.OPEN
 
     @property
     def is_opening(self) -> bool:
+        """True while the channel is opening (or reopening during a recovery)."""
         return self._state.is_opening
 
     @property
@@ -148,6 +160,7 @@ class Channel(ChannelOperations, ChannelRecovery):
 
     @property
     def consumer_tags(self) -> list[str]:
+        """The tags of the channel's active consumers."""
         return list(self._consumers)
 
     @property
@@ -198,7 +211,13 @@ class Channel(ChannelOperations, ChannelRecovery):
         replies: Sequence[type[amqp_object.Method]],
         one_shot: bool = True,
     ) -> None:
-        """Call ``callback(method_frame)`` when one of ``replies`` arrives."""
+        """Call ``callback(method_frame)`` when one of ``replies`` arrives.
+
+        Args:
+            callback: Called with the reply's method frame.
+            replies: The reply method classes to wait for (e.g. ``[pika.spec.Basic.GetEmpty]``).
+            one_shot: Remove the callback after its first call.
+        """
         validation.require_callable(callback, "callback")
         for reply in replies:
             self._registered.setdefault(reply, []).append((callback, one_shot))
@@ -208,6 +227,15 @@ class Channel(ChannelOperations, ChannelRecovery):
         callback: Callable[..., Any],
         replies: Sequence[type[amqp_object.Method]] | None = None,
     ) -> bool:
+        """Remove a callback added with `add_callback`.
+
+        Args:
+            callback: The callback to remove.
+            replies: Remove it only for these reply classes; None for all.
+
+        Returns:
+            True if it was registered.
+        """
         removed = False
         for reply in list(replies) if replies is not None else list(self._registered):
             entries = self._registered.get(reply, [])
@@ -217,35 +245,95 @@ class Channel(ChannelOperations, ChannelRecovery):
         return removed
 
     def add_on_cancel_callback(self, callback: _OnCancelCallback) -> None:
-        """``callback(method_frame)`` when the broker cancels a consumer."""
+        """``callback(method_frame)`` when the broker cancels a consumer.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
         validation.require_callable(callback, "callback")
         self._on_cancel.append(callback)
 
     def remove_on_cancel_callback(self, callback: _OnCancelCallback) -> bool:
+        """Remove a callback added with `add_on_cancel_callback`.
+
+        Args:
+            callback: The callback to remove.
+
+        Returns:
+            True if it was registered.
+        """
         return remove_from(self._on_cancel, callback)
 
     def add_on_close_callback(self, callback: _OnCloseCallback) -> None:
-        """``callback(channel, exception)`` once the channel is closed."""
+        """``callback(channel, exception)`` once the channel is closed.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
         validation.require_callable(callback, "callback")
         self._on_close.append(callback)
 
     def remove_on_close_callback(self, callback: _OnCloseCallback) -> bool:
+        """Remove a callback added with `add_on_close_callback`.
+
+        Args:
+            callback: The callback to remove.
+
+        Returns:
+            True if it was registered.
+        """
         return remove_from(self._on_close, callback)
 
     def add_on_flow_callback(self, callback: _OnFlowCallback) -> None:
-        """``callback(active)`` when the broker sends Channel.Flow."""
+        """``callback(active)`` when the broker sends Channel.Flow.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
         validation.require_callable(callback, "callback")
         self._on_flow.append(callback)
 
     def remove_on_flow_callback(self, callback: _OnFlowCallback) -> bool:
+        """Remove a callback added with `add_on_flow_callback`.
+
+        Args:
+            callback: The callback to remove.
+
+        Returns:
+            True if it was registered.
+        """
         return remove_from(self._on_flow, callback)
 
     def add_on_return_callback(self, callback: _OnReturnCallback) -> None:
-        """``callback(channel, method, properties, body)`` for Basic.Return."""
+        """``callback(channel, method, properties, body)`` for Basic.Return.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
         validation.require_callable(callback, "callback")
         self._on_return.append(callback)
 
     def remove_on_return_callback(self, callback: _OnReturnCallback) -> bool:
+        """Remove a callback added with `add_on_return_callback`.
+
+        Args:
+            callback: The callback to remove.
+
+        Returns:
+            True if it was registered.
+        """
         return remove_from(self._on_return, callback)
 
     def add_on_message_too_large_callback(self, callback: _OnTooLargeCallback) -> None:
@@ -255,12 +343,26 @@ class Channel(ChannelOperations, ChannelRecovery):
         discarded and a delivery awaiting an acknowledgement was rejected
         without requeue. With no such callback the error is raised out of
         the I/O loop (like an exception from a callback); the channel and
-        the connection stay open either way."""
+        the connection stay open either way.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
         validation.require_callable(callback, "callback")
         self._on_too_large.append(callback)
 
     def remove_on_message_too_large_callback(self, callback: _OnTooLargeCallback) -> bool:
-        """Forget a callback given to `add_on_message_too_large_callback`."""
+        """Forget a callback given to `add_on_message_too_large_callback`.
+
+        Args:
+            callback: The callback to remove.
+
+        Returns:
+            True if it was registered.
+        """
         return remove_from(self._on_too_large, callback)
 
     # -------------------------------------------------------------- sending
@@ -393,7 +495,14 @@ class Channel(ChannelOperations, ChannelRecovery):
 
     def is_stale_delivery_tag(self, delivery_tag: int) -> bool:
         """Whether ``delivery_tag`` came from before a connection recovery
-        (acks, nacks and rejects of such tags are dropped, not sent)."""
+        (acks, nacks and rejects of such tags are dropped, not sent).
+
+        Args:
+            delivery_tag: A delivery tag of this channel.
+
+        Returns:
+            True for a tag from before the last recovery.
+        """
         return 0 < delivery_tag <= self._tag_offset
 
     def _broker_tag(self, delivery_tag: int, what: str) -> int:

@@ -37,7 +37,46 @@ class ChannelOperations:
         arguments: Optional[dict[str, Any]] = None,
         callback: Optional[Callable[[frame.Method[Any]], Any]] = None,
     ) -> None:
-        """Declare an exchange, or with ``passive`` check that it exists."""
+        """Declare an exchange: create it, or check that it exists with the same settings.
+
+        Declaring an existing exchange with other settings makes the broker close the
+        channel with 406 PRECONDITION_FAILED. Names starting with ``amq.`` are reserved.
+
+        Args:
+            exchange: Name of the exchange (1 to 255 bytes of UTF-8).
+            exchange_type: How the exchange routes: ``direct``, ``fanout``, ``topic``,
+                ``headers`` (see `pika.exchange_type.ExchangeType`) or a plugin's type.
+            passive: Only check that the exchange exists (404 NOT_FOUND closes the channel when
+                it does not); nothing is created.
+            durable: Keep the exchange across broker restarts.
+            auto_delete: Delete the exchange when its last binding is removed.
+            internal: Publishers may not publish to it; only other exchanges bound to it route to
+                it.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none.
+            callback: Callback API only: called with the broker's reply method frame
+                (Exchange.DeclareOk) once it arrives; None sends the request without asking for a
+                reply (nowait) where the protocol allows it.
+
+        Returns:
+            None; the reply (Exchange.DeclareOk) goes to ``callback``.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         self._operate(
             "exchange_declare",
             callback,
@@ -56,7 +95,37 @@ class ChannelOperations:
         if_unused: bool = False,
         callback: Optional[Callable[[frame.Method[Any]], Any]] = None,
     ) -> None:
-        """Delete an exchange."""
+        """Delete an exchange.
+
+        Deleting an exchange that does not exist succeeds (RabbitMQ 3.x and later).
+
+        Args:
+            exchange: Name of the exchange.
+            if_unused: Delete only if no queue or exchange is bound to it (406
+                PRECONDITION_FAILED closes the channel otherwise).
+            callback: Callback API only: called with the broker's reply method frame
+                (Exchange.DeleteOk) once it arrives; None sends the request without asking for a
+                reply (nowait) where the protocol allows it.
+
+        Returns:
+            None; the reply (Exchange.DeleteOk) goes to ``callback``.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         self._operate("exchange_delete", callback, exchange, if_unused)
 
     def exchange_bind(
@@ -67,7 +136,40 @@ class ChannelOperations:
         arguments: Optional[dict[str, Any]] = None,
         callback: Optional[Callable[[frame.Method[Any]], Any]] = None,
     ) -> None:
-        """Bind exchange ``destination`` to exchange ``source``."""
+        """Bind an exchange to another: messages routed by ``source`` also go to ``destination``.
+
+        A RabbitMQ extension to AMQP 0-9-1 (exchange-to-exchange bindings).
+
+        Args:
+            destination: Name of the exchange that receives the routed messages.
+            source: Name of the exchange the messages are published to.
+            routing_key: The binding key the source exchange matches routing keys against.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none. A headers exchange matches
+                on them.
+            callback: Callback API only: called with the broker's reply method frame
+                (Exchange.BindOk) once it arrives; None sends the request without asking for a
+                reply (nowait) where the protocol allows it.
+
+        Returns:
+            None; the reply (Exchange.BindOk) goes to ``callback``.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         self._operate("exchange_bind", callback, destination, source, routing_key, arguments)
 
     def exchange_unbind(
@@ -78,7 +180,41 @@ class ChannelOperations:
         arguments: Optional[dict[str, Any]] = None,
         callback: Optional[Callable[[frame.Method[Any]], Any]] = None,
     ) -> None:
-        """Remove an exchange-to-exchange binding."""
+        """Remove a binding between two exchanges.
+
+        The binding is named by the same destination, source, routing key and arguments
+        it was made with.
+
+        Args:
+            destination: Name of the exchange that receives the routed messages.
+            source: Name of the exchange the messages are published to.
+            routing_key: The binding key the source exchange matches routing keys against.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none. A headers exchange matches
+                on them.
+            callback: Callback API only: called with the broker's reply method frame
+                (Exchange.UnbindOk) once it arrives; None sends the request without asking for a
+                reply (nowait) where the protocol allows it.
+
+        Returns:
+            None; the reply (Exchange.UnbindOk) goes to ``callback``.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         self._operate("exchange_unbind", callback, destination, source, routing_key, arguments)
 
     def queue_declare(
@@ -91,8 +227,44 @@ class ChannelOperations:
         arguments: Optional[dict[str, Any]] = None,
         callback: Optional[Callable[[frame.Method[Any]], Any]] = None,
     ) -> None:
-        """Declare a queue (``''`` lets the broker name it), or with ``passive`` check that it
-        exists.
+        """Declare a queue: create it, or check that it exists with the same settings.
+
+        An empty name asks the broker to name the queue; the reply's ``method.queue``
+        carries the name. Declaring an existing queue with other settings closes the
+        channel with 406 PRECONDITION_FAILED.
+
+        Args:
+            queue: Name of the queue; ``''`` for a name chosen by the broker.
+            passive: Only check that the queue exists (404 NOT_FOUND closes the channel when it
+                does not); the reply still gives its counts.
+            durable: Keep the queue across broker restarts.
+            exclusive: Only this connection may use the queue; it is deleted when the connection
+                closes.
+            auto_delete: Delete the queue once its last consumer is cancelled.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none.
+            callback: Callback API only: called with the broker's reply method frame
+                (Queue.DeclareOk) once it arrives; None sends the request without asking for a
+                reply (nowait) where the protocol allows it.
+
+        Returns:
+            None; the reply (Queue.DeclareOk) goes to ``callback``.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
         """
         self._operate(
             "queue_declare",
@@ -113,7 +285,38 @@ class ChannelOperations:
         arguments: Optional[dict[str, Any]] = None,
         callback: Optional[Callable[[frame.Method[Any]], Any]] = None,
     ) -> None:
-        """Bind a queue to an exchange (the routing key defaults to the queue's name)."""
+        """Bind a queue to an exchange, so the exchange routes matching messages to it.
+
+        Args:
+            queue: Name of the queue.
+            exchange: Name of the exchange.
+            routing_key: The binding key; None means the queue's name.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none. A headers exchange matches
+                on them.
+            callback: Callback API only: called with the broker's reply method frame
+                (Queue.BindOk) once it arrives; None sends the request without asking for a reply
+                (nowait) where the protocol allows it.
+
+        Returns:
+            None; the reply (Queue.BindOk) goes to ``callback``.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         self._operate("queue_bind", callback, queue, exchange, routing_key, arguments)
 
     def queue_unbind(
@@ -124,7 +327,41 @@ class ChannelOperations:
         arguments: Optional[dict[str, Any]] = None,
         callback: Optional[Callable[[frame.Method[Any]], Any]] = None,
     ) -> None:
-        """Remove a queue's binding to an exchange."""
+        """Remove a binding between a queue and an exchange.
+
+        The binding is named by the same exchange, routing key and arguments it was made
+        with.
+
+        Args:
+            queue: Name of the queue.
+            exchange: Name of the exchange.
+            routing_key: The binding key; None means the queue's name.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none. A headers exchange matches
+                on them.
+            callback: Callback API only: called with the broker's reply method frame
+                (Queue.UnbindOk) once it arrives; None sends the request without asking for a
+                reply (nowait) where the protocol allows it.
+
+        Returns:
+            None; the reply (Queue.UnbindOk) goes to ``callback``.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         self._operate("queue_unbind", callback, queue, exchange, routing_key, arguments)
 
     def queue_purge(
@@ -132,7 +369,33 @@ class ChannelOperations:
         queue: str,
         callback: Optional[Callable[[frame.Method[Any]], Any]] = None,
     ) -> None:
-        """Remove a queue's ready messages."""
+        """Remove every message of a queue that is not awaiting an acknowledgement.
+
+        Args:
+            queue: Name of the queue.
+            callback: Callback API only: called with the broker's reply method frame
+                (Queue.PurgeOk) once it arrives; None sends the request without asking for a
+                reply (nowait) where the protocol allows it.
+
+        Returns:
+            None; the reply (Queue.PurgeOk) goes to ``callback``.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         self._operate("queue_purge", callback, queue)
 
     def queue_delete(
@@ -142,7 +405,38 @@ class ChannelOperations:
         if_empty: bool = False,
         callback: Optional[Callable[[frame.Method[Any]], Any]] = None,
     ) -> None:
-        """Delete a queue."""
+        """Delete a queue and the messages in it.
+
+        Consumers of the queue are cancelled (they get a ``Basic.Cancel``).
+
+        Args:
+            queue: Name of the queue.
+            if_unused: Delete only if the queue has no consumers (406 PRECONDITION_FAILED closes
+                the channel otherwise).
+            if_empty: Delete only if the queue holds no messages.
+            callback: Callback API only: called with the broker's reply method frame
+                (Queue.DeleteOk) once it arrives; None sends the request without asking for a
+                reply (nowait) where the protocol allows it.
+
+        Returns:
+            None; the reply (Queue.DeleteOk) goes to ``callback``.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         self._operate("queue_delete", callback, queue, if_unused, if_empty)
 
     def basic_qos(
@@ -152,8 +446,39 @@ class ChannelOperations:
         global_qos: bool = False,
         callback: Optional[Callable[[frame.Method[Any]], Any]] = None,
     ) -> None:
-        """Limit the unacknowledged deliveries of each consumer, or with ``global_qos`` of the whole
-        channel.
+        """Set the prefetch limit: how many unacknowledged messages the broker sends ahead.
+
+        RabbitMQ applies ``prefetch_count`` per consumer started afterwards, or with
+        ``global_qos`` to the channel as a whole; it does not implement
+        ``prefetch_size``.
+
+        Args:
+            prefetch_size: Most bytes of unacknowledged message bodies; 0 for no limit.
+            prefetch_count: Most unacknowledged messages; 0 for no limit.
+            global_qos: Apply the limit to the whole channel rather than to each consumer.
+            callback: Callback API only: called with the broker's reply method frame
+                (Basic.QosOk) once it arrives; None sends the request without asking for a reply
+                (nowait) where the protocol allows it.
+
+        Returns:
+            None; the reply (Basic.QosOk) goes to ``callback``.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+            ValueError: ``prefetch_size`` or ``prefetch_count`` is negative.
         """
         self._operate("basic_qos", callback, prefetch_size, prefetch_count, global_qos)
 
@@ -162,17 +487,126 @@ class ChannelOperations:
         requeue: bool = False,
         callback: Optional[Callable[[frame.Method[Any]], Any]] = None,
     ) -> None:
-        """Ask the broker to deliver this channel's unacknowledged messages again."""
+        """Ask the broker to redeliver the channel's unacknowledged messages.
+
+        RabbitMQ supports only ``requeue=True``.
+
+        Args:
+            requeue: Requeue the messages (possibly to other consumers) rather than redelivering
+                them to the same consumer.
+            callback: Callback API only: called with the broker's reply method frame
+                (Basic.RecoverOk) once it arrives; None sends the request without asking for a
+                reply (nowait) where the protocol allows it.
+
+        Returns:
+            None; the reply (Basic.RecoverOk) goes to ``callback``.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         self._operate("basic_recover", callback, requeue)
 
     def tx_select(self, callback: Optional[Callable[[frame.Method[Any]], Any]] = None) -> None:
-        """Put the channel in transaction mode."""
+        """Put the channel in transaction mode.
+
+        Publishes and acknowledgements then take effect only at `tx_commit`.
+
+        Args:
+            callback: Callback API only: called with the broker's reply method frame
+                (Tx.SelectOk) once it arrives; None sends the request without asking for a reply
+                (nowait) where the protocol allows it.
+
+        Returns:
+            None; the reply (Tx.SelectOk) goes to ``callback``.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         self._operate("tx_select", callback)
 
     def tx_commit(self, callback: Optional[Callable[[frame.Method[Any]], Any]] = None) -> None:
-        """Commit the current transaction."""
+        """Commit the current transaction; a new one starts at once.
+
+        Args:
+            callback: Callback API only: called with the broker's reply method frame
+                (Tx.CommitOk) once it arrives; None sends the request without asking for a reply
+                (nowait) where the protocol allows it.
+
+        Returns:
+            None; the reply (Tx.CommitOk) goes to ``callback``.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         self._operate("tx_commit", callback)
 
     def tx_rollback(self, callback: Optional[Callable[[frame.Method[Any]], Any]] = None) -> None:
-        """Abandon the current transaction."""
+        """Abandon the current transaction's publishes and acknowledgements.
+
+        Messages whose acknowledgement is rolled back are not redelivered by that alone
+        (see `basic_recover`).
+
+        Args:
+            callback: Callback API only: called with the broker's reply method frame
+                (Tx.RollbackOk) once it arrives; None sends the request without asking for a
+                reply (nowait) where the protocol allows it.
+
+        Returns:
+            None; the reply (Tx.RollbackOk) goes to ``callback``.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         self._operate("tx_rollback", callback)

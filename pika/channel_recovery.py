@@ -75,6 +75,10 @@ class ChannelRecovery:
 
         A hook of automatic recovery (`pika.connection_recovery`), not for
         applications.
+
+        Args:
+            republish: Keep the unconfirmed publishes to send again, instead of reporting them
+                nacked.
         """
         if self._state is ChannelState.CLOSING:
             self._closed_with_connection()
@@ -102,7 +106,11 @@ class ChannelRecovery:
         """Send Channel.Open on the new connection; False (and the channel
         closed) if the application closed it during the recovery, or if the
         new connection's channel_max is below its number. A hook of
-        automatic recovery."""
+        automatic recovery.
+
+        Returns:
+            False if the channel was closed meanwhile (nothing sent).
+        """
         if self._state is ChannelState.CLOSING:
             self._closed_with_connection()
             return False
@@ -139,7 +147,14 @@ class ChannelRecovery:
 
     def recovery_consumer_queues(self, renamed: dict[str, str]) -> set[str]:
         """The queues this channel's consumers consume from, after
-        ``renamed`` (old name -> new). A hook of automatic recovery."""
+        ``renamed`` (old name -> new). A hook of automatic recovery.
+
+        Args:
+            renamed: Old name to new name of the queues the recovery renamed.
+
+        Returns:
+            The queue names.
+        """
         return {renamed.get(queue, queue) for queue, *_rest in self._consumer_specs.values()}
 
     def recovery_finished(
@@ -150,7 +165,15 @@ class ChannelRecovery:
         is lost (they are cancelled, as if by the broker); kept publishes go
         out again. Returns the application callbacks to run: the channel's
         open callback if it was still opening at the failure, and the
-        cancel notifications. A hook of automatic recovery."""
+        cancel notifications. A hook of automatic recovery.
+
+        Args:
+            renamed: Old name to new name of the renamed queues.
+            lost_queues: Queues that no longer exist (their consumers are cancelled).
+
+        Returns:
+            The application callbacks to run now (open callbacks, cancel notices...).
+        """
         self._state = ChannelState.OPEN
         pending: list[Callable[[], Any]] = []
         for tag, (queue, auto_ack, exclusive, arguments) in list(self._consumer_specs.items()):
@@ -177,12 +200,21 @@ class ChannelRecovery:
         self, method: amqp_object.Method, callback: Callable[[frame.Method], Any]
     ) -> None:
         """Send the recovery's own request ``method`` on this (open)
-        channel; ``callback(reply)``. A hook of automatic recovery."""
+        channel; ``callback(reply)``. A hook of automatic recovery.
+
+        Args:
+            method: The AMQP method to send.
+            callback: Called with the reply's method frame.
+        """
         self._rpc(method, callback)
 
     def recovery_abandon(self, reason: Exception) -> None:
         """Close this channel of the recovery's own at once: its connection
-        was lost. A hook of automatic recovery."""
+        was lost. A hook of automatic recovery.
+
+        Args:
+            reason: Why (the close reason given to the close callbacks).
+        """
         self._on_closed(reason)
 
     def _republish(self) -> None:

@@ -41,7 +41,12 @@ class ConfirmTracker(Generic[T]):
         return f"<ConfirmTracker outstanding={len(self._pending)}>"
 
     def add(self, number: int, entry: T) -> None:
-        """Remember ``entry`` until the publish numbered ``number`` is confirmed."""
+        """Remember ``entry`` until the publish numbered ``number`` is confirmed.
+
+        Args:
+            number: The publish sequence number.
+            entry: What to keep for it (the message, a callback...).
+        """
         self._pending[number] = entry
 
     def settle(self, delivery_tag: int, multiple: bool) -> list[tuple[int, T]]:
@@ -71,13 +76,21 @@ class ConfirmTracker(Generic[T]):
         return settled
 
     def take_all(self) -> list[tuple[int, T]]:
-        """Take every outstanding publish, oldest first (the channel is gone)."""
+        """Take every outstanding publish, oldest first (the channel is gone).
+
+        Returns:
+            ``(number, entry)`` pairs; the tracker is left empty.
+        """
         settled = list(self._pending.items())
         self._pending.clear()
         return settled
 
     def entries(self) -> list[tuple[int, T]]:
-        """Every outstanding publish, oldest first, without taking them."""
+        """Every outstanding publish, oldest first, without taking them.
+
+        Returns:
+            ``(number, entry)`` pairs.
+        """
         return list(self._pending.items())
 
 

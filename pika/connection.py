@@ -75,7 +75,20 @@ CLOSE_OK_TIMEOUT = 10.0
 
 class Connection(abc.ABC):
     """An AMQP connection with Pika's callback interface (abstract: an
-    adapter supplies the I/O)."""
+    adapter supplies the I/O).
+
+    Args:
+        parameters: Where and how to connect (`pika.connection.Parameters`); None for the defaults
+            (localhost, guest/guest).
+        on_open_callback: Called as ``on_open_callback(connection)`` once the connection is open.
+        on_open_error_callback: Called as ``on_open_error_callback(connection, error)`` when opening
+            fails; None logs the failure.
+        on_close_callback: Called as ``on_close_callback(connection, reason)`` once an open
+            connection has closed; ``reason`` is the exception that explains why
+            (`ConnectionClosedByClient` after `close`).
+        internal_connection_workflow: True (the default) makes the constructor start connecting;
+            False leaves that to a connection workflow (`create_connection` passes False).
+    """
 
     CONNECTION_CLOSED = ConnectionState.CLOSED
     CONNECTION_INIT = ConnectionState.INIT
@@ -501,22 +514,29 @@ class Connection(abc.ABC):
 
     @property
     def is_open(self) -> bool:
+        """True while the connection is open."""
         return self.connection_state == self.CONNECTION_OPEN
 
     @property
     def is_closing(self) -> bool:
+        """True while the connection is closing."""
         return self.connection_state == self.CONNECTION_CLOSING
 
     @property
     def is_closed(self) -> bool:
+        """True once the connection is closed."""
         return self.connection_state == self.CONNECTION_CLOSED
 
     @property
     def server_properties(self) -> dict[str, Any]:
+        """What the broker announced about itself in ``Connection.Start`` (product, version,
+        capabilities...).
+        """
         return self._engine.server_properties
 
     @property
     def server_capabilities(self) -> dict[str, Any]:
+        """The ``capabilities`` table of `server_properties` (empty before the connection opens)."""
         capabilities = self._engine.server_properties.get("capabilities")
         return capabilities if isinstance(capabilities, dict) else {}
 
@@ -525,18 +545,24 @@ class Connection(abc.ABC):
 
     @property
     def basic_nack(self) -> bool:
+        """Whether the broker supports ``Basic.Nack`` (known once the connection is open)."""
         return self._capability("basic.nack")
 
     @property
     def consumer_cancel_notify(self) -> bool:
+        """Whether the broker notifies consumers it cancels (known once the connection is open)."""
         return self._capability("consumer_cancel_notify")
 
     @property
     def exchange_exchange_bindings(self) -> bool:
+        """Whether the broker supports exchange-to-exchange bindings (known once the connection is
+        open).
+        """
         return self._capability("exchange_exchange_bindings")
 
     @property
     def publisher_confirms(self) -> bool:
+        """Whether the broker supports publisher confirms (known once the connection is open)."""
         return self._capability("publisher_confirms")
 
     def channel(
@@ -544,7 +570,20 @@ class Connection(abc.ABC):
         channel_number: int | None = None,
         on_open_callback: Callable[[channel_mod.Channel], Any] | None = None,
     ) -> channel_mod.Channel:
-        """Open a channel; ``on_open_callback(channel)`` once it is open."""
+        """Open a channel; ``on_open_callback(channel)`` once it is open.
+
+        Args:
+            channel_number: The channel number to use; None for the lowest free one.
+            on_open_callback: Called as ``on_open_callback(channel)`` once the broker has opened it.
+
+        Returns:
+            The new `pika.channel.Channel` (opening).
+
+        Raises:
+            ConnectionWrongStateError: The connection is not open.
+            TypeError: ``on_open_callback`` is not callable.
+            NoFreeChannels: Every channel number allowed by ``channel_max`` is in use.
+        """
         if not self.is_open:
             raise exceptions.ConnectionWrongStateError(
                 f"channel() needs an open connection: {self!r}"
@@ -565,7 +604,15 @@ class Connection(abc.ABC):
 
     def close(self, reply_code: int = 200, reply_text: str = "Normal shutdown") -> None:
         """Close the connection; an unfinished opening is aborted and
-        reported to the open-error callbacks as ConnectionOpenAborted."""
+        reported to the open-error callbacks as ConnectionOpenAborted.
+
+        Args:
+            reply_code: The reason code sent to the broker (200 for a normal close).
+            reply_text: The reason text sent to the broker.
+
+        Raises:
+            ConnectionWrongStateError: The connection is already closing or closed.
+        """
         if self.is_closing or self.is_closed:
             raise exceptions.ConnectionWrongStateError(
                 f"close() on a connection that is already "
@@ -610,6 +657,13 @@ class Connection(abc.ABC):
         declared through it from now on, and restarts its consumers with
         their tags. Call it before declaring anything. See
         `pika.connection_recovery` for what the application sees meanwhile.
+
+        Args:
+            policy: The backoff and republishing policy; None for `RecoveryPolicy` defaults.
+            parameters: The parameters to reconnect with, in turn; None for the connection's own.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is already enabled.
         """
         if self._recovery is not None:
             raise exceptions.ConnectionWrongStateError("recovery is already enabled")
@@ -628,25 +682,57 @@ class Connection(abc.ABC):
     def add_on_recovery_started_callback(
         self, callback: Callable[[Connection, BaseException], Any]
     ) -> None:
-        """``callback(connection, error)`` when a recovery begins."""
+        """``callback(connection, error)`` when a recovery begins.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
+            TypeError: ``callback`` is not callable.
+        """
         self._require_recovery().on_started.append(validation.checked_callback(callback))
 
     def add_on_recovery_succeeded_callback(self, callback: Callable[[Connection], Any]) -> None:
-        """``callback(connection)`` once channels, topology and consumers are back."""
+        """``callback(connection)`` once channels, topology and consumers are back.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
+            TypeError: ``callback`` is not callable.
+        """
         self._require_recovery().on_succeeded.append(validation.checked_callback(callback))
 
     def add_on_recovery_failed_callback(
         self, callback: Callable[[Connection, BaseException], Any]
     ) -> None:
         """``callback(connection, error)`` when recovery gives up (the close
-        callbacks follow)."""
+        callbacks follow).
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
+            TypeError: ``callback`` is not callable.
+        """
         self._require_recovery().on_failed.append(validation.checked_callback(callback))
 
     def add_on_queue_renamed_callback(
         self, callback: Callable[[Connection, str, str], Any]
     ) -> None:
         """``callback(connection, old_name, new_name)`` when a server-named
-        queue is redeclared under a new name during recovery."""
+        queue is redeclared under a new name during recovery.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
+            TypeError: ``callback`` is not callable.
+        """
         self._require_recovery().on_queue_renamed.append(validation.checked_callback(callback))
 
     # ------------------------------------------------- hooks of the recovery
@@ -659,12 +745,20 @@ class Connection(abc.ABC):
         return self._opened
 
     def recovery_channels(self) -> list[channel_mod.Channel]:
-        """The connection's channels in number order (a hook of automatic recovery)."""
+        """The connection's channels in number order (a hook of automatic recovery).
+
+        Returns:
+            The channels.
+        """
         return [chan for _number, chan in sorted(self._channels.items())]
 
     def recovery_reconnect(self, params: Parameters) -> None:
         """Start a connection attempt to ``params`` on a new engine (a hook
-        of automatic recovery)."""
+        of automatic recovery).
+
+        Args:
+            params: The parameters of the attempt.
+        """
         self.params = params
         self._engine = ConnectionEngine(self._engine_config())
         self.connection_state = self.CONNECTION_INIT
@@ -677,16 +771,32 @@ class Connection(abc.ABC):
 
     def recovery_closed(self, error: Exception) -> None:
         """The recovery gave up or was stopped: the connection is over with
-        ``error`` (a hook of automatic recovery)."""
+        ``error`` (a hook of automatic recovery).
+
+        Args:
+            error: The close reason.
+        """
         self._finish_close(error)
 
     def recovery_call_later(self, delay: float, callback: Callable[[], Any]) -> Any:
         """Call ``callback`` in ``delay`` seconds; returns a handle for
-        `recovery_remove_timer` (a hook of automatic recovery)."""
+        `recovery_remove_timer` (a hook of automatic recovery).
+
+        Args:
+            delay: Seconds from now.
+            callback: Called with no arguments.
+
+        Returns:
+            A handle for `recovery_remove_timer`.
+        """
         return self._adapter_call_later(delay, callback)
 
     def recovery_remove_timer(self, handle: Any) -> None:
-        """Cancel a `recovery_call_later` (a hook of automatic recovery)."""
+        """Cancel a `recovery_call_later` (a hook of automatic recovery).
+
+        Args:
+            handle: The handle `recovery_call_later` returned.
+        """
         self._adapter_remove_timeout(handle)
 
     def recovery_open_channel(
@@ -694,7 +804,15 @@ class Connection(abc.ABC):
         on_open: Callable[[channel_mod.Channel], Any],
         on_close: Callable[[channel_mod.Channel, Exception], Any],
     ) -> channel_mod.Channel:
-        """Open a channel of the recovery's own (a hook of automatic recovery)."""
+        """Open a channel of the recovery's own (a hook of automatic recovery).
+
+        Args:
+            on_open: Called with the channel once open.
+            on_close: Called as ``on_close(channel, reason)`` if it closes.
+
+        Returns:
+            The channel (opening).
+        """
         number = self._engine.allocate_channel_number()
         chan = channel_mod.Channel(self, number, on_open)
         chan.add_on_close_callback(on_close)
@@ -708,7 +826,11 @@ class Connection(abc.ABC):
 
     def recovery_application_callbacks(self) -> list[Any]:
         """The application's open and open-error callbacks, as registered
-        so far (a hook of automatic recovery)."""
+        so far (a hook of automatic recovery).
+
+        Returns:
+            The callbacks.
+        """
         return [*self._on_open, *self._on_open_error]
 
     def _require_recovery(self) -> ConnectionRecovery:
@@ -726,6 +848,16 @@ class Connection(abc.ABC):
 
         With PLAIN credentials, later reconnects of an automatic recovery
         log in with ``new_secret`` (the parameters object is not changed).
+
+        Args:
+            new_secret: The new secret (password or token); never logged.
+            reason: Why, for the broker's log.
+            callback: Called with the broker's ``Connection.UpdateSecretOk`` method frame; None for
+                none.
+
+        Raises:
+            TypeError: ``new_secret`` or ``reason`` is not a str.
+            ConnectionWrongStateError: The connection is not open.
         """
         if not isinstance(new_secret, str) or not isinstance(reason, str):
             raise TypeError("new_secret and reason must be str")
@@ -743,49 +875,147 @@ class Connection(abc.ABC):
             self._updated_secret = (credentials.username, new_secret)
 
     def add_on_open_callback(self, callback: _OnOpen) -> None:
+        """Call ``callback(connection)`` once the connection is open.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
         validation.require_callable(callback, "callback")
         self._on_open.append(callback)
 
     def remove_on_open_callback(self, callback: _OnOpen) -> bool:
+        """Remove a callback added with `add_on_open_callback`.
+
+        Args:
+            callback: The callback to remove.
+
+        Returns:
+            True if it was registered.
+        """
         return remove_from(self._on_open, callback)
 
     def add_on_open_error_callback(self, callback: _OnError, remove_default: bool = True) -> None:
+        """Call ``callback(connection, error)`` when opening the connection fails.
+
+        Args:
+            callback: The callable to add.
+            remove_default: Remove the default callback, which logs the failure.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
         validation.require_callable(callback, "callback")
         if remove_default:
             remove_from(self._on_open_error, self._default_open_error)
         self._on_open_error.append(callback)
 
     def remove_on_open_error_callback(self, callback: _OnError) -> bool:
+        """Remove a callback added with `add_on_open_error_callback`.
+
+        Args:
+            callback: The callback to remove.
+
+        Returns:
+            True if it was registered.
+        """
         return remove_from(self._on_open_error, callback)
 
     def add_on_close_callback(self, callback: _OnError) -> None:
+        """Call ``callback(connection, reason)`` once the connection has closed.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
         validation.require_callable(callback, "callback")
         self._on_close.append(callback)
 
     def remove_on_close_callback(self, callback: _OnError) -> bool:
+        """Remove a callback added with `add_on_close_callback`.
+
+        Args:
+            callback: The callback to remove.
+
+        Returns:
+            True if it was registered.
+        """
         return remove_from(self._on_close, callback)
 
     def add_on_connection_blocked_callback(self, callback: _OnBlocked) -> None:
+        """Call ``callback(connection, method_frame)`` when the broker blocks the connection
+        (``Connection.Blocked``: a resource alarm).
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
         validation.require_callable(callback, "callback")
         self._on_blocked.append(callback)
 
     def remove_on_connection_blocked_callback(self, callback: _OnBlocked) -> bool:
+        """Remove a callback added with `add_on_connection_blocked_callback`.
+
+        Args:
+            callback: The callback to remove.
+
+        Returns:
+            True if it was registered.
+        """
         return remove_from(self._on_blocked, callback)
 
     def add_on_connection_unblocked_callback(self, callback: _OnBlocked) -> None:
+        """Call ``callback(connection, method_frame)`` when the broker unblocks the connection
+        (``Connection.Unblocked``).
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
         validation.require_callable(callback, "callback")
         self._on_unblocked.append(callback)
 
     def remove_on_connection_unblocked_callback(self, callback: _OnBlocked) -> bool:
+        """Remove a callback added with `add_on_connection_unblocked_callback`.
+
+        Args:
+            callback: The callback to remove.
+
+        Returns:
+            True if it was registered.
+        """
         return remove_from(self._on_unblocked, callback)
 
     def add_backpressure_callback(self, callback: Callable[[Connection], Any]) -> None:
         """``callback(connection)`` whenever the transport's unsent bytes
-        exceed the backpressure multiplier times the average write."""
+        exceed the backpressure multiplier times the average write.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
         validation.require_callable(callback, "callback")
         self._backpressure.append(callback)
 
     def set_backpressure_multiplier(self, value: int = 10) -> None:
+        """Set how many average writes may wait unsent before the backpressure callbacks run.
+
+        Args:
+            value: The multiplier (1 or more).
+
+        Raises:
+            ValueError: ``value`` is not an int of 1 or more.
+        """
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"backpressure multiplier must be an int >= 1, got {value!r}")
         self._backpressure_multiplier = value

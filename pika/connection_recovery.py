@@ -67,29 +67,67 @@ class RecoverableChannel(Protocol):
 
     def recovery_lost(self, republish: bool) -> None:
         """The connection broke: forget what was in flight, report or keep
-        unconfirmed publishes, wait to be reopened."""
+        unconfirmed publishes, wait to be reopened.
+
+        Args:
+            republish: Keep the unconfirmed publishes to send again, instead of reporting them
+                nacked.
+        """
 
     def recovery_reopen(self) -> bool:
-        """Send Channel.Open on the new connection; False if it closed."""
+        """Send Channel.Open on the new connection; False if it closed.
+
+        Returns:
+            False if the channel was closed meanwhile (nothing sent).
+        """
 
     def recovery_consumer_queues(self, renamed: dict[str, str]) -> set[str]:
-        """The queues its consumers use, after ``renamed``."""
+        """The queues its consumers use, after ``renamed``.
+
+        Args:
+            renamed: Old name to new name of the queues the recovery renamed.
+
+        Returns:
+            The queue names.
+        """
 
     def recovery_finished(
         self, renamed: dict[str, str], lost_queues: set[str]
     ) -> list[Callable[[], Any]]:
-        """Open again: restart consumers, republish; the callbacks to run."""
+        """Open again: restart consumers, republish; the callbacks to run.
+
+        Args:
+            renamed: Old name to new name of the renamed queues.
+            lost_queues: Queues that no longer exist (their consumers are cancelled).
+
+        Returns:
+            The application callbacks to run now (open callbacks, cancel notices...).
+        """
 
     def recovery_request(
         self, method: amqp_object.Method, callback: Callable[[frame.Method], Any]
     ) -> None:
-        """Send one of the recovery's own requests."""
+        """Send one of the recovery's own requests.
+
+        Args:
+            method: The AMQP method to send.
+            callback: Called with the reply's method frame.
+        """
 
     def recovery_abandon(self, reason: Exception) -> None:
-        """Close at once: the connection under it was lost."""
+        """Close at once: the connection under it was lost.
+
+        Args:
+            reason: Why (the close reason given to the close callbacks).
+        """
 
     def close(self, reply_code: int = 0, reply_text: str = "Normal shutdown") -> None:
-        """Close the channel."""
+        """Close the channel.
+
+        Args:
+            reply_code: The reason code sent to the broker.
+            reply_text: The reason text sent to the broker.
+        """
 
 
 class RecoverableConnection(Protocol):
@@ -102,42 +140,84 @@ class RecoverableConnection(Protocol):
         """Whether the connection ever opened (a failed first open is not recovered)."""
 
     def recovery_channels(self) -> Sequence[RecoverableChannel]:
-        """The channels of the connection, in number order."""
+        """The channels of the connection, in number order.
+
+        Returns:
+            The channels.
+        """
 
     def recovery_reconnect(self, params: Parameters) -> None:
-        """Start a new connection attempt to ``params``."""
+        """Start a new connection attempt to ``params``.
+
+        Args:
+            params: The parameters of the attempt.
+        """
 
     def recovery_restored(self) -> None:
         """Everything is back: the connection is open to the application."""
 
     def recovery_closed(self, error: Exception) -> None:
-        """The recovery is over without success: close for good with ``error``."""
+        """The recovery is over without success: close for good with ``error``.
+
+        Args:
+            error: The close reason.
+        """
 
     def recovery_call_later(self, delay: float, callback: Callable[[], Any]) -> Any:
-        """Call ``callback`` after ``delay`` seconds; returns a handle."""
+        """Call ``callback`` after ``delay`` seconds; returns a handle.
+
+        Args:
+            delay: Seconds from now.
+            callback: Called with no arguments.
+
+        Returns:
+            A handle for `recovery_remove_timer`.
+        """
 
     def recovery_remove_timer(self, handle: Any) -> None:
-        """Cancel a call of `recovery_call_later`."""
+        """Cancel a call of `recovery_call_later`.
+
+        Args:
+            handle: The handle `recovery_call_later` returned.
+        """
 
     def recovery_open_channel(
         self,
         on_open: Callable[[Any], Any],
         on_close: Callable[[Any, Exception], Any],
     ) -> RecoverableChannel:
-        """Open a channel of the recovery's own on the new connection."""
+        """Open a channel of the recovery's own on the new connection.
+
+        Args:
+            on_open: Called with the channel once open.
+            on_close: Called as ``on_close(channel, reason)`` if it closes.
+
+        Returns:
+            The channel (opening).
+        """
 
     def recovery_flush(self) -> None:
         """Write what the reopened channels queued."""
 
     def recovery_application_callbacks(self) -> list[Any]:
-        """The application's open and open-error callbacks."""
+        """The application's open and open-error callbacks.
+
+        Returns:
+            The callbacks.
+        """
 
 
 @dataclass(frozen=True)
 class RecoveryFailure:
     """Something the last recovery could not restore: ``what`` is
     "exchange", "queue", "binding" or "consumer queue"; ``name`` names it;
-    ``error`` is how the broker refused (usually ChannelClosedByBroker)."""
+    ``error`` is how the broker refused (usually ChannelClosedByBroker).
+
+    Args:
+        what: ``'exchange'``, ``'queue'``, ``'binding'`` or ``'consumer queue'``.
+        name: What it names.
+        error: How the broker refused (usually `ChannelClosedByBroker`).
+    """
 
     what: str
     name: str
@@ -145,7 +225,13 @@ class RecoveryFailure:
 
 
 class ConnectionRecovery:
-    """Recovers one connection; created by `Connection.enable_recovery`."""
+    """Recovers one connection; created by `Connection.enable_recovery`.
+
+    Args:
+        connection: The connection to recover.
+        policy: The `RecoveryPolicy`.
+        parameters: The parameters to reconnect with, in turn; empty for the connection's own.
+    """
 
     def __init__(
         self,
@@ -186,13 +272,24 @@ class ConnectionRecovery:
     # ------------------------------------------------------------- starting
 
     def should_recover(self, error: BaseException) -> bool:
-        """Called as the connection closes with ``error``."""
+        """Called as the connection closes with ``error``.
+
+        Args:
+            error: Why the connection closed.
+
+        Returns:
+            True when a recovery starts (or goes on) instead of the close.
+        """
         if self.active:
             return True
         return self.connection.recovery_was_opened and is_recoverable(error)
 
     def connection_closed(self, error: BaseException) -> None:
-        """The connection (or a reconnect attempt) ended with ``error``."""
+        """The connection (or a reconnect attempt) ended with ``error``.
+
+        Args:
+            error: Why it ended.
+        """
         if not self.active:
             self._begin(error)
             return
@@ -239,7 +336,14 @@ class ConnectionRecovery:
 
     def internal(self, callbacks: list[Any]) -> list[Any]:
         """The callbacks in ``callbacks`` that the library added during this
-        recovery (the reconnect attempt's), not the application's."""
+        recovery (the reconnect attempt's), not the application's.
+
+        Args:
+            callbacks: A list of callbacks of the connection.
+
+        Returns:
+            Those the library added.
+        """
         return [callback for callback in callbacks if callback not in self._user_callbacks]
 
     def _schedule(self) -> None:
@@ -291,7 +395,11 @@ class ConnectionRecovery:
             self.connection.recovery_closed(error)
 
     def cancel(self, error: Exception) -> None:
-        """The application closed the connection during recovery."""
+        """The application closed the connection during recovery.
+
+        Args:
+            error: The close reason to finish with (`ConnectionClosedByClient`).
+        """
         self._stop()
         self.connection.recovery_closed(error)
 
@@ -321,7 +429,11 @@ class ConnectionRecovery:
 
     def channel_reopened(self, chan: RecoverableChannel) -> None:
         """An application channel is open again (or closed by the
-        application while it was reopened)."""
+        application while it was reopened).
+
+        Args:
+            chan: The channel.
+        """
         self._waiting_channels.discard(chan.channel_number)
         if not self._waiting_channels and self._phase == RecoveryPhase.REOPENING:
             self._replay_topology()

@@ -24,7 +24,18 @@ class ContentFrameAssembler:
         self._size = 0
 
     def process(self, frame_value: frame.Frame) -> tuple[frame.Method, frame.Header, bytes] | None:
-        """Feed one frame; returns the whole message once it is complete."""
+        """Feed one frame; returns the whole message once it is complete.
+
+        Args:
+            frame_value: The next method, header or body frame of the channel.
+
+        Returns:
+            ``(method_frame, header_frame, body)`` once a message is complete, else None.
+
+        Raises:
+            UnexpectedFrameError: The frame is out of order.
+            BodyTooLongError: The body is longer than its header announced.
+        """
         if isinstance(frame_value, frame.Method):
             if self._method is not None:
                 raise exceptions.UnexpectedFrameError("method frame while a message was incomplete")

@@ -33,6 +33,11 @@ class PlainCredentials:
     With ``erase_on_connect=True`` the connection calls `erase_credentials`
     once the broker has accepted them, so the password does not stay in
     memory longer than needed (a reconnect then needs new credentials).
+
+    Args:
+        username: The user name.
+        password: The password (never shown in reprs or logs).
+        erase_on_connect: Forget the password once the broker has accepted it.
     """
 
     TYPE = "PLAIN"
@@ -43,7 +48,16 @@ class PlainCredentials:
         self.erase_on_connect = erase_on_connect
 
     def response_for(self, start: Any) -> MechanismResponse:
-        """Answer ``Connection.Start``: ``('PLAIN', b'\\0user\\0password')`` or ``(None, None)``."""
+        """Answer ``Connection.Start``: ``('PLAIN', b'\0user\0password')`` or ``(None, None)``.
+
+        Args:
+            start: The broker's `pika.spec.Connection.Start` (its ``mechanisms`` list what the
+                broker accepts).
+
+        Returns:
+            ``(mechanism, response)`` to send in ``Connection.StartOk``, or ``(None, None)`` when
+            the broker does not offer this mechanism.
+        """
         if not _broker_offers(start, self.TYPE):
             return None, None
         response = b"\0" + self.username.encode("utf-8") + b"\0" + self.password.encode("utf-8")
@@ -79,7 +93,16 @@ class ExternalCredentials:
         self.erase_on_connect = False
 
     def response_for(self, start: Any) -> MechanismResponse:
-        """Answer ``Connection.Start``: ``('EXTERNAL', b'')`` or ``(None, None)``."""
+        """Answer ``Connection.Start``: ``('EXTERNAL', b'')`` or ``(None, None)``.
+
+        Args:
+            start: The broker's `pika.spec.Connection.Start` (its ``mechanisms`` list what the
+                broker accepts).
+
+        Returns:
+            ``(mechanism, response)`` to send in ``Connection.StartOk``, or ``(None, None)`` when
+            the broker does not offer this mechanism.
+        """
         if not _broker_offers(start, self.TYPE):
             return None, None
         return self.TYPE, b""

@@ -109,6 +109,13 @@ def encode_short_string(pieces: list[bytes], value: str | bytes) -> int:
     `pika.exceptions.ShortStringTooLong` when the encoded value exceeds 255
     bytes and `pika.exceptions.UnsupportedAMQPFieldException` when it is
     neither `str` nor bytes.
+
+    Args:
+        pieces: The list of byte strings to append to.
+        value: The string (str is encoded as UTF-8).
+
+    Returns:
+        The number of bytes appended.
     """
     encoded = value.encode() if isinstance(value, str) else value
     if not isinstance(encoded, (bytes, bytearray)):
@@ -127,6 +134,17 @@ def encode_table(pieces: list[bytes], table: Optional[Mapping[Any, Any]]) -> int
 
     Keys must be `str` (or bytes) of at most 255 bytes. Returns the number of
     bytes appended, including the 4-byte length.
+
+    Args:
+        pieces: The list of byte strings to append to.
+        table: The table; None for an empty one.
+
+    Returns:
+        The number of bytes appended.
+
+    Raises:
+        ShortStringTooLong: A key is longer than 255 bytes.
+        UnsupportedAMQPFieldException: A value has no AMQP field type.
     """
     if not table:
         pieces.append(b"\x00\x00\x00\x00")
@@ -148,6 +166,13 @@ def encode_value(pieces: list[bytes], value: Any) -> int:
 
     Raises `pika.exceptions.UnsupportedAMQPFieldException` for a value with no
     AMQP field type (see the module documentation for the mapping).
+
+    Args:
+        pieces: The list of byte strings to append to.
+        value: The value.
+
+    Returns:
+        The number of bytes appended.
     """
     encoder = _ENCODERS.get(type(value)) or _encoder_for_subclass(value)
     return encoder(pieces, value)
@@ -283,7 +308,18 @@ def _encoder_for_subclass(value: object) -> _Encoder:
 
 
 def decode_short_string(encoded: Buffer, offset: int) -> tuple[str | bytes, int]:
-    """Decode a short string at ``offset``: `str` if valid UTF-8, else `bytes`."""
+    """Decode a short string at ``offset``: `str` if valid UTF-8, else `bytes`.
+
+    Args:
+        encoded: The buffer.
+        offset: Where the length octet is.
+
+    Returns:
+        ``(value, offset past it)``.
+
+    Raises:
+        InvalidFrameError: The buffer ends inside the string.
+    """
     if not isinstance(encoded, bytes):
         encoded = bytes(encoded)
     try:
@@ -305,6 +341,17 @@ def decode_table(encoded: Buffer, offset: int) -> tuple[dict[str | bytes, Any], 
     """Decode a field table at ``offset``; returns ``(dict, offset past it)``.
 
     Keys are `str` (or `bytes` when not valid UTF-8).
+
+    Args:
+        encoded: The buffer.
+        offset: Where the table's 4-byte length is.
+
+    Returns:
+        ``(table, offset past it)``.
+
+    Raises:
+        InvalidFrameError: The table is truncated or malformed.
+        InvalidFieldTypeException: A value has an unknown type code.
     """
     if not isinstance(encoded, bytes):
         encoded = bytes(encoded)
@@ -315,7 +362,19 @@ def decode_table(encoded: Buffer, offset: int) -> tuple[dict[str | bytes, Any], 
 
 
 def decode_value(encoded: Buffer, offset: int) -> tuple[Any, int]:
-    """Decode one type code and its value at ``offset``; returns ``(value, offset past it)``."""
+    """Decode one type code and its value at ``offset``; returns ``(value, offset past it)``.
+
+    Args:
+        encoded: The buffer.
+        offset: Where the type code is.
+
+    Returns:
+        ``(value, offset past it)``.
+
+    Raises:
+        InvalidFrameError: The value is truncated or malformed.
+        InvalidFieldTypeException: The type code is unknown.
+    """
     if not isinstance(encoded, bytes):
         encoded = bytes(encoded)
     try:

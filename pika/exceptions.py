@@ -21,13 +21,16 @@ class ReturnedMessageLike(Protocol):
     """A message the broker handed back: its method, properties and body."""
 
     @property
-    def method(self) -> Any: ...
+    def method(self) -> Any:
+        """The method it came with (``Basic.Return``, or ``Basic.Publish`` as sent)."""
 
     @property
-    def properties(self) -> Any: ...
+    def properties(self) -> Any:
+        """The message's `pika.spec.BasicProperties`."""
 
     @property
-    def body(self) -> bytes: ...
+    def body(self) -> bytes:
+        """The message body."""
 
 
 def _reply_as_text(reply_text: Union[str, bytes]) -> str:
@@ -79,6 +82,12 @@ class AMQPConnectionError(AMQPError):
     """Raised when a connection cannot be opened or stops working."""
 
     def __init__(self, *args: Any, host: Optional[str] = None, port: Optional[int] = None) -> None:
+        """Keep the broker's address, when known, for the message.
+
+        Args:
+            host: The broker's host, when known, for the message.
+            port: The broker's port, when known.
+        """
         super().__init__(*args)
         self.host = host
         self.port = port
@@ -138,6 +147,14 @@ class ConnectionClosed(AMQPConnectionError, _CloseReply):
         host: Optional[str] = None,
         port: Optional[int] = None,
     ) -> None:
+        """Keep the reply code and text, and the broker's address when known.
+
+        Args:
+            reply_code: The AMQP reply code (e.g. 320 for a forced close).
+            reply_text: The reply text.
+            host: The broker's host, when known.
+            port: The broker's port, when known.
+        """
         super().__init__(reply_code, _reply_as_text(reply_text), host=host, port=port)
 
     def _message(self) -> str:
@@ -178,8 +195,12 @@ class ConnectionOpenFailed(AMQPConnectionError, _LeavesAnyEventLoop):
     """Raised out of the event loop for a failed open when no open-error callback is set."""
 
     def __init__(self, error: BaseException) -> None:
-        # ``error`` (also ``args[0]``) is the reason: the workflow's failure
-        # listing every attempt, a refused login, a stack timeout...
+        """Keep the reason as ``error`` (also ``args[0]``, and the cause).
+
+        Args:
+            error: Why the open failed: the workflow's failure listing every attempt, a refused
+                login, a stack timeout...
+        """
         super().__init__(error)
         self.error = error
         self.__cause__ = error
@@ -197,6 +218,11 @@ class ConnectionInterrupted(AMQPConnectionError):
     """Raised by a call that was awaiting a reply when recovery began; ``error`` is the loss."""
 
     def __init__(self, error: BaseException) -> None:
+        """Keep the loss.
+
+        Args:
+            error: The loss (kept as ``error`` and as the cause).
+        """
         # Whether the request took effect is unknown; calls made from now on
         # wait for the recovery instead.
         super().__init__(
@@ -222,6 +248,12 @@ class ChannelClosed(AMQPChannelError, _CloseReply):
     """Raised when the channel has been closed, carrying the AMQP reply code and text."""
 
     def __init__(self, reply_code: int, reply_text: Union[str, bytes]) -> None:
+        """Keep the broker's reply code and text.
+
+        Args:
+            reply_code: The AMQP reply code (e.g. 404, 406).
+            reply_text: The reply text.
+        """
         super().__init__(reply_code, _reply_as_text(reply_text))
 
     def __str__(self) -> str:
@@ -248,6 +280,11 @@ class UnroutableError(AMQPChannelError):
     """Raised when mandatory messages published with confirms came back as unroutable."""
 
     def __init__(self, messages: Sequence[ReturnedMessageLike]) -> None:
+        """Keep the messages.
+
+        Args:
+            messages: The messages that came back (in ``messages``).
+        """
         super().__init__(messages)
         self.messages = list(messages)
 
@@ -259,6 +296,11 @@ class NackError(AMQPChannelError):
     """Raised when the broker negatively acknowledges (Basic.Nack) published messages."""
 
     def __init__(self, messages: Sequence[ReturnedMessageLike]) -> None:
+        """Keep the messages.
+
+        Args:
+            messages: The messages the broker refused (in ``messages``).
+        """
         super().__init__(messages)
         self.messages = list(messages)
 
@@ -281,13 +323,17 @@ class MessageTooLargeError(AMQPChannelError):
         """The message's body was read and discarded without being kept; a
         delivery that needed an acknowledgement was rejected with
         ``requeue=False`` (so a dead-letter exchange receives it); the
-        channel and the connection stay open.
+        channel and the connection stay open. Each argument is kept as the
+        attribute of the same name.
 
-        Attributes: ``channel_number``; ``method`` (the `Basic.Deliver`,
-        `Basic.GetOk` or `Basic.Return` that carried the message);
-        ``properties`` (its `BasicProperties`); ``body_size`` (the size its
-        header declared); ``max_message_size`` (the cap); ``rejected``
-        (whether this client rejected it).
+        Args:
+            channel_number: The channel the message came on.
+            method: The `Basic.Deliver`, `Basic.GetOk` or `Basic.Return` that
+                carried the message.
+            properties: Its `BasicProperties`.
+            body_size: The size its header declared.
+            max_message_size: The cap.
+            rejected: Whether this client rejected it.
         """
         super().__init__(channel_number, method, body_size, max_message_size)
         self.channel_number = channel_number

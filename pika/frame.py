@@ -17,7 +17,7 @@ _ENVELOPE = struct.Struct(">BHI")
 _METHOD_INDEX = struct.Struct(">I")
 _HEADER_FIXED = struct.Struct(">HHQ")
 PROTOCOL_HEADER_SIZE = 8
-#: A frame's bytes apart from its payload: 7 of envelope plus the end octet.
+#: A frame's bytes apart from its payload (7 of envelope plus the end octet).
 FRAME_OVERHEAD = spec.FRAME_HEADER_SIZE + spec.FRAME_END_SIZE
 
 Buffer = Union[bytes, bytearray, memoryview]
@@ -25,7 +25,12 @@ _MethodT = TypeVar("_MethodT", bound=amqp_object.Method)
 
 
 class Frame(amqp_object.AMQPObject):
-    """Base of every frame: a type and the channel it travels on."""
+    """Base of every frame: a type and the channel it travels on.
+
+    Args:
+        frame_type: The frame type octet (`pika.spec.FRAME_METHOD`, ...).
+        channel_number: The channel the frame travels on (0 for the connection).
+    """
 
     NAME = "Frame"
 
@@ -41,12 +46,21 @@ class Frame(amqp_object.AMQPObject):
         )
 
     def marshal(self) -> bytes:
-        """The frame's bytes as they go on the wire."""
+        """The frame's bytes as they go on the wire.
+
+        Returns:
+            The encoded frame.
+        """
         raise NotImplementedError(f"{type(self).__name__} cannot be marshalled")
 
 
 class Method(Frame, Generic[_MethodT]):
-    """A method frame; ``method`` is the `pika.spec` method object."""
+    """A method frame; ``method`` is the `pika.spec` method object.
+
+    Args:
+        channel_number: The channel the frame travels on.
+        method: The `pika.spec` method object it carries.
+    """
 
     NAME = "METHOD"
 
@@ -55,13 +69,24 @@ class Method(Frame, Generic[_MethodT]):
         self.method: _MethodT = method
 
     def marshal(self) -> bytes:
+        """The frame's bytes as they go on the wire.
+
+        Returns:
+            The encoded frame.
+        """
         pieces = self.method.encode()
         pieces.insert(0, _METHOD_INDEX.pack(self.method.INDEX))
         return self._wrap(b"".join(pieces))
 
 
 class Header(Frame):
-    """A content header frame: the body size and the message properties."""
+    """A content header frame: the body size and the message properties.
+
+    Args:
+        channel_number: The channel the frame travels on.
+        body_size: The length of the message body in bytes.
+        props: The message's `pika.spec.BasicProperties`.
+    """
 
     NAME = "Header"
 
@@ -71,13 +96,23 @@ class Header(Frame):
         self.properties = props
 
     def marshal(self) -> bytes:
+        """The frame's bytes as they go on the wire.
+
+        Returns:
+            The encoded frame.
+        """
         pieces = self.properties.encode()
         pieces.insert(0, _HEADER_FIXED.pack(self.properties.INDEX, 0, self.body_size))
         return self._wrap(b"".join(pieces))
 
 
 class Body(Frame):
-    """A content body frame carrying one fragment of a message body."""
+    """A content body frame carrying one fragment of a message body.
+
+    Args:
+        channel_number: The channel the frame travels on.
+        fragment: The piece of the body it carries.
+    """
 
     NAME = "Body"
 
@@ -86,6 +121,11 @@ class Body(Frame):
         self.fragment = fragment
 
     def marshal(self) -> bytes:
+        """The frame's bytes as they go on the wire.
+
+        Returns:
+            The encoded frame.
+        """
         return self._wrap(bytes(self.fragment))
 
 
@@ -98,6 +138,11 @@ class Heartbeat(Frame):
         super().__init__(spec.FRAME_HEARTBEAT, 0)
 
     def marshal(self) -> bytes:
+        """The frame's bytes as they go on the wire.
+
+        Returns:
+            The encoded frame.
+        """
         return HEARTBEAT_BYTES
 
 
@@ -105,7 +150,13 @@ HEARTBEAT_BYTES = _ENVELOPE.pack(spec.FRAME_HEARTBEAT, 0, 0) + FRAME_END_BYTE
 
 
 class ProtocolHeader(amqp_object.AMQPObject):
-    """The ``AMQP 0 major minor revision`` greeting that opens a connection."""
+    """The ``AMQP 0 major minor revision`` greeting that opens a connection.
+
+    Args:
+        major: Protocol major version; None for 0.
+        minor: Minor version; None for 9.
+        revision: Revision; None for 1.
+    """
 
     NAME = "ProtocolHeader"
 
@@ -119,6 +170,11 @@ class ProtocolHeader(amqp_object.AMQPObject):
         self.revision = version[2] if revision is None else revision
 
     def marshal(self) -> bytes:
+        """The header's 8 bytes as they go on the wire.
+
+        Returns:
+            The encoded header.
+        """
         return b"AMQP" + bytes((0, self.major, self.minor, self.revision))
 
 
@@ -130,6 +186,17 @@ def scan_frame(data: Buffer, offset: int, max_frame_size: int) -> tuple[int, int
     more bytes are needed. Raises `InvalidFrameError` as soon as the envelope
     declares a frame larger than ``max_frame_size`` (so a hostile size never
     makes the reader wait or buffer) or the frame-end octet is wrong.
+
+    Args:
+        data: The received bytes.
+        offset: Where the frame starts.
+        max_frame_size: Largest frame accepted, in bytes.
+
+    Returns:
+        ``(frame_type, channel, payload_start, frame_end)``, or None when more bytes are needed.
+
+    Raises:
+        InvalidFrameError: The frame is too large or its end octet is wrong.
     """
     if len(data) - offset < 7:
         return None
@@ -157,7 +224,19 @@ def _payload(data: Buffer, start: int, end: int) -> bytes:
 
 
 def decode_method(data: Buffer, start: int, end: int) -> amqp_object.Method:
-    """Decode a method frame payload spanning ``data[start:end]``."""
+    """Decode a method frame payload spanning ``data[start:end]``.
+
+    Args:
+        data: The received bytes.
+        start: Where the payload starts.
+        end: Where it ends.
+
+    Returns:
+        The decoded `pika.spec` method.
+
+    Raises:
+        InvalidFrameError: The payload is truncated or names an unknown method.
+    """
     if end - start < 4:
         raise exceptions.InvalidFrameError("method frame shorter than its 4-byte method id")
     (index,) = _METHOD_INDEX.unpack_from(data, start)
@@ -179,7 +258,19 @@ def decode_method(data: Buffer, start: int, end: int) -> amqp_object.Method:
 
 
 def decode_header(data: Buffer, start: int, end: int) -> tuple[int, spec.BasicProperties]:
-    """Decode a content header payload; returns ``(body_size, properties)``."""
+    """Decode a content header payload; returns ``(body_size, properties)``.
+
+    Args:
+        data: The received bytes.
+        start: Where the payload starts.
+        end: Where it ends.
+
+    Returns:
+        ``(body_size, properties)``.
+
+    Raises:
+        InvalidFrameError: The payload is truncated or malformed.
+    """
     if end - start < 14:
         raise exceptions.InvalidFrameError("content header shorter than its 14 fixed bytes")
     class_id, _weight, body_size = _HEADER_FIXED.unpack_from(data, start)
@@ -203,6 +294,18 @@ def decode_frame(
     Returns ``(bytes_consumed, frame)``, or ``(0, None)`` when the buffer does
     not yet hold a whole frame. Malformed input raises a
     `pika.exceptions.ProtocolSyntaxError` subclass, never anything else.
+
+    Args:
+        data_in: The received bytes.
+        offset: Where the frame starts.
+        max_frame_size: Largest frame accepted, in bytes (the negotiated ``frame_max``).
+
+    Returns:
+        ``(bytes_consumed, frame)``, or ``(0, None)`` when the buffer does not yet hold a whole
+        frame.
+
+    Raises:
+        ProtocolSyntaxError: The input is malformed (a subclass says how).
     """
     if data_in[offset : offset + 4] == b"AMQP":
         if len(data_in) - offset < PROTOCOL_HEADER_SIZE:

@@ -20,6 +20,7 @@ import ast
 import copy
 import re
 import ssl
+from types import SimpleNamespace
 from typing import Any, Callable, Dict, Optional, Tuple, Type, TypeVar, Union
 from urllib.parse import unquote, urlsplit
 
@@ -33,7 +34,7 @@ FRAME_MAX_LIMIT = 2**31 - 1
 SHORT_MAX = 65535
 
 _T = TypeVar("_T")
-DefaultT = Union[_T, Type["ConnectionParameters._DEFAULT"]]
+DefaultT = Union[_T, "ConnectionParameters._DEFAULT", Type["ConnectionParameters._DEFAULT"]]
 Credentials = Union[PlainCredentials, ExternalCredentials]
 HeartbeatSetting = Union[int, Callable[[Any, int], int], None]
 Number = Union[int, float]
@@ -43,6 +44,15 @@ class SSLOptions:
     """A TLS context and the host name sent in SNI and checked in the broker's certificate.
 
     ``server_hostname=None`` means "the host being connected to".
+
+    Args:
+        context: The `ssl.SSLContext` that makes the TLS session (certificates to trust, client
+            certificate, ciphers).
+        server_hostname: The name sent in SNI and checked in the broker's certificate; None for the
+            host being connected to.
+
+    Raises:
+        TypeError: ``context`` is not an `ssl.SSLContext`.
     """
 
     __slots__ = ("context", "server_hostname")
@@ -342,7 +352,7 @@ class Parameters:
 
     @property
     def max_message_size(self) -> int:
-        """Largest message body in bytes this client accepts (default 128 MiB; 0: no cap).
+        """Largest message body in bytes this client accepts (default 128 MiB, 0 for no cap).
 
         A message whose content header declares more is not kept: its body
         is read and discarded, an unacknowledged delivery is rejected without
@@ -358,34 +368,108 @@ class Parameters:
 class ConnectionParameters(Parameters):
     """Parameters given as keyword arguments; any argument left out keeps its default.
 
-    ``port`` defaults to 5671 when ``ssl_options`` is given, else 5672.
-    Keyword arguments other than the named ones raise `TypeError`.
+    The defaults shown in the signature are the ``Parameters.DEFAULT_*``
+    class attributes, read when the object is made.
+
+    Args:
+        host: Host name or IP address of the broker.
+        port: TCP port of the broker; by default 5671 when ``ssl_options`` is
+            given, else 5672.
+        virtual_host: The RabbitMQ virtual host to open.
+        credentials: `pika.credentials.PlainCredentials` or
+            `pika.credentials.ExternalCredentials`; by default user ``guest``,
+            password ``guest``.
+        channel_max: Most channels to ask for (1-65535); the broker's limit may
+            lower it.
+        frame_max: Largest frame in bytes to ask for (4096 or more); the
+            broker's limit may lower it.
+        heartbeat: Heartbeat interval in seconds, 0 to turn heartbeats off,
+            None to take the broker's proposal, or a callable
+            ``heartbeat(connection, broker_proposal)`` returning the interval.
+        ssl_options: `SSLOptions` to connect over TLS; None for plain TCP.
+        connection_attempts: How many times to try to connect (1 or more).
+        retry_delay: Seconds to wait between connection attempts.
+        socket_timeout: Seconds allowed for the TCP connect; None for no limit.
+        stack_timeout: Seconds allowed for the TCP, TLS and AMQP handshakes
+            together; None for no limit.
+        locale: Locale for the broker's messages.
+        blocked_connection_timeout: Seconds the broker may keep the connection
+            blocked (a resource alarm) before it is dropped; None for ever.
+        client_properties: Extra client properties announced to the broker
+            (shown in its management UI); None for none.
+        tcp_options: Socket options such as ``TCP_KEEPIDLE``; None for none.
+        max_message_size: Largest message body in bytes this client accepts
+            (0: no cap); a larger one is discarded and reported as
+            `pika.exceptions.MessageTooLargeError`.
+
+    Raises:
+        TypeError: An argument has the wrong type, or is not one of the above.
+        ValueError: A value is out of range.
     """
 
     class _DEFAULT:
-        """Marks an argument the caller left out, so its class default applies."""
+        """Stands for an argument left out, so its ``Parameters.DEFAULT_*`` applies.
+
+        Each argument's marker reads as the default it stands for, so
+        ``help(ConnectionParameters)`` shows the real defaults. Passing the
+        class itself (as Pika's code did) means "the default" too.
+
+        Args:
+            shown: What the marker's repr shows.
+        """
+
+        __slots__ = ("shown",)
+
+        def __init__(self, shown: str) -> None:
+            self.shown = shown
+
+        def __repr__(self) -> str:
+            return self.shown
 
     T = _T
 
+    # The marker of each argument left out, reading as the default it stands for.
+    _LEFT_OUT = SimpleNamespace(
+        host=_DEFAULT(repr(Parameters.DEFAULT_HOST)),
+        port=_DEFAULT(f"{Parameters.DEFAULT_PORT} (TLS: {Parameters.DEFAULT_SSL_PORT})"),
+        virtual_host=_DEFAULT(repr(Parameters.DEFAULT_VIRTUAL_HOST)),
+        credentials=_DEFAULT(repr(Parameters.DEFAULT_CREDENTIALS)),
+        channel_max=_DEFAULT(repr(Parameters.DEFAULT_CHANNEL_MAX)),
+        frame_max=_DEFAULT(repr(Parameters.DEFAULT_FRAME_MAX)),
+        heartbeat=_DEFAULT(repr(Parameters.DEFAULT_HEARTBEAT_TIMEOUT)),
+        ssl_options=_DEFAULT(repr(Parameters.DEFAULT_SSL_OPTIONS)),
+        connection_attempts=_DEFAULT(repr(Parameters.DEFAULT_CONNECTION_ATTEMPTS)),
+        retry_delay=_DEFAULT(repr(Parameters.DEFAULT_RETRY_DELAY)),
+        socket_timeout=_DEFAULT(repr(Parameters.DEFAULT_SOCKET_TIMEOUT)),
+        stack_timeout=_DEFAULT(repr(Parameters.DEFAULT_STACK_TIMEOUT)),
+        locale=_DEFAULT(repr(Parameters.DEFAULT_LOCALE)),
+        blocked_connection_timeout=_DEFAULT(repr(Parameters.DEFAULT_BLOCKED_CONNECTION_TIMEOUT)),
+        client_properties=_DEFAULT(repr(Parameters.DEFAULT_CLIENT_PROPERTIES)),
+        tcp_options=_DEFAULT(repr(Parameters.DEFAULT_TCP_OPTIONS)),
+        max_message_size=_DEFAULT(repr(Parameters.DEFAULT_MAX_MESSAGE_SIZE)),
+    )
+
     def __init__(
         self,
-        host: DefaultT[str] = _DEFAULT,
-        port: DefaultT[int] = _DEFAULT,
-        virtual_host: DefaultT[str] = _DEFAULT,
-        credentials: DefaultT[Credentials] = _DEFAULT,
-        channel_max: DefaultT[int] = _DEFAULT,
-        frame_max: DefaultT[int] = _DEFAULT,
-        heartbeat: DefaultT[HeartbeatSetting] = _DEFAULT,
-        ssl_options: DefaultT[Optional[SSLOptions]] = _DEFAULT,
-        connection_attempts: DefaultT[int] = _DEFAULT,
-        retry_delay: DefaultT[Number] = _DEFAULT,
-        socket_timeout: DefaultT[Optional[Number]] = _DEFAULT,
-        stack_timeout: DefaultT[Optional[Number]] = _DEFAULT,
-        locale: DefaultT[str] = _DEFAULT,
-        blocked_connection_timeout: DefaultT[Optional[Number]] = _DEFAULT,
-        client_properties: DefaultT[Optional[Dict[str, Any]]] = _DEFAULT,
-        tcp_options: DefaultT[Optional[Dict[str, Any]]] = _DEFAULT,
-        max_message_size: DefaultT[int] = _DEFAULT,
+        host: DefaultT[str] = _LEFT_OUT.host,
+        port: DefaultT[int] = _LEFT_OUT.port,
+        virtual_host: DefaultT[str] = _LEFT_OUT.virtual_host,
+        credentials: DefaultT[Credentials] = _LEFT_OUT.credentials,
+        channel_max: DefaultT[int] = _LEFT_OUT.channel_max,
+        frame_max: DefaultT[int] = _LEFT_OUT.frame_max,
+        heartbeat: DefaultT[HeartbeatSetting] = _LEFT_OUT.heartbeat,
+        ssl_options: DefaultT[Optional[SSLOptions]] = _LEFT_OUT.ssl_options,
+        connection_attempts: DefaultT[int] = _LEFT_OUT.connection_attempts,
+        retry_delay: DefaultT[Number] = _LEFT_OUT.retry_delay,
+        socket_timeout: DefaultT[Optional[Number]] = _LEFT_OUT.socket_timeout,
+        stack_timeout: DefaultT[Optional[Number]] = _LEFT_OUT.stack_timeout,
+        locale: DefaultT[str] = _LEFT_OUT.locale,
+        blocked_connection_timeout: DefaultT[
+            Optional[Number]
+        ] = _LEFT_OUT.blocked_connection_timeout,
+        client_properties: DefaultT[Optional[Dict[str, Any]]] = _LEFT_OUT.client_properties,
+        tcp_options: DefaultT[Optional[Dict[str, Any]]] = _LEFT_OUT.tcp_options,
+        max_message_size: DefaultT[int] = _LEFT_OUT.max_message_size,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -412,10 +496,15 @@ class ConnectionParameters(Parameters):
             "max_message_size": max_message_size,
         }
         for name, value in given.items():
-            if value is not self._DEFAULT:
+            if not self._left_out(value):
                 setattr(self, name, value)
-        if port is self._DEFAULT and self.ssl_options is not None:
+        if self._left_out(port) and self.ssl_options is not None:
             self.port = self.DEFAULT_SSL_PORT
+
+    @classmethod
+    def _left_out(cls, value: object) -> bool:
+        """Whether ``value`` is a marker of an argument left out (or the marker class)."""
+        return value is cls._DEFAULT or isinstance(value, cls._DEFAULT)
 
 
 def _int_option(name: str, raw: str) -> int:
@@ -529,6 +618,16 @@ def ssl_options_from_dict(settings: Dict[str, Any], host: str) -> SSLOptions:
     ``'verify_none'``) turns verification off; ``ciphers`` is an OpenSSL
     cipher string; ``server_hostname`` defaults to ``host``.
     Raises `ValueError` naming the offending key; never shows the password.
+
+    Args:
+        settings: The dict from the URL's ``ssl_options`` option.
+        host: The URL's host (the default ``server_hostname``).
+
+    Returns:
+        The `SSLOptions`.
+
+    Raises:
+        ValueError: A key is unknown or a file cannot be loaded.
     """
     unknown = sorted(str(key) for key in settings if key not in _SSL_KEYS)
     if unknown:
@@ -584,6 +683,13 @@ class URLParameters(Parameters):
     client_properties, tcp_options and ssl_options (see
     `ssl_options_from_dict`; it also turns TLS on for an ``amqp`` URL).
     Anything malformed raises `ValueError` without quoting the password.
+
+    Args:
+        url: The AMQP URI, e.g. ``amqps://user:secret@rabbit.example.com:5671/%2F?heartbeat=30``.
+
+    Raises:
+        TypeError: ``url`` is not a str.
+        ValueError: The URL or one of its options is malformed, unknown or out of range.
     """
 
     def __init__(self, url: str) -> None:

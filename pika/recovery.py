@@ -31,6 +31,19 @@ class RecoveryPolicy:
     publishes that were not confirmed when the connection broke go out again
     after recovery (they may then be delivered twice); without it they are
     reported to the confirm callback as nacked.
+
+    Args:
+        initial_delay: Seconds before the first reconnect attempt (0 or more).
+        max_delay: Longest wait between attempts, in seconds (0 or more).
+        multiplier: Growth of the wait from one attempt to the next (1 or more).
+        jitter: Largest random fraction (0 to 1) taken off each wait, so clients do not reconnect in
+            step.
+        max_attempts: Attempts before giving up (1 or more); None retries forever.
+        republish_unconfirmed: Publish again, after the recovery, the messages not confirmed at the
+            loss.
+
+    Raises:
+        ValueError: A value is out of range.
     """
 
     initial_delay: float = 0.5
@@ -51,7 +64,15 @@ class RecoveryPolicy:
             raise ValueError("RecoveryPolicy.max_attempts must be >= 1 or None")
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Seconds to wait before reconnect attempt number ``attempt`` (0-based)."""
+        """Seconds to wait before reconnect attempt number ``attempt`` (0-based).
+
+        Args:
+            attempt: The attempt's number, from 0.
+            rng: The random generator for the jitter; None for the `random` module's.
+
+        Returns:
+            The wait in seconds.
+        """
         base = min(self.max_delay, self.initial_delay * self.multiplier ** min(attempt, 64))
         return base * (1 - self.jitter * (rng or random).random())
 
@@ -63,6 +84,12 @@ def is_recoverable(error: BaseException) -> bool:
     CONNECTION_FORCED (shutdown, ``rabbitmqctl close_connection``) and
     failures to reconnect at the TCP level are; the application's own close,
     refused logins and refused virtual hosts are not.
+
+    Args:
+        error: Why the connection closed.
+
+    Returns:
+        True when a recovery should start.
     """
     if isinstance(
         error,
@@ -89,6 +116,17 @@ def is_recoverable(error: BaseException) -> bool:
 
 @dataclass
 class ExchangeDecl:
+    """An exchange as it was declared, to declare it again on recovery.
+
+    Args:
+        name: Name of the exchange.
+        exchange_type: Its type.
+        durable: Whether it survives broker restarts.
+        auto_delete: Whether it goes with its last binding.
+        internal: Whether publishers may not publish to it.
+        arguments: Its declaration arguments.
+    """
+
     name: str
     exchange_type: str
     durable: bool
@@ -99,6 +137,17 @@ class ExchangeDecl:
 
 @dataclass
 class QueueDecl:
+    """A queue as it was declared, to declare it again on recovery.
+
+    Args:
+        name: Name of the queue (the broker's choice for a server-named queue).
+        durable: Whether it survives broker restarts.
+        exclusive: Whether it belongs to the connection.
+        auto_delete: Whether it goes with its last consumer.
+        arguments: Its declaration arguments.
+        server_named: Whether it was declared as ``''`` (declared as ``''`` again).
+    """
+
     name: str
     durable: bool
     exclusive: bool
@@ -109,7 +158,16 @@ class QueueDecl:
 
 @dataclass(frozen=True)
 class Binding:
-    """A queue binding (``is_exchange`` False) or an exchange-to-exchange one."""
+    """A queue binding (``is_exchange`` False) or an exchange-to-exchange one.
+
+    Args:
+        destination: The queue, or for an exchange-to-exchange binding the destination exchange.
+        source: The exchange it routes from.
+        routing_key: The binding key.
+        is_exchange: True for an exchange-to-exchange binding.
+        arguments: The binding arguments.
+        arguments_key: The arguments in a hashable form (`of` computes it).
+    """
 
     destination: str
     source: str
@@ -128,6 +186,18 @@ class Binding:
         arguments: dict[str, Any] | None,
         is_exchange: bool,
     ) -> Binding:
+        """Make a binding, computing its ``arguments_key``.
+
+        Args:
+            destination: The queue or destination exchange.
+            source: The source exchange.
+            routing_key: The binding key.
+            arguments: The binding arguments; None for none.
+            is_exchange: True for an exchange-to-exchange binding.
+
+        Returns:
+            The `Binding`.
+        """
         arguments = dict(arguments or {})
         key = repr(sorted(arguments.items(), key=lambda item: item[0]))
         return cls(destination, source, routing_key, is_exchange, arguments, key)
@@ -136,7 +206,14 @@ class Binding:
 @dataclass
 class TopologyRecord:
     """What one connection declared, in declaration order, kept up to date
-    with deletions and with the broker's automatic removals."""
+    with deletions and with the broker's automatic removals.
+
+    Args:
+        exchanges: Declared exchanges by name.
+        queues: Declared queues by name.
+        bindings: Bindings, in the order they were made (the values are unused).
+        consumers: Consumer tag to the queue it consumes from.
+    """
 
     exchanges: dict[str, ExchangeDecl] = field(default_factory=dict)
     queues: dict[str, QueueDecl] = field(default_factory=dict)
@@ -145,33 +222,73 @@ class TopologyRecord:
     consumers: dict[str, str] = field(default_factory=dict)
 
     def exchange_declared(self, decl: ExchangeDecl) -> None:
+        """Record an exchange the broker confirmed.
+
+        Args:
+            decl: The declaration.
+        """
         self.exchanges[decl.name] = decl
 
     def exchange_deleted(self, name: str) -> None:
+        """Forget an exchange and its bindings.
+
+        Args:
+            name: Name of the exchange.
+        """
         self.exchanges.pop(name, None)
         self._drop_bindings(lambda b: b.source == name or (b.is_exchange and b.destination == name))
 
     def queue_declared(self, decl: QueueDecl) -> None:
+        """Record a queue the broker confirmed.
+
+        Args:
+            decl: The declaration.
+        """
         self.queues[decl.name] = decl
 
     def queue_deleted(self, name: str) -> None:
+        """Forget a queue, its bindings and its consumers.
+
+        Args:
+            name: Name of the queue.
+        """
         self.queues.pop(name, None)
         self._drop_bindings(lambda b: not b.is_exchange and b.destination == name)
         for tag in [tag for tag, queue in self.consumers.items() if queue == name]:
             del self.consumers[tag]
 
     def bound(self, binding: Binding) -> None:
+        """Record a binding the broker confirmed.
+
+        Args:
+            binding: The binding.
+        """
         self.bindings[binding] = None
 
     def unbound(self, binding: Binding) -> None:
+        """Forget a binding (and an auto-delete exchange it was the last binding of).
+
+        Args:
+            binding: The binding.
+        """
         self.bindings.pop(binding, None)
         self._drop_unused_auto_delete_exchange(binding.source)
 
     def consumer_added(self, tag: str, queue: str) -> None:
+        """Record a consumer.
+
+        Args:
+            tag: Its consumer tag.
+            queue: The queue it consumes from.
+        """
         self.consumers[tag] = queue
 
     def consumer_removed(self, tag: str) -> None:
-        """A consumer ended; an auto-delete queue without consumers is gone."""
+        """A consumer ended; an auto-delete queue without consumers is gone.
+
+        Args:
+            tag: The consumer tag.
+        """
         queue = self.consumers.pop(tag, None)
         if queue is None:
             return
@@ -185,6 +302,10 @@ class TopologyRecord:
         Its bindings follow it; so does a binding's routing key that was the
         old name (the default key of ``queue_bind``), since nobody would
         have chosen the broker's generated name for any other reason.
+
+        Args:
+            old: The queue's name before the recovery.
+            new: The name the broker gave it.
         """
         decl = self.queues.pop(old, None)
         if decl is not None:
@@ -210,6 +331,10 @@ class TopologyRecord:
         None for a request sent with nowait. Passive declares only check,
         so they are not recorded; a server-named queue is recorded under
         the name in the reply.
+
+        Args:
+            sent: The method the request sent.
+            reply: The broker's reply method frame; None for a nowait request.
         """
         kind = type(sent)
         if kind is spec.Exchange.Declare and not sent.passive:
@@ -292,10 +417,24 @@ class ConfirmNumbering:
         self._republished_count = 0
 
     def keep(self, seq: int, message: tuple[Any, ...]) -> None:
+        """Keep a published message until it is confirmed, to republish it after a loss.
+
+        Args:
+            seq: Its application publish number.
+            message: What to publish it again with.
+        """
         self._kept[seq] = message
 
     def translate(self, method: spec.Basic.Ack | spec.Basic.Nack) -> list[Any]:
-        """The confirm(s) in application numbers for a broker Ack or Nack."""
+        """The confirm(s) in application numbers for a broker Ack or Nack.
+
+        Args:
+            method: The broker's ``Basic.Ack`` or ``Basic.Nack``.
+
+        Returns:
+            The ``Basic.Ack``/``Basic.Nack`` objects to report, in application numbers (none for a
+            confirm of nothing new).
+        """
         tag = method.delivery_tag
         count = self._republished_count
         if not method.multiple:
@@ -345,6 +484,13 @@ class ConfirmNumbering:
         Returns the confirms to report now: with ``republish`` none (the
         unconfirmed messages wait in `take_republish`), otherwise one
         multiple Basic.Nack covering every publish not yet confirmed.
+
+        Args:
+            published: The application number of the last publish.
+            republish: Whether to keep the unconfirmed messages for republishing.
+
+        Returns:
+            The confirms to report now.
         """
         self._base = published
         self._republished = {}
@@ -362,7 +508,11 @@ class ConfirmNumbering:
         return [spec.Basic.Nack(published, True, False)]
 
     def take_republish(self) -> list[tuple[Any, ...]]:
-        """The messages to publish again, in their original order."""
+        """The messages to publish again, in their original order.
+
+        Returns:
+            The kept messages; the list is emptied.
+        """
         messages, self._to_republish = self._to_republish, []
         return messages
 

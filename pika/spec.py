@@ -139,7 +139,16 @@ class Connection(amqp_object.Class):
     NAME = "Connection"
 
     class Start(amqp_object.Method):
-        """``connection.start``: method 10 of class 10."""
+        """``connection.start``: method 10 of class 10.
+
+        Args:
+            version_major: The protocol major version the server speaks.
+            version_minor: The protocol minor version the server speaks.
+            server_properties: What the server announces about itself (product, version,
+                capabilities...), as a field table.
+            mechanisms: The SASL mechanisms the server offers, separated by spaces.
+            locales: The locales the server offers, separated by spaces.
+        """
 
         INDEX = 655370
         NAME = "Connection.Start"
@@ -224,7 +233,15 @@ class Connection(amqp_object.Class):
             return self
 
     class StartOk(amqp_object.Method):
-        """``connection.start-ok``: method 11 of class 10."""
+        """``connection.start-ok``: method 11 of class 10.
+
+        Args:
+            client_properties: What the client announces about itself (product, version,
+                capabilities...), as a field table.
+            mechanism: The SASL mechanism the client chose.
+            response: The SASL response (for PLAIN: ``\0user\0password``).
+            locale: The locale the client chose for the server's messages.
+        """
 
         INDEX = 655371
         NAME = "Connection.StartOk"
@@ -315,7 +332,11 @@ class Connection(amqp_object.Class):
             return self
 
     class Secure(amqp_object.Method):
-        """``connection.secure``: method 20 of class 10."""
+        """``connection.secure``: method 20 of class 10.
+
+        Args:
+            challenge: The SASL challenge to answer.
+        """
 
         INDEX = 655380
         NAME = "Connection.Secure"
@@ -356,7 +377,11 @@ class Connection(amqp_object.Class):
             return self
 
     class SecureOk(amqp_object.Method):
-        """``connection.secure-ok``: method 21 of class 10."""
+        """``connection.secure-ok``: method 21 of class 10.
+
+        Args:
+            response: The SASL response (for PLAIN: ``\0user\0password``).
+        """
 
         INDEX = 655381
         NAME = "Connection.SecureOk"
@@ -397,7 +422,16 @@ class Connection(amqp_object.Class):
             return self
 
     class Tune(amqp_object.Method):
-        """``connection.tune``: method 30 of class 10."""
+        """``connection.tune``: method 30 of class 10.
+
+        Args:
+            channel_max: Most channels: proposed by the server, then agreed by the client (0: no
+                limit).
+            frame_max: Largest frame in bytes: proposed by the server, then agreed by the client (0:
+                no limit).
+            heartbeat: Heartbeat interval in seconds: proposed by the server, then agreed by the
+                client (0: none).
+        """
 
         INDEX = 655390
         NAME = "Connection.Tune"
@@ -438,7 +472,16 @@ class Connection(amqp_object.Class):
             return self
 
     class TuneOk(amqp_object.Method):
-        """``connection.tune-ok``: method 31 of class 10."""
+        """``connection.tune-ok``: method 31 of class 10.
+
+        Args:
+            channel_max: Most channels: proposed by the server, then agreed by the client (0: no
+                limit).
+            frame_max: Largest frame in bytes: proposed by the server, then agreed by the client (0:
+                no limit).
+            heartbeat: Heartbeat interval in seconds: proposed by the server, then agreed by the
+                client (0: none).
+        """
 
         INDEX = 655391
         NAME = "Connection.TuneOk"
@@ -479,7 +522,13 @@ class Connection(amqp_object.Class):
             return self
 
     class Open(amqp_object.Method):
-        """``connection.open``: method 40 of class 10."""
+        """``connection.open``: method 40 of class 10.
+
+        Args:
+            virtual_host: The virtual host to open.
+            capabilities: Reserved; empty.
+            insist: Reserved; False.
+        """
 
         INDEX = 655400
         NAME = "Connection.Open"
@@ -553,7 +602,11 @@ class Connection(amqp_object.Class):
             return self
 
     class OpenOk(amqp_object.Method):
-        """``connection.open-ok``: method 41 of class 10."""
+        """``connection.open-ok``: method 41 of class 10.
+
+        Args:
+            known_hosts: Reserved; empty.
+        """
 
         INDEX = 655401
         NAME = "Connection.OpenOk"
@@ -597,7 +650,14 @@ class Connection(amqp_object.Class):
             return self
 
     class Close(amqp_object.Method):
-        """``connection.close``: method 50 of class 10."""
+        """``connection.close``: method 50 of class 10.
+
+        Args:
+            reply_code: The reply code (e.g. 200 for success, 404 not found, 312 no route).
+            reply_text: The reply text.
+            class_id: The class of the method that caused the close, or 0.
+            method_id: The method that caused the close, or 0.
+        """
 
         INDEX = 655410
         NAME = "Connection.Close"
@@ -669,7 +729,11 @@ class Connection(amqp_object.Class):
         __slots__ = ()
 
     class Blocked(amqp_object.Method):
-        """``connection.blocked``: method 60 of class 10."""
+        """``connection.blocked``: method 60 of class 10.
+
+        Args:
+            reason: Why (for the server's log, or why it blocked the connection).
+        """
 
         INDEX = 655420
         NAME = "Connection.Blocked"
@@ -722,7 +786,12 @@ class Connection(amqp_object.Class):
         __slots__ = ()
 
     class UpdateSecret(amqp_object.Method):
-        """``connection.update-secret``: method 70 of class 10."""
+        """``connection.update-secret``: method 70 of class 10.
+
+        Args:
+            new_secret: The new secret (password or token).
+            reason: Why (for the server's log, or why it blocked the connection).
+        """
 
         INDEX = 655430
         NAME = "Connection.UpdateSecret"
@@ -800,7 +869,11 @@ class Channel(amqp_object.Class):
     NAME = "Channel"
 
     class Open(amqp_object.Method):
-        """``channel.open``: method 10 of class 20."""
+        """``channel.open``: method 10 of class 20.
+
+        Args:
+            out_of_band: Reserved; empty.
+        """
 
         INDEX = 1310730
         NAME = "Channel.Open"
@@ -844,7 +917,11 @@ class Channel(amqp_object.Class):
             return self
 
     class OpenOk(amqp_object.Method):
-        """``channel.open-ok``: method 11 of class 20."""
+        """``channel.open-ok``: method 11 of class 20.
+
+        Args:
+            channel_id: Reserved; empty.
+        """
 
         INDEX = 1310731
         NAME = "Channel.OpenOk"
@@ -885,7 +962,12 @@ class Channel(amqp_object.Class):
             return self
 
     class Flow(amqp_object.Method):
-        """``channel.flow``: method 20 of class 20."""
+        """``channel.flow``: method 20 of class 20.
+
+        Args:
+            active: True to start (or resume) the flow of content, False to stop it; in
+                ``Access.Request``, ask for active access.
+        """
 
         INDEX = 1310740
         NAME = "Channel.Flow"
@@ -915,7 +997,12 @@ class Channel(amqp_object.Class):
             return self
 
     class FlowOk(amqp_object.Method):
-        """``channel.flow-ok``: method 21 of class 20."""
+        """``channel.flow-ok``: method 21 of class 20.
+
+        Args:
+            active: True to start (or resume) the flow of content, False to stop it; in
+                ``Access.Request``, ask for active access.
+        """
 
         INDEX = 1310741
         NAME = "Channel.FlowOk"
@@ -945,7 +1032,14 @@ class Channel(amqp_object.Class):
             return self
 
     class Close(amqp_object.Method):
-        """``channel.close``: method 40 of class 20."""
+        """``channel.close``: method 40 of class 20.
+
+        Args:
+            reply_code: The reply code (e.g. 200 for success, 404 not found, 312 no route).
+            reply_text: The reply text.
+            class_id: The class of the method that caused the close, or 0.
+            method_id: The method that caused the close, or 0.
+        """
 
         INDEX = 1310760
         NAME = "Channel.Close"
@@ -1026,7 +1120,18 @@ class Access(amqp_object.Class):
     NAME = "Access"
 
     class Request(amqp_object.Method):
-        """``access.request``: method 10 of class 30."""
+        """``access.request``: method 10 of class 30.
+
+        Args:
+            realm: The access realm.
+            exclusive: Exclusive use: by this connection only (a queue) or as the queue's only
+                consumer.
+            passive: Only check that the entity exists; create or change nothing.
+            active: True to start (or resume) the flow of content, False to stop it; in
+                ``Access.Request``, ask for active access.
+            write: Ask for write access.
+            read: Ask for read access.
+        """
 
         INDEX = 1966090
         NAME = "Access.Request"
@@ -1104,7 +1209,11 @@ class Access(amqp_object.Class):
             return self
 
     class RequestOk(amqp_object.Method):
-        """``access.request-ok``: method 11 of class 30."""
+        """``access.request-ok``: method 11 of class 30.
+
+        Args:
+            ticket: Reserved (access tickets are deprecated); 0.
+        """
 
         INDEX = 1966091
         NAME = "Access.RequestOk"
@@ -1141,7 +1250,21 @@ class Exchange(amqp_object.Class):
     NAME = "Exchange"
 
     class Declare(amqp_object.Method):
-        """``exchange.declare``: method 10 of class 40."""
+        """``exchange.declare``: method 10 of class 40.
+
+        Args:
+            ticket: Reserved (access tickets are deprecated); 0.
+            exchange: Name of the exchange.
+            type: The exchange type (``direct``, ``fanout``, ``topic``, ``headers``...), or the
+                message type name.
+            passive: Only check that the entity exists; create or change nothing.
+            durable: Keep the entity across server restarts.
+            auto_delete: Delete the entity once its last user (binding or consumer) goes.
+            internal: Publishers may not publish to the exchange; only other exchanges may route to
+                it.
+            nowait: Ask the server not to reply.
+            arguments: Extra arguments for broker extensions (an AMQP field table).
+        """
 
         INDEX = 2621450
         NAME = "Exchange.Declare"
@@ -1272,7 +1395,14 @@ class Exchange(amqp_object.Class):
         __slots__ = ()
 
     class Delete(amqp_object.Method):
-        """``exchange.delete``: method 20 of class 40."""
+        """``exchange.delete``: method 20 of class 40.
+
+        Args:
+            ticket: Reserved (access tickets are deprecated); 0.
+            exchange: Name of the exchange.
+            if_unused: Delete only if the entity is not in use (no bindings or no consumers).
+            nowait: Ask the server not to reply.
+        """
 
         INDEX = 2621460
         NAME = "Exchange.Delete"
@@ -1346,7 +1476,16 @@ class Exchange(amqp_object.Class):
         __slots__ = ()
 
     class Bind(amqp_object.Method):
-        """``exchange.bind``: method 30 of class 40."""
+        """``exchange.bind``: method 30 of class 40.
+
+        Args:
+            ticket: Reserved (access tickets are deprecated); 0.
+            destination: The exchange that receives what the binding routes.
+            source: The exchange that the binding routes from.
+            routing_key: The routing key (of the message, or the binding key).
+            nowait: Ask the server not to reply.
+            arguments: Extra arguments for broker extensions (an AMQP field table).
+        """
 
         INDEX = 2621470
         NAME = "Exchange.Bind"
@@ -1466,7 +1605,16 @@ class Exchange(amqp_object.Class):
         __slots__ = ()
 
     class Unbind(amqp_object.Method):
-        """``exchange.unbind``: method 40 of class 40."""
+        """``exchange.unbind``: method 40 of class 40.
+
+        Args:
+            ticket: Reserved (access tickets are deprecated); 0.
+            destination: The exchange that receives what the binding routes.
+            source: The exchange that the binding routes from.
+            routing_key: The routing key (of the message, or the binding key).
+            nowait: Ask the server not to reply.
+            arguments: Extra arguments for broker extensions (an AMQP field table).
+        """
 
         INDEX = 2621480
         NAME = "Exchange.Unbind"
@@ -1595,7 +1743,19 @@ class Queue(amqp_object.Class):
     NAME = "Queue"
 
     class Declare(amqp_object.Method):
-        """``queue.declare``: method 10 of class 50."""
+        """``queue.declare``: method 10 of class 50.
+
+        Args:
+            ticket: Reserved (access tickets are deprecated); 0.
+            queue: Name of the queue.
+            passive: Only check that the entity exists; create or change nothing.
+            durable: Keep the entity across server restarts.
+            exclusive: Exclusive use: by this connection only (a queue) or as the queue's only
+                consumer.
+            auto_delete: Delete the entity once its last user (binding or consumer) goes.
+            nowait: Ask the server not to reply.
+            arguments: Extra arguments for broker extensions (an AMQP field table).
+        """
 
         INDEX = 3276810
         NAME = "Queue.Declare"
@@ -1698,7 +1858,13 @@ class Queue(amqp_object.Class):
             return self
 
     class DeclareOk(amqp_object.Method):
-        """``queue.declare-ok``: method 11 of class 50."""
+        """``queue.declare-ok``: method 11 of class 50.
+
+        Args:
+            queue: Name of the queue (the server's choice if it was declared as ``''``).
+            message_count: How many messages the queue holds (or held: purged or deleted).
+            consumer_count: How many consumers the queue has.
+        """
 
         INDEX = 3276811
         NAME = "Queue.DeclareOk"
@@ -1756,7 +1922,16 @@ class Queue(amqp_object.Class):
             return self
 
     class Bind(amqp_object.Method):
-        """``queue.bind``: method 20 of class 50."""
+        """``queue.bind``: method 20 of class 50.
+
+        Args:
+            ticket: Reserved (access tickets are deprecated); 0.
+            queue: Name of the queue.
+            exchange: Name of the exchange.
+            routing_key: The routing key (of the message, or the binding key).
+            nowait: Ask the server not to reply.
+            arguments: Extra arguments for broker extensions (an AMQP field table).
+        """
 
         INDEX = 3276820
         NAME = "Queue.Bind"
@@ -1876,7 +2051,13 @@ class Queue(amqp_object.Class):
         __slots__ = ()
 
     class Purge(amqp_object.Method):
-        """``queue.purge``: method 30 of class 50."""
+        """``queue.purge``: method 30 of class 50.
+
+        Args:
+            ticket: Reserved (access tickets are deprecated); 0.
+            queue: Name of the queue.
+            nowait: Ask the server not to reply.
+        """
 
         INDEX = 3276830
         NAME = "Queue.Purge"
@@ -1933,7 +2114,11 @@ class Queue(amqp_object.Class):
             return self
 
     class PurgeOk(amqp_object.Method):
-        """``queue.purge-ok``: method 31 of class 50."""
+        """``queue.purge-ok``: method 31 of class 50.
+
+        Args:
+            message_count: How many messages the queue holds (or held: purged or deleted).
+        """
 
         INDEX = 3276831
         NAME = "Queue.PurgeOk"
@@ -1963,7 +2148,15 @@ class Queue(amqp_object.Class):
             return self
 
     class Delete(amqp_object.Method):
-        """``queue.delete``: method 40 of class 50."""
+        """``queue.delete``: method 40 of class 50.
+
+        Args:
+            ticket: Reserved (access tickets are deprecated); 0.
+            queue: Name of the queue.
+            if_unused: Delete only if the entity is not in use (no bindings or no consumers).
+            if_empty: Delete only if the queue holds no messages.
+            nowait: Ask the server not to reply.
+        """
 
         INDEX = 3276840
         NAME = "Queue.Delete"
@@ -2034,7 +2227,11 @@ class Queue(amqp_object.Class):
             return self
 
     class DeleteOk(amqp_object.Method):
-        """``queue.delete-ok``: method 41 of class 50."""
+        """``queue.delete-ok``: method 41 of class 50.
+
+        Args:
+            message_count: How many messages the queue holds (or held: purged or deleted).
+        """
 
         INDEX = 3276841
         NAME = "Queue.DeleteOk"
@@ -2064,7 +2261,15 @@ class Queue(amqp_object.Class):
             return self
 
     class Unbind(amqp_object.Method):
-        """``queue.unbind``: method 50 of class 50."""
+        """``queue.unbind``: method 50 of class 50.
+
+        Args:
+            ticket: Reserved (access tickets are deprecated); 0.
+            queue: Name of the queue.
+            exchange: Name of the exchange.
+            routing_key: The routing key (of the message, or the binding key).
+            arguments: Extra arguments for broker extensions (an AMQP field table).
+        """
 
         INDEX = 3276850
         NAME = "Queue.Unbind"
@@ -2178,7 +2383,13 @@ class Basic(amqp_object.Class):
     NAME = "Basic"
 
     class Qos(amqp_object.Method):
-        """``basic.qos``: method 10 of class 60."""
+        """``basic.qos``: method 10 of class 60.
+
+        Args:
+            prefetch_size: Most bytes of unacknowledged bodies (0: no limit).
+            prefetch_count: Most unacknowledged messages (0: no limit).
+            global_qos: Apply the limit to the whole channel rather than to each consumer.
+        """
 
         INDEX = 3932170
         NAME = "Basic.Qos"
@@ -2230,7 +2441,19 @@ class Basic(amqp_object.Class):
         __slots__ = ()
 
     class Consume(amqp_object.Method):
-        """``basic.consume``: method 20 of class 60."""
+        """``basic.consume``: method 20 of class 60.
+
+        Args:
+            ticket: Reserved (access tickets are deprecated); 0.
+            queue: Name of the queue.
+            consumer_tag: The consumer's tag (set by the client or, when empty, the server).
+            no_local: Unsupported by RabbitMQ; False.
+            no_ack: The server counts messages as acknowledged once sent.
+            exclusive: Exclusive use: by this connection only (a queue) or as the queue's only
+                consumer.
+            nowait: Ask the server not to reply.
+            arguments: Extra arguments for broker extensions (an AMQP field table).
+        """
 
         INDEX = 3932180
         NAME = "Basic.Consume"
@@ -2345,7 +2568,11 @@ class Basic(amqp_object.Class):
             return self
 
     class ConsumeOk(amqp_object.Method):
-        """``basic.consume-ok``: method 21 of class 60."""
+        """``basic.consume-ok``: method 21 of class 60.
+
+        Args:
+            consumer_tag: The consumer's tag (set by the client or, when empty, the server).
+        """
 
         INDEX = 3932181
         NAME = "Basic.ConsumeOk"
@@ -2389,7 +2616,12 @@ class Basic(amqp_object.Class):
             return self
 
     class Cancel(amqp_object.Method):
-        """``basic.cancel``: method 30 of class 60."""
+        """``basic.cancel``: method 30 of class 60.
+
+        Args:
+            consumer_tag: The consumer's tag (set by the client or, when empty, the server).
+            nowait: Ask the server not to reply.
+        """
 
         INDEX = 3932190
         NAME = "Basic.Cancel"
@@ -2441,7 +2673,11 @@ class Basic(amqp_object.Class):
             return self
 
     class CancelOk(amqp_object.Method):
-        """``basic.cancel-ok``: method 31 of class 60."""
+        """``basic.cancel-ok``: method 31 of class 60.
+
+        Args:
+            consumer_tag: The consumer's tag (set by the client or, when empty, the server).
+        """
 
         INDEX = 3932191
         NAME = "Basic.CancelOk"
@@ -2485,7 +2721,15 @@ class Basic(amqp_object.Class):
             return self
 
     class Publish(amqp_object.Method):
-        """``basic.publish``: method 40 of class 60."""
+        """``basic.publish``: method 40 of class 60.
+
+        Args:
+            ticket: Reserved (access tickets are deprecated); 0.
+            exchange: Name of the exchange.
+            routing_key: The routing key (of the message, or the binding key).
+            mandatory: Return the message if no queue takes it.
+            immediate: Unsupported by RabbitMQ; must be False.
+        """
 
         INDEX = 3932200
         NAME = "Basic.Publish"
@@ -2572,7 +2816,14 @@ class Basic(amqp_object.Class):
             return self
 
     class Return(amqp_object.Method):
-        """``basic.return``: method 50 of class 60."""
+        """``basic.return``: method 50 of class 60.
+
+        Args:
+            reply_code: The reply code (e.g. 200 for success, 404 not found, 312 no route).
+            reply_text: The reply text.
+            exchange: Name of the exchange.
+            routing_key: The routing key (of the message, or the binding key).
+        """
 
         INDEX = 3932210
         NAME = "Basic.Return"
@@ -2663,7 +2914,15 @@ class Basic(amqp_object.Class):
             return self
 
     class Deliver(amqp_object.Method):
-        """``basic.deliver``: method 60 of class 60."""
+        """``basic.deliver``: method 60 of class 60.
+
+        Args:
+            consumer_tag: The consumer's tag (set by the client or, when empty, the server).
+            delivery_tag: The delivery's number on its channel, counted by the server from 1.
+            redelivered: The message was delivered before and not acknowledged.
+            exchange: Name of the exchange.
+            routing_key: The routing key (of the message, or the binding key).
+        """
 
         INDEX = 3932220
         NAME = "Basic.Deliver"
@@ -2766,7 +3025,13 @@ class Basic(amqp_object.Class):
             return self
 
     class Get(amqp_object.Method):
-        """``basic.get``: method 70 of class 60."""
+        """``basic.get``: method 70 of class 60.
+
+        Args:
+            ticket: Reserved (access tickets are deprecated); 0.
+            queue: Name of the queue.
+            no_ack: The server counts messages as acknowledged once sent.
+        """
 
         INDEX = 3932230
         NAME = "Basic.Get"
@@ -2823,7 +3088,15 @@ class Basic(amqp_object.Class):
             return self
 
     class GetOk(amqp_object.Method):
-        """``basic.get-ok``: method 71 of class 60."""
+        """``basic.get-ok``: method 71 of class 60.
+
+        Args:
+            delivery_tag: The delivery's number on its channel, counted by the server from 1.
+            redelivered: The message was delivered before and not acknowledged.
+            exchange: Name of the exchange.
+            routing_key: The routing key (of the message, or the binding key).
+            message_count: How many messages the queue holds (or held: purged or deleted).
+        """
 
         INDEX = 3932231
         NAME = "Basic.GetOk"
@@ -2912,7 +3185,11 @@ class Basic(amqp_object.Class):
             return self
 
     class GetEmpty(amqp_object.Method):
-        """``basic.get-empty``: method 72 of class 60."""
+        """``basic.get-empty``: method 72 of class 60.
+
+        Args:
+            cluster_id: Reserved (deprecated).
+        """
 
         INDEX = 3932232
         NAME = "Basic.GetEmpty"
@@ -2956,7 +3233,12 @@ class Basic(amqp_object.Class):
             return self
 
     class Ack(amqp_object.Method):
-        """``basic.ack``: method 80 of class 60."""
+        """``basic.ack``: method 80 of class 60.
+
+        Args:
+            delivery_tag: The delivery's number on its channel, counted by the server from 1.
+            multiple: Cover every outstanding delivery up to and including ``delivery_tag``.
+        """
 
         INDEX = 3932240
         NAME = "Basic.Ack"
@@ -2991,7 +3273,12 @@ class Basic(amqp_object.Class):
             return self
 
     class Reject(amqp_object.Method):
-        """``basic.reject``: method 90 of class 60."""
+        """``basic.reject``: method 90 of class 60.
+
+        Args:
+            delivery_tag: The delivery's number on its channel, counted by the server from 1.
+            requeue: Requeue the messages rather than discarding or dead-lettering them.
+        """
 
         INDEX = 3932250
         NAME = "Basic.Reject"
@@ -3026,7 +3313,11 @@ class Basic(amqp_object.Class):
             return self
 
     class RecoverAsync(amqp_object.Method):
-        """``basic.recover-async``: method 100 of class 60."""
+        """``basic.recover-async``: method 100 of class 60.
+
+        Args:
+            requeue: Requeue the messages rather than discarding or dead-lettering them.
+        """
 
         INDEX = 3932260
         NAME = "Basic.RecoverAsync"
@@ -3056,7 +3347,11 @@ class Basic(amqp_object.Class):
             return self
 
     class Recover(amqp_object.Method):
-        """``basic.recover``: method 110 of class 60."""
+        """``basic.recover``: method 110 of class 60.
+
+        Args:
+            requeue: Requeue the messages rather than discarding or dead-lettering them.
+        """
 
         INDEX = 3932270
         NAME = "Basic.Recover"
@@ -3095,7 +3390,13 @@ class Basic(amqp_object.Class):
         __slots__ = ()
 
     class Nack(amqp_object.Method):
-        """``basic.nack``: method 120 of class 60."""
+        """``basic.nack``: method 120 of class 60.
+
+        Args:
+            delivery_tag: The delivery's number on its channel, counted by the server from 1.
+            multiple: Cover every outstanding delivery up to and including ``delivery_tag``.
+            requeue: Requeue the messages rather than discarding or dead-lettering them.
+        """
 
         INDEX = 3932280
         NAME = "Basic.Nack"
@@ -3143,7 +3444,26 @@ class Basic(amqp_object.Class):
 
 
 class BasicProperties(amqp_object.Properties):
-    """Content properties of class ``basic``; `None` means absent."""
+    """Content properties of class ``basic``; `None` means absent.
+
+    Args:
+        content_type: MIME content type of the body, such as ``application/json``.
+        content_encoding: MIME content encoding of the body, such as ``gzip``.
+        headers: Application headers, as a field table.
+        delivery_mode: 1 (transient) or 2 (persistent: written to disk by durable queues).
+        priority: Message priority, 0 to 9 (queues declared with ``x-max-priority`` honour it).
+        correlation_id: Application correlation identifier (e.g. the request a reply answers).
+        reply_to: Where to send the reply: a queue name or ``amq.rabbitmq.reply-to``.
+        expiration: Per-message time to live, in milliseconds, as a string.
+        message_id: Application message identifier.
+        timestamp: Message timestamp, in seconds since the epoch.
+        type: The exchange type (``direct``, ``fanout``, ``topic``, ``headers``...), or the
+            message type name.
+        user_id: The user who published the message (RabbitMQ checks it against the connection's
+            user).
+        app_id: Identifier of the application that made the message.
+        cluster_id: Reserved (deprecated).
+    """
 
     INDEX = 60
     NAME = "BasicProperties"
@@ -3243,7 +3563,11 @@ class BasicProperties(amqp_object.Properties):
         self.cluster_id = cluster_id
 
     def encode(self) -> list[bytes]:
-        """Property flags followed by the values of the present properties."""
+        """Property flags followed by the values of the present properties.
+
+        Returns:
+            The encoded header payload, as a list of byte strings.
+        """
         pieces: list[bytes] = [b""]
         flags = 0
         try:
@@ -3339,7 +3663,15 @@ class BasicProperties(amqp_object.Properties):
         return pieces
 
     def decode(self, encoded: amqp_object.Buffer, offset: int = 0) -> BasicProperties:
-        """Set every property from ``encoded[offset:]``; returns ``self``."""
+        """Set every property from ``encoded[offset:]``.
+
+        Args:
+            encoded: The buffer holding the property flags and values.
+            offset: Where they start.
+
+        Returns:
+            ``self``.
+        """
         self.content_type = None
         self.content_encoding = None
         self.headers = None
@@ -3539,7 +3871,11 @@ class Confirm(amqp_object.Class):
     NAME = "Confirm"
 
     class Select(amqp_object.Method):
-        """``confirm.select``: method 10 of class 85."""
+        """``confirm.select``: method 10 of class 85.
+
+        Args:
+            nowait: Ask the server not to reply.
+        """
 
         INDEX = 5570570
         NAME = "Confirm.Select"
@@ -3646,7 +3982,7 @@ methods: dict[int, type[amqp_object.Method]] = {
     5570570: Confirm.Select,
     5570571: Confirm.SelectOk,
 }
-"""Method classes by index: class id in the high 16 bits, method id in the low."""
+"""Method classes by index (class id in the high 16 bits, method id in the low)."""
 
 props: dict[int, type[amqp_object.Properties]] = {
     60: BasicProperties,
@@ -3694,5 +4030,12 @@ _CONTENT_METHODS = frozenset((
 
 
 def has_content(methodNumber: int) -> bool:
-    """Whether the method with index ``methodNumber`` carries content."""
+    """Whether the method with index ``methodNumber`` carries content.
+
+    Args:
+        methodNumber: The method's index (class id << 16 | method id).
+
+    Returns:
+        True when a content header and body frames follow the method.
+    """
     return methodNumber in _CONTENT_METHODS

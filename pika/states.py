@@ -68,7 +68,7 @@ class EngineChannelState(IntEnum):
     OPENING = 1
     OPEN = 2
     CLOSING = 3
-    #: Both sides closed at once: the number stays taken until our
+    #: Both sides closed at once; the number stays taken until our
     #: Close-Ok arrives from the broker.
     AWAIT_CLOSE_OK = 4
 

@@ -40,6 +40,20 @@ class AsyncioConnection(base_connection.BaseConnection):
     the module docstring for the loop chosen when it is None. Run the loop
     as usual: inside ``asyncio.run(...)``, or with
     ``connection.ioloop.run_forever()``.
+
+    Args:
+        parameters: Where and how to connect (`pika.connection.Parameters`); None for the defaults
+            (localhost, guest/guest).
+        on_open_callback: Called as ``on_open_callback(connection)`` once the connection is open.
+        on_open_error_callback: Called as ``on_open_error_callback(connection, error)`` when opening
+            fails; None logs the failure.
+        on_close_callback: Called as ``on_close_callback(connection, reason)`` once an open
+            connection has closed; ``reason`` is the exception that explains why
+            (`ConnectionClosedByClient` after `close`).
+        custom_ioloop: The asyncio event loop to run on (or ready-made I/O services); None for the
+            running loop, else the thread's current one.
+        internal_connection_workflow: True (the default) makes the constructor start connecting;
+            False leaves that to a connection workflow (`create_connection` passes False).
     """
 
     def __init__(

@@ -20,7 +20,22 @@ LOGGER = logging.getLogger(__name__)
 
 
 class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtocol):
-    """A `Connection` whose bytes and timers come from ``nbio``."""
+    """A `Connection` whose bytes and timers come from ``nbio``.
+
+    Args:
+        parameters: Where and how to connect (`pika.connection.Parameters`); None for the defaults
+            (localhost, guest/guest).
+        on_open_callback: Called as ``on_open_callback(connection)`` once the connection is open.
+        on_open_error_callback: Called as ``on_open_error_callback(connection, error)`` when opening
+            fails; None logs the failure.
+        on_close_callback: Called as ``on_close_callback(connection, reason)`` once an open
+            connection has closed; ``reason`` is the exception that explains why
+            (`ConnectionClosedByClient` after `close`).
+        nbio: The I/O services (`pika.adapters.utils.nbio_interface.AbstractIOServices`) that move
+            the bytes and run the timers.
+        internal_connection_workflow: True (the default) makes the constructor start connecting;
+            False leaves that to a connection workflow (`create_connection` passes False).
+    """
 
     def __init__(
         self,
@@ -67,7 +82,19 @@ class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtoco
     ) -> connection_workflow.AbstractAMQPConnectionWorkflow:
         """Try ``connection_configs`` in turn; ``on_done`` gets the open
         connection or an AMQPConnectorException. Returns the workflow, whose
-        ``abort()`` stops it."""
+        ``abort()`` stops it.
+
+        Args:
+            connection_configs: The parameters to try, in order, until one connection opens.
+            on_done: Called once with the open connection, or with an `AMQPConnectorException` (an
+                `AMQPConnectionWorkflowFailed` listing every attempt's error) when all failed.
+            custom_ioloop: The event loop to run on, as for the constructor; None for the default.
+            workflow: The `AbstractAMQPConnectionWorkflow` to run; None for a new
+                `AMQPConnectionWorkflow`.
+
+        Returns:
+            The workflow; its ``abort()`` stops the attempts.
+        """
         nbio = cls._make_nbio(custom_ioloop)
 
         def connection_factory(params: connection.Parameters) -> BaseConnection:

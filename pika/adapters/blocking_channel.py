@@ -33,6 +33,8 @@ from pika.adapters.utils.closing_context import ClosingContext
 from pika.channel import Channel
 
 if TYPE_CHECKING:
+    import pika.adapters.blocking_connection
+    import pika.channel
     from pika.adapters.blocking_connection import BlockingConnection
 
 __all__ = ["BlockingChannel"]
@@ -114,9 +116,17 @@ class BlockingChannel(BlockingOperations, ClosingContext):
     (Channel.Close, e.g. 404 NOT_FOUND) raises `ChannelClosedByBroker` from
     the call that was waiting, or from the next call on the channel if no
     call was waiting; later calls raise `ChannelWrongStateError`.
+
+    Args:
+        channel_impl: The callback-API `pika.channel.Channel` this channel drives.
+        connection: The `BlockingConnection` it belongs to.
     """
 
-    def __init__(self, channel_impl: Channel, connection: BlockingConnection) -> None:
+    def __init__(
+        self,
+        channel_impl: pika.channel.Channel,
+        connection: pika.adapters.blocking_connection.BlockingConnection,
+    ) -> None:
         self._impl = channel_impl
         self._connection = connection
         self._consumers: dict[str, bool] = {}
@@ -148,18 +158,22 @@ class BlockingChannel(BlockingOperations, ClosingContext):
 
     @property
     def channel_number(self) -> int:
+        """The channel's number on its connection."""
         return self._impl.channel_number
 
     @property
     def connection(self) -> BlockingConnection:
+        """The `BlockingConnection` this channel belongs to."""
         return self._connection
 
     @property
     def is_closed(self) -> bool:
+        """True once the channel is closed."""
         return self._impl.is_closed
 
     @property
     def is_open(self) -> bool:
+        """True while the channel is open."""
         return self._impl.is_open
 
     @property
@@ -171,7 +185,14 @@ class BlockingChannel(BlockingOperations, ClosingContext):
     def is_stale_delivery_tag(self, delivery_tag: int) -> bool:
         """Whether ``delivery_tag`` came from before a connection recovery:
         the broker has requeued that message, and acking, nacking or
-        rejecting it does nothing (the call is dropped and counted)."""
+        rejecting it does nothing (the call is dropped and counted).
+
+        Args:
+            delivery_tag: A delivery tag of this channel.
+
+        Returns:
+            True for a tag from before the last recovery.
+        """
         return self._impl.is_stale_delivery_tag(delivery_tag)
 
     @property
@@ -373,14 +394,22 @@ class BlockingChannel(BlockingOperations, ClosingContext):
 
     def add_on_cancel_callback(self, callback: Callable[[frame.Method], Any]) -> None:
         """``callback(method_frame)`` when the broker cancels one of this
-        channel's consumers (its queue was deleted, ...)."""
+        channel's consumers (its queue was deleted, ...).
+
+        Args:
+            callback: The callable to add.
+        """
         validation.require_callable(callback, "callback")
         self._cancel_callbacks.append(callback)
 
     def add_on_return_callback(self, callback: _OnReturn) -> None:
         """``callback(channel, method, properties, body)`` for each message
         the broker returns (mandatory and unroutable); runs from
-        `process_data_events`/`start_consuming`/... like consumers."""
+        `process_data_events`/`start_consuming`/... like consumers.
+
+        Args:
+            callback: The callable to add.
+        """
         validation.require_callable(callback, "callback")
         self._return_callbacks.append(callback)
 
@@ -391,7 +420,11 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         properties, declared size). Without such a callback the error is
         raised from `start_consuming`/`process_data_events`. The `consume`
         generator raises it (calling `consume` again continues), and
-        `basic_get` raises it. The channel stays open."""
+        `basic_get` raises it. The channel stays open.
+
+        Args:
+            callback: The callable to add.
+        """
         validation.require_callable(callback, "callback")
         self._too_large_callbacks.append(callback)
 
@@ -485,7 +518,18 @@ class BlockingChannel(BlockingOperations, ClosingContext):
 
     def publisher(self, window: int = DEFAULT_WINDOW) -> PipelinedPublisher:
         """A publisher keeping up to ``window`` confirm-awaiting messages in
-        flight (turns confirm mode on). See `PipelinedPublisher`."""
+        flight (turns confirm mode on). See `PipelinedPublisher`.
+
+        Args:
+            window: Most messages awaiting their confirm at once (1 or more).
+
+        Returns:
+            The `PipelinedPublisher`; use it as a context manager.
+
+        Raises:
+            ValueError: ``window`` is not an int of 1 or more.
+            ChannelWrongStateError: The channel already has an open publisher.
+        """
         validation.require_window(window)
         if self._publisher is not None:
             raise exceptions.ChannelWrongStateError(
@@ -631,7 +675,11 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         """Cancel one consumer, or all of this channel's `basic_consume`
         consumers, which ends `start_consuming`. Safe from inside a consumer
         callback, and from another thread through
-        `BlockingConnection.add_callback_threadsafe`."""
+        `BlockingConnection.add_callback_threadsafe`.
+
+        Args:
+            consumer_tag: The consumer to cancel; None for every consumer of the channel.
+        """
         if consumer_tag is not None:
             self.basic_cancel(consumer_tag)
             return
@@ -691,6 +739,23 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         cancels the consumer. One consume generator per channel: calling
         `consume` again with the same arguments continues it, with other
         arguments raises ValueError (call `cancel` first).
+
+        Args:
+            queue: Name of the queue to consume from.
+            auto_ack: The broker counts each message as acknowledged once sent.
+            exclusive: Ask to be the queue's only consumer.
+            arguments: Optional consumer arguments (an AMQP field table); None for none.
+            inactivity_timeout: Seconds without a message after which ``(None, None, None)`` is
+                yielded; None waits for ever.
+            consumer_tag: The consumer's tag; None lets the client choose one.
+
+        Yields:
+            ``(method, properties, body)`` per message: a `pika.spec.Basic.Deliver`, a
+            `pika.spec.BasicProperties` and the body bytes.
+
+        Raises:
+            ValueError: A generator with other arguments is already running on this channel.
+            ChannelClosedByBroker: The broker refused the consumer or closed the channel.
         """
         if inactivity_timeout is not None and inactivity_timeout < 0:
             raise ValueError(f"inactivity_timeout must be >= 0, got {inactivity_timeout!r}")
@@ -773,7 +838,11 @@ class BlockingChannel(BlockingOperations, ClosingContext):
     def cancel(self) -> int:
         """Cancel the `consume` generator's consumer; messages it received
         but did not yield are nacked with requeue (dropped for auto-ack).
-        Returns how many were requeued."""
+        Returns how many were requeued.
+
+        Returns:
+            How many messages were requeued.
+        """
         generator = self._generator
         if generator is None:
             return 0
@@ -794,7 +863,11 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         return len(pending)
 
     def get_waiting_message_count(self) -> int:
-        """Messages the consume generator received and has not yielded yet."""
+        """Messages the consume generator received and has not yielded yet.
+
+        Returns:
+            The count.
+        """
         generator = self._generator
         return len(generator.queue) if generator is not None else 0
 

@@ -26,7 +26,13 @@ DEFAULT_WINDOW = 1000
 
 
 class ReturnedMessage:
-    """A message the broker handed back with Basic.Return."""
+    """A message the broker handed back with Basic.Return.
+
+    Args:
+        method: The broker's `pika.spec.Basic.Return` (reply code and text, exchange, routing key).
+        properties: The message's `pika.spec.BasicProperties`.
+        body: The message body.
+    """
 
     __slots__ = ("body", "method", "properties")
 
@@ -47,6 +53,14 @@ class PublishedMessage:
     `NackError.messages` lists these for the messages the broker nacked:
     ``method`` is the `spec.Basic.Publish` that was sent and
     ``delivery_tag`` its publish sequence number on the channel.
+
+    Args:
+        delivery_tag: Its publish sequence number on the channel.
+        exchange: The exchange it was published to.
+        routing_key: Its routing key.
+        body: Its body (a str is kept as UTF-8 bytes).
+        properties: Its properties; None for empty ones.
+        mandatory: Whether it was mandatory.
     """
 
     __slots__ = ("body", "delivery_tag", "method", "properties")
@@ -168,6 +182,11 @@ class PipelinedPublisher(ClosingContext):
     its unconfirmed messages. While a publisher is open, `basic_publish` on
     its channel raises ChannelWrongStateError: a Basic.Return carries no
     sequence number, so returns could not be told apart.
+
+    Args:
+        channel: The `BlockingChannel` to publish on.
+        tracker: The channel's confirm bookkeeping.
+        window: Most messages awaiting their confirm at once.
     """
 
     def __init__(self, channel: BlockingChannel, tracker: _ConfirmTracker, window: int) -> None:
@@ -199,7 +218,11 @@ class PipelinedPublisher(ClosingContext):
         return len(self._tracker.unconfirmed)
 
     def unconfirmed(self) -> list[PublishedMessage]:
-        """The messages still awaiting their confirm, oldest first."""
+        """The messages still awaiting their confirm, oldest first.
+
+        Returns:
+            `PublishedMessage` objects.
+        """
         return self._tracker.unconfirmed_messages()
 
     def publish(
@@ -212,7 +235,23 @@ class PipelinedPublisher(ClosingContext):
     ) -> int:
         """Publish one message; returns its delivery tag (publish sequence
         number). Blocks only while ``window`` messages are unconfirmed.
-        Nacks and returns are reported by `flush`, not here."""
+        Nacks and returns are reported by `flush`, not here.
+
+        Args:
+            exchange: Name of the exchange (``''`` for the default exchange).
+            routing_key: The routing key.
+            body: The body: bytes, or a str sent as UTF-8.
+            properties: The message properties; None for none.
+            mandatory: Have the broker return the message if no queue takes it.
+
+        Returns:
+            The message's publish sequence number.
+
+        Raises:
+            ChannelWrongStateError: The publisher is closed.
+            ChannelClosedByBroker: The broker closed the channel.
+            ConnectionClosed: The connection closed.
+        """
         if not self._open:
             raise exceptions.ChannelWrongStateError("publish() on a closed PipelinedPublisher")
         tracker = self._tracker

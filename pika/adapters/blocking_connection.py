@@ -90,6 +90,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import inspect
 import itertools
 import logging
 import time
@@ -158,6 +159,21 @@ class BlockingConnection(ClosingContext):
     recovery after a connection loss, across every given parameters; see
     the module's documentation for what calls see meanwhile and
     ``recovery_wait_timeout`` for how long they wait for it.
+
+    Args:
+        parameters: One `pika.connection.Parameters` object, or a sequence of them tried in turn;
+            None for the defaults.
+        recovery: A `pika.recovery.RecoveryPolicy` to turn automatic recovery on (every parameters
+            object is then used for failover); None leaves it off.
+        recovery_wait_timeout: With recovery on: longest a call made during a recovery waits for it
+            to end, in seconds; None for the first parameters' ``socket_timeout`` plus
+            ``stack_timeout``.
+
+    Raises:
+        AMQPConnectionError: No connection could be opened (the subclass says why:
+            `ProbableAuthenticationError`, `StreamLostError`...).
+        TypeError: ``recovery`` is not a `pika.recovery.RecoveryPolicy`.
+        ValueError: ``recovery_wait_timeout`` is negative.
     """
 
     def __init__(
@@ -486,10 +502,12 @@ class BlockingConnection(ClosingContext):
 
     @property
     def is_open(self) -> bool:
+        """True while the connection is open (False during a recovery)."""
         return bool(self._impl.is_open)
 
     @property
     def is_closed(self) -> bool:
+        """True once the connection is closed."""
         return bool(self._impl.is_closed)
 
     @property
@@ -504,26 +522,58 @@ class BlockingConnection(ClosingContext):
         return self._impl.recovery
 
     def add_on_recovery_started_callback(self, callback: _OnRecoveryError) -> None:
-        """``callback(connection, error)`` when a recovery begins (``error`` is the loss)."""
+        """``callback(connection, error)`` when a recovery begins (``error`` is the loss).
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
+            TypeError: ``callback`` is not callable.
+        """
         self._forward_recovery_event(callback, self._require_recovery().on_started)
 
     def add_on_recovery_succeeded_callback(
         self, callback: Callable[[BlockingConnection], Any]
     ) -> None:
         """``callback(connection)`` once the connection, its channels,
-        topology and consumers are back."""
+        topology and consumers are back.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
+            TypeError: ``callback`` is not callable.
+        """
         self._forward_recovery_event(callback, self._require_recovery().on_succeeded)
 
     def add_on_recovery_failed_callback(self, callback: _OnRecoveryError) -> None:
         """``callback(connection, error)`` when the recovery gives up; the
-        connection is closed and blocking calls raise ``error``."""
+        connection is closed and blocking calls raise ``error``.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
+            TypeError: ``callback`` is not callable.
+        """
         self._forward_recovery_event(callback, self._require_recovery().on_failed)
 
     def add_on_queue_renamed_callback(
         self, callback: Callable[[BlockingConnection, str, str], Any]
     ) -> None:
         """``callback(connection, old_name, new_name)`` when a server-named
-        queue is redeclared under a new name."""
+        queue is redeclared under a new name.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
+            TypeError: ``callback`` is not callable.
+        """
         self._forward_recovery_event(callback, self._require_recovery().on_queue_renamed)
 
     def _require_recovery(self) -> ConnectionRecovery:
@@ -574,7 +624,18 @@ class BlockingConnection(ClosingContext):
     publisher_confirms_supported = publisher_confirms
 
     def channel(self, channel_number: int | None = None) -> BlockingChannel:
-        """Open a channel (the lowest free number unless one is given)."""
+        """Open a channel (the lowest free number unless one is given).
+
+        Args:
+            channel_number: The channel number to use; None for the lowest free one.
+
+        Returns:
+            The open `BlockingChannel`.
+
+        Raises:
+            ConnectionWrongStateError: The connection is not open.
+            NoFreeChannels: Every channel number is in use.
+        """
         self._usable_now("channel()")
         opened = _Reply()
         impl_channel = self._impl.channel(channel_number, on_open_callback=opened)
@@ -593,7 +654,12 @@ class BlockingConnection(ClosingContext):
     def close(self, reply_code: int = 200, reply_text: str = "Normal shutdown") -> None:
         """Close the connection (and with it every channel); pending
         callbacks are dropped. Raises ConnectionWrongStateError if it is
-        already closed."""
+        already closed.
+
+        Args:
+            reply_code: The reason code sent to the broker (200 for a normal close).
+            reply_text: The reason text sent to the broker.
+        """
         if not self._impl.is_open and not self._recovering:
             self._error_reported = True
             if self._impl.is_closed:
@@ -618,6 +684,14 @@ class BlockingConnection(ClosingContext):
         ``time_limit`` bounds the wait for something to dispatch: 0 does one
         pass without waiting, None waits until at least one callback is
         ready. Callbacks run here, unless this is called from inside one.
+
+        Args:
+            time_limit: Longest wait in seconds for a callback to become ready: 0 for one pass
+                without waiting, None to wait until one is ready.
+
+        Raises:
+            ValueError: ``time_limit`` is negative.
+            ConnectionClosed: The connection closed (the subclass says why).
         """
         self._check_usable("process_data_events()")
         if time_limit is not None and time_limit < 0:
@@ -627,7 +701,11 @@ class BlockingConnection(ClosingContext):
 
     def sleep(self, duration: float) -> None:
         """Wait ``duration`` seconds while doing I/O and running callbacks
-        (use this rather than time.sleep to keep heartbeats going)."""
+        (use this rather than time.sleep to keep heartbeats going).
+
+        Args:
+            duration: Seconds to wait (0 or more).
+        """
         if duration < 0:
             raise ValueError(f"duration must be >= 0, got {duration!r}")
         self._check_usable("sleep()")
@@ -642,7 +720,15 @@ class BlockingConnection(ClosingContext):
     def call_later(self, delay: float, callback: Callable[[], None]) -> int:
         """Run ``callback()`` once, ``delay`` seconds from now, from a later
         `process_data_events`/`sleep`/`start_consuming`; returns an id for
-        `remove_timeout`."""
+        `remove_timeout`.
+
+        Args:
+            delay: Seconds from now.
+            callback: Called with no arguments.
+
+        Returns:
+            An id to pass to `remove_timeout`.
+        """
         validation.require_callable(callback, "callback")
         if delay < 0:
             raise ValueError(f"delay must be >= 0, got {delay!r}")
@@ -653,7 +739,11 @@ class BlockingConnection(ClosingContext):
         return timer_id
 
     def remove_timeout(self, timeout_id: int) -> None:
-        """Cancel a `call_later` timer; harmless once it ran."""
+        """Cancel a `call_later` timer; harmless once it ran.
+
+        Args:
+            timeout_id: The id `call_later` returned.
+        """
         entry = self._timers.pop(timeout_id, None)
         if entry is not None and not self._loop_released:
             self._ioloop.remove_timeout(entry[0])
@@ -662,7 +752,11 @@ class BlockingConnection(ClosingContext):
         """Have ``callback()`` run in the connection's thread, from its next
         `process_data_events`/`sleep`/`start_consuming`/`consume` (or the
         running one). The only method any thread may call. Raises
-        ConnectionWrongStateError once the connection is closed."""
+        ConnectionWrongStateError once the connection is closed.
+
+        Args:
+            callback: Called with no arguments on the connection's thread.
+        """
         validation.require_callable(callback, "callback")
         if self._closed_error is not None or self._impl.is_closed:
             raise exceptions.ConnectionWrongStateError(
@@ -677,13 +771,21 @@ class BlockingConnection(ClosingContext):
 
     def add_on_connection_blocked_callback(self, callback: _OnConnectionNotice) -> None:
         """``callback(connection, method_frame)`` when the broker sends
-        Connection.Blocked (a resource alarm stops publishers)."""
+        Connection.Blocked (a resource alarm stops publishers).
+
+        Args:
+            callback: The callable to add.
+        """
         validation.require_callable(callback, "callback")
         self._impl.add_on_connection_blocked_callback(self._notice_relay(callback))
 
     def add_on_connection_unblocked_callback(self, callback: _OnConnectionNotice) -> None:
         """``callback(connection, method_frame)`` when the broker sends
-        Connection.Unblocked."""
+        Connection.Unblocked.
+
+        Args:
+            callback: The callable to add.
+        """
         validation.require_callable(callback, "callback")
         self._impl.add_on_connection_unblocked_callback(self._notice_relay(callback))
 
@@ -695,8 +797,31 @@ class BlockingConnection(ClosingContext):
 
     def update_secret(self, new_secret: str, reason: str) -> None:
         """Send Connection.UpdateSecret (e.g. a refreshed OAuth 2 token) and
-        wait for the broker's UpdateSecretOk."""
+        wait for the broker's UpdateSecretOk.
+
+        Args:
+            new_secret: The new secret (password or token); never logged.
+            reason: Why, for the broker's log.
+
+        Raises:
+            TypeError: ``new_secret`` or ``reason`` is not a str.
+            ConnectionClosed: The connection closed meanwhile.
+        """
         self._usable_now("update_secret()")
         reply = _Reply()
         self._impl.update_secret(new_secret, reason, callback=reply)
         self._run(lambda: reply.done, interruptible=True)
+
+
+def _without_private_parameters(function: Callable[..., Any]) -> inspect.Signature:
+    """``function``'s signature less its ``_private`` parameters (still accepted)."""
+    signature = inspect.signature(function)
+    public = [p for p in signature.parameters.values() if not p.name.startswith("_")]
+    return signature.replace(parameters=public)
+
+
+# Pika's constructor takes a private second argument, ``_impl_class``; it stays
+# accepted, but help() and the reference documentation do not show it.
+BlockingConnection.__init__.__signature__ = _without_private_parameters(  # type: ignore[attr-defined]
+    BlockingConnection.__init__
+)

@@ -33,7 +33,43 @@ class BlockingOperations:
         internal: bool = False,
         arguments: Optional[dict[str, Any]] = None,
     ) -> frame.Method[spec.Exchange.DeclareOk]:
-        """Declare an exchange, or with ``passive`` check that it exists."""
+        """Declare an exchange: create it, or check that it exists with the same settings.
+
+        Declaring an existing exchange with other settings makes the broker close the
+        channel with 406 PRECONDITION_FAILED. Names starting with ``amq.`` are reserved.
+
+        Args:
+            exchange: Name of the exchange (1 to 255 bytes of UTF-8).
+            exchange_type: How the exchange routes: ``direct``, ``fanout``, ``topic``,
+                ``headers`` (see `pika.exchange_type.ExchangeType`) or a plugin's type.
+            passive: Only check that the exchange exists (404 NOT_FOUND closes the channel when
+                it does not); nothing is created.
+            durable: Keep the exchange across broker restarts.
+            auto_delete: Delete the exchange when its last binding is removed.
+            internal: Publishers may not publish to it; only other exchanges bound to it route to
+                it.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none.
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.exchange.declareok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._call(
             self._impl.exchange_declare,
             exchange,
@@ -50,7 +86,34 @@ class BlockingOperations:
         exchange: Optional[str] = None,
         if_unused: bool = False,
     ) -> frame.Method[spec.Exchange.DeleteOk]:
-        """Delete an exchange."""
+        """Delete an exchange.
+
+        Deleting an exchange that does not exist succeeds (RabbitMQ 3.x and later).
+
+        Args:
+            exchange: Name of the exchange.
+            if_unused: Delete only if no queue or exchange is bound to it (406
+                PRECONDITION_FAILED closes the channel otherwise).
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.exchange.deleteok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._call(self._impl.exchange_delete, exchange, if_unused)
 
     def exchange_bind(
@@ -60,7 +123,37 @@ class BlockingOperations:
         routing_key: str = "",
         arguments: Optional[dict[str, Any]] = None,
     ) -> frame.Method[spec.Exchange.BindOk]:
-        """Bind exchange ``destination`` to exchange ``source``."""
+        """Bind an exchange to another: messages routed by ``source`` also go to ``destination``.
+
+        A RabbitMQ extension to AMQP 0-9-1 (exchange-to-exchange bindings).
+
+        Args:
+            destination: Name of the exchange that receives the routed messages.
+            source: Name of the exchange the messages are published to.
+            routing_key: The binding key the source exchange matches routing keys against.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none. A headers exchange matches
+                on them.
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.exchange.bindok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._call(self._impl.exchange_bind, destination, source, routing_key, arguments)
 
     def exchange_unbind(
@@ -70,7 +163,38 @@ class BlockingOperations:
         routing_key: str = "",
         arguments: Optional[dict[str, Any]] = None,
     ) -> frame.Method[spec.Exchange.UnbindOk]:
-        """Remove an exchange-to-exchange binding."""
+        """Remove a binding between two exchanges.
+
+        The binding is named by the same destination, source, routing key and arguments
+        it was made with.
+
+        Args:
+            destination: Name of the exchange that receives the routed messages.
+            source: Name of the exchange the messages are published to.
+            routing_key: The binding key the source exchange matches routing keys against.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none. A headers exchange matches
+                on them.
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.exchange.unbindok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._call(self._impl.exchange_unbind, destination, source, routing_key, arguments)
 
     def queue_declare(
@@ -82,8 +206,42 @@ class BlockingOperations:
         auto_delete: bool = False,
         arguments: Optional[dict[str, Any]] = None,
     ) -> frame.Method[spec.Queue.DeclareOk]:
-        """Declare a queue (``''`` lets the broker name it), or with ``passive`` check that it
-        exists.
+        """Declare a queue: create it, or check that it exists with the same settings.
+
+        An empty name asks the broker to name the queue; the reply's ``method.queue``
+        carries the name. Declaring an existing queue with other settings closes the
+        channel with 406 PRECONDITION_FAILED.
+
+        Args:
+            queue: Name of the queue; ``''`` for a name chosen by the broker.
+            passive: Only check that the queue exists (404 NOT_FOUND closes the channel when it
+                does not); the reply still gives its counts.
+            durable: Keep the queue across broker restarts.
+            exclusive: Only this connection may use the queue; it is deleted when the connection
+                closes.
+            auto_delete: Delete the queue once its last consumer is cancelled.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none.
+
+        Returns:
+            The broker's reply, a `pika.frame.Method` carrying `pika.spec.Queue.DeclareOk`
+            (``method.queue``, ``method.message_count``, ``method.consumer_count``).
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
         """
         return self._call(
             self._impl.queue_declare,
@@ -102,7 +260,35 @@ class BlockingOperations:
         routing_key: Optional[str] = None,
         arguments: Optional[dict[str, Any]] = None,
     ) -> frame.Method[spec.Queue.BindOk]:
-        """Bind a queue to an exchange (the routing key defaults to the queue's name)."""
+        """Bind a queue to an exchange, so the exchange routes matching messages to it.
+
+        Args:
+            queue: Name of the queue.
+            exchange: Name of the exchange.
+            routing_key: The binding key; None means the queue's name.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none. A headers exchange matches
+                on them.
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.queue.bindok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._call(self._impl.queue_bind, queue, exchange, routing_key, arguments)
 
     def queue_unbind(
@@ -112,11 +298,65 @@ class BlockingOperations:
         routing_key: Optional[str] = None,
         arguments: Optional[dict[str, Any]] = None,
     ) -> frame.Method[spec.Queue.UnbindOk]:
-        """Remove a queue's binding to an exchange."""
+        """Remove a binding between a queue and an exchange.
+
+        The binding is named by the same exchange, routing key and arguments it was made
+        with.
+
+        Args:
+            queue: Name of the queue.
+            exchange: Name of the exchange.
+            routing_key: The binding key; None means the queue's name.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none. A headers exchange matches
+                on them.
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.queue.unbindok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._call(self._impl.queue_unbind, queue, exchange, routing_key, arguments)
 
     def queue_purge(self, queue: str) -> frame.Method[spec.Queue.PurgeOk]:
-        """Remove a queue's ready messages."""
+        """Remove every message of a queue that is not awaiting an acknowledgement.
+
+        Args:
+            queue: Name of the queue.
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.queue.purgeok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._call(self._impl.queue_purge, queue)
 
     def queue_delete(
@@ -125,7 +365,35 @@ class BlockingOperations:
         if_unused: bool = False,
         if_empty: bool = False,
     ) -> frame.Method[spec.Queue.DeleteOk]:
-        """Delete a queue."""
+        """Delete a queue and the messages in it.
+
+        Consumers of the queue are cancelled (they get a ``Basic.Cancel``).
+
+        Args:
+            queue: Name of the queue.
+            if_unused: Delete only if the queue has no consumers (406 PRECONDITION_FAILED closes
+                the channel otherwise).
+            if_empty: Delete only if the queue holds no messages.
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.queue.deleteok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._call(self._impl.queue_delete, queue, if_unused, if_empty)
 
     def basic_qos(
@@ -134,23 +402,142 @@ class BlockingOperations:
         prefetch_count: int = 0,
         global_qos: bool = False,
     ) -> None:
-        """Limit the unacknowledged deliveries of each consumer, or with ``global_qos`` of the whole
-        channel.
+        """Set the prefetch limit: how many unacknowledged messages the broker sends ahead.
+
+        RabbitMQ applies ``prefetch_count`` per consumer started afterwards, or with
+        ``global_qos`` to the channel as a whole; it does not implement
+        ``prefetch_size``.
+
+        Args:
+            prefetch_size: Most bytes of unacknowledged message bodies; 0 for no limit.
+            prefetch_count: Most unacknowledged messages; 0 for no limit.
+            global_qos: Apply the limit to the whole channel rather than to each consumer.
+
+        Returns:
+            None.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+            ValueError: ``prefetch_size`` or ``prefetch_count`` is negative.
         """
         self._call(self._impl.basic_qos, prefetch_size, prefetch_count, global_qos)
 
     def basic_recover(self, requeue: bool = False) -> None:
-        """Ask the broker to deliver this channel's unacknowledged messages again."""
+        """Ask the broker to redeliver the channel's unacknowledged messages.
+
+        RabbitMQ supports only ``requeue=True``.
+
+        Args:
+            requeue: Requeue the messages (possibly to other consumers) rather than redelivering
+                them to the same consumer.
+
+        Returns:
+            None.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         self._call(self._impl.basic_recover, requeue)
 
     def tx_select(self) -> frame.Method[spec.Tx.SelectOk]:
-        """Put the channel in transaction mode."""
+        """Put the channel in transaction mode.
+
+        Publishes and acknowledgements then take effect only at `tx_commit`.
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.tx.selectok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._call(self._impl.tx_select)
 
     def tx_commit(self) -> frame.Method[spec.Tx.CommitOk]:
-        """Commit the current transaction."""
+        """Commit the current transaction; a new one starts at once.
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.tx.commitok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._call(self._impl.tx_commit)
 
     def tx_rollback(self) -> frame.Method[spec.Tx.RollbackOk]:
-        """Abandon the current transaction."""
+        """Abandon the current transaction's publishes and acknowledgements.
+
+        Messages whose acknowledgement is rolled back are not redelivered by that alone
+        (see `basic_recover`).
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.tx.rollbackok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._call(self._impl.tx_rollback)

@@ -56,6 +56,20 @@ class GeventConnection(base_connection.BaseConnection):
     gevent loop (``ioloop.gevent_loop``): ``call_later``,
     ``remove_timeout``, ``add_callback``, ``add_callback_threadsafe``, and
     ``start()``, which parks the calling greenlet until ``stop()``.
+
+    Args:
+        parameters: Where and how to connect (`pika.connection.Parameters`); None for the defaults
+            (localhost, guest/guest).
+        on_open_callback: Called as ``on_open_callback(connection)`` once the connection is open.
+        on_open_error_callback: Called as ``on_open_error_callback(connection, error)`` when opening
+            fails; None logs the failure.
+        on_close_callback: Called as ``on_close_callback(connection, reason)`` once an open
+            connection has closed; ``reason`` is the exception that explains why
+            (`ConnectionClosedByClient` after `close`).
+        custom_ioloop: The gevent loop to run on, another GeventConnection's ``ioloop``, or
+            ready-made I/O services; None for the current thread's hub loop.
+        internal_connection_workflow: True (the default) makes the constructor start connecting;
+            False leaves that to a connection workflow (`create_connection` passes False).
     """
 
     def __init__(

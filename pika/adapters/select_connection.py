@@ -31,7 +31,8 @@ from pika.adapters.utils.selector_ioloop_adapter import (
 )
 
 POLLER_TYPE: str | None = None
-"""Selector for new `IOLoop`s: None (the platform's best), 'select', 'poll', 'epoll', 'kqueue'."""
+"""Selector for new `IOLoop` objects (None for the platform's best), or 'select', 'poll',
+'epoll', 'kqueue'."""
 
 SELECT_TYPE: str | None = None
 """Older name of `POLLER_TYPE`, used when `POLLER_TYPE` is None."""
@@ -87,7 +88,7 @@ class _PollerBase:
     """
 
     POLL_TIMEOUT_MULT = 1
-    """Seconds to the native call's timeout unit (informative only: selectors take seconds)."""
+    """Multiplier from seconds to the native call's timeout unit (informative only)."""
 
     _SELECTOR_NAME = "DefaultSelector"
 
@@ -154,6 +155,8 @@ class _PollerBase:
             self._selector.unregister(fd)
 
     def poll(self) -> None:
+        """Wait for I/O readiness or the next timer, up to the loop's wait time,
+        and dispatch what is ready."""
         self.activate_poller()
         assert self._selector is not None
         ready = self._selector.select(self._get_wait_seconds())
@@ -270,7 +273,15 @@ class IOLoop(AbstractSelectorIOLoop):
     # Timers
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> _Timeout:
-        """Run `callback` once, `delay` seconds from now; returns a handle for `remove_timeout`."""
+        """Run `callback` once, `delay` seconds from now; returns a handle for `remove_timeout`.
+
+        Args:
+            delay: Seconds from now (0 or more).
+            callback: Called with no arguments.
+
+        Returns:
+            A handle to pass to `remove_timeout`.
+        """
         check_callback_arg(callback, "callback")
         timeout = _Timeout(time.monotonic() + delay, callback)
         heapq.heappush(self._timer_heap, (timeout.deadline, self._timers_made, timeout))
@@ -278,7 +289,11 @@ class IOLoop(AbstractSelectorIOLoop):
         return timeout
 
     def remove_timeout(self, timeout_handle: _Timeout) -> None:
-        """Cancel a timer; harmless once it fired or was cancelled."""
+        """Cancel a timer; harmless once it fired or was cancelled.
+
+        Args:
+            timeout_handle: The handle `call_later` returned.
+        """
         if timeout_handle.callback is None:
             return
         timeout_handle.callback = None
@@ -328,6 +343,9 @@ class IOLoop(AbstractSelectorIOLoop):
 
         From the loop's thread this only appends to a list. From another
         thread it falls back to `add_callback_threadsafe`, which wakes the loop.
+
+        Args:
+            callback: Called with no arguments.
         """
         check_callback_arg(callback, "callback")
         if self._thread_id is not None and self._thread_id != threading.get_ident():
@@ -339,6 +357,12 @@ class IOLoop(AbstractSelectorIOLoop):
         """Run `callback` in the loop's thread soon; callable from any thread.
 
         Raises RuntimeError once the loop is closed.
+
+        Args:
+            callback: Called with no arguments, on the loop's thread.
+
+        Raises:
+            RuntimeError: The loop is closed.
         """
         check_callback_arg(callback, "callback")
         with self._threadsafe_lock:
@@ -374,18 +398,32 @@ class IOLoop(AbstractSelectorIOLoop):
         """Call `handler(fd, events)` when `fd` is ready for READ and/or WRITE in `events`.
 
         Errors and hang-ups show up as readiness, found by the next recv/send.
+
+        Args:
+            fd: The file descriptor to watch.
+            handler: Called as ``handler(fd, events)`` with the events that occurred.
+            events: What to watch for: `READ`, `WRITE` or both (``READ | WRITE``).
         """
         check_fd_arg(fd)
         check_callback_arg(handler, "handler")
         self._poller.add_handler(fd, handler, events)
 
     def update_handler(self, fd: int, events: int) -> None:
-        """Change the events watched for `fd`."""
+        """Change the events watched for `fd`.
+
+        Args:
+            fd: A file descriptor watched with `add_handler`.
+            events: The events to watch for from now on.
+        """
         check_fd_arg(fd)
         self._poller.update_handler(fd, events)
 
     def remove_handler(self, fd: int) -> None:
-        """Stop watching `fd`; harmless if it has no handler."""
+        """Stop watching `fd`; harmless if it has no handler.
+
+        Args:
+            fd: The file descriptor to stop watching.
+        """
         check_fd_arg(fd)
         self._poller.remove_handler(fd)
 
@@ -456,6 +494,20 @@ class SelectConnection(BaseConnection):
     An exception raised by one of your callbacks propagates out of
     ``ioloop.start()``; the connection is left consistent, and starting the
     loop again carries on with the frames that were already received.
+
+    Args:
+        parameters: Where and how to connect (`pika.connection.Parameters`); None for the defaults
+            (localhost, guest/guest).
+        on_open_callback: Called as ``on_open_callback(connection)`` once the connection is open.
+        on_open_error_callback: Called as ``on_open_error_callback(connection, error)`` when opening
+            fails; None logs the failure.
+        on_close_callback: Called as ``on_close_callback(connection, reason)`` once an open
+            connection has closed; ``reason`` is the exception that explains why
+            (`ConnectionClosedByClient` after `close`).
+        custom_ioloop: An `IOLoop` to run on (or ready-made I/O services); None for a new `IOLoop`
+            of the connection's own (``connection.ioloop``).
+        internal_connection_workflow: True (the default) makes the constructor start connecting;
+            False leaves that to a connection workflow (`create_connection` passes False).
     """
 
     def __init__(

@@ -56,6 +56,13 @@ class Channel(ThreadSafeOperations):
     broker's reply and return its method frame; the fire-and-forget ones
     (``basic_publish``, ``basic_ack``, ``basic_nack``, ``basic_reject``)
     return once the work is queued for the I/O thread.
+
+    Args:
+        channel: The callback-API `pika.channel.Channel` it drives (on the I/O thread).
+        wrapper: The thread-safe `Connection` it belongs to.
+        work_queue_maxsize: Size of the channel's callback queue; 0 or less for unbounded.
+        work_queue_put_timeout: Seconds the I/O thread waits for room in the full queue before it
+            closes the channel.
     """
 
     def __init__(
@@ -107,6 +114,7 @@ class Channel(ThreadSafeOperations):
 
     @property
     def channel_number(self) -> int:
+        """The channel's number on its connection."""
         return self._impl.channel_number
 
     @property
@@ -116,6 +124,7 @@ class Channel(ThreadSafeOperations):
 
     @property
     def is_closed(self) -> bool:
+        """True once the channel is closed."""
         return self._impl.is_closed
 
     @property
@@ -127,7 +136,14 @@ class Channel(ThreadSafeOperations):
     def is_stale_delivery_tag(self, delivery_tag: int) -> bool:
         """Whether ``delivery_tag`` came from before the last connection
         recovery: the broker has requeued that delivery, and an ack, nack
-        or reject of it is dropped (and counted), not sent."""
+        or reject of it is dropped (and counted), not sent.
+
+        Args:
+            delivery_tag: A delivery tag of this channel.
+
+        Returns:
+            True for a tag from before the last recovery.
+        """
         return self._impl.is_stale_delivery_tag(delivery_tag)
 
     @property
@@ -392,7 +408,11 @@ class Channel(ThreadSafeOperations):
             self._gets.popleft()((None, None, None))
 
     def add_on_cancel_callback(self, callback: Callable[[frame.Method], Any]) -> None:
-        """``callback(method_frame)`` on the worker thread when the broker cancels a consumer."""
+        """``callback(method_frame)`` on the worker thread when the broker cancels a consumer.
+
+        Args:
+            callback: The callable to add.
+        """
         validation.require_callable(callback, "callback")
         self._cancel_callbacks.append(callback)
 
@@ -403,7 +423,11 @@ class Channel(ThreadSafeOperations):
         over the connection's ``max_message_size`` sent to a consumer or
         returned; ``error`` is a `MessageTooLargeError` (method, properties,
         declared size). Without such a callback it is logged as an error.
-        `basic_get` raises it. The channel stays open."""
+        `basic_get` raises it. The channel stays open.
+
+        Args:
+            callback: The callable to add.
+        """
         validation.require_callable(callback, "callback")
         self._too_large_callbacks.append(callback)
 
@@ -423,7 +447,11 @@ class Channel(ThreadSafeOperations):
         self, callback: Callable[[Channel, spec.Basic.Return, spec.BasicProperties, bytes], Any]
     ) -> None:
         """``callback(channel, method, properties, body)`` on the worker thread
-        for each message the broker returns (mandatory and unroutable)."""
+        for each message the broker returns (mandatory and unroutable).
+
+        Args:
+            callback: The callable to add.
+        """
         validation.require_callable(callback, "callback")
         self._return_callbacks.append(callback)
 
@@ -455,7 +483,13 @@ class Channel(ThreadSafeOperations):
         timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
     ) -> None:
         """Like `close`, but never raises AMQP errors: harmless on a closed
-        channel or connection, and gives up silently after ``timeout`` s."""
+        channel or connection, and gives up silently after ``timeout`` s.
+
+        Args:
+            reply_code: The reason code sent to the broker.
+            reply_text: The reason text sent to the broker.
+            timeout: Seconds to wait; None for no limit.
+        """
         try:
             self._connection._call(
                 f"abort() of channel {self._impl.channel_number}",

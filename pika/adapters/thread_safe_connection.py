@@ -181,6 +181,25 @@ class Connection:
     callback queue of every channel. ``recovery`` turns on automatic
     recovery with that policy, across all the ``parameters`` (see the
     module's documentation).
+
+    Args:
+        parameters: One `pika.connection.Parameters` object, or a sequence tried in turn; None for
+            the defaults.
+        on_open_error_callback: Called as ``on_open_error_callback(connection, error)`` in the
+            constructing thread before the failure to open is raised.
+        on_close_callback: Called as ``on_close_callback(connection, error)`` on the connection's
+            worker thread once an open connection closes.
+        timeout: Seconds to wait for the connection to open; None for no limit.
+        work_queue_maxsize: Size of each channel's callback queue; 0 or less for unbounded.
+        work_queue_put_timeout: Seconds the I/O thread waits for room in a full callback queue
+            before it closes that channel.
+        recovery: A `pika.recovery.RecoveryPolicy` to turn automatic recovery on; None leaves it
+            off.
+
+    Raises:
+        AMQPConnectionError: The connection could not be opened (the subclass says why).
+        ConnectionOpenAborted: It was not open within ``timeout``.
+        TypeError: A callback is not callable, or an argument has the wrong type.
     """
 
     #: The callback-API connection class run on the I/O thread (a subclass
@@ -515,14 +534,14 @@ class Connection:
 
     @property
     def is_open(self) -> bool:
-        """True while the connection is open: False once closing has begun,
+        """True while the connection is open; False once closing has begun,
         and while it is being recovered."""
         impl = self._impl
         return impl is not None and impl.is_open and not impl.is_recovering
 
     @property
     def is_closed(self) -> bool:
-        """True once the connection is closed (for good: not while recovering)."""
+        """True once the connection is closed for good (not while recovering)."""
         impl = self._impl
         return self._finished.is_set() or (impl is not None and impl.is_closed)
 
@@ -533,7 +552,18 @@ class Connection:
         return impl is not None and impl.is_recovering
 
     def channel(self, timeout: Optional[float] = DEFAULT_RPC_TIMEOUT) -> Channel:
-        """Open a new channel; raises `ReplyTimeout` if it is not open within ``timeout`` s."""
+        """Open a new channel; raises `ReplyTimeout` if it is not open within ``timeout`` s.
+
+        Args:
+            timeout: Seconds to wait; None for no limit.
+
+        Returns:
+            The open `Channel`.
+
+        Raises:
+            ConnectionWrongStateError: The connection is closed.
+            TimeoutError: It did not open within ``timeout`` (``ReplyTimeout``).
+        """
         channel: Channel = self._call("channel()", timeout, self._open_channel)
         return channel
 
@@ -569,6 +599,9 @@ class Connection:
         `add_callback_threadsafe` callback) it only starts the close. During
         a recovery it stops the recovery; the calls it held then fail with
         ConnectionClosedByClient.
+
+        Args:
+            timeout: Seconds to wait; None for no limit.
         """
         validation.require_timeout(timeout)
         if self._finished.is_set():
@@ -602,6 +635,9 @@ class Connection:
         Waits up to ``timeout`` seconds for the I/O thread to finish (not
         from the I/O thread itself). Harmless on a closed connection. Stops
         a recovery as well.
+
+        Args:
+            timeout: Seconds to wait; None for no limit.
         """
         validation.require_timeout(timeout)
         self._workers.stop_waiting()
@@ -620,6 +656,9 @@ class Connection:
         raise ReentrancyError). Raises ConnectionWrongStateError once the
         connection is closed. During a recovery it runs once the recovery
         has succeeded.
+
+        Args:
+            callback: Called with no arguments on the I/O thread.
         """
         validation.require_callable(callback, "callback")
         self._calls.submit(_run_callback, (callback, ()))
@@ -627,14 +666,22 @@ class Connection:
     def add_on_connection_blocked_callback(
         self, callback: Callable[[Connection, frame.Method], Any]
     ) -> None:
-        """``callback(connection, method_frame)`` when the broker sends Connection.Blocked."""
+        """``callback(connection, method_frame)`` when the broker sends Connection.Blocked.
+
+        Args:
+            callback: The callable to add.
+        """
         validation.require_callable(callback, "callback")
         self._blocked_callbacks.append(callback)
 
     def add_on_connection_unblocked_callback(
         self, callback: Callable[[Connection, frame.Method], Any]
     ) -> None:
-        """``callback(connection, method_frame)`` when the broker sends Connection.Unblocked."""
+        """``callback(connection, method_frame)`` when the broker sends Connection.Unblocked.
+
+        Args:
+            callback: The callable to add.
+        """
         validation.require_callable(callback, "callback")
         self._unblocked_callbacks.append(callback)
 
@@ -652,24 +699,56 @@ class Connection:
         self, callback: Callable[[Connection, BaseException], Any]
     ) -> None:
         """``callback(connection, error)`` on the connection's worker thread
-        when a recovery begins, ``error`` being the loss."""
+        when a recovery begins, ``error`` being the loss.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
+            TypeError: ``callback`` is not callable.
+        """
         self._recovery_callbacks(self._recovery_started, callback)
 
     def add_on_recovery_succeeded_callback(self, callback: Callable[[Connection], Any]) -> None:
         """``callback(connection)`` on the connection's worker thread once the
-        channels, topology and consumers are back."""
+        channels, topology and consumers are back.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
+            TypeError: ``callback`` is not callable.
+        """
         self._recovery_callbacks(self._recovery_succeeded, callback)
 
     def add_on_recovery_failed_callback(
         self, callback: Callable[[Connection, BaseException], Any]
     ) -> None:
         """``callback(connection, error)`` on the connection's worker thread
-        when recovery gives up (``on_close_callback`` follows)."""
+        when recovery gives up (``on_close_callback`` follows).
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
+            TypeError: ``callback`` is not callable.
+        """
         self._recovery_callbacks(self._recovery_failed, callback)
 
     def add_on_queue_renamed_callback(
         self, callback: Callable[[Connection, str, str], Any]
     ) -> None:
         """``callback(connection, old_name, new_name)`` on the connection's
-        worker thread when a server-named queue is redeclared under a new name."""
+        worker thread when a server-named queue is redeclared under a new name.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
+            TypeError: ``callback`` is not callable.
+        """
         self._recovery_callbacks(self._queue_renamed, callback)

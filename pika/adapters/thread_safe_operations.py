@@ -41,7 +41,45 @@ class ThreadSafeOperations:
         arguments: Optional[dict[str, Any]] = None,
         timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
     ) -> frame.Method[spec.Exchange.DeclareOk]:
-        """Declare an exchange, or with ``passive`` check that it exists."""
+        """Declare an exchange: create it, or check that it exists with the same settings.
+
+        Declaring an existing exchange with other settings makes the broker close the
+        channel with 406 PRECONDITION_FAILED. Names starting with ``amq.`` are reserved.
+
+        Args:
+            exchange: Name of the exchange (1 to 255 bytes of UTF-8).
+            exchange_type: How the exchange routes: ``direct``, ``fanout``, ``topic``,
+                ``headers`` (see `pika.exchange_type.ExchangeType`) or a plugin's type.
+            passive: Only check that the exchange exists (404 NOT_FOUND closes the channel when
+                it does not); nothing is created.
+            durable: Keep the exchange across broker restarts.
+            auto_delete: Delete the exchange when its last binding is removed.
+            internal: Publishers may not publish to it; only other exchanges bound to it route to
+                it.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none.
+            timeout: Thread-safe channel only: seconds to wait for the broker's reply (None: no
+                limit).
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.exchange.declareok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._rpc(
             "exchange_declare",
             timeout,
@@ -61,7 +99,36 @@ class ThreadSafeOperations:
         if_unused: bool = False,
         timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
     ) -> frame.Method[spec.Exchange.DeleteOk]:
-        """Delete an exchange."""
+        """Delete an exchange.
+
+        Deleting an exchange that does not exist succeeds (RabbitMQ 3.x and later).
+
+        Args:
+            exchange: Name of the exchange.
+            if_unused: Delete only if no queue or exchange is bound to it (406
+                PRECONDITION_FAILED closes the channel otherwise).
+            timeout: Thread-safe channel only: seconds to wait for the broker's reply (None: no
+                limit).
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.exchange.deleteok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._rpc(
             "exchange_delete",
             timeout,
@@ -78,7 +145,39 @@ class ThreadSafeOperations:
         arguments: Optional[dict[str, Any]] = None,
         timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
     ) -> frame.Method[spec.Exchange.BindOk]:
-        """Bind exchange ``destination`` to exchange ``source``."""
+        """Bind an exchange to another: messages routed by ``source`` also go to ``destination``.
+
+        A RabbitMQ extension to AMQP 0-9-1 (exchange-to-exchange bindings).
+
+        Args:
+            destination: Name of the exchange that receives the routed messages.
+            source: Name of the exchange the messages are published to.
+            routing_key: The binding key the source exchange matches routing keys against.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none. A headers exchange matches
+                on them.
+            timeout: Thread-safe channel only: seconds to wait for the broker's reply (None: no
+                limit).
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.exchange.bindok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._rpc(
             "exchange_bind",
             timeout,
@@ -97,7 +196,40 @@ class ThreadSafeOperations:
         arguments: Optional[dict[str, Any]] = None,
         timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
     ) -> frame.Method[spec.Exchange.UnbindOk]:
-        """Remove an exchange-to-exchange binding."""
+        """Remove a binding between two exchanges.
+
+        The binding is named by the same destination, source, routing key and arguments
+        it was made with.
+
+        Args:
+            destination: Name of the exchange that receives the routed messages.
+            source: Name of the exchange the messages are published to.
+            routing_key: The binding key the source exchange matches routing keys against.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none. A headers exchange matches
+                on them.
+            timeout: Thread-safe channel only: seconds to wait for the broker's reply (None: no
+                limit).
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.exchange.unbindok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._rpc(
             "exchange_unbind",
             timeout,
@@ -118,8 +250,43 @@ class ThreadSafeOperations:
         arguments: Optional[dict[str, Any]] = None,
         timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
     ) -> frame.Method[spec.Queue.DeclareOk]:
-        """Declare a queue (``''`` lets the broker name it), or with ``passive`` check that it
-        exists.
+        """Declare a queue: create it, or check that it exists with the same settings.
+
+        An empty name asks the broker to name the queue; the reply's ``method.queue``
+        carries the name. Declaring an existing queue with other settings closes the
+        channel with 406 PRECONDITION_FAILED.
+
+        Args:
+            queue: Name of the queue; ``''`` for a name chosen by the broker.
+            passive: Only check that the queue exists (404 NOT_FOUND closes the channel when it
+                does not); the reply still gives its counts.
+            durable: Keep the queue across broker restarts.
+            exclusive: Only this connection may use the queue; it is deleted when the connection
+                closes.
+            auto_delete: Delete the queue once its last consumer is cancelled.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none.
+            timeout: Thread-safe channel only: seconds to wait for the broker's reply (None: no
+                limit).
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.queue.declareok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
         """
         return self._rpc(
             "queue_declare",
@@ -141,7 +308,37 @@ class ThreadSafeOperations:
         arguments: Optional[dict[str, Any]] = None,
         timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
     ) -> frame.Method[spec.Queue.BindOk]:
-        """Bind a queue to an exchange (the routing key defaults to the queue's name)."""
+        """Bind a queue to an exchange, so the exchange routes matching messages to it.
+
+        Args:
+            queue: Name of the queue.
+            exchange: Name of the exchange.
+            routing_key: The binding key; None means the queue's name.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none. A headers exchange matches
+                on them.
+            timeout: Thread-safe channel only: seconds to wait for the broker's reply (None: no
+                limit).
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.queue.bindok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._rpc(
             "queue_bind",
             timeout,
@@ -160,7 +357,40 @@ class ThreadSafeOperations:
         arguments: Optional[dict[str, Any]] = None,
         timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
     ) -> frame.Method[spec.Queue.UnbindOk]:
-        """Remove a queue's binding to an exchange."""
+        """Remove a binding between a queue and an exchange.
+
+        The binding is named by the same exchange, routing key and arguments it was made
+        with.
+
+        Args:
+            queue: Name of the queue.
+            exchange: Name of the exchange.
+            routing_key: The binding key; None means the queue's name.
+            arguments: Optional arguments (an AMQP field table) for broker extensions, such as
+                ``x-queue-type`` or ``x-message-ttl``; None for none. A headers exchange matches
+                on them.
+            timeout: Thread-safe channel only: seconds to wait for the broker's reply (None: no
+                limit).
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.queue.unbindok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._rpc(
             "queue_unbind",
             timeout,
@@ -176,7 +406,32 @@ class ThreadSafeOperations:
         queue: str,
         timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
     ) -> frame.Method[spec.Queue.PurgeOk]:
-        """Remove a queue's ready messages."""
+        """Remove every message of a queue that is not awaiting an acknowledgement.
+
+        Args:
+            queue: Name of the queue.
+            timeout: Thread-safe channel only: seconds to wait for the broker's reply (None: no
+                limit).
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.queue.purgeok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._rpc("queue_purge", timeout, self._impl.queue_purge, queue)
 
     def queue_delete(
@@ -186,7 +441,37 @@ class ThreadSafeOperations:
         if_empty: bool = False,
         timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
     ) -> frame.Method[spec.Queue.DeleteOk]:
-        """Delete a queue."""
+        """Delete a queue and the messages in it.
+
+        Consumers of the queue are cancelled (they get a ``Basic.Cancel``).
+
+        Args:
+            queue: Name of the queue.
+            if_unused: Delete only if the queue has no consumers (406 PRECONDITION_FAILED closes
+                the channel otherwise).
+            if_empty: Delete only if the queue holds no messages.
+            timeout: Thread-safe channel only: seconds to wait for the broker's reply (None: no
+                limit).
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.queue.deleteok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._rpc(
             "queue_delete",
             timeout,
@@ -203,8 +488,38 @@ class ThreadSafeOperations:
         global_qos: bool = False,
         timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
     ) -> frame.Method[spec.Basic.QosOk]:
-        """Limit the unacknowledged deliveries of each consumer, or with ``global_qos`` of the whole
-        channel.
+        """Set the prefetch limit: how many unacknowledged messages the broker sends ahead.
+
+        RabbitMQ applies ``prefetch_count`` per consumer started afterwards, or with
+        ``global_qos`` to the channel as a whole; it does not implement
+        ``prefetch_size``.
+
+        Args:
+            prefetch_size: Most bytes of unacknowledged message bodies; 0 for no limit.
+            prefetch_count: Most unacknowledged messages; 0 for no limit.
+            global_qos: Apply the limit to the whole channel rather than to each consumer.
+            timeout: Thread-safe channel only: seconds to wait for the broker's reply (None: no
+                limit).
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.basic.qosok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+            ValueError: ``prefetch_size`` or ``prefetch_count`` is negative.
         """
         return self._rpc(
             "basic_qos",
@@ -220,26 +535,131 @@ class ThreadSafeOperations:
         requeue: bool = False,
         timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
     ) -> frame.Method[spec.Basic.RecoverOk]:
-        """Ask the broker to deliver this channel's unacknowledged messages again."""
+        """Ask the broker to redeliver the channel's unacknowledged messages.
+
+        RabbitMQ supports only ``requeue=True``.
+
+        Args:
+            requeue: Requeue the messages (possibly to other consumers) rather than redelivering
+                them to the same consumer.
+            timeout: Thread-safe channel only: seconds to wait for the broker's reply (None: no
+                limit).
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.basic.recoverok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._rpc("basic_recover", timeout, self._impl.basic_recover, requeue)
 
     def tx_select(
         self,
         timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
     ) -> frame.Method[spec.Tx.SelectOk]:
-        """Put the channel in transaction mode."""
+        """Put the channel in transaction mode.
+
+        Publishes and acknowledgements then take effect only at `tx_commit`.
+
+        Args:
+            timeout: Thread-safe channel only: seconds to wait for the broker's reply (None: no
+                limit).
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.tx.selectok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._rpc("tx_select", timeout, self._impl.tx_select)
 
     def tx_commit(
         self,
         timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
     ) -> frame.Method[spec.Tx.CommitOk]:
-        """Commit the current transaction."""
+        """Commit the current transaction; a new one starts at once.
+
+        Args:
+            timeout: Thread-safe channel only: seconds to wait for the broker's reply (None: no
+                limit).
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.tx.commitok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._rpc("tx_commit", timeout, self._impl.tx_commit)
 
     def tx_rollback(
         self,
         timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
     ) -> frame.Method[spec.Tx.RollbackOk]:
-        """Abandon the current transaction."""
+        """Abandon the current transaction's publishes and acknowledgements.
+
+        Messages whose acknowledgement is rolled back are not redelivered by that alone
+        (see `basic_recover`).
+
+        Args:
+            timeout: Thread-safe channel only: seconds to wait for the broker's reply (None: no
+                limit).
+
+        Returns:
+            The broker's reply, a `pika.frame.method` carrying `pika.spec.tx.rollbackok`.
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: An argument has the wrong type.
+            ChannelClosedByBroker: Blocking and thread-safe channels: the broker refused the
+                request and closed the channel (the reply code says why: 404 not found, 406
+                precondition failed, 403 access refused...). The callback API reports it to the
+                channel's close callbacks instead; Twisted fails the Deferred with it.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+            ConnectionInterrupted: Blocking and thread-safe channels with recovery on: the
+                connection broke while waiting for the reply; the request may or may not have
+                taken effect.
+            TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
+                ``ReplyTimeout``, which is also an `AMQPError`).
+        """
         return self._rpc("tx_rollback", timeout, self._impl.tx_rollback)

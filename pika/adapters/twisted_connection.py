@@ -69,6 +69,10 @@ class ClosableDeferredQueue(defer.DeferredQueue):
     Once closed, `put` returns a failed Deferred, and `get` hands out what
     the queue still holds, then fails with the reason; Deferreds already
     waiting fail at once. `closed` is the reason, or None while open.
+
+    Args:
+        size: Most items held; None for no limit.
+        backlog: Most `get` calls waiting; None for no limit.
     """
 
     def __init__(self, size: int | None = None, backlog: int | None = None) -> None:
@@ -76,17 +80,40 @@ class ClosableDeferredQueue(defer.DeferredQueue):
         self.closed: BaseException | None = None
 
     def put(self, obj: Any) -> defer.Deferred[Any] | None:  # type: ignore[override]
+        """Add an item, or hand it to a waiting `get`.
+
+        Args:
+            obj: The item.
+
+        Returns:
+            None, or a failed Deferred once the queue is closed.
+
+        Raises:
+            twisted.internet.defer.QueueOverflow: Twisted's: the queue holds ``size`` items already.
+        """
         if self.closed is not None:
             return defer.fail(self.closed)
         super().put(obj)
         return None
 
     def get(self) -> defer.Deferred[Any]:
+        """Take the next item.
+
+        Returns:
+            A Deferred that fires with it, or fails with the close reason once the queue is closed
+            and empty.
+        """
         if self.closed is not None and not self.pending:
             return defer.fail(self.closed)
         return super().get()
 
     def close(self, reason: Exception | None) -> None:
+        """Close the queue: waiting and later `get` calls fail with ``reason`` once the queue is
+        empty.
+
+        Args:
+            reason: The exception to fail them with.
+        """
         if self.closed is not None:
             return
         self.closed = reason if reason is not None else defer.CancelledError("queue closed")
@@ -120,6 +147,9 @@ class TwistedChannel(TwistedOperations):
     `basic_publish` fires with the broker's Basic.Ack frame and fails with
     `NackError` on Basic.Nack; otherwise it fires at once with None.
     Unroutable mandatory messages reach `add_on_return_callback`.
+
+    Args:
+        channel: The callback-API `pika.channel.Channel` it drives.
     """
 
     def __init__(self, channel: channel.Channel) -> None:
@@ -145,33 +175,41 @@ class TwistedChannel(TwistedOperations):
 
     @property
     def channel_number(self) -> int:
+        """The channel's number on its connection."""
         return self._channel.channel_number
 
     @property
     def connection(self) -> connection.Connection:
+        """The callback-API connection the channel belongs to."""
         return self._channel.connection
 
     @property
     def consumer_tags(self) -> list[str]:
+        """The tags of the channel's active consumers."""
         return self._channel.consumer_tags
 
     @property
     def flow_active(self) -> bool:
+        """False while the broker has paused deliveries with ``Channel.Flow``."""
         return self._channel.flow_active
 
     @property
     def is_closed(self) -> bool:
+        """True once the channel is closed."""
         return self._channel.is_closed
 
     @property
     def is_closing(self) -> bool:
+        """True while the channel is closing."""
         return self._channel.is_closing
 
     @property
     def is_open(self) -> bool:
+        """True while the channel is open."""
         return self._channel.is_open
 
     def open(self) -> None:
+        """Open the channel (`TwistedProtocolConnection.channel` does this)."""
         self._channel.open()
 
     def close(self, reply_code: int = 0, reply_text: str = "Normal shutdown") -> None:
@@ -201,7 +239,12 @@ class TwistedChannel(TwistedOperations):
     def callback_deferred(
         self, deferred: defer.Deferred[Any], replies: Sequence[type[amqp_object.Method]]
     ) -> None:
-        """Fire ``deferred`` with the frame of the next of ``replies`` to arrive."""
+        """Fire ``deferred`` with the frame of the next of ``replies`` to arrive.
+
+        Args:
+            deferred: The Deferred to fire.
+            replies: The reply method classes to wait for.
+        """
         self._channel.add_callback(deferred.callback, replies)
 
     def _on_channel_closed(self, _channel: channel.Channel, reason: Exception) -> None:
@@ -293,7 +336,14 @@ class TwistedChannel(TwistedOperations):
         ``max_message_size`` (without one it is logged as an error). A
         consumer's message over the cap fails the next ``get()`` of its queue
         with the `MessageTooLargeError` (later ones go on), and `basic_get`
-        fails with it; the channel stays open."""
+        fails with it; the channel stays open.
+
+        Args:
+            callback: Called with the `pika.exceptions.MessageTooLargeError`.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
         validation.require_callable(callback, "callback")
         self._too_large_callbacks.append(callback)
 
@@ -374,7 +424,11 @@ class TwistedChannel(TwistedOperations):
                 deferred.errback(exceptions.NackError([published]))
 
     def add_on_return_callback(self, callback: Callable[[ReceivedMessage], None]) -> None:
-        """``callback(ReceivedMessage)`` for each message the broker returns."""
+        """``callback(ReceivedMessage)`` for each message the broker returns.
+
+        Args:
+            callback: The callable to add.
+        """
 
         def returned(
             _channel: channel.Channel,
@@ -501,6 +555,11 @@ class TwistedProtocolConnection(protocol.Protocol):
     fails with the reason it could not open); `closed` fires with the
     reason (an exception, passed as a result) once the connection is
     closed. ``custom_reactor`` defaults to the global reactor.
+
+    Args:
+        parameters: The `pika.connection.Parameters` of the AMQP session (Twisted makes the TCP or
+            TLS connection itself); None for the defaults.
+        custom_reactor: The reactor to use; None for Twisted's global one.
     """
 
     def __init__(
@@ -522,22 +581,39 @@ class TwistedProtocolConnection(protocol.Protocol):
 
     @property
     def is_open(self) -> bool:
+        """True while the AMQP connection is open."""
         return self._impl.is_open
 
     @property
     def is_closed(self) -> bool:
+        """True once the AMQP connection is closed."""
         return self._impl.is_closed
 
     # ------------------------------------------------------ Twisted's calls
 
     def makeConnection(self, transport: Any) -> None:
+        """Twisted's call once the transport is connected: the AMQP handshake starts.
+
+        Args:
+            transport: Twisted's transport to the broker.
+        """
         super().makeConnection(transport)
         self._impl.stream_made(transport)
 
     def dataReceived(self, data: bytes) -> None:
+        """Twisted's call with bytes from the broker.
+
+        Args:
+            data: The bytes.
+        """
         self._impl._on_data_available(data)
 
     def connectionLost(self, reason: failure.Failure = protocol.connectionDone) -> None:
+        """Twisted's call when the transport is gone: the connection closes with that reason.
+
+        Args:
+            reason: Twisted's failure describing the loss.
+        """
         super().connectionLost(reason)
         self._impl.stream_lost(reason)
 
@@ -547,7 +623,11 @@ class TwistedProtocolConnection(protocol.Protocol):
         """Called once the AMQP connection is open: fires `ready`.
 
         Subclasses may override it to start their work; call this one to
-        keep `ready` working."""
+        keep `ready` working.
+
+        Returns:
+            This protocol.
+        """
         self.ready.callback(self)
         return self
 
@@ -562,7 +642,14 @@ class TwistedProtocolConnection(protocol.Protocol):
         self.closed.callback(reason)
 
     def channel(self, channel_number: int | None = None) -> defer.Deferred[TwistedChannel]:
-        """Open a channel; fires with its `TwistedChannel`."""
+        """Open a channel; fires with its `TwistedChannel`.
+
+        Args:
+            channel_number: The channel number to use; None for the lowest free one.
+
+        Returns:
+            A Deferred that fires with the open `TwistedChannel`.
+        """
         opened: defer.Deferred[TwistedChannel] = defer.Deferred()
         try:
             chan = self._impl.channel(
@@ -582,7 +669,15 @@ class TwistedProtocolConnection(protocol.Protocol):
     def close(
         self, reply_code: int = 200, reply_text: str = "Normal shutdown"
     ) -> defer.Deferred[Any] | None:
-        """Close the connection; returns `closed`, or None if already closed."""
+        """Close the connection; returns `closed`, or None if already closed.
+
+        Args:
+            reply_code: The reason code sent to the broker.
+            reply_text: The reason text sent to the broker.
+
+        Returns:
+            The `closed` Deferred, or None if the connection is already closed.
+        """
         if self._impl.is_closed:
             return None
         if not self._impl.is_closing:

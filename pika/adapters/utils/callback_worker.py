@@ -29,7 +29,12 @@ Function = Callable[..., Any]
 
 
 def run_callback(function: Function, args: tuple[Any, ...]) -> None:
-    """Call a user callback; what it raises is logged, never propagated."""
+    """Call a user callback; what it raises is logged, never propagated.
+
+    Args:
+        function: The callback.
+        args: Its positional arguments.
+    """
     try:
         function(*args)
     except Exception:
@@ -44,6 +49,12 @@ class CallbackWorker:
     block on its call queue). After `close` the thread finishes what is
     queued and ends; a `put` after that runs the callback at once on the
     calling thread (only failure reports arrive that late).
+
+    Args:
+        name: The thread's name.
+        maxsize: Most callbacks queued (0 or less: unbounded).
+        put_timeout: Seconds `put` waits for room (None: no limit).
+        exempt: The owner's set of thread ids that must never block on its call queue.
     """
 
     def __init__(
@@ -82,6 +93,16 @@ class CallbackWorker:
         Waits up to ``put_timeout`` seconds (None: no limit) for room and
         raises `queue.Full` past it. Returns False, queueing nothing, when
         there is no room and waiting was stopped (`stop_waiting`).
+
+        Args:
+            function: The callback.
+            args: Its positional arguments.
+
+        Returns:
+            True once queued (or run); False when waiting was stopped.
+
+        Raises:
+            queue.Full: No room within ``put_timeout``.
         """
         with self._lock:
             if not self._closed:
@@ -101,7 +122,15 @@ class CallbackWorker:
         return True
 
     def put_nowait(self, function: Function, args: tuple[Any, ...]) -> None:
-        """Queue ``function(*args)`` if there is room, else raise `queue.Full`."""
+        """Queue ``function(*args)`` if there is room, else raise `queue.Full`.
+
+        Args:
+            function: The callback.
+            args: Its positional arguments.
+
+        Raises:
+            queue.Full: The queue is full.
+        """
         with self._lock:
             if not self._closed:
                 if self._full():
@@ -125,12 +154,23 @@ class CallbackWorker:
 
     def join(self, timeout: Optional[float]) -> bool:
         """Wait up to ``timeout`` seconds (None: no limit) for the thread to
-        end (after `close`); True if it has ended."""
+        end (after `close`); True if it has ended.
+
+        Args:
+            timeout: Seconds to wait; None for no limit.
+
+        Returns:
+            True if the thread has ended.
+        """
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
     def describe(self) -> str:
-        """What the thread is busy with, for a log message."""
+        """What the thread is busy with, for a log message.
+
+        Returns:
+            One line.
+        """
         current = self._current
         if current is None:
             return f"callback thread {self.name!r} is idle"
@@ -171,7 +211,14 @@ class CallbackWorkerGroup:
         self._workers: weakref.WeakSet[CallbackWorker] = weakref.WeakSet()
 
     def add(self, worker: CallbackWorker) -> CallbackWorker:
-        """Count ``worker`` in; returns it."""
+        """Count ``worker`` in; returns it.
+
+        Args:
+            worker: The worker.
+
+        Returns:
+            The worker.
+        """
         with self._lock:
             self._workers.add(worker)
         return worker
@@ -189,7 +236,14 @@ class CallbackWorkerGroup:
         """Wait, ``timeout`` seconds in all (None: no limit), for every
         worker's thread to end, except the calling thread's own. Those still
         running then are abandoned, and logged with what they are stuck in.
-        True if none was abandoned."""
+        True if none was abandoned.
+
+        Args:
+            timeout: Seconds to wait in all; None for no limit.
+
+        Returns:
+            True if none was abandoned.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         me = threading.get_ident()
         abandoned = []

@@ -48,7 +48,13 @@ class AMQPConnectorWrongState(AMQPConnectorException):
 
 
 class AMQPConnectorPhaseErrorBase(AMQPConnectorException):
-    """One phase of an attempt failed; ``exception`` says why."""
+    """One phase of an attempt failed; ``exception`` says why.
+
+    Args:
+        exception: The error of that phase.
+        host: The broker's host, when known.
+        port: The broker's port, when known.
+    """
 
     def __init__(
         self, exception: BaseException, *args: Any, host: str | None = None, port: int | None = None
@@ -86,7 +92,11 @@ class AMQPConnectionWorkflowWrongState(AMQPConnectorException):
 
 
 class AMQPConnectionWorkflowFailed(AMQPConnectorException):
-    """Every attempt failed; ``exceptions`` lists what each one raised."""
+    """Every attempt failed; ``exceptions`` lists what each one raised.
+
+    Args:
+        exceptions: What each attempt raised, in order.
+    """
 
     def __init__(self, exceptions: Sequence[BaseException], *args: Any) -> None:
         super().__init__(*args)
@@ -98,10 +108,17 @@ class AMQPConnectionWorkflowFailed(AMQPConnectorException):
 
 
 OnConnectorDone = Callable[[Any], None]
+"""The callback of `AMQPConnector.start`, given the open connection or an exception."""
 
 
 class AMQPConnector:
-    """One attempt to connect to one resolved address."""
+    """One attempt to connect to one resolved address.
+
+    Args:
+        conn_factory: Called with the parameters to make the connection object (the stream's
+            protocol).
+        nbio: The I/O services to connect with.
+    """
 
     def __init__(
         self,
@@ -130,7 +147,13 @@ class AMQPConnector:
         on_done: OnConnectorDone,
     ) -> None:
         """Connect to ``addr_record`` (a getaddrinfo entry); ``on_done``
-        gets the open connection or an AMQPConnectorException."""
+        gets the open connection or an AMQPConnectorException.
+
+        Args:
+            addr_record: A getaddrinfo entry.
+            conn_params: The `pika.connection.Parameters` to connect with.
+            on_done: Called once with the open connection or an `AMQPConnectorException`.
+        """
         if self._on_done is not None:
             raise AMQPConnectorWrongState("connector already started")
         self._on_done = on_done
@@ -274,7 +297,15 @@ class AbstractAMQPConnectionWorkflow(abc.ABC):
         native_loop: Any,
         on_done: Callable[[Any], None],
     ) -> None:
-        """Begin connecting; ``on_done`` gets a connection or an exception."""
+        """Begin connecting; ``on_done`` gets a connection or an exception.
+
+        Args:
+            connection_configs: The parameters to try, in order.
+            connector_factory: Called with no arguments to make the `AMQPConnector` of each attempt.
+            native_loop: The event loop the connections run on.
+            on_done: Called once with the open connection, or an `AMQPConnectorException` when every
+                attempt failed.
+        """
 
     @abc.abstractmethod
     def abort(self) -> None:
@@ -297,6 +328,11 @@ class AMQPConnectionWorkflow(AbstractAMQPConnectionWorkflow):
         self._started = False
 
     def set_io_services(self, nbio: nbio_interface.AbstractIOServices) -> None:
+        """Give the workflow the I/O services to run on (before `start`).
+
+        Args:
+            nbio: The `AbstractIOServices`.
+        """
         self._nbio = nbio
 
     def start(
@@ -306,6 +342,19 @@ class AMQPConnectionWorkflow(AbstractAMQPConnectionWorkflow):
         native_loop: Any,
         on_done: Callable[[Any], None],
     ) -> None:
+        """Try every address of every parameters object, in rounds (``connection_attempts``,
+        ``retry_delay``), until one connection opens.
+
+        Args:
+            connection_configs: The parameters to try, in order.
+            connector_factory: Called with no arguments to make the `AMQPConnector` of each attempt.
+            native_loop: The event loop the connections run on.
+            on_done: Called once with the open connection, or an `AMQPConnectorException` when every
+                attempt failed.
+
+        Raises:
+            AMQPConnectionWorkflowWrongState: The workflow was started already.
+        """
         if self._started:
             raise AMQPConnectionWorkflowWrongState("workflow already started")
         if self._nbio is None:
@@ -324,6 +373,11 @@ class AMQPConnectionWorkflow(AbstractAMQPConnectionWorkflow):
         self._nbio.add_callback(self._next_params)
 
     def abort(self) -> None:
+        """Stop the attempts; ``on_done`` then gets `AMQPConnectionWorkflowAborted`.
+
+        Raises:
+            AMQPConnectionWorkflowWrongState: The workflow has not started or is done.
+        """
         if self._on_done is None:
             raise AMQPConnectionWorkflowWrongState("workflow not running")
         if self._connector is not None:
@@ -421,6 +475,12 @@ def failure_to_raise(error: BaseException) -> BaseException:
     A refused login or virtual host is raised as the handshake's own error
     (ProbableAuthenticationError, ProbableAccessDeniedError, ...), as Pika
     does; anything else as the workflow's error, which lists every attempt.
+
+    Args:
+        error: What the workflow's ``on_done`` received.
+
+    Returns:
+        The `pika.exceptions.AMQPConnectionError` to raise to the application.
     """
     if isinstance(error, AMQPConnectionWorkflowFailed) and error.exceptions:
         last = error.exceptions[-1]

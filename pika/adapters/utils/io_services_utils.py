@@ -79,13 +79,28 @@ _TCP_OPTIONS = _KEEPALIVE_OPTIONS | {"TCP_USER_TIMEOUT"}
 
 
 def check_callback_arg(callback: Any, name: str) -> None:
-    """Raise TypeError unless `callback` is callable; `name` is the argument's name."""
+    """Raise TypeError unless `callback` is callable; `name` is the argument's name.
+
+    Args:
+        callback: The value to check.
+        name: The argument's name, for the message.
+
+    Raises:
+        TypeError: ``callback`` is not callable.
+    """
     if not callable(callback):
         raise TypeError(f"{name} must be callable, not {callback!r}")
 
 
 def check_fd_arg(fd: Any) -> None:
-    """Raise TypeError unless `fd` is a file descriptor number."""
+    """Raise TypeError unless `fd` is a file descriptor number.
+
+    Args:
+        fd: The value to check.
+
+    Raises:
+        TypeError: ``fd`` is not an int.
+    """
     if not isinstance(fd, int) or isinstance(fd, bool):
         raise TypeError(f"fd must be an int, not {fd!r}")
 
@@ -97,6 +112,10 @@ def set_sock_opts(sock: socket.socket, tcp_options: dict[str, int] | None) -> No
     (macOS's name for the idle time) and TCP_USER_TIMEOUT. Any keep-alive key
     also turns SO_KEEPALIVE on. Options this platform lacks are skipped with
     a warning, as are unknown keys.
+
+    Args:
+        sock: A TCP socket.
+        tcp_options: Option names to values; None for none.
     """
     if sock.family not in (socket.AF_INET, socket.AF_INET6):
         return
@@ -156,6 +175,16 @@ class AddressResolver(_PendingOperation[ResolutionOutcome]):
 
     The system resolver cannot be interrupted: cancelling only guarantees that
     `on_done` is not called; the worker finishes on its own.
+
+    Args:
+        nbio: The I/O services whose loop runs the operation.
+        host: The host name or address.
+        port: The port.
+        on_done: Called on the loop's thread with the results or the exception.
+        family: As for `socket.getaddrinfo`.
+        socktype: As for `socket.getaddrinfo`.
+        proto: As for `socket.getaddrinfo`.
+        flags: As for `socket.getaddrinfo`.
     """
 
     def __init__(
@@ -174,7 +203,11 @@ class AddressResolver(_PendingOperation[ResolutionOutcome]):
         self._query = (host, port, family, socktype, proto, flags)
 
     def start(self) -> AddressResolver:
-        """Start the worker; returns self."""
+        """Start the worker; returns self.
+
+        Returns:
+            This resolver.
+        """
         worker = threading.Thread(
             target=self._resolve, name=f"pika-getaddrinfo {self._query[0]}", daemon=True
         )
@@ -209,7 +242,14 @@ def _check_numeric_address(sock: socket.socket, address: tuple[Any, ...]) -> Non
 
 
 class SocketConnector(_PendingOperation[Union[BaseException, None]]):
-    """A non-blocking connect, complete when the socket becomes writable."""
+    """A non-blocking connect, complete when the socket becomes writable.
+
+    Args:
+        nbio: The I/O services whose loop runs the operation.
+        sock: The socket to connect.
+        resolved_addr: A numeric address.
+        on_done: Called with None once connected, or with the exception.
+    """
 
     def __init__(
         self,
@@ -227,7 +267,11 @@ class SocketConnector(_PendingOperation[Union[BaseException, None]]):
         self._watching = False
 
     def start(self) -> SocketConnector:
-        """Begin connecting; returns self."""
+        """Begin connecting; returns self.
+
+        Returns:
+            This connector.
+        """
         self._sock.setblocking(False)
         try:
             self._sock.connect(self._address)
@@ -259,6 +303,14 @@ class StreamConnector(_PendingOperation[StreamSetupResult]):
     the socket becomes readable or writable, whichever OpenSSL asked for.
     The socket is this object's from `start()` on, and is closed if the set-up
     fails or is cancelled.
+
+    Args:
+        nbio: The I/O services whose loop runs the operation.
+        protocol_factory: Makes the protocol once the stream is ready.
+        sock: A connected socket.
+        on_done: Called with ``(transport, protocol)``, or with the exception.
+        ssl_context: An `ssl.SSLContext` for TLS; None for plain TCP.
+        server_hostname: Name for SNI and the certificate check.
     """
 
     def __init__(
@@ -284,7 +336,11 @@ class StreamConnector(_PendingOperation[StreamSetupResult]):
         self._server_hostname = server_hostname
 
     def start(self) -> StreamConnector:
-        """Schedule the set-up for the next loop iteration; returns self."""
+        """Schedule the set-up for the next loop iteration; returns self.
+
+        Returns:
+            This connector.
+        """
         self._sock.setblocking(False)
         self._nbio.add_callback(self._begin)
         return self
@@ -364,6 +420,11 @@ class SocketStreamTransport(AbstractStreamTransport):
     it to be readable (OpenSSL's WANT_WRITE/WANT_READ); the transport then
     waits for that condition and retries the same operation with the same
     data, as OpenSSL requires.
+
+    Args:
+        nbio: The I/O services whose loop runs the operation.
+        sock: The connected socket (plain or TLS).
+        protocol: The protocol it reports to.
     """
 
     def __init__(

@@ -25,7 +25,7 @@ import ssl
 from typing import Any, Callable, Sequence, Union
 
 BytesLike = Union[bytes, bytearray, memoryview]
-"""What transports accept for writing: any buffer of single bytes."""
+"""What transports accept for writing (any buffer of single bytes)."""
 
 
 class AbstractTimerReference(abc.ABC):
@@ -45,6 +45,9 @@ class AbstractIOReference(abc.ABC):
 
         Returns True when the operation was still in progress, False when it
         had already completed or been cancelled.
+
+        Returns:
+            Whether the operation was still in progress.
         """
 
 
@@ -53,7 +56,11 @@ class AbstractStreamProtocol(abc.ABC):
 
     @abc.abstractmethod
     def connection_made(self, transport: AbstractStreamTransport) -> None:
-        """The stream is ready; `transport` is the way to write to it."""
+        """The stream is ready; `transport` is the way to write to it.
+
+        Args:
+            transport: The transport to write with.
+        """
 
     @abc.abstractmethod
     def connection_lost(self, error: BaseException | None) -> None:
@@ -61,15 +68,26 @@ class AbstractStreamProtocol(abc.ABC):
 
         `error` is None after `AbstractStreamTransport.abort`, otherwise the
         exception that ended the stream (an `EOFError` when the peer closed it).
+
+        Args:
+            error: None after an abort, else the exception that ended the stream.
         """
 
     @abc.abstractmethod
     def eof_received(self) -> bool | None:
-        """The peer closed its sending side; `connection_lost` follows."""
+        """The peer closed its sending side; `connection_lost` follows.
+
+        Returns:
+            Ignored (None): the transport closes the stream.
+        """
 
     @abc.abstractmethod
     def data_received(self, data: bytes) -> None:
-        """Bytes arrived; `data` belongs to the protocol, which may keep it."""
+        """Bytes arrived; `data` belongs to the protocol, which may keep it.
+
+        Args:
+            data: The bytes.
+        """
 
 
 class AbstractStreamTransport(abc.ABC):
@@ -81,7 +99,11 @@ class AbstractStreamTransport(abc.ABC):
 
     @abc.abstractmethod
     def get_protocol(self) -> AbstractStreamProtocol:
-        """The protocol this transport reports to."""
+        """The protocol this transport reports to.
+
+        Returns:
+            The protocol.
+        """
 
     @abc.abstractmethod
     def write(self, data: BytesLike) -> None:
@@ -90,6 +112,9 @@ class AbstractStreamTransport(abc.ABC):
         The caller may reuse a mutable buffer as soon as this returns. Writes
         after the transport was aborted or lost are ignored: the protocol
         learns of the loss through `connection_lost`.
+
+        Args:
+            data: The bytes to send (any bytes-like object).
         """
 
     def writelines(self, buffers: Sequence[BytesLike]) -> None:
@@ -97,12 +122,19 @@ class AbstractStreamTransport(abc.ABC):
 
         Implementations send them together (one system call where the
         platform allows) and avoid joining large buffers.
+
+        Args:
+            buffers: The buffers to send.
         """
         self.write(b"".join(buffers))
 
     @abc.abstractmethod
     def get_write_buffer_size(self) -> int:
-        """How many written bytes have not yet been handed to the kernel."""
+        """How many written bytes have not yet been handed to the kernel.
+
+        Returns:
+            The number of bytes.
+        """
 
 
 class AbstractIOServices(abc.ABC):
@@ -110,7 +142,11 @@ class AbstractIOServices(abc.ABC):
 
     @abc.abstractmethod
     def get_native_ioloop(self) -> Any:
-        """The event loop object these services run on."""
+        """The event loop object these services run on.
+
+        Returns:
+            The native loop (an `IOLoop`, an asyncio loop...).
+        """
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -129,7 +165,11 @@ class AbstractIOServices(abc.ABC):
 
     @abc.abstractmethod
     def add_callback_threadsafe(self, callback: Callable[[], None]) -> None:
-        """Run `callback` in the loop's thread soon; callable from any thread."""
+        """Run `callback` in the loop's thread soon; callable from any thread.
+
+        Args:
+            callback: Called with no arguments.
+        """
 
     def add_callback(self, callback: Callable[[], None]) -> None:
         """Run `callback` on the next loop iteration; loop thread only.
@@ -137,6 +177,9 @@ class AbstractIOServices(abc.ABC):
         Cheaper than `add_callback_threadsafe` because it never has to wake
         the loop. Connections use it to send everything queued during one
         loop iteration in a single write.
+
+        Args:
+            callback: Called with no arguments.
         """
         self.call_later(0, callback)
 
@@ -149,6 +192,9 @@ class AbstractIOServices(abc.ABC):
         out; loops that log and swallow exceptions raised by callbacks
         override it. A connection uses it to report a failed open that no
         ``on_open_error_callback`` of the application's handles.
+
+        Args:
+            error: The exception to raise.
         """
 
         def raise_error() -> None:
@@ -158,7 +204,15 @@ class AbstractIOServices(abc.ABC):
 
     @abc.abstractmethod
     def call_later(self, delay: float, callback: Callable[[], None]) -> AbstractTimerReference:
-        """Run `callback` once, `delay` seconds from now."""
+        """Run `callback` once, `delay` seconds from now.
+
+        Args:
+            delay: Seconds from now.
+            callback: Called with no arguments.
+
+        Returns:
+            A reference whose ``cancel()`` stops the timer.
+        """
 
     @abc.abstractmethod
     def getaddrinfo(
@@ -175,6 +229,18 @@ class AbstractIOServices(abc.ABC):
 
         `on_done` receives the list of `(family, type, proto, canonname,
         sockaddr)` tuples, or the exception the resolution raised.
+
+        Args:
+            host: The host name or address.
+            port: The port.
+            on_done: Called with the list of results, or the exception.
+            family: As for `socket.getaddrinfo`.
+            socktype: As for `socket.getaddrinfo`.
+            proto: As for `socket.getaddrinfo`.
+            flags: As for `socket.getaddrinfo`.
+
+        Returns:
+            A reference whose ``cancel()`` abandons the resolution.
         """
 
     @abc.abstractmethod
@@ -189,6 +255,14 @@ class AbstractIOServices(abc.ABC):
         `sock` is made non-blocking. `on_done` receives None once connected,
         or the exception that made the connect fail. The socket stays the
         caller's: it is not closed on failure or cancellation.
+
+        Args:
+            sock: The socket to connect.
+            resolved_addr: A numeric address, as in a getaddrinfo entry's ``sockaddr``.
+            on_done: Called with None once connected, or with the exception.
+
+        Returns:
+            A reference whose ``cancel()`` abandons the connect.
         """
 
     @abc.abstractmethod
@@ -211,6 +285,18 @@ class AbstractIOServices(abc.ABC):
         `(transport, protocol)`, or the exception that stopped the set-up.
         From this call on the socket belongs to the services: it is closed
         when the set-up fails or is cancelled, and by the transport later.
+
+        Args:
+            protocol_factory: Called with no arguments to make the protocol once the stream is
+                ready.
+            sock: A connected socket; it becomes the transport's.
+            on_done: Called with ``(transport, protocol)``, or with the exception that made the
+                setup fail.
+            ssl_context: An `ssl.SSLContext` to run TLS over the socket; None for plain TCP.
+            server_hostname: Name for SNI and the certificate check; None for none.
+
+        Returns:
+            A reference whose ``cancel()`` abandons the setup.
         """
 
 
@@ -223,19 +309,43 @@ class AbstractFileDescriptorServices(abc.ABC):
 
     @abc.abstractmethod
     def set_reader(self, fd: int, on_readable: Callable[[], None]) -> None:
-        """Call `on_readable` whenever `fd` is readable."""
+        """Call `on_readable` whenever `fd` is readable.
+
+        Args:
+            fd: The file descriptor.
+            on_readable: Called with no arguments.
+        """
 
     @abc.abstractmethod
     def remove_reader(self, fd: int) -> bool:
-        """Stop watching `fd` for reading; True if a reader was set."""
+        """Stop watching `fd` for reading; True if a reader was set.
+
+        Args:
+            fd: The file descriptor.
+
+        Returns:
+            True if a reader was set.
+        """
 
     @abc.abstractmethod
     def set_writer(self, fd: int, on_writable: Callable[[], None]) -> None:
-        """Call `on_writable` whenever `fd` is writable."""
+        """Call `on_writable` whenever `fd` is writable.
+
+        Args:
+            fd: The file descriptor.
+            on_writable: Called with no arguments.
+        """
 
     @abc.abstractmethod
     def remove_writer(self, fd: int) -> bool:
-        """Stop watching `fd` for writing; True if a writer was set."""
+        """Stop watching `fd` for writing; True if a writer was set.
+
+        Args:
+            fd: The file descriptor.
+
+        Returns:
+            True if a writer was set.
+        """
 
 
 class AbstractFileDescriptorIOServices(AbstractIOServices, AbstractFileDescriptorServices):

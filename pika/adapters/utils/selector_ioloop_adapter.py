@@ -31,17 +31,17 @@ class AbstractSelectorIOLoop(abc.ABC):
     @property
     @abc.abstractmethod
     def READ(self) -> int:
-        """Event bit: the descriptor is readable."""
+        """The event bit meaning the descriptor is readable."""
 
     @property
     @abc.abstractmethod
     def WRITE(self) -> int:
-        """Event bit: the descriptor is writable."""
+        """The event bit meaning the descriptor is writable."""
 
     @property
     @abc.abstractmethod
     def ERROR(self) -> int:
-        """Event bit: the descriptor is in error."""
+        """The event bit meaning the descriptor is in error."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -57,31 +57,66 @@ class AbstractSelectorIOLoop(abc.ABC):
 
     @abc.abstractmethod
     def call_later(self, delay: float, callback: Callable[[], None]) -> Any:
-        """Run `callback` after `delay` seconds; returns a handle for `remove_timeout`."""
+        """Run `callback` after `delay` seconds; returns a handle for `remove_timeout`.
+
+        Args:
+            delay: Seconds from now.
+            callback: Called with no arguments.
+
+        Returns:
+            A handle for `remove_timeout`.
+        """
 
     @abc.abstractmethod
     def remove_timeout(self, timeout_handle: Any) -> None:
-        """Cancel a timer made by `call_later`."""
+        """Cancel a timer made by `call_later`.
+
+        Args:
+            timeout_handle: The handle `call_later` returned.
+        """
 
     @abc.abstractmethod
     def add_callback(self, callback: Callable[[], None]) -> None:
-        """Run `callback` on the next iteration."""
+        """Run `callback` on the next iteration.
+
+        Args:
+            callback: Called with no arguments.
+        """
 
     @abc.abstractmethod
     def add_callback_threadsafe(self, callback: Callable[[], None]) -> None:
-        """Run `callback` in the loop's thread soon; callable from any thread."""
+        """Run `callback` in the loop's thread soon; callable from any thread.
+
+        Args:
+            callback: Called with no arguments, on the loop's thread.
+        """
 
     @abc.abstractmethod
     def add_handler(self, fd: int, handler: Callable[[int, int], None], events: int) -> None:
-        """Call `handler(fd, events)` when `fd` is ready for any of `events`."""
+        """Call `handler(fd, events)` when `fd` is ready for any of `events`.
+
+        Args:
+            fd: The file descriptor.
+            handler: Called as ``handler(fd, events)``.
+            events: A combination of `READ`, `WRITE` and `ERROR`.
+        """
 
     @abc.abstractmethod
     def update_handler(self, fd: int, events: int) -> None:
-        """Change the events watched for `fd`."""
+        """Change the events watched for `fd`.
+
+        Args:
+            fd: A watched file descriptor.
+            events: The events to watch from now on.
+        """
 
     @abc.abstractmethod
     def remove_handler(self, fd: int) -> None:
-        """Stop watching `fd`."""
+        """Stop watching `fd`.
+
+        Args:
+            fd: The file descriptor.
+        """
 
 
 class _LoopTimer(AbstractTimerReference):
@@ -112,6 +147,9 @@ class SelectorIOServicesAdapter(FileDescriptorIOServicesBase):
     that currently have a reader or writer. An ERROR event goes to both the
     reader and the writer: the next recv/send/SO_ERROR check tells them what
     happened.
+
+    Args:
+        native_loop: The loop to run on.
     """
 
     def __init__(self, native_loop: AbstractSelectorIOLoop) -> None:

@@ -1,0 +1,115 @@
+"""Sphinx configuration of the documentation site (``make docs``)."""
+
+from __future__ import annotations
+
+import pydoc
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pika  # noqa: E402
+
+project = "pika"
+author = "the pika authors"
+copyright = "the pika authors"
+release = pika.__version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.viewcode",
+]
+
+exclude_patterns = ["_build"]
+html_theme = "furo"
+html_title = f"pika {release}"
+
+# Python's inventory is read from a local copy (scripts/ensure_python_inventory.py),
+# so the build needs no network; the links still point to docs.python.org.
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3", str(ROOT / "docs" / "_build" / "python-objects.inv")),
+}
+
+autodoc_member_order = "bysource"
+autodoc_default_options = {"members": True, "show-inheritance": True, "ignore-module-all": True}
+autodoc_typehints = "signature"
+autoclass_content = "both"
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_use_rtype = False
+
+# Single backquotes mark code (the docstrings use them so); cross-references
+# are written with explicit roles.
+default_role = "code"
+
+# Annotations that name other projects' classes (documented elsewhere, with no
+# inventory here) or private helpers are not cross-referenced.
+nitpick_ignore_regex = [
+    (r"py:.*", r"(twisted|tornado|gevent)\..*"),
+    # Twisted's Deferred as the generated Twisted operations name it.
+    (r"py:class", r"defer\.Deferred"),
+    # Type variables of generic classes.
+    (r"py:.*", r"pika\.confirms\.T"),
+    (r"py:.*", r"(.*\.)?_[A-Za-z]\w*"),
+    # Generic aliases in the string annotations of dataclass fields with a
+    # default factory, which autodoc splits at their commas.
+    (r"py:class", r"(dict|list|tuple)\[.*"),
+]
+
+
+def _resolve_alias(app: Any, env: Any, node: Any, contnode: Any) -> Any:
+    """Resolve ``pika.X`` names re-exported from where they are defined.
+
+    ``pika.BlockingConnection`` is documented under
+    ``pika.adapters.blocking_connection``; a reference (or annotation) naming
+    a re-export is sent to the object's own module.
+    """
+    target = node.get("reftarget", "")
+    if node.get("refdomain") != "py" or not target.startswith("pika."):
+        return None
+    found = pydoc.locate(target)
+    if found is None:
+        return None
+    owner = getattr(found, "__module__", None)
+    qualname = getattr(found, "__qualname__", None)
+    if owner is None or qualname is None or f"{owner}.{qualname}" == target:
+        return None
+    domain = env.get_domain("py")
+    canonical = f"{owner}.{qualname}"
+    return domain.resolve_xref(
+        env, node["refdoc"], app.builder, node["reftype"], canonical, node, contnode
+    )
+
+
+def _resolve_python_alias(app: Any, env: Any, node: Any, contnode: Any) -> Any:
+    """Send ``asyncio.events.AbstractEventLoop`` to Python's ``asyncio.AbstractEventLoop``.
+
+    Annotations name standard-library classes by their defining module; Python's
+    documentation names some by the package that exports them.
+    """
+    target = node.get("reftarget", "")
+    parts = target.split(".")
+    if node.get("refdomain") != "py" or target.startswith("pika.") or len(parts) < 3:
+        return None
+    exported = f"{parts[0]}.{parts[-1]}"
+    if pydoc.locate(exported) is not pydoc.locate(target):
+        return None
+    inventory = getattr(env, "intersphinx_named_inventory", {}).get("python", {})
+    if not any(exported in entries for entries in inventory.values()):
+        return None
+    new = node.deepcopy()
+    new["reftarget"] = exported
+    from sphinx.ext import intersphinx
+
+    return intersphinx.missing_reference(app, env, new, contnode)
+
+
+def setup(app: Any) -> None:
+    """Register the alias resolvers."""
+    app.connect("missing-reference", _resolve_alias)
+    app.connect("missing-reference", _resolve_python_alias)
