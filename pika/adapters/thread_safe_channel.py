@@ -16,8 +16,11 @@ from __future__ import annotations
 import collections
 import logging
 import queue
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
+# The module, not the class: it imports this one first (its Connection
+# makes these channels), and the annotation below is only read later.
+import pika.adapters.thread_safe_connection
 from pika import channel as channel_mod
 from pika import exceptions, frame, spec, validation
 from pika.adapters.thread_safe_calls import (
@@ -31,9 +34,6 @@ from pika.adapters.thread_safe_operations import ThreadSafeOperations
 from pika.adapters.utils.callback_worker import CallbackWorker
 from pika.confirms import ConfirmTracker
 from pika.exceptions import ConnectionInterrupted
-
-if TYPE_CHECKING:
-    from pika.adapters.thread_safe_connection import Connection
 
 __all__ = ["Channel"]
 
@@ -68,7 +68,7 @@ class Channel(ThreadSafeOperations):
     def __init__(
         self,
         channel: channel_mod.Channel,
-        wrapper: Connection,
+        wrapper: pika.adapters.thread_safe_connection.Connection,
         work_queue_maxsize: int = DEFAULT_WORK_QUEUE_MAXSIZE,
         work_queue_put_timeout: float = DEFAULT_WORK_QUEUE_PUT_TIMEOUT,
     ) -> None:
