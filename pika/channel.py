@@ -40,6 +40,7 @@ _OnOpenCallback = Callable[["Channel"], Any]
 _OnCloseCallback = Callable[["Channel", Exception], Any]
 _OnCancelCallback = Callable[[frame.Method], Any]
 _OnFlowCallback = Callable[[bool], Any]
+_FlowChangeHandler = Callable[["Channel", bool], Any]
 _OnReturnCallback = Callable[["Channel", spec.Basic.Return, spec.BasicProperties, bytes], Any]
 _OnMessageCallback = Callable[["Channel", spec.Basic.Deliver, spec.BasicProperties, bytes], Any]
 _OnBasicGetCallback = Callable[["Channel", spec.Basic.GetOk, spec.BasicProperties, bytes], Any]
@@ -240,6 +241,17 @@ class Channel(ChannelOperations, ChannelRecovery):
     def remove_on_flow_callback(self, callback: _OnFlowCallback) -> bool:
         return remove_from(self._on_flow, callback)
 
+    def addFlowChangeHandler(self, handler: _FlowChangeHandler) -> None:
+        """Call ``handler(channel, transmission_permitted)`` whenever the
+        broker stops (False) or resumes (True) this channel's flow with
+        Channel.Flow; the name and arguments of Pika 0.5's interface, beside
+        `add_on_flow_callback`.
+
+        Raises TypeError if ``handler`` is not callable.
+        """
+        validation.require_callable(handler, "handler")
+        self._on_flow.append(lambda permitted: handler(self, permitted))
+
     def add_on_return_callback(self, callback: _OnReturnCallback) -> None:
         """``callback(channel, method, properties, body)`` for Basic.Return."""
         validation.require_callable(callback, "callback")
@@ -342,7 +354,7 @@ class Channel(ChannelOperations, ChannelRecovery):
         if self._state != self.OPEN:
             self._require_open()
         if not self.flow_active:
-            raise exceptions.ChannelWrongStateError(
+            raise exceptions.ContentTransmissionForbidden(
                 f"channel {self.channel_number}: the broker paused publishing with Channel.Flow"
             )
         data = body if type(body) is bytes else validation.message_body(body)

@@ -218,6 +218,18 @@ class ChannelWrongStateError(AMQPChannelError):
     """Raised when an operation is not allowed in the channel's current state."""
 
 
+class ContentTransmissionForbidden(ChannelWrongStateError):
+    """Raised by ``basic_publish`` while the broker has stopped the channel's
+    flow with ``Channel.Flow(active=False)``; publishing is allowed again
+    once it sends ``Channel.Flow(active=True)``."""
+
+
+class FlowControlTimeout(ContentTransmissionForbidden):
+    """Raised by ``BlockingChannel.basic_publish(..., block_on_flow_control=True)``
+    when the broker has not resumed the channel's flow within
+    ``flow_control_timeout`` seconds (the message was not sent)."""
+
+
 class ChannelClosed(AMQPChannelError, _CloseReply):
     """Raised when the channel has been closed, carrying the AMQP reply code and text."""
 
