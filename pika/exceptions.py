@@ -219,15 +219,11 @@ class ChannelWrongStateError(AMQPChannelError):
 
 
 class ContentTransmissionForbidden(ChannelWrongStateError):
-    """Raised by ``basic_publish`` while the broker has stopped the channel's
-    flow with ``Channel.Flow(active=False)``; publishing is allowed again
-    once it sends ``Channel.Flow(active=True)``."""
+    """Raised by basic_publish while the broker has stopped the channel's flow (Channel.Flow)."""
 
 
 class FlowControlTimeout(ContentTransmissionForbidden):
-    """Raised by ``BlockingChannel.basic_publish(..., block_on_flow_control=True)``
-    when the broker has not resumed the channel's flow within
-    ``flow_control_timeout`` seconds (the message was not sent)."""
+    """Raised when the flow stays stopped longer than a blocking publish's flow_control_timeout."""
 
 
 class ChannelClosed(AMQPChannelError, _CloseReply):
