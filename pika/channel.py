@@ -383,6 +383,7 @@ class Channel(ChannelOperations, ChannelRecovery):
     def basic_nack(
         self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
     ) -> None:
+        self._engine.dialect.require(spec.Basic.Nack, "basic_nack")
         if self._tag_offset:
             delivery_tag = self._broker_tag(delivery_tag, "basic_nack")
             if delivery_tag < 0:
@@ -444,6 +445,7 @@ class Channel(ChannelOperations, ChannelRecovery):
             consumer_tag = f"ctag{self.channel_number}.{uuid.uuid4().hex}"
         if consumer_tag in self._consumers or consumer_tag in self._cancelled:
             raise exceptions.DuplicateConsumerTag(consumer_tag)
+        self._engine.dialect.check(spec.Basic.Consume(arguments=arguments))
         validation.require_callable(callback, "callback", optional=True)
         tag = consumer_tag
         self._consumer_specs[tag] = (queue, auto_ack, exclusive, dict(arguments or {}))
@@ -498,6 +500,7 @@ class Channel(ChannelOperations, ChannelRecovery):
     ) -> None:
         """Turn on publisher confirms; Basic.Ack/Nack go to ``ack_nack_callback``."""
         validation.require_callable(ack_nack_callback, "ack_nack_callback")
+        self._engine.dialect.require(spec.Confirm.Select, "confirm_delivery")
         if not self.connection.publisher_confirms:
             raise exceptions.MethodNotImplemented("the broker does not support publisher confirms")
         nowait = callback is None

@@ -108,6 +108,27 @@ class IncompatibleProtocolError(AMQPConnectionError):
     """Raised when the peer does not speak a protocol version this client can use."""
 
 
+class ProtocolVersionOffered(IncompatibleProtocolError):
+    """Raised when the broker answered the protocol header with another AMQP version we speak."""
+
+    def __init__(self, message: str, amqp_version: str) -> None:
+        super().__init__(message)
+        #: The version the broker offered (an ``amqp_version`` value).
+        self.amqp_version = amqp_version
+
+
+class ConnectionRedirected(AMQPConnectionError):
+    """Raised when an AMQP 0-8 broker answered Connection.Open with Connection.Redirect."""
+
+    def __init__(self, redirect_host: str, redirect_port: Optional[int], known_hosts: str) -> None:
+        where = redirect_host if redirect_port is None else f"{redirect_host}:{redirect_port}"
+        super().__init__(f"the broker redirects the connection to {where}")
+        #: Where the broker sends the client: host name, and port (None: the same port).
+        self.redirect_host = redirect_host
+        self.redirect_port = redirect_port
+        self.known_hosts = known_hosts
+
+
 class AuthenticationError(AMQPConnectionError):
     """Raised when the broker offers no SASL mechanism the credentials can answer."""
 
@@ -322,6 +343,10 @@ class InvalidChannelNumber(AMQPError):
 
 class MethodNotImplemented(AMQPError):
     """Raised when an AMQP method is not supported by this client."""
+
+
+class UnsupportedByAMQPVersion(MethodNotImplemented):
+    """Raised before anything is sent when the connection's AMQP version lacks the operation."""
 
 
 class ShortStringTooLong(AMQPError):

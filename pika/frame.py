@@ -156,12 +156,18 @@ def _payload(data: Buffer, start: int, end: int) -> bytes:
     return bytes(memoryview(data)[start:end])
 
 
-def decode_method(data: Buffer, start: int, end: int) -> amqp_object.Method:
-    """Decode a method frame payload spanning ``data[start:end]``."""
+def decode_method(
+    data: Buffer,
+    start: int,
+    end: int,
+    methods: dict[int, type[amqp_object.Method]] = spec.methods,
+) -> amqp_object.Method:
+    """Decode a method frame payload spanning ``data[start:end]``; ``methods``
+    maps method indexes to classes (another AMQP version's table)."""
     if end - start < 4:
         raise exceptions.InvalidFrameError("method frame shorter than its 4-byte method id")
     (index,) = _METHOD_INDEX.unpack_from(data, start)
-    method_class = spec.methods.get(index)
+    method_class = methods.get(index)
     if method_class is None:
         raise exceptions.InvalidFrameError(
             f"unknown method {index >> 16}.{index & 0xFFFF} ({index:#010x})"

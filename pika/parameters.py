@@ -31,6 +31,8 @@ FRAME_MIN_SIZE = 4096
 FRAME_MAX_LIMIT = 2**31 - 1
 # channel-max and heartbeat are AMQP "short" (16-bit unsigned) fields.
 SHORT_MAX = 65535
+#: The AMQP versions a connection can speak, as ``amqp_version`` names them.
+AMQP_VERSIONS = ("0-9-1", "0-8")
 
 _T = TypeVar("_T")
 DefaultT = Union[_T, Type["ConnectionParameters._DEFAULT"]]
@@ -88,6 +90,15 @@ def _check_timeout(name: str, value: Any) -> Optional[Number]:
     return result
 
 
+def _check_choice(name: str, value: Any, choices: Tuple[str, ...]) -> str:
+    """Return ``value`` if it is one of ``choices``."""
+    if not isinstance(value, str):
+        raise _type_error(name, "a str", value)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, not {value!r}")
+    return value
+
+
 def _check_optional_dict(name: str, value: Any) -> Optional[Dict[str, Any]]:
     if value is not None and not isinstance(value, dict):
         raise _type_error(name, "a dict or None", value)
@@ -106,6 +117,7 @@ class Parameters:
     """Every connection setting, with its default, validated when assigned."""
 
     DEFAULT_USERNAME = "guest"
+    DEFAULT_AMQP_VERSION = "0-9-1"
     DEFAULT_PASSWORD = "guest"
 
     DEFAULT_BLOCKED_CONNECTION_TIMEOUT: Optional[Number] = None
@@ -147,6 +159,7 @@ class Parameters:
         "client_properties",
         "tcp_options",
         "max_message_size",
+        "amqp_version",
     )
 
     def __init__(self) -> None:
@@ -167,6 +180,7 @@ class Parameters:
         self._client_properties: Optional[Dict[str, Any]] = self.DEFAULT_CLIENT_PROPERTIES
         self._tcp_options: Optional[Dict[str, Any]] = self.DEFAULT_TCP_OPTIONS
         self._max_message_size: int = self.DEFAULT_MAX_MESSAGE_SIZE
+        self._amqp_version: str = self.DEFAULT_AMQP_VERSION
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Parameters):
@@ -354,6 +368,18 @@ class Parameters:
     def max_message_size(self, value: int) -> None:
         self._max_message_size = _check_int("max_message_size", value, 0, None)
 
+    @property
+    def amqp_version(self) -> str:
+        """The AMQP version to speak: ``"0-9-1"`` (the default) or ``"0-8"``
+        (RabbitMQ before 4.0, Qpid Broker-J and older brokers). A broker that
+        answers with the other version's protocol header is reconnected to
+        once with that version."""
+        return self._amqp_version
+
+    @amqp_version.setter
+    def amqp_version(self, value: str) -> None:
+        self._amqp_version = _check_choice("amqp_version", value, AMQP_VERSIONS)
+
 
 class ConnectionParameters(Parameters):
     """Parameters given as keyword arguments; any argument left out keeps its default.
@@ -386,6 +412,7 @@ class ConnectionParameters(Parameters):
         client_properties: DefaultT[Optional[Dict[str, Any]]] = _DEFAULT,
         tcp_options: DefaultT[Optional[Dict[str, Any]]] = _DEFAULT,
         max_message_size: DefaultT[int] = _DEFAULT,
+        amqp_version: DefaultT[str] = _DEFAULT,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -410,6 +437,7 @@ class ConnectionParameters(Parameters):
             "client_properties": client_properties,
             "tcp_options": tcp_options,
             "max_message_size": max_message_size,
+            "amqp_version": amqp_version,
         }
         for name, value in given.items():
             if value is not self._DEFAULT:
@@ -449,6 +477,7 @@ def _dict_option(name: str, raw: str) -> Dict[str, Any]:
 
 # Query option -> (Parameters attribute, converter from the decoded text).
 _URL_OPTIONS: Dict[str, Tuple[str, Callable[[str, str], Any]]] = {
+    "amqp_version": ("amqp_version", _text_option),
     "blocked_connection_timeout": ("blocked_connection_timeout", _float_option),
     "channel_max": ("channel_max", _int_option),
     "client_properties": ("client_properties", _dict_option),
@@ -580,7 +609,8 @@ class URLParameters(Parameters):
     broker's certificate against the host name, and makes the default port
     5671. Query options: heartbeat (alias heartbeat_interval), channel_max,
     frame_max, connection_attempts, retry_delay, socket_timeout,
-    stack_timeout, blocked_connection_timeout, locale, max_message_size, and the dict literals
+    stack_timeout, blocked_connection_timeout, locale, max_message_size,
+    amqp_version (``0-9-1`` or ``0-8``), and the dict literals
     client_properties, tcp_options and ssl_options (see
     `ssl_options_from_dict`; it also turns TLS on for an ``amqp`` URL).
     Anything malformed raises `ValueError` without quoting the password.

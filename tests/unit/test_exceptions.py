@@ -29,6 +29,7 @@ HIERARCHY = [
     ("ConnectionInterrupted", exceptions.AMQPConnectionError),
     ("ConnectionOpenAborted", exceptions.AMQPConnectionError),
     ("ConnectionOpenFailed", exceptions.AMQPConnectionError),
+    ("ConnectionRedirected", exceptions.AMQPConnectionError),
     ("ConnectionWrongStateError", exceptions.AMQPConnectionError),
     ("ConsumerCancelled", exceptions.AMQPChannelError),
     ("ContentTransmissionForbidden", exceptions.ChannelWrongStateError),
@@ -47,6 +48,7 @@ HIERARCHY = [
     ("ProbableAuthenticationError", exceptions.AMQPConnectionError),
     ("ProtocolSyntaxError", exceptions.AMQPError),
     ("ProtocolVersionMismatch", exceptions.ProtocolSyntaxError),
+    ("ProtocolVersionOffered", exceptions.IncompatibleProtocolError),
     ("RecoveryWaitTimeout", exceptions.AMQPConnectionError),
     ("ReentrancyError", Exception),
     ("ShortStringTooLong", exceptions.AMQPError),
@@ -54,6 +56,7 @@ HIERARCHY = [
     ("UnexpectedFrameError", exceptions.ProtocolSyntaxError),
     ("UnroutableError", exceptions.AMQPChannelError),
     ("UnsupportedAMQPFieldException", exceptions.ProtocolSyntaxError),
+    ("UnsupportedByAMQPVersion", exceptions.MethodNotImplemented),
     ("WorkQueueFullError", exceptions.AMQPConnectionError),
 ]
 
