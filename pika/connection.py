@@ -402,11 +402,12 @@ class Connection(abc.ABC):
         if not self._opened and self._connects_itself:
             params = reopen_parameters(self.params, error, self._followed)
             if params is not None:
-                # Another version or host, as the broker asked: a new stream.
+                # Another version or host, as the broker asked: a new stream,
+                # once the old one has reported its end (to the old engine).
                 self.connection_state = self.CONNECTION_INIT
                 self._cancel_timers()
                 self._adapter_disconnect_stream()
-                self.recovery_reconnect(params)
+                self._adapter_add_callback(functools.partial(self.recovery_reconnect, params))
                 return
         recovery = self._recovery
         if recovery is not None and (recovery.active or not self._closing_by_user):
