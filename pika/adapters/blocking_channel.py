@@ -817,7 +817,8 @@ class BlockingChannel(BlockingOperations, ClosingContext):
             return 0
         for method, _properties, _body in pending:
             assert method is not None
-            self._impl.basic_nack(method.delivery_tag or 0, multiple=False, requeue=True)
+            # Basic.Reject, which AMQP 0-8 has too (Basic.Nack is 0-9-1's).
+            self._impl.basic_reject(method.delivery_tag or 0, requeue=True)
         self._sent()
         return len(pending)
 

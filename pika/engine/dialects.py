@@ -61,8 +61,9 @@ class Dialect:
             operation: what the application called, for the message.
         """
         if method_class in self.missing:
+            needs = "" if operation == method_class.NAME else f"{operation} needs "
             raise exceptions.UnsupportedByAMQPVersion(
-                f"{operation} needs {method_class.NAME}, which AMQP {self.name} does not have; "
+                f"{needs}{method_class.NAME}, which AMQP {self.name} does not have; "
                 f"connect with amqp_version='0-9-1' to use it"
             )
 
