@@ -144,6 +144,11 @@ def test_thread_safe_connection_over_0_8(broker_url: str) -> None:
         )
         with pytest.raises(exceptions.UnsupportedByAMQPVersion, match="Confirm"):
             chan.confirm_delivery(lambda _frame: None)
+        with pytest.raises(exceptions.UnsupportedByAMQPVersion, match="Nack"):
+            chan.basic_nack(1)
+        with pytest.raises(exceptions.UnsupportedByAMQPVersion, match="arguments"):
+            chan.basic_consume(queue, acking_consumer([]), arguments={"x-priority": 1})
+        assert chan.is_open
         chan.close()
     finally:
         conn.close()
