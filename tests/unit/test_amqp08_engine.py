@@ -78,7 +78,10 @@ def open_engine() -> ConnectionEngine:
     assert isinstance(start_ok, spec08.Connection.StartOk)
     # Capabilities 0-8 cannot carry are not announced.
     announced = start_ok.client_properties["capabilities"]
-    assert "publisher_confirms" not in announced and "basic.nack" not in announced
+    for lacking in ("publisher_confirms", "basic.nack", "connection.blocked"):
+        assert lacking not in announced
+    assert "consumer_cancel_notify" not in announced
+    assert announced["authentication_failure_close"] is True
     feed(engine, wire(0, spec08.Connection.Tune(2047, 131072, 0)))
     assert [type(m) for _, m in sent(engine)] == [
         spec08.Connection.TuneOk,
@@ -125,6 +128,15 @@ def test_handshake_channel_ticket_and_ticketed_methods() -> None:
     (event,) = feed(engine, wire(1, spec08.Basic.ConsumeOk("c")))
     assert isinstance(event, events.MethodReceived)
     assert type(event.method) is spec.Basic.ConsumeOk
+
+
+def test_channel_alert_reaches_the_channel_as_a_method() -> None:
+    engine = open_engine()
+    open_channel(engine)
+    (event,) = feed(engine, wire(1, spec08.Channel.Alert(312, "NO_ROUTE", {})))
+    assert isinstance(event, events.MethodReceived)
+    assert isinstance(event.method, spec08.Channel.Alert)
+    assert engine.state == OPEN
 
 
 def test_connection_close_is_numbered_as_0_8_numbers_it() -> None:
