@@ -175,9 +175,9 @@ class Connection(amqp_object.Class):
 
         version_major: int
         version_minor: int
-        server_properties: dict[Any, Any] | None
-        mechanisms: str | bytes
-        locales: str | bytes
+        server_properties: dict[Any, Any]
+        mechanisms: bytes
+        locales: bytes
 
         def __init__(
             self,
@@ -189,17 +189,17 @@ class Connection(amqp_object.Class):
         ) -> None:
             self.version_major = version_major
             self.version_minor = version_minor
-            self.server_properties = server_properties
-            self.mechanisms = mechanisms
-            self.locales = locales
+            self.server_properties = server_properties  # type: ignore[assignment]
+            self.mechanisms = mechanisms  # type: ignore[assignment]
+            self.locales = locales  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            mechanisms = self.mechanisms
+            mechanisms: str | bytes | None = self.mechanisms
             if isinstance(mechanisms, str):
                 mechanisms = mechanisms.encode()
             elif mechanisms is None:
                 raise TypeError("Connection.Start.mechanisms must be str or bytes, not None")
-            locales = self.locales
+            locales: str | bytes | None = self.locales
             if isinstance(locales, str):
                 locales = locales.encode()
             elif locales is None:
@@ -251,10 +251,10 @@ class Connection(amqp_object.Class):
             ("locale", "shortstr"),
         )
 
-        client_properties: dict[Any, Any] | None
-        mechanism: str | bytes
-        response: str | bytes | None
-        locale: str | bytes
+        client_properties: dict[Any, Any]
+        mechanism: str
+        response: bytes
+        locale: str
 
         def __init__(
             self,
@@ -263,23 +263,23 @@ class Connection(amqp_object.Class):
             response: str | bytes | None = None,
             locale: str | bytes = "en_US",
         ) -> None:
-            self.client_properties = client_properties
-            self.mechanism = mechanism
-            self.response = response
-            self.locale = locale
+            self.client_properties = client_properties  # type: ignore[assignment]
+            self.mechanism = mechanism  # type: ignore[assignment]
+            self.response = response  # type: ignore[assignment]
+            self.locale = locale  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            mechanism = self.mechanism
+            mechanism: str | bytes | None = self.mechanism
             if isinstance(mechanism, str):
                 mechanism = mechanism.encode()
             elif mechanism is None:
                 raise TypeError("Connection.StartOk.mechanism must be str or bytes, not None")
-            response = self.response
+            response: str | bytes | None = self.response
             if isinstance(response, str):
                 response = response.encode()
             elif response is None:
                 raise TypeError("Connection.StartOk.response must be str or bytes, not None")
-            locale = self.locale
+            locale: str | bytes | None = self.locale
             if isinstance(locale, str):
                 locale = locale.encode()
             elif locale is None:
@@ -309,7 +309,7 @@ class Connection(amqp_object.Class):
                 try:
                     self.mechanism = raw.decode()
                 except UnicodeDecodeError:
-                    self.mechanism = raw
+                    self.mechanism = raw  # type: ignore[assignment]
                 length = _UNPACK_I(encoded, end)[0]
                 offset = end + 4
                 end = offset + length
@@ -320,7 +320,7 @@ class Connection(amqp_object.Class):
                 try:
                     self.locale = raw.decode()
                 except UnicodeDecodeError:
-                    self.locale = raw
+                    self.locale = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -339,13 +339,13 @@ class Connection(amqp_object.Class):
             ("challenge", "longstr"),
         )
 
-        challenge: str | bytes | None
+        challenge: bytes
 
         def __init__(self, challenge: str | bytes | None = None) -> None:
-            self.challenge = challenge
+            self.challenge = challenge  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            challenge = self.challenge
+            challenge: str | bytes | None = self.challenge
             if isinstance(challenge, str):
                 challenge = challenge.encode()
             elif challenge is None:
@@ -380,13 +380,13 @@ class Connection(amqp_object.Class):
             ("response", "longstr"),
         )
 
-        response: str | bytes | None
+        response: bytes
 
         def __init__(self, response: str | bytes | None = None) -> None:
-            self.response = response
+            self.response = response  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            response = self.response
+            response: str | bytes | None = self.response
             if isinstance(response, str):
                 response = response.encode()
             elif response is None:
@@ -505,8 +505,8 @@ class Connection(amqp_object.Class):
             ("insist", "bit"),
         )
 
-        virtual_host: str | bytes
-        capabilities: str | bytes
+        virtual_host: str
+        capabilities: str
         insist: bool
 
         def __init__(
@@ -515,17 +515,17 @@ class Connection(amqp_object.Class):
             capabilities: str | bytes = "",
             insist: bool = False,
         ) -> None:
-            self.virtual_host = virtual_host
-            self.capabilities = capabilities
+            self.virtual_host = virtual_host  # type: ignore[assignment]
+            self.capabilities = capabilities  # type: ignore[assignment]
             self.insist = insist
 
         def encode(self) -> list[bytes]:
-            virtual_host = self.virtual_host
+            virtual_host: str | bytes | None = self.virtual_host
             if isinstance(virtual_host, str):
                 virtual_host = virtual_host.encode()
             elif virtual_host is None:
                 raise TypeError("Connection.Open.virtual_host must be str or bytes, not None")
-            capabilities = self.capabilities
+            capabilities: str | bytes | None = self.capabilities
             if isinstance(capabilities, str):
                 capabilities = capabilities.encode()
             elif capabilities is None:
@@ -551,14 +551,14 @@ class Connection(amqp_object.Class):
                 try:
                     self.virtual_host = raw.decode()
                 except UnicodeDecodeError:
-                    self.virtual_host = raw
+                    self.virtual_host = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.capabilities = raw.decode()
                 except UnicodeDecodeError:
-                    self.capabilities = raw
+                    self.capabilities = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.insist = (bits & 1) != 0
             except (struct.error, IndexError):
@@ -577,13 +577,13 @@ class Connection(amqp_object.Class):
             ("known_hosts", "shortstr"),
         )
 
-        known_hosts: str | bytes
+        known_hosts: str
 
         def __init__(self, known_hosts: str | bytes = "") -> None:
-            self.known_hosts = known_hosts
+            self.known_hosts = known_hosts  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            known_hosts = self.known_hosts
+            known_hosts: str | bytes | None = self.known_hosts
             if isinstance(known_hosts, str):
                 known_hosts = known_hosts.encode()
             elif known_hosts is None:
@@ -602,7 +602,7 @@ class Connection(amqp_object.Class):
                 try:
                     self.known_hosts = raw.decode()
                 except UnicodeDecodeError:
-                    self.known_hosts = raw
+                    self.known_hosts = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -622,24 +622,24 @@ class Connection(amqp_object.Class):
             ("known_hosts", "shortstr"),
         )
 
-        host: str | bytes | None
-        known_hosts: str | bytes
+        host: str
+        known_hosts: str
 
         def __init__(
             self,
             host: str | bytes | None = None,
             known_hosts: str | bytes = "",
         ) -> None:
-            self.host = host
-            self.known_hosts = known_hosts
+            self.host = host  # type: ignore[assignment]
+            self.known_hosts = known_hosts  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            host = self.host
+            host: str | bytes | None = self.host
             if isinstance(host, str):
                 host = host.encode()
             elif host is None:
                 raise TypeError("Connection.Redirect.host must be str or bytes, not None")
-            known_hosts = self.known_hosts
+            known_hosts: str | bytes | None = self.known_hosts
             if isinstance(known_hosts, str):
                 known_hosts = known_hosts.encode()
             elif known_hosts is None:
@@ -658,14 +658,14 @@ class Connection(amqp_object.Class):
                 try:
                     self.host = raw.decode()
                 except UnicodeDecodeError:
-                    self.host = raw
+                    self.host = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.known_hosts = raw.decode()
                 except UnicodeDecodeError:
-                    self.known_hosts = raw
+                    self.known_hosts = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -687,10 +687,10 @@ class Connection(amqp_object.Class):
             ("method_id", "short"),
         )
 
-        reply_code: int | None
-        reply_text: str | bytes
-        class_id: int | None
-        method_id: int | None
+        reply_code: int
+        reply_text: str
+        class_id: int
+        method_id: int
 
         def __init__(
             self,
@@ -699,13 +699,13 @@ class Connection(amqp_object.Class):
             class_id: int | None = None,
             method_id: int | None = None,
         ) -> None:
-            self.reply_code = reply_code
-            self.reply_text = reply_text
-            self.class_id = class_id
-            self.method_id = method_id
+            self.reply_code = reply_code  # type: ignore[assignment]
+            self.reply_text = reply_text  # type: ignore[assignment]
+            self.class_id = class_id  # type: ignore[assignment]
+            self.method_id = method_id  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            reply_text = self.reply_text
+            reply_text: str | bytes | None = self.reply_text
             if isinstance(reply_text, str):
                 reply_text = reply_text.encode()
             elif reply_text is None:
@@ -729,7 +729,7 @@ class Connection(amqp_object.Class):
                 try:
                     self.reply_text = raw.decode()
                 except UnicodeDecodeError:
-                    self.reply_text = raw
+                    self.reply_text = raw  # type: ignore[assignment]
                 self.class_id, self.method_id = _UNPACK_HH(encoded, end)
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
@@ -765,13 +765,13 @@ class Channel(amqp_object.Class):
             ("out_of_band", "shortstr"),
         )
 
-        out_of_band: str | bytes
+        out_of_band: str
 
         def __init__(self, out_of_band: str | bytes = "") -> None:
-            self.out_of_band = out_of_band
+            self.out_of_band = out_of_band  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            out_of_band = self.out_of_band
+            out_of_band: str | bytes | None = self.out_of_band
             if isinstance(out_of_band, str):
                 out_of_band = out_of_band.encode()
             elif out_of_band is None:
@@ -790,7 +790,7 @@ class Channel(amqp_object.Class):
                 try:
                     self.out_of_band = raw.decode()
                 except UnicodeDecodeError:
-                    self.out_of_band = raw
+                    self.out_of_band = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -816,10 +816,10 @@ class Channel(amqp_object.Class):
         __slots__ = ("active",)
         _FIELD_TYPES: ClassVar[tuple[tuple[str, str], ...]] = (("active", "bit"),)
 
-        active: bool | None
+        active: bool
 
         def __init__(self, active: bool | None = None) -> None:
-            self.active = active
+            self.active = active  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
             bits = (1 if self.active else 0)
@@ -846,10 +846,10 @@ class Channel(amqp_object.Class):
         __slots__ = ("active",)
         _FIELD_TYPES: ClassVar[tuple[tuple[str, str], ...]] = (("active", "bit"),)
 
-        active: bool | None
+        active: bool
 
         def __init__(self, active: bool | None = None) -> None:
-            self.active = active
+            self.active = active  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
             bits = (1 if self.active else 0)
@@ -880,9 +880,9 @@ class Channel(amqp_object.Class):
             ("details", "table"),
         )
 
-        reply_code: int | None
-        reply_text: str | bytes
-        details: dict[Any, Any] | None
+        reply_code: int
+        reply_text: str
+        details: dict[Any, Any]
 
         def __init__(
             self,
@@ -890,12 +890,12 @@ class Channel(amqp_object.Class):
             reply_text: str | bytes = "",
             details: dict[Any, Any] | None = None,
         ) -> None:
-            self.reply_code = reply_code
-            self.reply_text = reply_text
-            self.details = details
+            self.reply_code = reply_code  # type: ignore[assignment]
+            self.reply_text = reply_text  # type: ignore[assignment]
+            self.details = details  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            reply_text = self.reply_text
+            reply_text: str | bytes | None = self.reply_text
             if isinstance(reply_text, str):
                 reply_text = reply_text.encode()
             elif reply_text is None:
@@ -920,7 +920,7 @@ class Channel(amqp_object.Class):
                 try:
                     self.reply_text = raw.decode()
                 except UnicodeDecodeError:
-                    self.reply_text = raw
+                    self.reply_text = raw  # type: ignore[assignment]
                 self.details, offset = data.decode_table(encoded, end)
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
@@ -941,10 +941,10 @@ class Channel(amqp_object.Class):
             ("method_id", "short"),
         )
 
-        reply_code: int | None
-        reply_text: str | bytes
-        class_id: int | None
-        method_id: int | None
+        reply_code: int
+        reply_text: str
+        class_id: int
+        method_id: int
 
         def __init__(
             self,
@@ -953,13 +953,13 @@ class Channel(amqp_object.Class):
             class_id: int | None = None,
             method_id: int | None = None,
         ) -> None:
-            self.reply_code = reply_code
-            self.reply_text = reply_text
-            self.class_id = class_id
-            self.method_id = method_id
+            self.reply_code = reply_code  # type: ignore[assignment]
+            self.reply_text = reply_text  # type: ignore[assignment]
+            self.class_id = class_id  # type: ignore[assignment]
+            self.method_id = method_id  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            reply_text = self.reply_text
+            reply_text: str | bytes | None = self.reply_text
             if isinstance(reply_text, str):
                 reply_text = reply_text.encode()
             elif reply_text is None:
@@ -983,7 +983,7 @@ class Channel(amqp_object.Class):
                 try:
                     self.reply_text = raw.decode()
                 except UnicodeDecodeError:
-                    self.reply_text = raw
+                    self.reply_text = raw  # type: ignore[assignment]
                 self.class_id, self.method_id = _UNPACK_HH(encoded, end)
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
@@ -1024,7 +1024,7 @@ class Access(amqp_object.Class):
             ("read", "bit"),
         )
 
-        realm: str | bytes
+        realm: str
         exclusive: bool
         passive: bool
         active: bool
@@ -1040,7 +1040,7 @@ class Access(amqp_object.Class):
             write: bool = True,
             read: bool = True,
         ) -> None:
-            self.realm = realm
+            self.realm = realm  # type: ignore[assignment]
             self.exclusive = exclusive
             self.passive = passive
             self.active = active
@@ -1048,7 +1048,7 @@ class Access(amqp_object.Class):
             self.read = read
 
         def encode(self) -> list[bytes]:
-            realm = self.realm
+            realm: str | bytes | None = self.realm
             if isinstance(realm, str):
                 realm = realm.encode()
             elif realm is None:
@@ -1074,7 +1074,7 @@ class Access(amqp_object.Class):
                 try:
                     self.realm = raw.decode()
                 except UnicodeDecodeError:
-                    self.realm = raw
+                    self.realm = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.exclusive = (bits & 1) != 0
                 self.passive = (bits & 2) != 0
@@ -1153,14 +1153,14 @@ class Exchange(amqp_object.Class):
         )
 
         ticket: int
-        exchange: str | bytes | None
-        type: str | bytes
+        exchange: str
+        type: str
         passive: bool
         durable: bool
         auto_delete: bool
         internal: bool
         nowait: bool
-        arguments: dict[Any, Any] | None
+        arguments: dict[Any, Any]
 
         def __init__(
             self,
@@ -1175,22 +1175,22 @@ class Exchange(amqp_object.Class):
             arguments: dict[Any, Any] | None = None,
         ) -> None:
             self.ticket = ticket
-            self.exchange = exchange
-            self.type = type
+            self.exchange = exchange  # type: ignore[assignment]
+            self.type = type  # type: ignore[assignment]
             self.passive = passive
             self.durable = durable
             self.auto_delete = auto_delete
             self.internal = internal
             self.nowait = nowait
-            self.arguments = arguments
+            self.arguments = arguments  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Exchange.Declare.exchange must be str or bytes, not None")
-            type = self.type
+            type: str | bytes | None = self.type
             if isinstance(type, str):
                 type = type.encode()
             elif type is None:
@@ -1225,14 +1225,14 @@ class Exchange(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.type = raw.decode()
                 except UnicodeDecodeError:
-                    self.type = raw
+                    self.type = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.passive = (bits & 1) != 0
                 self.durable = (bits & 2) != 0
@@ -1269,7 +1269,7 @@ class Exchange(amqp_object.Class):
         )
 
         ticket: int
-        exchange: str | bytes | None
+        exchange: str
         if_unused: bool
         nowait: bool
 
@@ -1281,12 +1281,12 @@ class Exchange(amqp_object.Class):
             nowait: bool = False,
         ) -> None:
             self.ticket = ticket
-            self.exchange = exchange
+            self.exchange = exchange  # type: ignore[assignment]
             self.if_unused = if_unused
             self.nowait = nowait
 
         def encode(self) -> list[bytes]:
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
@@ -1310,7 +1310,7 @@ class Exchange(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.if_unused = (bits & 1) != 0
                 self.nowait = (bits & 2) != 0
@@ -1365,13 +1365,13 @@ class Queue(amqp_object.Class):
         )
 
         ticket: int
-        queue: str | bytes
+        queue: str
         passive: bool
         durable: bool
         exclusive: bool
         auto_delete: bool
         nowait: bool
-        arguments: dict[Any, Any] | None
+        arguments: dict[Any, Any]
 
         def __init__(
             self,
@@ -1385,16 +1385,16 @@ class Queue(amqp_object.Class):
             arguments: dict[Any, Any] | None = None,
         ) -> None:
             self.ticket = ticket
-            self.queue = queue
+            self.queue = queue  # type: ignore[assignment]
             self.passive = passive
             self.durable = durable
             self.exclusive = exclusive
             self.auto_delete = auto_delete
             self.nowait = nowait
-            self.arguments = arguments
+            self.arguments = arguments  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
@@ -1427,7 +1427,7 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.passive = (bits & 1) != 0
                 self.durable = (bits & 2) != 0
@@ -1453,9 +1453,9 @@ class Queue(amqp_object.Class):
             ("consumer_count", "long"),
         )
 
-        queue: str | bytes | None
-        message_count: int | None
-        consumer_count: int | None
+        queue: str
+        message_count: int
+        consumer_count: int
 
         def __init__(
             self,
@@ -1463,12 +1463,12 @@ class Queue(amqp_object.Class):
             message_count: int | None = None,
             consumer_count: int | None = None,
         ) -> None:
-            self.queue = queue
-            self.message_count = message_count
-            self.consumer_count = consumer_count
+            self.queue = queue  # type: ignore[assignment]
+            self.message_count = message_count  # type: ignore[assignment]
+            self.consumer_count = consumer_count  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
@@ -1491,7 +1491,7 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 self.message_count, self.consumer_count = _UNPACK_II(encoded, end)
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
@@ -1522,11 +1522,11 @@ class Queue(amqp_object.Class):
         )
 
         ticket: int
-        queue: str | bytes
-        exchange: str | bytes | None
-        routing_key: str | bytes
+        queue: str
+        exchange: str
+        routing_key: str
         nowait: bool
-        arguments: dict[Any, Any] | None
+        arguments: dict[Any, Any]
 
         def __init__(
             self,
@@ -1538,24 +1538,24 @@ class Queue(amqp_object.Class):
             arguments: dict[Any, Any] | None = None,
         ) -> None:
             self.ticket = ticket
-            self.queue = queue
-            self.exchange = exchange
-            self.routing_key = routing_key
+            self.queue = queue  # type: ignore[assignment]
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
             self.nowait = nowait
-            self.arguments = arguments
+            self.arguments = arguments  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
                 raise TypeError("Queue.Bind.queue must be str or bytes, not None")
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Queue.Bind.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -1586,21 +1586,21 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.nowait = (bits & 1) != 0
                 self.arguments, offset = data.decode_table(encoded, end + 1)
@@ -1632,7 +1632,7 @@ class Queue(amqp_object.Class):
         )
 
         ticket: int
-        queue: str | bytes
+        queue: str
         nowait: bool
 
         def __init__(
@@ -1642,11 +1642,11 @@ class Queue(amqp_object.Class):
             nowait: bool = False,
         ) -> None:
             self.ticket = ticket
-            self.queue = queue
+            self.queue = queue  # type: ignore[assignment]
             self.nowait = nowait
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
@@ -1667,7 +1667,7 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.nowait = (bits & 1) != 0
             except (struct.error, IndexError):
@@ -1686,10 +1686,10 @@ class Queue(amqp_object.Class):
             ("message_count", "long"),
         )
 
-        message_count: int | None
+        message_count: int
 
         def __init__(self, message_count: int | None = None) -> None:
-            self.message_count = message_count
+            self.message_count = message_count  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
             try:
@@ -1721,7 +1721,7 @@ class Queue(amqp_object.Class):
         )
 
         ticket: int
-        queue: str | bytes
+        queue: str
         if_unused: bool
         if_empty: bool
         nowait: bool
@@ -1735,13 +1735,13 @@ class Queue(amqp_object.Class):
             nowait: bool = False,
         ) -> None:
             self.ticket = ticket
-            self.queue = queue
+            self.queue = queue  # type: ignore[assignment]
             self.if_unused = if_unused
             self.if_empty = if_empty
             self.nowait = nowait
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
@@ -1766,7 +1766,7 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.if_unused = (bits & 1) != 0
                 self.if_empty = (bits & 2) != 0
@@ -1787,10 +1787,10 @@ class Queue(amqp_object.Class):
             ("message_count", "long"),
         )
 
-        message_count: int | None
+        message_count: int
 
         def __init__(self, message_count: int | None = None) -> None:
-            self.message_count = message_count
+            self.message_count = message_count  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
             try:
@@ -1822,10 +1822,10 @@ class Queue(amqp_object.Class):
         )
 
         ticket: int
-        queue: str | bytes
-        exchange: str | bytes | None
-        routing_key: str | bytes
-        arguments: dict[Any, Any] | None
+        queue: str
+        exchange: str
+        routing_key: str
+        arguments: dict[Any, Any]
 
         def __init__(
             self,
@@ -1836,23 +1836,23 @@ class Queue(amqp_object.Class):
             arguments: dict[Any, Any] | None = None,
         ) -> None:
             self.ticket = ticket
-            self.queue = queue
-            self.exchange = exchange
-            self.routing_key = routing_key
-            self.arguments = arguments
+            self.queue = queue  # type: ignore[assignment]
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
+            self.arguments = arguments  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
                 raise TypeError("Queue.Unbind.queue must be str or bytes, not None")
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Queue.Unbind.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -1881,21 +1881,21 @@ class Queue(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
                 self.arguments, offset = data.decode_table(encoded, end)
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
@@ -1998,8 +1998,8 @@ class Basic(amqp_object.Class):
         )
 
         ticket: int
-        queue: str | bytes
-        consumer_tag: str | bytes
+        queue: str
+        consumer_tag: str
         no_local: bool
         no_ack: bool
         exclusive: bool
@@ -2016,20 +2016,20 @@ class Basic(amqp_object.Class):
             nowait: bool = False,
         ) -> None:
             self.ticket = ticket
-            self.queue = queue
-            self.consumer_tag = consumer_tag
+            self.queue = queue  # type: ignore[assignment]
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
             self.no_local = no_local
             self.no_ack = no_ack
             self.exclusive = exclusive
             self.nowait = nowait
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
                 raise TypeError("Basic.Consume.queue must be str or bytes, not None")
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
@@ -2061,14 +2061,14 @@ class Basic(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.no_local = (bits & 1) != 0
                 self.no_ack = (bits & 2) != 0
@@ -2090,13 +2090,13 @@ class Basic(amqp_object.Class):
             ("consumer_tag", "shortstr"),
         )
 
-        consumer_tag: str | bytes | None
+        consumer_tag: str
 
         def __init__(self, consumer_tag: str | bytes | None = None) -> None:
-            self.consumer_tag = consumer_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
@@ -2115,7 +2115,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -2135,7 +2135,7 @@ class Basic(amqp_object.Class):
             ("nowait", "bit"),
         )
 
-        consumer_tag: str | bytes | None
+        consumer_tag: str
         nowait: bool
 
         def __init__(
@@ -2143,11 +2143,11 @@ class Basic(amqp_object.Class):
             consumer_tag: str | bytes | None = None,
             nowait: bool = False,
         ) -> None:
-            self.consumer_tag = consumer_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
             self.nowait = nowait
 
         def encode(self) -> list[bytes]:
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
@@ -2167,7 +2167,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.nowait = (bits & 1) != 0
             except (struct.error, IndexError):
@@ -2186,13 +2186,13 @@ class Basic(amqp_object.Class):
             ("consumer_tag", "shortstr"),
         )
 
-        consumer_tag: str | bytes | None
+        consumer_tag: str
 
         def __init__(self, consumer_tag: str | bytes | None = None) -> None:
-            self.consumer_tag = consumer_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
@@ -2211,7 +2211,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -2235,8 +2235,8 @@ class Basic(amqp_object.Class):
         )
 
         ticket: int
-        exchange: str | bytes
-        routing_key: str | bytes
+        exchange: str
+        routing_key: str
         mandatory: bool
         immediate: bool
 
@@ -2249,18 +2249,18 @@ class Basic(amqp_object.Class):
             immediate: bool = False,
         ) -> None:
             self.ticket = ticket
-            self.exchange = exchange
-            self.routing_key = routing_key
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
             self.mandatory = mandatory
             self.immediate = immediate
 
         def encode(self) -> list[bytes]:
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Basic.Publish.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -2290,14 +2290,14 @@ class Basic(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.mandatory = (bits & 1) != 0
                 self.immediate = (bits & 2) != 0
@@ -2320,10 +2320,10 @@ class Basic(amqp_object.Class):
             ("routing_key", "shortstr"),
         )
 
-        reply_code: int | None
-        reply_text: str | bytes
-        exchange: str | bytes | None
-        routing_key: str | bytes | None
+        reply_code: int
+        reply_text: str
+        exchange: str
+        routing_key: str
 
         def __init__(
             self,
@@ -2332,23 +2332,23 @@ class Basic(amqp_object.Class):
             exchange: str | bytes | None = None,
             routing_key: str | bytes | None = None,
         ) -> None:
-            self.reply_code = reply_code
-            self.reply_text = reply_text
-            self.exchange = exchange
-            self.routing_key = routing_key
+            self.reply_code = reply_code  # type: ignore[assignment]
+            self.reply_text = reply_text  # type: ignore[assignment]
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            reply_text = self.reply_text
+            reply_text: str | bytes | None = self.reply_text
             if isinstance(reply_text, str):
                 reply_text = reply_text.encode()
             elif reply_text is None:
                 raise TypeError("Basic.Return.reply_text must be str or bytes, not None")
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Basic.Return.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -2375,21 +2375,21 @@ class Basic(amqp_object.Class):
                 try:
                     self.reply_text = raw.decode()
                 except UnicodeDecodeError:
-                    self.reply_text = raw
+                    self.reply_text = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -2418,11 +2418,11 @@ class Basic(amqp_object.Class):
             ("routing_key", "shortstr"),
         )
 
-        consumer_tag: str | bytes | None
-        delivery_tag: int | None
+        consumer_tag: str
+        delivery_tag: int
         redelivered: bool
-        exchange: str | bytes | None
-        routing_key: str | bytes | None
+        exchange: str
+        routing_key: str
 
         def __init__(
             self,
@@ -2432,24 +2432,24 @@ class Basic(amqp_object.Class):
             exchange: str | bytes | None = None,
             routing_key: str | bytes | None = None,
         ) -> None:
-            self.consumer_tag = consumer_tag
-            self.delivery_tag = delivery_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
+            self.delivery_tag = delivery_tag  # type: ignore[assignment]
             self.redelivered = redelivered
-            self.exchange = exchange
-            self.routing_key = routing_key
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
                 raise TypeError("Basic.Deliver.consumer_tag must be str or bytes, not None")
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Basic.Deliver.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -2476,7 +2476,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
                 self.delivery_tag, bits, length = _UNPACK_QBB(encoded, end)
                 self.redelivered = (bits & 1) != 0
                 offset = end + 10
@@ -2485,14 +2485,14 @@ class Basic(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -2514,7 +2514,7 @@ class Basic(amqp_object.Class):
         )
 
         ticket: int
-        queue: str | bytes
+        queue: str
         no_ack: bool
 
         def __init__(
@@ -2524,11 +2524,11 @@ class Basic(amqp_object.Class):
             no_ack: bool = False,
         ) -> None:
             self.ticket = ticket
-            self.queue = queue
+            self.queue = queue  # type: ignore[assignment]
             self.no_ack = no_ack
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
@@ -2549,7 +2549,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.no_ack = (bits & 1) != 0
             except (struct.error, IndexError):
@@ -2578,11 +2578,11 @@ class Basic(amqp_object.Class):
             ("message_count", "long"),
         )
 
-        delivery_tag: int | None
+        delivery_tag: int
         redelivered: bool
-        exchange: str | bytes | None
-        routing_key: str | bytes | None
-        message_count: int | None
+        exchange: str
+        routing_key: str
+        message_count: int
 
         def __init__(
             self,
@@ -2592,19 +2592,19 @@ class Basic(amqp_object.Class):
             routing_key: str | bytes | None = None,
             message_count: int | None = None,
         ) -> None:
-            self.delivery_tag = delivery_tag
+            self.delivery_tag = delivery_tag  # type: ignore[assignment]
             self.redelivered = redelivered
-            self.exchange = exchange
-            self.routing_key = routing_key
-            self.message_count = message_count
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
+            self.message_count = message_count  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Basic.GetOk.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -2632,14 +2632,14 @@ class Basic(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
                 self.message_count = _UNPACK_I(encoded, end)[0]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
@@ -2657,13 +2657,13 @@ class Basic(amqp_object.Class):
             ("cluster_id", "shortstr"),
         )
 
-        cluster_id: str | bytes
+        cluster_id: str
 
         def __init__(self, cluster_id: str | bytes = "") -> None:
-            self.cluster_id = cluster_id
+            self.cluster_id = cluster_id  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            cluster_id = self.cluster_id
+            cluster_id: str | bytes | None = self.cluster_id
             if isinstance(cluster_id, str):
                 cluster_id = cluster_id.encode()
             elif cluster_id is None:
@@ -2682,7 +2682,7 @@ class Basic(amqp_object.Class):
                 try:
                     self.cluster_id = raw.decode()
                 except UnicodeDecodeError:
-                    self.cluster_id = raw
+                    self.cluster_id = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -2737,11 +2737,11 @@ class Basic(amqp_object.Class):
             ("requeue", "bit"),
         )
 
-        delivery_tag: int | None
+        delivery_tag: int
         requeue: bool
 
         def __init__(self, delivery_tag: int | None = None, requeue: bool = True) -> None:
-            self.delivery_tag = delivery_tag
+            self.delivery_tag = delivery_tag  # type: ignore[assignment]
             self.requeue = requeue
 
         def encode(self) -> list[bytes]:
@@ -3241,8 +3241,8 @@ class File(amqp_object.Class):
         )
 
         ticket: int
-        queue: str | bytes
-        consumer_tag: str | bytes
+        queue: str
+        consumer_tag: str
         no_local: bool
         no_ack: bool
         exclusive: bool
@@ -3259,20 +3259,20 @@ class File(amqp_object.Class):
             nowait: bool = False,
         ) -> None:
             self.ticket = ticket
-            self.queue = queue
-            self.consumer_tag = consumer_tag
+            self.queue = queue  # type: ignore[assignment]
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
             self.no_local = no_local
             self.no_ack = no_ack
             self.exclusive = exclusive
             self.nowait = nowait
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
                 raise TypeError("File.Consume.queue must be str or bytes, not None")
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
@@ -3304,14 +3304,14 @@ class File(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.no_local = (bits & 1) != 0
                 self.no_ack = (bits & 2) != 0
@@ -3333,13 +3333,13 @@ class File(amqp_object.Class):
             ("consumer_tag", "shortstr"),
         )
 
-        consumer_tag: str | bytes | None
+        consumer_tag: str
 
         def __init__(self, consumer_tag: str | bytes | None = None) -> None:
-            self.consumer_tag = consumer_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
@@ -3358,7 +3358,7 @@ class File(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -3378,7 +3378,7 @@ class File(amqp_object.Class):
             ("nowait", "bit"),
         )
 
-        consumer_tag: str | bytes | None
+        consumer_tag: str
         nowait: bool
 
         def __init__(
@@ -3386,11 +3386,11 @@ class File(amqp_object.Class):
             consumer_tag: str | bytes | None = None,
             nowait: bool = False,
         ) -> None:
-            self.consumer_tag = consumer_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
             self.nowait = nowait
 
         def encode(self) -> list[bytes]:
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
@@ -3410,7 +3410,7 @@ class File(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.nowait = (bits & 1) != 0
             except (struct.error, IndexError):
@@ -3429,13 +3429,13 @@ class File(amqp_object.Class):
             ("consumer_tag", "shortstr"),
         )
 
-        consumer_tag: str | bytes | None
+        consumer_tag: str
 
         def __init__(self, consumer_tag: str | bytes | None = None) -> None:
-            self.consumer_tag = consumer_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
@@ -3454,7 +3454,7 @@ class File(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -3474,19 +3474,19 @@ class File(amqp_object.Class):
             ("content_size", "longlong"),
         )
 
-        identifier: str | bytes | None
-        content_size: int | None
+        identifier: str
+        content_size: int
 
         def __init__(
             self,
             identifier: str | bytes | None = None,
             content_size: int | None = None,
         ) -> None:
-            self.identifier = identifier
-            self.content_size = content_size
+            self.identifier = identifier  # type: ignore[assignment]
+            self.content_size = content_size  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            identifier = self.identifier
+            identifier: str | bytes | None = self.identifier
             if isinstance(identifier, str):
                 identifier = identifier.encode()
             elif identifier is None:
@@ -3505,7 +3505,7 @@ class File(amqp_object.Class):
                 try:
                     self.identifier = raw.decode()
                 except UnicodeDecodeError:
-                    self.identifier = raw
+                    self.identifier = raw  # type: ignore[assignment]
                 self.content_size = _UNPACK_Q(encoded, end)[0]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
@@ -3523,10 +3523,10 @@ class File(amqp_object.Class):
             ("staged_size", "longlong"),
         )
 
-        staged_size: int | None
+        staged_size: int
 
         def __init__(self, staged_size: int | None = None) -> None:
-            self.staged_size = staged_size
+            self.staged_size = staged_size  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
             try:
@@ -3575,11 +3575,11 @@ class File(amqp_object.Class):
         )
 
         ticket: int
-        exchange: str | bytes
-        routing_key: str | bytes
+        exchange: str
+        routing_key: str
         mandatory: bool
         immediate: bool
-        identifier: str | bytes | None
+        identifier: str
 
         def __init__(
             self,
@@ -3591,24 +3591,24 @@ class File(amqp_object.Class):
             identifier: str | bytes | None = None,
         ) -> None:
             self.ticket = ticket
-            self.exchange = exchange
-            self.routing_key = routing_key
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
             self.mandatory = mandatory
             self.immediate = immediate
-            self.identifier = identifier
+            self.identifier = identifier  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("File.Publish.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
                 raise TypeError("File.Publish.routing_key must be str or bytes, not None")
-            identifier = self.identifier
+            identifier: str | bytes | None = self.identifier
             if isinstance(identifier, str):
                 identifier = identifier.encode()
             elif identifier is None:
@@ -3639,14 +3639,14 @@ class File(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
                 bits, length = _UNPACK_BB(encoded, end)
                 self.mandatory = (bits & 1) != 0
                 self.immediate = (bits & 2) != 0
@@ -3656,7 +3656,7 @@ class File(amqp_object.Class):
                 try:
                     self.identifier = raw.decode()
                 except UnicodeDecodeError:
-                    self.identifier = raw
+                    self.identifier = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -3679,9 +3679,9 @@ class File(amqp_object.Class):
         )
 
         reply_code: int
-        reply_text: str | bytes
-        exchange: str | bytes | None
-        routing_key: str | bytes | None
+        reply_text: str
+        exchange: str
+        routing_key: str
 
         def __init__(
             self,
@@ -3691,22 +3691,22 @@ class File(amqp_object.Class):
             routing_key: str | bytes | None = None,
         ) -> None:
             self.reply_code = reply_code
-            self.reply_text = reply_text
-            self.exchange = exchange
-            self.routing_key = routing_key
+            self.reply_text = reply_text  # type: ignore[assignment]
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            reply_text = self.reply_text
+            reply_text: str | bytes | None = self.reply_text
             if isinstance(reply_text, str):
                 reply_text = reply_text.encode()
             elif reply_text is None:
                 raise TypeError("File.Return.reply_text must be str or bytes, not None")
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("File.Return.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -3733,21 +3733,21 @@ class File(amqp_object.Class):
                 try:
                     self.reply_text = raw.decode()
                 except UnicodeDecodeError:
-                    self.reply_text = raw
+                    self.reply_text = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -3778,12 +3778,12 @@ class File(amqp_object.Class):
             ("identifier", "shortstr"),
         )
 
-        consumer_tag: str | bytes | None
-        delivery_tag: int | None
+        consumer_tag: str
+        delivery_tag: int
         redelivered: bool
-        exchange: str | bytes | None
-        routing_key: str | bytes | None
-        identifier: str | bytes | None
+        exchange: str
+        routing_key: str
+        identifier: str
 
         def __init__(
             self,
@@ -3794,30 +3794,30 @@ class File(amqp_object.Class):
             routing_key: str | bytes | None = None,
             identifier: str | bytes | None = None,
         ) -> None:
-            self.consumer_tag = consumer_tag
-            self.delivery_tag = delivery_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
+            self.delivery_tag = delivery_tag  # type: ignore[assignment]
             self.redelivered = redelivered
-            self.exchange = exchange
-            self.routing_key = routing_key
-            self.identifier = identifier
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
+            self.identifier = identifier  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
                 raise TypeError("File.Deliver.consumer_tag must be str or bytes, not None")
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("File.Deliver.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
                 raise TypeError("File.Deliver.routing_key must be str or bytes, not None")
-            identifier = self.identifier
+            identifier: str | bytes | None = self.identifier
             if isinstance(identifier, str):
                 identifier = identifier.encode()
             elif identifier is None:
@@ -3846,7 +3846,7 @@ class File(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
                 self.delivery_tag, bits, length = _UNPACK_QBB(encoded, end)
                 self.redelivered = (bits & 1) != 0
                 offset = end + 10
@@ -3855,21 +3855,21 @@ class File(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.identifier = raw.decode()
                 except UnicodeDecodeError:
-                    self.identifier = raw
+                    self.identifier = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -3924,11 +3924,11 @@ class File(amqp_object.Class):
             ("requeue", "bit"),
         )
 
-        delivery_tag: int | None
+        delivery_tag: int
         requeue: bool
 
         def __init__(self, delivery_tag: int | None = None, requeue: bool = True) -> None:
-            self.delivery_tag = delivery_tag
+            self.delivery_tag = delivery_tag  # type: ignore[assignment]
             self.requeue = requeue
 
         def encode(self) -> list[bytes]:
@@ -4265,8 +4265,8 @@ class Stream(amqp_object.Class):
         )
 
         ticket: int
-        queue: str | bytes
-        consumer_tag: str | bytes
+        queue: str
+        consumer_tag: str
         no_local: bool
         exclusive: bool
         nowait: bool
@@ -4281,19 +4281,19 @@ class Stream(amqp_object.Class):
             nowait: bool = False,
         ) -> None:
             self.ticket = ticket
-            self.queue = queue
-            self.consumer_tag = consumer_tag
+            self.queue = queue  # type: ignore[assignment]
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
             self.no_local = no_local
             self.exclusive = exclusive
             self.nowait = nowait
 
         def encode(self) -> list[bytes]:
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
                 raise TypeError("Stream.Consume.queue must be str or bytes, not None")
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
@@ -4324,14 +4324,14 @@ class Stream(amqp_object.Class):
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.no_local = (bits & 1) != 0
                 self.exclusive = (bits & 2) != 0
@@ -4352,13 +4352,13 @@ class Stream(amqp_object.Class):
             ("consumer_tag", "shortstr"),
         )
 
-        consumer_tag: str | bytes | None
+        consumer_tag: str
 
         def __init__(self, consumer_tag: str | bytes | None = None) -> None:
-            self.consumer_tag = consumer_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
@@ -4377,7 +4377,7 @@ class Stream(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -4397,7 +4397,7 @@ class Stream(amqp_object.Class):
             ("nowait", "bit"),
         )
 
-        consumer_tag: str | bytes | None
+        consumer_tag: str
         nowait: bool
 
         def __init__(
@@ -4405,11 +4405,11 @@ class Stream(amqp_object.Class):
             consumer_tag: str | bytes | None = None,
             nowait: bool = False,
         ) -> None:
-            self.consumer_tag = consumer_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
             self.nowait = nowait
 
         def encode(self) -> list[bytes]:
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
@@ -4429,7 +4429,7 @@ class Stream(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.nowait = (bits & 1) != 0
             except (struct.error, IndexError):
@@ -4448,13 +4448,13 @@ class Stream(amqp_object.Class):
             ("consumer_tag", "shortstr"),
         )
 
-        consumer_tag: str | bytes | None
+        consumer_tag: str
 
         def __init__(self, consumer_tag: str | bytes | None = None) -> None:
-            self.consumer_tag = consumer_tag
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
@@ -4473,7 +4473,7 @@ class Stream(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -4497,8 +4497,8 @@ class Stream(amqp_object.Class):
         )
 
         ticket: int
-        exchange: str | bytes
-        routing_key: str | bytes
+        exchange: str
+        routing_key: str
         mandatory: bool
         immediate: bool
 
@@ -4511,18 +4511,18 @@ class Stream(amqp_object.Class):
             immediate: bool = False,
         ) -> None:
             self.ticket = ticket
-            self.exchange = exchange
-            self.routing_key = routing_key
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
             self.mandatory = mandatory
             self.immediate = immediate
 
         def encode(self) -> list[bytes]:
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Stream.Publish.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -4552,14 +4552,14 @@ class Stream(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
                 bits = encoded[end]
                 self.mandatory = (bits & 1) != 0
                 self.immediate = (bits & 2) != 0
@@ -4583,9 +4583,9 @@ class Stream(amqp_object.Class):
         )
 
         reply_code: int
-        reply_text: str | bytes
-        exchange: str | bytes | None
-        routing_key: str | bytes | None
+        reply_text: str
+        exchange: str
+        routing_key: str
 
         def __init__(
             self,
@@ -4595,22 +4595,22 @@ class Stream(amqp_object.Class):
             routing_key: str | bytes | None = None,
         ) -> None:
             self.reply_code = reply_code
-            self.reply_text = reply_text
-            self.exchange = exchange
-            self.routing_key = routing_key
+            self.reply_text = reply_text  # type: ignore[assignment]
+            self.exchange = exchange  # type: ignore[assignment]
+            self.routing_key = routing_key  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            reply_text = self.reply_text
+            reply_text: str | bytes | None = self.reply_text
             if isinstance(reply_text, str):
                 reply_text = reply_text.encode()
             elif reply_text is None:
                 raise TypeError("Stream.Return.reply_text must be str or bytes, not None")
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Stream.Return.exchange must be str or bytes, not None")
-            routing_key = self.routing_key
+            routing_key: str | bytes | None = self.routing_key
             if isinstance(routing_key, str):
                 routing_key = routing_key.encode()
             elif routing_key is None:
@@ -4637,21 +4637,21 @@ class Stream(amqp_object.Class):
                 try:
                     self.reply_text = raw.decode()
                 except UnicodeDecodeError:
-                    self.reply_text = raw
+                    self.reply_text = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.routing_key = raw.decode()
                 except UnicodeDecodeError:
-                    self.routing_key = raw
+                    self.routing_key = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -4673,10 +4673,10 @@ class Stream(amqp_object.Class):
             ("queue", "shortstr"),
         )
 
-        consumer_tag: str | bytes | None
-        delivery_tag: int | None
-        exchange: str | bytes | None
-        queue: str | bytes | None
+        consumer_tag: str
+        delivery_tag: int
+        exchange: str
+        queue: str
 
         def __init__(
             self,
@@ -4685,23 +4685,23 @@ class Stream(amqp_object.Class):
             exchange: str | bytes | None = None,
             queue: str | bytes | None = None,
         ) -> None:
-            self.consumer_tag = consumer_tag
-            self.delivery_tag = delivery_tag
-            self.exchange = exchange
-            self.queue = queue
+            self.consumer_tag = consumer_tag  # type: ignore[assignment]
+            self.delivery_tag = delivery_tag  # type: ignore[assignment]
+            self.exchange = exchange  # type: ignore[assignment]
+            self.queue = queue  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            consumer_tag = self.consumer_tag
+            consumer_tag: str | bytes | None = self.consumer_tag
             if isinstance(consumer_tag, str):
                 consumer_tag = consumer_tag.encode()
             elif consumer_tag is None:
                 raise TypeError("Stream.Deliver.consumer_tag must be str or bytes, not None")
-            exchange = self.exchange
+            exchange: str | bytes | None = self.exchange
             if isinstance(exchange, str):
                 exchange = exchange.encode()
             elif exchange is None:
                 raise TypeError("Stream.Deliver.exchange must be str or bytes, not None")
-            queue = self.queue
+            queue: str | bytes | None = self.queue
             if isinstance(queue, str):
                 queue = queue.encode()
             elif queue is None:
@@ -4727,7 +4727,7 @@ class Stream(amqp_object.Class):
                 try:
                     self.consumer_tag = raw.decode()
                 except UnicodeDecodeError:
-                    self.consumer_tag = raw
+                    self.consumer_tag = raw  # type: ignore[assignment]
                 self.delivery_tag, length = _UNPACK_QB(encoded, end)
                 offset = end + 9
                 end = offset + length
@@ -4735,14 +4735,14 @@ class Stream(amqp_object.Class):
                 try:
                     self.exchange = raw.decode()
                 except UnicodeDecodeError:
-                    self.exchange = raw
+                    self.exchange = raw  # type: ignore[assignment]
                 offset = end + 1
                 end = offset + encoded[end]
                 raw = encoded[offset:end]
                 try:
                     self.queue = raw.decode()
                 except UnicodeDecodeError:
-                    self.queue = raw
+                    self.queue = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -4983,13 +4983,13 @@ class Dtx(amqp_object.Class):
             ("dtx_identifier", "shortstr"),
         )
 
-        dtx_identifier: str | bytes | None
+        dtx_identifier: str
 
         def __init__(self, dtx_identifier: str | bytes | None = None) -> None:
-            self.dtx_identifier = dtx_identifier
+            self.dtx_identifier = dtx_identifier  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            dtx_identifier = self.dtx_identifier
+            dtx_identifier: str | bytes | None = self.dtx_identifier
             if isinstance(dtx_identifier, str):
                 dtx_identifier = dtx_identifier.encode()
             elif dtx_identifier is None:
@@ -5008,7 +5008,7 @@ class Dtx(amqp_object.Class):
                 try:
                     self.dtx_identifier = raw.decode()
                 except UnicodeDecodeError:
-                    self.dtx_identifier = raw
+                    self.dtx_identifier = raw  # type: ignore[assignment]
             except (struct.error, IndexError):
                 raise self._decoding_error(encoded) from None
             if end > len(encoded):
@@ -5045,10 +5045,10 @@ class Tunnel(amqp_object.Class):
             ("meta_data", "table"),
         )
 
-        meta_data: dict[Any, Any] | None
+        meta_data: dict[Any, Any]
 
         def __init__(self, meta_data: dict[Any, Any] | None = None) -> None:
-            self.meta_data = meta_data
+            self.meta_data = meta_data  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
             try:
@@ -5222,11 +5222,11 @@ class Test(amqp_object.Class):
             ("operation", "octet"),
         )
 
-        integer_1: int | None
-        integer_2: int | None
-        integer_3: int | None
-        integer_4: int | None
-        operation: int | None
+        integer_1: int
+        integer_2: int
+        integer_3: int
+        integer_4: int
+        operation: int
 
         def __init__(
             self,
@@ -5236,11 +5236,11 @@ class Test(amqp_object.Class):
             integer_4: int | None = None,
             operation: int | None = None,
         ) -> None:
-            self.integer_1 = integer_1
-            self.integer_2 = integer_2
-            self.integer_3 = integer_3
-            self.integer_4 = integer_4
-            self.operation = operation
+            self.integer_1 = integer_1  # type: ignore[assignment]
+            self.integer_2 = integer_2  # type: ignore[assignment]
+            self.integer_3 = integer_3  # type: ignore[assignment]
+            self.integer_4 = integer_4  # type: ignore[assignment]
+            self.operation = operation  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
             try:
@@ -5269,10 +5269,10 @@ class Test(amqp_object.Class):
             ("result", "longlong"),
         )
 
-        result: int | None
+        result: int
 
         def __init__(self, result: int | None = None) -> None:
-            self.result = result
+            self.result = result  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
             try:
@@ -5301,9 +5301,9 @@ class Test(amqp_object.Class):
             ("operation", "octet"),
         )
 
-        string_1: str | bytes | None
-        string_2: str | bytes | None
-        operation: int | None
+        string_1: str
+        string_2: bytes
+        operation: int
 
         def __init__(
             self,
@@ -5311,17 +5311,17 @@ class Test(amqp_object.Class):
             string_2: str | bytes | None = None,
             operation: int | None = None,
         ) -> None:
-            self.string_1 = string_1
-            self.string_2 = string_2
-            self.operation = operation
+            self.string_1 = string_1  # type: ignore[assignment]
+            self.string_2 = string_2  # type: ignore[assignment]
+            self.operation = operation  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            string_1 = self.string_1
+            string_1: str | bytes | None = self.string_1
             if isinstance(string_1, str):
                 string_1 = string_1.encode()
             elif string_1 is None:
                 raise TypeError("Test.String.string_1 must be str or bytes, not None")
-            string_2 = self.string_2
+            string_2: str | bytes | None = self.string_2
             if isinstance(string_2, str):
                 string_2 = string_2.encode()
             elif string_2 is None:
@@ -5346,7 +5346,7 @@ class Test(amqp_object.Class):
                 try:
                     self.string_1 = raw.decode()
                 except UnicodeDecodeError:
-                    self.string_1 = raw
+                    self.string_1 = raw  # type: ignore[assignment]
                 length = _UNPACK_I(encoded, end)[0]
                 offset = end + 4
                 end = offset + length
@@ -5368,13 +5368,13 @@ class Test(amqp_object.Class):
             ("result", "longstr"),
         )
 
-        result: str | bytes | None
+        result: bytes
 
         def __init__(self, result: str | bytes | None = None) -> None:
-            self.result = result
+            self.result = result  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            result = self.result
+            result: str | bytes | None = self.result
             if isinstance(result, str):
                 result = result.encode()
             elif result is None:
@@ -5411,9 +5411,9 @@ class Test(amqp_object.Class):
             ("string_op", "octet"),
         )
 
-        table: dict[Any, Any] | None
-        integer_op: int | None
-        string_op: int | None
+        table: dict[Any, Any]
+        integer_op: int
+        string_op: int
 
         def __init__(
             self,
@@ -5421,9 +5421,9 @@ class Test(amqp_object.Class):
             integer_op: int | None = None,
             string_op: int | None = None,
         ) -> None:
-            self.table = table
-            self.integer_op = integer_op
-            self.string_op = string_op
+            self.table = table  # type: ignore[assignment]
+            self.integer_op = integer_op  # type: ignore[assignment]
+            self.string_op = string_op  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
             try:
@@ -5455,19 +5455,19 @@ class Test(amqp_object.Class):
             ("string_result", "longstr"),
         )
 
-        integer_result: int | None
-        string_result: str | bytes | None
+        integer_result: int
+        string_result: bytes
 
         def __init__(
             self,
             integer_result: int | None = None,
             string_result: str | bytes | None = None,
         ) -> None:
-            self.integer_result = integer_result
-            self.string_result = string_result
+            self.integer_result = integer_result  # type: ignore[assignment]
+            self.string_result = string_result  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
-            string_result = self.string_result
+            string_result: str | bytes | None = self.string_result
             if isinstance(string_result, str):
                 string_result = string_result.encode()
             elif string_result is None:
@@ -5511,10 +5511,10 @@ class Test(amqp_object.Class):
             ("content_checksum", "long"),
         )
 
-        content_checksum: int | None
+        content_checksum: int
 
         def __init__(self, content_checksum: int | None = None) -> None:
-            self.content_checksum = content_checksum
+            self.content_checksum = content_checksum  # type: ignore[assignment]
 
         def encode(self) -> list[bytes]:
             try:

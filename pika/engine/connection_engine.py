@@ -30,7 +30,9 @@ from typing import Any, Union
 
 from pika import amqp_object, exceptions, spec, spec08
 from pika.engine import events
-from pika.engine.dialects import DIALECTS, by_header, describe_header
+from pika.engine.channels import EngineChannel as _Channel
+from pika.engine.channels import channel_opened
+from pika.engine.dialects import DIALECTS, redirect_error
 from pika.engine.heartbeat import HeartbeatMonitor
 from pika.engine.outbound import BytesLike, FrameWriter
 from pika.engine.rules import CONNECTION_CLASS, CONTENT_METHODS, SERVER_METHODS, ProtocolViolation
@@ -88,39 +90,6 @@ def _copy(buf: Buffer, start: int, end: int) -> bytes:
     if type(buf) is bytes:
         return buf[start:end]
     return bytes(memoryview(buf)[start:end])
-
-
-class _Channel:
-    """Per-channel protocol state, including a message being reassembled."""
-
-    __slots__ = (
-        "body_size",
-        "chunks",
-        "close_code",
-        "close_text",
-        "content_method",
-        "discarding",
-        "number",
-        "properties",
-        "received",
-        "state",
-        "ticket",
-    )
-
-    def __init__(self, number: int) -> None:
-        self.number = number
-        self.state: EngineChannelState = CH_OPENING
-        self.content_method: amqp_object.Method | None = None
-        self.properties: spec.BasicProperties | None = None
-        self.body_size = 0
-        self.received = 0
-        self.chunks: list[bytes] = []
-        # The body being received is over max_message_size: count, do not keep.
-        self.discarding = False
-        self.close_code = 0
-        self.close_text = ""
-        # AMQP 0-8: the access ticket (None until Access.Request was sent).
-        self.ticket: int | None = None
 
 
 class ConnectionEngine:
@@ -320,7 +289,7 @@ class ConnectionEngine:
         if buf[pos : pos + 4] == b"AMQP":
             if len(buf) - pos < 8:
                 return None
-            error = self._offered(bytes(buf[pos : pos + 8]))
+            error = self.dialect.offered_error(bytes(buf[pos : pos + 8]))
         elif buf[pos + 1 : pos + 2] == b"\x03":
             error = exceptions.IncompatibleProtocolError(
                 "the server answered with TLS instead of AMQP: this port expects TLS "
@@ -331,18 +300,6 @@ class ConnectionEngine:
         self._pos = len(buf)
         self._terminate(error)
         return _NO_EVENT
-
-    def _offered(self, header: bytes) -> Exception:
-        """Why a broker answering with its protocol ``header`` ends the opening."""
-        ours = self.dialect.name
-        offered = by_header(header)
-        if offered is not None and offered is not self.dialect:
-            return exceptions.ProtocolVersionOffered(
-                f"the broker does not speak AMQP {ours}; it offers {offered.name}", offered.name
-            )
-        return exceptions.IncompatibleProtocolError(
-            f"the broker does not speak AMQP {ours}; it offers {describe_header(header)}"
-        )
 
     # --------------------------------------------------------------- content frames
 
@@ -525,7 +482,10 @@ class ConnectionEngine:
             return events.MethodReceived(channel, method)
         if state == CH_OPENING:
             if index in (_CHANNEL_OPEN_OK, _ACCESS_REQUEST_OK):
-                return self._channel_opened(chan, method)
+                if channel_opened(chan, method, self.dialect.access_ticket, self._writer):
+                    chan.state = CH_OPEN
+                    return events.ChannelOpened(channel)
+                return _NO_EVENT
             if index == _CHANNEL_CLOSE:
                 return self._broker_closed_channel(chan, method)  # type: ignore[arg-type]
             raise ProtocolViolation(
@@ -544,31 +504,6 @@ class ConnectionEngine:
         if index in CONTENT_METHODS:
             chan.content_method = method
         return _NO_EVENT
-
-    def _channel_opened(self, chan: _Channel, method: amqp_object.Method) -> object:
-        """Channel.OpenOk; in AMQP 0-8, the Access.RequestOk that follows
-        the Access.Request sent for the channel's ticket."""
-        if method.INDEX == _CHANNEL_OPEN_OK:
-            if chan.ticket is not None:
-                raise ProtocolViolation(
-                    spec.UNEXPECTED_FRAME, f"second OpenOk on channel {chan.number}", method.INDEX
-                )
-            if self.dialect.access_ticket:
-                chan.ticket = 0
-                request = spec.Access.Request("/data", False, True, True, True, True)
-                self._writer.method(chan.number, request)
-                return _NO_EVENT
-        else:
-            if chan.ticket is None:
-                raise ProtocolViolation(
-                    spec.UNEXPECTED_FRAME,
-                    f"{method.NAME} on channel {chan.number}, which asked for no ticket",
-                    method.INDEX,
-                )
-            chan.ticket = int(method.ticket)  # type: ignore[attr-defined]
-            self._writer.set_ticket(chan.number, chan.ticket)
-        chan.state = CH_OPEN
-        return events.ChannelOpened(chan.number)
 
     def _broker_closed_channel(self, chan: _Channel, method: spec.Channel.Close) -> object:
         self._writer.method(chan.number, spec.Channel.CloseOk())
@@ -602,14 +537,7 @@ class ConnectionEngine:
         elif state == AWAIT_TUNE and isinstance(method, spec.Connection.Tune):
             return self._on_tune(method)
         elif state == AWAIT_OPEN_OK and isinstance(method, spec08.Connection.Redirect):
-            host, _, port = str(method.host).rpartition(":")
-            if not host or not port.isdigit():
-                host, port = str(method.host), ""
-            self._terminate(
-                exceptions.ConnectionRedirected(
-                    host, int(port) if port else None, str(method.known_hosts)
-                )
-            )
+            self._terminate(redirect_error(method))
             return _NO_EVENT
         elif state == AWAIT_OPEN_OK and isinstance(method, spec.Connection.OpenOk):
             self.state = OPEN

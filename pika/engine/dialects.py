@@ -85,6 +85,20 @@ class Dialect:
                     f"leave it empty or connect with amqp_version='0-9-1'"
                 )
 
+    def offered_error(self, header: bytes) -> Exception:
+        """Why a broker answering our protocol header with its own ``header``
+        ends the opening: ProtocolVersionOffered when it names another
+        version we speak, else IncompatibleProtocolError."""
+        offered = by_header(header)
+        if offered is not None and offered is not self:
+            return exceptions.ProtocolVersionOffered(
+                f"the broker does not speak AMQP {self.name}; it offers {offered.name}",
+                offered.name,
+            )
+        return exceptions.IncompatibleProtocolError(
+            f"the broker does not speak AMQP {self.name}; it offers {describe_header(header)}"
+        )
+
     def capability(self, name: str, offered: bool) -> bool:
         """Whether the broker capability ``name`` holds: the broker offered
         it and this version can carry it."""
@@ -169,3 +183,13 @@ def describe_header(header: Any) -> str:
     if data[4:6] == b"\x01\x01":
         return f"{data[6]}-{data[7]}"
     return f"{data[5]}-{data[6]}-{data[7]}"
+
+
+def redirect_error(redirect: Any) -> exceptions.ConnectionRedirected:
+    """The error an AMQP 0-8 Connection.Redirect (``host[:port]``) ends the opening with."""
+    host, _, port = str(redirect.host).rpartition(":")
+    if not host or not port.isdigit():
+        host, port = str(redirect.host), ""
+    return exceptions.ConnectionRedirected(
+        host, int(port) if port else None, str(redirect.known_hosts)
+    )
