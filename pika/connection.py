@@ -386,6 +386,8 @@ class Connection(abc.ABC):
     # ----------------------------------------------------------- engine events
 
     def _on_opened(self) -> None:
+        # Each opening (a recovery's too) may follow each pointer once.
+        self._followed.clear()
         if self._recovery is not None and self._recovery.active:
             # The connector of the reconnect attempt learns of the open; the
             # application's open callbacks already ran for the first open.
@@ -399,7 +401,8 @@ class Connection(abc.ABC):
         call_each(self._on_open, self)
 
     def _on_closed(self, error: Exception) -> None:
-        if not self._opened and self._connects_itself:
+        recovering = self._recovery is not None and self._recovery.active
+        if (recovering or not self._opened) and self._connects_itself:
             params = reopen_parameters(self.params, error, self._followed)
             if params is not None:
                 # Another version or host, as the broker asked: a new stream,

@@ -6,12 +6,14 @@ brokers, no RabbitMQ needed."""
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
 from pika import exceptions, spec08
 from pika.adapters.blocking_connection import BlockingConnection
 from pika.adapters.select_connection import SelectConnection
+from pika.recovery import RecoveryPolicy
 from tests.integration.select_support import Recorder, open_connection, pump
 from tests.integration.test_select_faults import (
     PROTOCOL_HEADER,
@@ -124,3 +126,33 @@ def test_a_second_redirect_is_reported() -> None:
             BlockingConnection(fake_params(first, amqp_version="0-8"))
         assert "redirects the connection" in str(raised.value)
         assert target.accepted == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_recovery_follows_the_offered_version_again() -> None:
+    # The application's parameters say 0-9-1; the broker offers 0-8 on every
+    # connection, the first and the recovery's, and drops the first one.
+    dropped = handshake_0_8(Script()).sleep(0.2).close()
+    recovered = (
+        handshake_0_8(Script())
+        # The recovery's own channel for replaying the topology, with its ticket.
+        .expect(method_frame(1, spec08.Channel.Open))
+        .send(method_bytes(1, spec08.Channel.OpenOk()))
+        .expect(method_frame(1, spec08.Access.Request))
+        .send(method_bytes(1, spec08.Access.RequestOk(1)))
+    )
+    closed_by_client_0_8(recovered)
+    with ScriptedServer(offers_0_8(), dropped, offers_0_8(), recovered) as server:
+        conn = BlockingConnection(
+            fake_params(server), recovery=RecoveryPolicy(initial_delay=0.05, jitter=0)
+        )
+        done: list[object] = []
+        conn.add_on_recovery_succeeded_callback(done.append)
+        deadline = time.monotonic() + 30
+        while not done and time.monotonic() < deadline:
+            conn.process_data_events(0.1)
+        assert done, "the connection did not recover"
+        assert server.accepted == 4
+        assert conn._impl._engine.dialect.name == "0-8"
+        conn.close()
+        server.wait()
