@@ -40,6 +40,7 @@ _OnOpenCallback = Callable[["Channel"], Any]
 _OnCloseCallback = Callable[["Channel", Exception], Any]
 _OnCancelCallback = Callable[[frame.Method], Any]
 _OnFlowCallback = Callable[[bool], Any]
+_FlowChangeHandler = Callable[["Channel", bool], Any]
 _OnReturnCallback = Callable[["Channel", spec.Basic.Return, spec.BasicProperties, bytes], Any]
 _OnMessageCallback = Callable[["Channel", spec.Basic.Deliver, spec.BasicProperties, bytes], Any]
 _OnBasicGetCallback = Callable[["Channel", spec.Basic.GetOk, spec.BasicProperties, bytes], Any]
@@ -313,6 +314,21 @@ class Channel(ChannelOperations, ChannelRecovery):
         """
         return remove_from(self._on_flow, callback)
 
+    def addFlowChangeHandler(self, handler: _FlowChangeHandler) -> None:
+        """Call ``handler(channel, transmission_permitted)`` whenever the
+        broker stops (False) or resumes (True) this channel's flow with
+        Channel.Flow; the name and arguments of Pika 0.5's interface, beside
+        `add_on_flow_callback`.
+
+        Args:
+            handler: Called as ``handler(channel, transmission_permitted)``.
+
+        Raises:
+            TypeError: ``handler`` is not callable.
+        """
+        validation.require_callable(handler, "handler")
+        self._on_flow.append(lambda permitted: handler(self, permitted))
+
     def add_on_return_callback(self, callback: _OnReturnCallback) -> None:
         """``callback(channel, method, properties, body)`` for Basic.Return.
 
@@ -444,7 +460,7 @@ class Channel(ChannelOperations, ChannelRecovery):
         if self._state != self.OPEN:
             self._require_open()
         if not self.flow_active:
-            raise exceptions.ChannelWrongStateError(
+            raise exceptions.ContentTransmissionForbidden(
                 f"channel {self.channel_number}: the broker paused publishing with Channel.Flow"
             )
         data = body if type(body) is bytes else validation.message_body(body)
@@ -473,6 +489,7 @@ class Channel(ChannelOperations, ChannelRecovery):
     def basic_nack(
         self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
     ) -> None:
+        self._engine.dialect.require(spec.Basic.Nack, "basic_nack")
         if self._tag_offset:
             delivery_tag = self._broker_tag(delivery_tag, "basic_nack")
             if delivery_tag < 0:
@@ -541,6 +558,7 @@ class Channel(ChannelOperations, ChannelRecovery):
             consumer_tag = f"ctag{self.channel_number}.{uuid.uuid4().hex}"
         if consumer_tag in self._consumers or consumer_tag in self._cancelled:
             raise exceptions.DuplicateConsumerTag(consumer_tag)
+        self._engine.dialect.check(spec.Basic.Consume(arguments=arguments))
         validation.require_callable(callback, "callback", optional=True)
         tag = consumer_tag
         self._consumer_specs[tag] = (queue, auto_ack, exclusive, dict(arguments or {}))
@@ -595,6 +613,7 @@ class Channel(ChannelOperations, ChannelRecovery):
     ) -> None:
         """Turn on publisher confirms; Basic.Ack/Nack go to ``ack_nack_callback``."""
         validation.require_callable(ack_nack_callback, "ack_nack_callback")
+        self._engine.dialect.require(spec.Confirm.Select, "confirm_delivery")
         if not self.connection.publisher_confirms:
             raise exceptions.MethodNotImplemented("the broker does not support publisher confirms")
         nowait = callback is None

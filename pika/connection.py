@@ -49,6 +49,7 @@ from pika.credentials import PlainCredentials
 from pika.engine import ConnectionEngine, EngineConfig, events
 from pika.engine.outbound import BytesLike
 from pika.engine.tuning import PRODUCT, HeartbeatSetting
+from pika.negotiation import reopen_parameters
 from pika.parameters import ConnectionParameters, Parameters, SSLOptions, URLParameters
 from pika.recovery import RecoveryPolicy
 from pika.states import ConnectionState
@@ -102,6 +103,10 @@ class Connection(abc.ABC):
     ON_CONNECTION_ERROR = "_on_connection_error"
     ON_CONNECTION_OPEN_OK = "_on_connection_open_ok"
 
+    #: Whether `_adapter_connect_stream` makes a new stream, so the
+    #: connection can follow a broker's other version or Redirect itself.
+    _connects_itself = True
+
     def __init__(
         self,
         parameters: Parameters | None = None,
@@ -150,6 +155,8 @@ class Connection(abc.ABC):
         self.is_blocked = False
         self._closing_by_user = False
         self._recovery: ConnectionRecovery | None = None
+        # What the broker pointed to while opening that was followed.
+        self._followed: set[str] = set()
         if internal_connection_workflow:
             self._adapter_connect_stream()
 
@@ -181,6 +188,7 @@ class Connection(abc.ABC):
             heartbeat=heartbeat,
             max_message_size=params.max_message_size,
             tls=params.ssl_options is not None,
+            amqp_version=params.amqp_version,
         )
 
     def _login_credentials(self, params: Parameters) -> Any:
@@ -391,6 +399,8 @@ class Connection(abc.ABC):
     # ----------------------------------------------------------- engine events
 
     def _on_opened(self) -> None:
+        # Each opening (a recovery's too) may follow each pointer once.
+        self._followed.clear()
         if self._recovery is not None and self._recovery.active:
             # The connector of the reconnect attempt learns of the open; the
             # application's open callbacks already ran for the first open.
@@ -404,6 +414,17 @@ class Connection(abc.ABC):
         call_each(self._on_open, self)
 
     def _on_closed(self, error: Exception) -> None:
+        recovering = self._recovery is not None and self._recovery.active
+        if (recovering or not self._opened) and self._connects_itself:
+            params = reopen_parameters(self.params, error, self._followed)
+            if params is not None:
+                # Another version or host, as the broker asked: a new stream,
+                # once the old one has reported its end (to the old engine).
+                self.connection_state = self.CONNECTION_INIT
+                self._cancel_timers()
+                self._adapter_disconnect_stream()
+                self._adapter_add_callback(functools.partial(self.recovery_reconnect, params))
+                return
         recovery = self._recovery
         if recovery is not None and (recovery.active or not self._closing_by_user):
             if self._closing_by_user:
@@ -541,7 +562,8 @@ class Connection(abc.ABC):
         return capabilities if isinstance(capabilities, dict) else {}
 
     def _capability(self, name: str) -> bool:
-        return bool(self.server_capabilities.get(name, False))
+        offered = bool(self.server_capabilities.get(name, False))
+        return self._engine.dialect.capability(name, offered)
 
     @property
     def basic_nack(self) -> bool:

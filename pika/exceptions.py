@@ -117,6 +117,41 @@ class IncompatibleProtocolError(AMQPConnectionError):
     """Raised when the peer does not speak a protocol version this client can use."""
 
 
+class ProtocolVersionOffered(IncompatibleProtocolError):
+    """Raised when the broker answered the protocol header with another AMQP version we speak."""
+
+    def __init__(self, message: str, amqp_version: str) -> None:
+        """Keep the version offered.
+
+        Args:
+            message: What happened.
+            amqp_version: The version the broker offered (an ``amqp_version`` value).
+        """
+        super().__init__(message)
+        #: The version the broker offered (an ``amqp_version`` value).
+        self.amqp_version = amqp_version
+
+
+class ConnectionRedirected(AMQPConnectionError):
+    """Raised when an AMQP 0-8 broker answered Connection.Open with Connection.Redirect."""
+
+    def __init__(self, redirect_host: str, redirect_port: Optional[int], known_hosts: str) -> None:
+        """Keep where the broker sends the client.
+
+        Args:
+            redirect_host: The host the broker sends the client to.
+            redirect_port: Its port; None for the same port.
+            known_hosts: The other hosts of the cluster, as the broker lists them.
+        """
+        where = redirect_host if redirect_port is None else f"{redirect_host}:{redirect_port}"
+        super().__init__(f"the broker redirects the connection to {where}")
+        #: The host the broker sends the client to (`redirect_port`: its port,
+        #: None for the same port).
+        self.redirect_host = redirect_host
+        self.redirect_port = redirect_port
+        self.known_hosts = known_hosts
+
+
 class AuthenticationError(AMQPConnectionError):
     """Raised when the broker offers no SASL mechanism the credentials can answer."""
 
@@ -244,6 +279,14 @@ class ChannelWrongStateError(AMQPChannelError):
     """Raised when an operation is not allowed in the channel's current state."""
 
 
+class ContentTransmissionForbidden(ChannelWrongStateError):
+    """Raised by basic_publish while the broker has stopped the channel's flow (Channel.Flow)."""
+
+
+class FlowControlTimeout(ContentTransmissionForbidden):
+    """Raised when the flow stays stopped longer than a blocking publish's flow_control_timeout."""
+
+
 class ChannelClosed(AMQPChannelError, _CloseReply):
     """Raised when the channel has been closed, carrying the AMQP reply code and text."""
 
@@ -360,6 +403,10 @@ class InvalidChannelNumber(AMQPError):
 
 class MethodNotImplemented(AMQPError):
     """Raised when an AMQP method is not supported by this client."""
+
+
+class UnsupportedByAMQPVersion(MethodNotImplemented):
+    """Raised before anything is sent when the connection's AMQP version lacks the operation."""
 
 
 class ShortStringTooLong(AMQPError):

@@ -223,13 +223,19 @@ def _payload(data: Buffer, start: int, end: int) -> bytes:
     return bytes(memoryview(data)[start:end])
 
 
-def decode_method(data: Buffer, start: int, end: int) -> amqp_object.Method:
+def decode_method(
+    data: Buffer,
+    start: int,
+    end: int,
+    methods: dict[int, type[amqp_object.Method]] = spec.methods,
+) -> amqp_object.Method:
     """Decode a method frame payload spanning ``data[start:end]``.
 
     Args:
         data: The received bytes.
         start: Where the payload starts.
         end: Where it ends.
+        methods: Method index -> class (another AMQP version's table).
 
     Returns:
         The decoded `pika.spec` method.
@@ -240,7 +246,7 @@ def decode_method(data: Buffer, start: int, end: int) -> amqp_object.Method:
     if end - start < 4:
         raise exceptions.InvalidFrameError("method frame shorter than its 4-byte method id")
     (index,) = _METHOD_INDEX.unpack_from(data, start)
-    method_class = spec.methods.get(index)
+    method_class = methods.get(index)
     if method_class is None:
         raise exceptions.InvalidFrameError(
             f"unknown method {index >> 16}.{index & 0xFFFF} ({index:#010x})"

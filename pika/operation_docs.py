@@ -397,6 +397,12 @@ _BASIC_PUBLISH = _doc(
         "channel's worker thread once the message's fate is known: None when confirmed "
         "(or, without confirms, sent), else the exception (`NackError`, or the close "
         "reason of the channel or connection).",
+        "block_on_flow_control": "Blocking channel only: while the broker has stopped "
+        "the channel's flow (Channel.Flow), wait until it allows publishing again "
+        "instead of raising `ContentTransmissionForbidden`.",
+        "flow_control_timeout": "Blocking channel only, with ``block_on_flow_control``: "
+        "the longest wait in seconds (None: no limit); past it `FlowControlTimeout` "
+        "is raised.",
     },
     {
         "callback": "None.",
@@ -413,6 +419,10 @@ _BASIC_PUBLISH = _doc(
         "NackError": "Blocking channel in confirm mode: the broker refused the message.",
         "UnroutableError": "Blocking channel in confirm mode: the message was mandatory "
         "and no queue took it.",
+        "ContentTransmissionForbidden": "The broker has stopped the channel's flow "
+        "(Channel.Flow) and the call does not wait for it.",
+        "FlowControlTimeout": "Blocking channel: the flow stayed stopped for "
+        "``flow_control_timeout`` seconds.",
         "ConnectionClosed": _CONNECTION_CLOSED,
     },
 )

@@ -32,6 +32,8 @@ FRAME_MIN_SIZE = 4096
 FRAME_MAX_LIMIT = 2**31 - 1
 # channel-max and heartbeat are AMQP "short" (16-bit unsigned) fields.
 SHORT_MAX = 65535
+#: The AMQP versions a connection can speak, as ``amqp_version`` names them.
+AMQP_VERSIONS = ("0-9-1", "0-8")
 
 _T = TypeVar("_T")
 DefaultT = Union[_T, "ConnectionParameters._DEFAULT", Type["ConnectionParameters._DEFAULT"]]
@@ -98,6 +100,15 @@ def _check_timeout(name: str, value: Any) -> Optional[Number]:
     return result
 
 
+def _check_choice(name: str, value: Any, choices: Tuple[str, ...]) -> str:
+    """Return ``value`` if it is one of ``choices``."""
+    if not isinstance(value, str):
+        raise _type_error(name, "a str", value)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, not {value!r}")
+    return value
+
+
 def _check_optional_dict(name: str, value: Any) -> Optional[Dict[str, Any]]:
     if value is not None and not isinstance(value, dict):
         raise _type_error(name, "a dict or None", value)
@@ -116,6 +127,7 @@ class Parameters:
     """Every connection setting, with its default, validated when assigned."""
 
     DEFAULT_USERNAME = "guest"
+    DEFAULT_AMQP_VERSION = "0-9-1"
     DEFAULT_PASSWORD = "guest"
 
     DEFAULT_BLOCKED_CONNECTION_TIMEOUT: Optional[Number] = None
@@ -157,6 +169,7 @@ class Parameters:
         "client_properties",
         "tcp_options",
         "max_message_size",
+        "amqp_version",
     )
 
     def __init__(self) -> None:
@@ -177,6 +190,7 @@ class Parameters:
         self._client_properties: Optional[Dict[str, Any]] = self.DEFAULT_CLIENT_PROPERTIES
         self._tcp_options: Optional[Dict[str, Any]] = self.DEFAULT_TCP_OPTIONS
         self._max_message_size: int = self.DEFAULT_MAX_MESSAGE_SIZE
+        self._amqp_version: str = self.DEFAULT_AMQP_VERSION
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Parameters):
@@ -364,6 +378,18 @@ class Parameters:
     def max_message_size(self, value: int) -> None:
         self._max_message_size = _check_int("max_message_size", value, 0, None)
 
+    @property
+    def amqp_version(self) -> str:
+        """The AMQP version to speak: ``"0-9-1"`` (the default) or ``"0-8"``
+        (RabbitMQ before 4.0, Qpid Broker-J and older brokers). A broker that
+        answers with the other version's protocol header is reconnected to
+        once with that version."""
+        return self._amqp_version
+
+    @amqp_version.setter
+    def amqp_version(self, value: str) -> None:
+        self._amqp_version = _check_choice("amqp_version", value, AMQP_VERSIONS)
+
 
 class ConnectionParameters(Parameters):
     """Parameters given as keyword arguments; any argument left out keeps its default.
@@ -401,6 +427,7 @@ class ConnectionParameters(Parameters):
         max_message_size: Largest message body in bytes this client accepts
             (0: no cap); a larger one is discarded and reported as
             `pika.exceptions.MessageTooLargeError`.
+        amqp_version: The protocol to speak, ``"0-9-1"`` or ``"0-8"``.
 
     Raises:
         TypeError: An argument has the wrong type, or is not one of the above.
@@ -447,6 +474,7 @@ class ConnectionParameters(Parameters):
         client_properties=_DEFAULT(repr(Parameters.DEFAULT_CLIENT_PROPERTIES)),
         tcp_options=_DEFAULT(repr(Parameters.DEFAULT_TCP_OPTIONS)),
         max_message_size=_DEFAULT(repr(Parameters.DEFAULT_MAX_MESSAGE_SIZE)),
+        amqp_version=_DEFAULT(repr(Parameters.DEFAULT_AMQP_VERSION)),
     )
 
     def __init__(
@@ -470,6 +498,7 @@ class ConnectionParameters(Parameters):
         client_properties: DefaultT[Optional[Dict[str, Any]]] = _LEFT_OUT.client_properties,
         tcp_options: DefaultT[Optional[Dict[str, Any]]] = _LEFT_OUT.tcp_options,
         max_message_size: DefaultT[int] = _LEFT_OUT.max_message_size,
+        amqp_version: DefaultT[str] = _LEFT_OUT.amqp_version,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -494,6 +523,7 @@ class ConnectionParameters(Parameters):
             "client_properties": client_properties,
             "tcp_options": tcp_options,
             "max_message_size": max_message_size,
+            "amqp_version": amqp_version,
         }
         for name, value in given.items():
             if not self._left_out(value):
@@ -538,6 +568,7 @@ def _dict_option(name: str, raw: str) -> Dict[str, Any]:
 
 # Query option -> (Parameters attribute, converter from the decoded text).
 _URL_OPTIONS: Dict[str, Tuple[str, Callable[[str, str], Any]]] = {
+    "amqp_version": ("amqp_version", _text_option),
     "blocked_connection_timeout": ("blocked_connection_timeout", _float_option),
     "channel_max": ("channel_max", _int_option),
     "client_properties": ("client_properties", _dict_option),
@@ -679,7 +710,8 @@ class URLParameters(Parameters):
     broker's certificate against the host name, and makes the default port
     5671. Query options: heartbeat (alias heartbeat_interval), channel_max,
     frame_max, connection_attempts, retry_delay, socket_timeout,
-    stack_timeout, blocked_connection_timeout, locale, max_message_size, and the dict literals
+    stack_timeout, blocked_connection_timeout, locale, max_message_size,
+    amqp_version (``0-9-1`` or ``0-8``), and the dict literals
     client_properties, tcp_options and ssl_options (see
     `ssl_options_from_dict`; it also turns TLS on for an ``amqp`` URL).
     Anything malformed raises `ValueError` without quoting the password.

@@ -465,6 +465,8 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         body: bytes | str,
         properties: spec.BasicProperties | None = None,
         mandatory: bool = False,
+        block_on_flow_control: bool = False,
+        flow_control_timeout: float | None = None,
     ) -> None:
         """Publish a message; a str body is sent as UTF-8.
 
@@ -473,11 +475,37 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         callbacks. In confirm mode (`confirm_delivery`) it waits for the
         broker's confirm and raises UnroutableError if the (mandatory)
         message came back, NackError if the broker nacked it.
+
+        While the broker has stopped the channel's flow (Channel.Flow) this
+        raises ContentTransmissionForbidden, unless ``block_on_flow_control``
+        is true: it then waits (the connection's heartbeats and other
+        channels keep running) until the broker resumes the flow, at most
+        ``flow_control_timeout`` seconds (None: no limit), and raises
+        FlowControlTimeout if that passes first. Either way the message was
+        not sent. ValueError if ``flow_control_timeout`` is not a number
+        >= 0 or None.
         """
+        if block_on_flow_control:
+            self._await_flow(flow_control_timeout)
         if self._confirms is not None:
             self._publish_and_confirm(exchange, routing_key, body, properties, mandatory)
             return
         self._send(self._impl.basic_publish, exchange, routing_key, body, properties, mandatory)
+
+    def _await_flow(self, timeout: float | None) -> None:
+        """Wait until the broker allows publishing on this channel."""
+        validation.require_timeout(timeout, "flow_control_timeout")
+        impl = self._impl
+        if impl.flow_active:
+            return
+        self._entry_check()
+        if not self._wait(lambda: impl.flow_active, timeout, bounded=True):
+            if impl.is_closed or timeout is None:
+                self._raise_closed()
+            raise exceptions.FlowControlTimeout(
+                f"channel {self.channel_number}: the broker did not resume the flow "
+                f"(Channel.Flow) within {timeout:g} s; the message was not sent"
+            )
 
     def _publish_and_confirm(
         self,
@@ -858,7 +886,8 @@ class BlockingChannel(BlockingOperations, ClosingContext):
             return 0
         for method, _properties, _body in pending:
             assert method is not None
-            self._impl.basic_nack(method.delivery_tag or 0, multiple=False, requeue=True)
+            # Basic.Reject, which AMQP 0-8 has too (Basic.Nack is 0-9-1's).
+            self._impl.basic_reject(method.delivery_tag or 0, requeue=True)
         self._sent()
         return len(pending)
 

@@ -295,8 +295,10 @@ class Channel(ThreadSafeOperations):
     def basic_nack(
         self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
     ) -> None:
-        """Reject one or (``multiple``) several deliveries; does not wait."""
+        """Reject one or (``multiple``) several deliveries; does not wait.
+        UnsupportedByAMQPVersion over AMQP 0-8, which has no Basic.Nack."""
         validation.require_delivery_tag(delivery_tag)
+        self._impl._engine.dialect.require(spec.Basic.Nack, "basic_nack")
         self._submit(self._impl.basic_nack, delivery_tag, multiple, requeue)
 
     def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:

@@ -454,8 +454,12 @@ class _TwistedConnection(connection.Connection):
     on (`stream_made`, `stream_lost`). The AMQP handshake must end within
     the parameters' ``stack_timeout`` from there, or the connection fails
     with `AMQPConnectorStackTimeout` (the TCP and TLS set-up is the
-    endpoint's, with its own timeout).
+    endpoint's, with its own timeout). A broker's other AMQP version or
+    Redirect is therefore reported (ProtocolVersionOffered,
+    ConnectionRedirected), not followed.
     """
+
+    _connects_itself = False
 
     def __init__(
         self,

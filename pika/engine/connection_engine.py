@@ -1,4 +1,7 @@
-"""The sans-I/O AMQP 0-9-1 connection: one state machine, no sockets, no clock.
+"""The sans-I/O AMQP connection: one state machine, no sockets, no clock.
+
+It speaks AMQP 0-9-1, or 0-8 when `EngineConfig.amqp_version` says so; what
+differs between the versions is data in `pika.engine.dialects`.
 
 Feed it bytes (`receive_data`), take events out (`next_event`), give it
 commands (`open_channel`, `publish`, `send_method`, `close`...), take the
@@ -25,13 +28,16 @@ import collections
 import struct
 from typing import Any, Union
 
-from pika import amqp_object, exceptions, spec
+from pika import amqp_object, exceptions, spec, spec08
 from pika.engine import events
+from pika.engine.channels import EngineChannel as _Channel
+from pika.engine.channels import channel_opened
+from pika.engine.dialects import DIALECTS, redirect_error
 from pika.engine.heartbeat import HeartbeatMonitor
 from pika.engine.outbound import BytesLike, FrameWriter
 from pika.engine.rules import CONNECTION_CLASS, CONTENT_METHODS, SERVER_METHODS, ProtocolViolation
 from pika.engine.tuning import EngineConfig, client_properties, negotiate_heartbeat, negotiate_limit
-from pika.frame import HEARTBEAT_BYTES, ProtocolHeader, decode_header, decode_method, scan_frame
+from pika.frame import HEARTBEAT_BYTES, decode_header, decode_method, scan_frame
 from pika.states import EngineChannelState, EngineState
 
 INIT = EngineState.INIT
@@ -57,6 +63,7 @@ _CHANNEL_CLOSE = spec.Channel.Close.INDEX
 _CHANNEL_CLOSE_OK = spec.Channel.CloseOk.INDEX
 _CHANNEL_OPEN_OK = spec.Channel.OpenOk.INDEX
 _CHANNEL_FLOW = spec.Channel.Flow.INDEX
+_ACCESS_REQUEST_OK = spec.Access.RequestOk.INDEX
 _NO_EVENT = object()
 #: First octets that are no AMQP frame: a protocol header ("AMQP"), a TLS
 #: alert or handshake record (followed by 3, TLS's major version).
@@ -85,36 +92,6 @@ def _copy(buf: Buffer, start: int, end: int) -> bytes:
     return bytes(memoryview(buf)[start:end])
 
 
-class _Channel:
-    """Per-channel protocol state, including a message being reassembled."""
-
-    __slots__ = (
-        "body_size",
-        "chunks",
-        "close_code",
-        "close_text",
-        "content_method",
-        "discarding",
-        "number",
-        "properties",
-        "received",
-        "state",
-    )
-
-    def __init__(self, number: int) -> None:
-        self.number = number
-        self.state: EngineChannelState = CH_OPENING
-        self.content_method: amqp_object.Method | None = None
-        self.properties: spec.BasicProperties | None = None
-        self.body_size = 0
-        self.received = 0
-        self.chunks: list[bytes] = []
-        # The body being received is over max_message_size: count, do not keep.
-        self.discarding = False
-        self.close_code = 0
-        self.close_text = ""
-
-
 class ConnectionEngine:
     """One AMQP connection's protocol state. See the module docstring."""
 
@@ -132,7 +109,13 @@ class ConnectionEngine:
         self._own_buffer: bytearray | None = None
         self._max_frame = max(config.frame_max, FRAME_MIN_SIZE)
         self._max_message = config.max_message_size or -1
-        self._writer = FrameWriter(self._max_frame)
+        #: The AMQP version spoken (`pika.engine.dialects.Dialect`).
+        self.dialect = DIALECTS[config.amqp_version]
+        self._methods = self.dialect.methods
+        self._server_methods = self.dialect.server_methods
+        # Outgoing methods need checking (and tickets) in versions other than 0-9-1.
+        self._checks_methods = bool(self.dialect.missing)
+        self._writer = FrameWriter(self._max_frame, self.dialect.outgoing)
         self._channels: dict[int, _Channel] = {}
         self._events: collections.deque[Event] = collections.deque()
         self._monitor: HeartbeatMonitor | None = None
@@ -149,7 +132,7 @@ class ConnectionEngine:
             raise exceptions.ConnectionWrongStateError(f"engine already started ({self.state})")
         self._now = now
         self.state = AWAIT_START
-        self._writer.raw(ProtocolHeader().marshal())
+        self._writer.raw(self.dialect.header)
 
     def receive_data(self, data: Buffer) -> None:
         """Buffer bytes from the transport; `next_event` parses them."""
@@ -280,7 +263,7 @@ class ConnectionEngine:
             return self._while_closing(buf, frame_type, channel, start, end - 1)
         if frame_type == _FRAME_METHOD:
             try:
-                method = decode_method(buf, start, end - 1)
+                method = decode_method(buf, start, end - 1, self._methods)
             except exceptions.ProtocolSyntaxError as exc:
                 raise ProtocolViolation(spec.SYNTAX_ERROR, str(exc)) from None
             if channel:
@@ -302,20 +285,20 @@ class ConnectionEngine:
         """An AMQP protocol header (the server offers another version) or a
         TLS record (the port expects TLS) where Connection.Start was expected.
         None: more bytes are needed; False: neither."""
+        error: Exception
         if buf[pos : pos + 4] == b"AMQP":
             if len(buf) - pos < 8:
                 return None
-            major, minor, revision = buf[pos + 5], buf[pos + 6], buf[pos + 7]
-            text = f"the broker does not speak AMQP 0-9-1; it offers {major}-{minor}-{revision}"
+            error = self.dialect.offered_error(bytes(buf[pos : pos + 8]))
         elif buf[pos + 1 : pos + 2] == b"\x03":
-            text = (
+            error = exceptions.IncompatibleProtocolError(
                 "the server answered with TLS instead of AMQP: this port expects TLS "
                 "connections (set ssl_options, or use an amqps:// URL)"
             )
         else:
             return False
         self._pos = len(buf)
-        self._terminate(exceptions.IncompatibleProtocolError(text))
+        self._terminate(error)
         return _NO_EVENT
 
     # --------------------------------------------------------------- content frames
@@ -461,7 +444,7 @@ class ConnectionEngine:
                     return message
                 chan.content_method = method
                 return _NO_EVENT
-        if index not in SERVER_METHODS:
+        if index not in self._server_methods:
             raise ProtocolViolation(
                 spec.COMMAND_INVALID, f"the broker may not send {method.NAME}", index
             )
@@ -498,9 +481,11 @@ class ConnectionEngine:
                 )
             return events.MethodReceived(channel, method)
         if state == CH_OPENING:
-            if index == _CHANNEL_OPEN_OK:
-                chan.state = CH_OPEN
-                return events.ChannelOpened(channel)
+            if index in (_CHANNEL_OPEN_OK, _ACCESS_REQUEST_OK):
+                if channel_opened(chan, method, self.dialect.access_ticket, self._writer):
+                    chan.state = CH_OPEN
+                    return events.ChannelOpened(channel)
+                return _NO_EVENT
             if index == _CHANNEL_CLOSE:
                 return self._broker_closed_channel(chan, method)  # type: ignore[arg-type]
             raise ProtocolViolation(
@@ -529,7 +514,7 @@ class ConnectionEngine:
 
     def _connection_method(self, method: amqp_object.Method) -> object:
         index = method.INDEX
-        if index >> 16 != CONNECTION_CLASS or index not in SERVER_METHODS:
+        if index >> 16 != CONNECTION_CLASS or index not in self._server_methods:
             raise ProtocolViolation(
                 spec.COMMAND_INVALID, f"{method.NAME} may not be sent on channel 0", index
             )
@@ -551,6 +536,9 @@ class ConnectionEngine:
             return _NO_EVENT
         elif state == AWAIT_TUNE and isinstance(method, spec.Connection.Tune):
             return self._on_tune(method)
+        elif state == AWAIT_OPEN_OK and isinstance(method, spec08.Connection.Redirect):
+            self._terminate(redirect_error(method))
+            return _NO_EVENT
         elif state == AWAIT_OPEN_OK and isinstance(method, spec.Connection.OpenOk):
             self.state = OPEN
             self.known_hosts = method.known_hosts
@@ -560,10 +548,11 @@ class ConnectionEngine:
         )
 
     def _on_start(self, start: spec.Connection.Start) -> object:
-        if (start.version_major, start.version_minor) != (0, 9):
+        if (start.version_major, start.version_minor) != self.dialect.start_version:
             self._terminate(
                 exceptions.IncompatibleProtocolError(
-                    f"the broker speaks AMQP {start.version_major}-{start.version_minor}, not 0-9-1"
+                    f"the broker speaks AMQP {start.version_major}-{start.version_minor}, "
+                    f"not {self.dialect.name}"
                 )
             )
             return _NO_EVENT
@@ -582,7 +571,9 @@ class ConnectionEngine:
         self._writer.method(
             0,
             spec.Connection.StartOk(
-                client_properties(self.config.client_properties),
+                client_properties(
+                    self.config.client_properties, self.dialect.lacks_capabilities
+                ),
                 mechanism,
                 response,
                 self.config.locale,
@@ -636,7 +627,7 @@ class ConnectionEngine:
         if frame_type != _FRAME_METHOD or channel:
             return _NO_EVENT
         try:
-            method = decode_method(buf, start, end)
+            method = decode_method(buf, start, end, self._methods)
         except exceptions.ProtocolSyntaxError:
             return _NO_EVENT
         if isinstance(method, spec.Connection.CloseOk):
@@ -735,11 +726,20 @@ class ConnectionEngine:
         self._writer.method(channel_number, spec.Channel.Close(reply_code, reply_text, 0, 0))
 
     def send_method(self, channel_number: int, method: amqp_object.Method) -> None:
-        """Send a method without content on an open channel (or channel 0)."""
+        """Send a method without content on an open channel (or channel 0).
+
+        Raises UnsupportedByAMQPVersion, before anything is sent, for a
+        method the connection's AMQP version lacks."""
         if channel_number:
-            self._open_channel(channel_number)
+            chan = self._open_channel(channel_number)
+            if self._checks_methods:
+                self.dialect.check(method)
+                if chan.ticket and hasattr(method, "ticket"):
+                    method.ticket = chan.ticket
         else:
             self._require_open()
+            if self._checks_methods:
+                self.dialect.check(method)
         self._writer.method(channel_number, method)
 
     def acknowledge(

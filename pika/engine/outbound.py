@@ -10,7 +10,7 @@ many commands into one write.
 from __future__ import annotations
 
 import struct
-from typing import Union
+from typing import Any, Union
 
 from pika import amqp_object, exceptions, spec
 from pika.frame import FRAME_END_BYTE, FRAME_OVERHEAD
@@ -22,6 +22,7 @@ _HEADER_START = struct.Struct(">BHIHHQ")
 #: and one octet of flags; written whole by one pack.
 _ACKNOWLEDGEMENT = struct.Struct(">BHIIQBB")
 _NO_PROPERTIES = b"\x00\x00"
+_TICKET = struct.Struct(">H")
 _PUBLISH_INDEX = spec.Basic.Publish.INDEX
 #: Bodies at least this large are queued as slices, not copied.
 LARGE_BODY = 64 * 1024
@@ -41,16 +42,32 @@ def _short(value: str | bytes, what: str) -> bytes:
     return bytes((len(raw),)) + raw
 
 
+def _recast(method: amqp_object.Method, cls: type[amqp_object.Method]) -> Any:
+    """``method`` as an instance of ``cls`` (another version's class of the
+    same method), keeping the fields ``cls`` has."""
+    return cls(**{name: getattr(method, name) for name, _type in cls._FIELD_TYPES})
+
+
 class FrameWriter:
     """Encodes frames into the outbound buffer."""
 
-    __slots__ = ("_body_max", "_buf", "_publish_cache", "_segments")
+    __slots__ = ("_body_max", "_buf", "_outgoing", "_publish_cache", "_segments", "_tickets")
 
-    def __init__(self, frame_max: int) -> None:
+    def __init__(
+        self,
+        frame_max: int,
+        outgoing: dict[type[amqp_object.Method], tuple[int, type[amqp_object.Method]]]
+        | None = None,
+    ) -> None:
         self._buf = bytearray()
         self._segments: list[BytesLike] = []
         self._publish_cache: dict[tuple[int, str, str, bool], bytes] = {}
         self._body_max = frame_max - FRAME_OVERHEAD
+        # The protocol version's numbering and encoding of some methods
+        # (`pika.engine.dialects.Dialect.outgoing`); empty for 0-9-1.
+        self._outgoing = outgoing or {}
+        # Access tickets by channel (AMQP 0-8), written into Basic.Publish.
+        self._tickets: dict[int, int] = {}
 
     def set_frame_max(self, frame_max: int) -> None:
         self._body_max = frame_max - FRAME_OVERHEAD
@@ -76,9 +93,21 @@ class FrameWriter:
     def raw(self, data: bytes) -> None:
         self._buf += data
 
+    def set_ticket(self, channel: int, ticket: int) -> None:
+        """The access ticket publishes on ``channel`` carry from now on."""
+        self._tickets[channel] = ticket
+        self._publish_cache.clear()
+
     def method(self, channel: int, method: amqp_object.Method) -> None:
+        index = method.INDEX
+        if self._outgoing:
+            target = self._outgoing.get(type(method))
+            if target is not None:
+                index, cls = target
+                if cls is not type(method):
+                    method = _recast(method, cls)
         payload = b"".join(method.encode())
-        self._buf += _METHOD_START.pack(spec.FRAME_METHOD, channel, len(payload) + 4, method.INDEX)
+        self._buf += _METHOD_START.pack(spec.FRAME_METHOD, channel, len(payload) + 4, index)
         self._buf += payload
         self._buf += FRAME_END_BYTE
 
@@ -115,7 +144,7 @@ class FrameWriter:
     def _publish_frame(self, key: tuple[int, str, str, bool]) -> bytes:
         channel, exchange, routing_key, mandatory = key
         payload = (
-            b"\x00\x00"
+            _TICKET.pack(self._tickets.get(channel, 0))
             + _short(exchange, "exchange name")
             + _short(routing_key, "routing key")
             + (b"\x01" if mandatory else b"\x00")

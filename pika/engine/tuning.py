@@ -55,17 +55,25 @@ class EngineConfig:
     heartbeat: HeartbeatSetting = None
     max_message_size: int = 0
     tls: bool = False
+    #: The AMQP version to speak (`pika.engine.dialects.DIALECTS`).
+    amqp_version: str = "0-9-1"
 
 
-def client_properties(overrides: dict[str, Any] | None) -> dict[str, Any]:
+def client_properties(
+    overrides: dict[str, Any] | None, lacks: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """The Connection.StartOk client-properties table, with the user's
-    ``overrides`` applied on top (their ``capabilities`` are merged)."""
+    ``overrides`` applied on top (their ``capabilities`` are merged);
+    capabilities in ``lacks`` (those the AMQP version cannot carry) are not
+    announced."""
     props: dict[str, Any] = {
         "product": PRODUCT,
         "platform": f"Python {platform.python_version()}",
         "version": __version__,
         "information": "A pure-Python AMQP 0-9-1 client with Pika's interface",
-        "capabilities": dict(CLIENT_CAPABILITIES),
+        "capabilities": {
+            name: value for name, value in CLIENT_CAPABILITIES.items() if name not in lacks
+        },
     }
     if overrides:
         for key, value in overrides.items():

@@ -104,12 +104,24 @@ def open_connection(url: str, **settings: Any) -> Iterator[BlockingConnection]:
             connection.close()
 
 
-def connection_fixture() -> Any:
-    """A ``conn`` fixture for a test module: ``conn = connection_fixture()``."""
+#: The AMQP versions the behaviour suites of the blocking API run over.
+AMQP_VERSIONS = ("0-9-1", "0-8")
 
-    @pytest.fixture
-    def conn(broker_url: str) -> Iterator[BlockingConnection]:
-        with open_connection(broker_url) as connection:
+
+def connection_fixture() -> Any:
+    """A ``conn`` fixture for a test module: ``conn = connection_fixture()``.
+
+    Each test using it runs once per AMQP version (``[0-9-1]``, ``[0-8]``);
+    a test of an operation 0-8 lacks is marked ``amqp_0_9_1_only`` and is
+    skipped over 0-8.
+    """
+
+    @pytest.fixture(params=AMQP_VERSIONS)
+    def conn(request: pytest.FixtureRequest, broker_url: str) -> Iterator[BlockingConnection]:
+        version = request.param
+        if version != "0-9-1" and request.node.get_closest_marker("amqp_0_9_1_only"):
+            pytest.skip(f"the operation does not exist in AMQP {version}")
+        with open_connection(broker_url, amqp_version=version) as connection:
             yield connection
 
     return conn

@@ -140,3 +140,13 @@ def broker_pid_of(connection_name: str, node: Optional[str] = None) -> str:
         if connection_name in row.get("client_properties", ""):
             return row["pid"]
     raise AssertionError(f"the broker lists no connection named {connection_name}")
+
+
+def acking_consumer(received: list[bytes]) -> Callable[[Any, Any, Any, bytes], None]:
+    """An ``on_message_callback`` that appends each body to ``received`` and acks it."""
+
+    def on_message(channel: Any, method: Any, _properties: Any, body: bytes) -> None:
+        received.append(body)
+        channel.basic_ack(method.delivery_tag)
+
+    return on_message

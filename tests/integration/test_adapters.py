@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -21,7 +21,7 @@ from pika.adapters.base_connection import BaseConnection
 from pika.adapters.utils.connection_workflow import AMQPConnectorStackTimeout
 from pika.connection import ConnectionParameters, SSLOptions, URLParameters
 from tests.integration.adapter_driver import AdapterDriver, in_reactor
-from tests.integration.select_support import Recorder, unique
+from tests.integration.select_support import Recorder, acking_consumer, unique
 from tests.utils import broker
 from tests.utils.extra_node import ExtraBrokerNode
 from tests.utils.fake_server import Script, ScriptedServer
@@ -547,3 +547,106 @@ def test_gevent_ioloop_runs_like_the_select_ioloop(params: URLParameters) -> Non
     ioloop.start()
     ioloop.remove_timeout(guard)
     assert isinstance(rec.one("closed"), exceptions.ConnectionClosedByClient)
+
+
+# ------------------------------------------------------------ over AMQP 0-8
+
+
+def over_0_8(params: URLParameters) -> tuple[URLParameters, str]:
+    """``params`` speaking AMQP 0-8, with a connection name to find it by."""
+    name = unique("amqp08")
+    params.amqp_version = "0-8"
+    params.client_properties = {"connection_name": name}
+    return params, name
+
+
+def listed_protocol(name: str) -> str:
+    return wait_until(lambda: broker.connection_protocol(name), timeout=15, message=name)
+
+
+def test_session_over_amqp_0_8(driver: AdapterDriver, params: URLParameters) -> None:
+    params, name = over_0_8(params)
+    rec = Recorder()
+    conn = driver.connect(params, rec)
+    assert listed_protocol(name) == "{0,8,0}"
+    assert not conn.publisher_confirms and not conn.basic_nack
+    chan = driver.channel(conn)
+    exchange = unique("exchange08")
+    driver.method(lambda done: chan.exchange_declare(exchange, "topic", callback=done))
+    queue = declare_queue(driver, chan)
+    driver.method(lambda done: chan.queue_bind(queue, exchange, "a.*", callback=done))
+    for number in range(4):
+        chan.basic_publish(exchange, "a.b", b"m%d" % number)
+    _chan, get_ok, _props, body = driver.call(lambda done: chan.basic_get(queue, done))
+    assert body == b"m0"
+    chan.basic_ack(get_ok.delivery_tag)
+    _chan, get_ok, _props, body = driver.call(lambda done: chan.basic_get(queue, done))
+    assert body == b"m1"
+    chan.basic_reject(get_ok.delivery_tag, requeue=False)
+    received: list[bytes] = []
+    tag = chan.basic_consume(queue, acking_consumer(received))
+    driver.until(lambda: len(received) == 2, what="two deliveries")
+    driver.method(lambda done: chan.basic_cancel(tag, callback=done))
+    assert received == [b"m2", b"m3"]
+    driver.method(lambda done: chan.tx_select(callback=done))
+    chan.basic_publish("", queue, b"committed")
+    driver.method(lambda done: chan.tx_commit(callback=done))
+    ok = driver.method(lambda done: chan.queue_declare(queue, passive=True, callback=done))
+    assert ok.message_count == 1
+    with pytest.raises(exceptions.UnsupportedByAMQPVersion):
+        chan.confirm_delivery(lambda _frame: None)
+    driver.method(lambda done: chan.exchange_delete(exchange, callback=done))
+    conn.close()
+    reason = driver.until(lambda: rec.get("closed"), what="close callback")[0][1]
+    assert isinstance(reason, exceptions.ConnectionClosedByClient)
+
+
+def test_twisted_session_over_amqp_0_8(reactor: Any, params: URLParameters) -> None:
+    params, name = over_0_8(params)
+
+    async def scenario() -> dict[str, Any]:
+        amqp = await twisted_connect(reactor, params)
+        chan = await amqp.channel()
+        exchange = unique("exchange08")
+        await chan.exchange_declare(exchange, "fanout")
+        queue = (await chan.queue_declare("", exclusive=True)).method.queue
+        await chan.queue_bind(queue, exchange)
+        for number in range(4):
+            await chan.basic_publish(exchange, "", b"t%d" % number)
+        first = await chan.basic_get(queue)
+        chan.basic_ack(first.method.delivery_tag)
+        second = await chan.basic_get(queue)
+        chan.basic_reject(second.method.delivery_tag, requeue=False)
+        messages, tag = await chan.basic_consume(queue)
+        consumed = []
+        for _ in range(2):
+            message = await messages.get()
+            chan.basic_ack(message.method.delivery_tag)
+            consumed.append(message.body)
+        await chan.basic_cancel(tag)
+        await chan.tx_select()
+        await chan.basic_publish("", queue, b"committed")
+        await chan.tx_commit()
+        left = (await chan.queue_declare(queue, passive=True)).method.message_count
+        await chan.exchange_delete(exchange)
+        protocol = await threads_call(reactor, listed_protocol, name)
+        reason = await amqp.close()
+        return {
+            "bodies": [first.body, second.body, *consumed],
+            "left": left,
+            "protocol": protocol,
+            "reason": reason,
+        }
+
+    outcome = in_reactor(reactor, scenario, timeout=40)
+    assert outcome["bodies"] == [b"t0", b"t1", b"t2", b"t3"]
+    assert outcome["left"] == 1
+    assert outcome["protocol"] == "{0,8,0}"
+    assert isinstance(outcome["reason"], exceptions.ConnectionClosedByClient)
+
+
+def threads_call(reactor: Any, function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` in a thread of the reactor's pool (a Deferred)."""
+    from twisted.internet import threads
+
+    return threads.deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)

@@ -90,6 +90,7 @@ def test_queue_bind_routing_key_defaults_to_queue_name(chan: BlockingChannel) ->
 # --------------------------------------------------------------- exchange
 
 
+@pytest.mark.amqp_0_9_1_only
 def test_exchange_declare_bind_unbind_delete(chan: BlockingChannel) -> None:
     source, destination = unique("src"), unique("dst")
     reply_of(chan.exchange_declare(source, "fanout"), spec.Exchange.DeclareOk)
@@ -177,6 +178,7 @@ def test_basic_get_many_times_does_not_pile_up_registrations(chan: BlockingChann
     assert not chan._impl._registered.get(spec.Basic.GetEmpty)
 
 
+@pytest.mark.amqp_0_9_1_only
 def test_basic_nack_and_reject_requeue_or_drop(chan: BlockingChannel) -> None:
     queue = private_queue(chan)
     for body in (b"a", b"b", b"c"):
@@ -271,6 +273,7 @@ def test_close_and_context_manager(conn: BlockingConnection) -> None:
     assert conn.is_open
 
 
+@pytest.mark.amqp_0_9_1_only
 def test_confirm_delivery_turns_confirms_on_once(chan: BlockingChannel) -> None:
     chan.confirm_delivery()
     chan.confirm_delivery()
@@ -278,6 +281,7 @@ def test_confirm_delivery_turns_confirms_on_once(chan: BlockingChannel) -> None:
     chan.basic_publish("", queue, b"confirmed")
 
 
+@pytest.mark.amqp_0_9_1_only
 def test_tx_and_confirm_conflict_raises_channel_closed_by_broker(chan: BlockingChannel) -> None:
     chan.tx_select()
     with pytest.raises(exceptions.ChannelClosedByBroker) as caught:

@@ -26,7 +26,8 @@ from tests.integration.blocking_support import (
     unique,
 )
 
-pytestmark = pytest.mark.broker
+# Publisher confirms do not exist in AMQP 0-8.
+pytestmark = [pytest.mark.broker, pytest.mark.amqp_0_9_1_only]
 
 
 conn = connection_fixture()

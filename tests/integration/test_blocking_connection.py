@@ -249,6 +249,7 @@ def test_add_callback_threadsafe_checks_its_argument(conn: BlockingConnection) -
 # ------------------------------------------------------- broker features
 
 
+@pytest.mark.amqp_0_9_1_only
 def test_capability_properties(conn: BlockingConnection) -> None:
     for name in (
         "basic_nack",
@@ -260,6 +261,7 @@ def test_capability_properties(conn: BlockingConnection) -> None:
         assert getattr(conn, f"{name}_supported") is True
 
 
+@pytest.mark.amqp_0_9_1_only
 def test_update_secret(conn: BlockingConnection, broker_url: str) -> None:
     credentials = URLParameters(broker_url).credentials
     assert isinstance(credentials, PlainCredentials)

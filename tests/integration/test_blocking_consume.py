@@ -85,6 +85,7 @@ def test_start_consuming_until_stop_consuming_from_a_callback(chan: BlockingChan
     assert queued(chan, queue) == 0
 
 
+@pytest.mark.amqp_0_9_1_only
 def test_consumer_tag_and_arguments_are_passed(chan: BlockingChannel) -> None:
     queue = private_queue(chan)
     tag = chan.basic_consume(
@@ -257,6 +258,7 @@ def test_basic_cancel_requeues_pending_messages_of_a_manual_ack_consumer(
     assert queued(chan, queue) == 3
 
 
+@pytest.mark.amqp_0_9_1_only
 def test_broker_cancel_ends_start_consuming_and_calls_cancel_callbacks(
     conn: BlockingConnection,
 ) -> None:
@@ -344,7 +346,7 @@ def test_consume_cancel_requeues_unyielded_messages(chan: BlockingChannel) -> No
     assert chan.get_waiting_message_count() == 0
     assert chan.consumer_tags == []
     assert list(generator) == []
-    chan.basic_nack(first[0].delivery_tag or 0)  # type: ignore[union-attr]
+    chan.basic_reject(first[0].delivery_tag or 0)  # type: ignore[union-attr]
     for _ in range(100):
         if queued(chan, queue) == 5:
             break
@@ -382,6 +384,7 @@ def test_consume_generator_dispatches_other_callbacks_while_waiting(
     chan.cancel()
 
 
+@pytest.mark.amqp_0_9_1_only
 def test_broker_cancel_ends_the_consume_generator(conn: BlockingConnection) -> None:
     chan = conn.channel()
     queue = str(chan.queue_declare("", auto_delete=False).method.queue)

@@ -238,7 +238,9 @@ def test_consume_generator(broker: ScriptedBroker, conn: BlockingConnection) -> 
     assert chan.cancel() == 2
     # The generator still holds back the writes made while it yields.
     assert list(messages) == []
-    assert [m.delivery_tag for _n, m in broker.received(spec.Basic.Nack)] == [3, 4]
+    # Requeued with Basic.Reject, which AMQP 0-8 has too.
+    rejected = broker.received(spec.Basic.Reject)
+    assert [(m.delivery_tag, m.requeue) for _n, m in rejected] == [(3, True), (4, True)]
     assert chan.cancel() == 0
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "broker_url",
     "close_all_connections",
     "close_connection",
+    "connection_protocol",
     "list_connections",
     "parse_broker_url",
     "queue_info",
@@ -96,6 +97,24 @@ def list_connections(
     """The node's AMQP 0-9-1 connections, one dict of ``fields`` (as text) each."""
     output = rabbitmqctl("list_connections", "--quiet", "--no-table-headers", *fields, node=node)
     return _rows(output, fields)
+
+
+def connection_protocol(connection_name: str, node: Optional[str] = None) -> Optional[str]:
+    """The AMQP version (``{0,9,1}``, ``{0,8,0}``) of the connection whose
+    ``connection_name`` client property is ``connection_name``, as
+    ``rabbitmqctl list_connections protocol`` shows it; None if not listed."""
+    output = rabbitmqctl(
+        "list_connections",
+        "--quiet",
+        "--no-table-headers",
+        "protocol",
+        "client_properties",
+        node=node,
+    )
+    for line in output.splitlines():
+        if f'{{"connection_name","{connection_name}"}}' in line:
+            return line.split("\t", 1)[0]
+    return None
 
 
 def close_connection(
