@@ -128,9 +128,7 @@ class TwistedChannel(TwistedOperations):
         self._requests: set[defer.Deferred[Any]] = set()
         self._consumers: dict[str, ClosableDeferredQueue] = {}
         self._gets: collections.deque[defer.Deferred[Any]] = collections.deque()
-        self._unconfirmed: ConfirmTracker[tuple[defer.Deferred[Any], _Published]] = (
-            ConfirmTracker()
-        )
+        self._unconfirmed: ConfirmTracker[tuple[defer.Deferred[Any], _Published]] = ConfirmTracker()
         self._confirming = False
         self._too_large_callbacks: list[Callable[[exceptions.MessageTooLargeError], Any]] = []
         channel.add_on_close_callback(self._on_channel_closed)
@@ -391,6 +389,7 @@ class TwistedChannel(TwistedOperations):
     def flow(self, active: bool = True) -> defer.Deferred[Any]:
         """Fires with the flow state the broker confirmed."""
         return self._request(self._channel.flow, active)
+
 
 class _TwistedConnection(connection.Connection):
     """The callback connection with the reactor's timers and a Twisted transport.
