@@ -50,7 +50,8 @@ from __future__ import annotations
 import collections
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
-from pika import exceptions, spec
+from pika import exceptions, spec, telemetry
+from pika.telemetry import hand_off
 
 if TYPE_CHECKING:
     from pika.adapters.blocking_channel import BlockingChannel
@@ -109,6 +110,14 @@ class _Delivery:
         self.body = body
 
     def __call__(self) -> None:
+        observer = telemetry.observer
+        if observer is None:
+            self.info.on_message_callback(self.channel, self.method, self.properties, self.body)
+        else:
+            impl = self.channel._impl
+            observer.process(impl, self.method, self.properties, self.body, self._run)
+
+    def _run(self) -> None:
         self.info.on_message_callback(self.channel, self.method, self.properties, self.body)
 
 
@@ -170,17 +179,15 @@ class _QueueConsumerGeneratorInfo:
         append = pending.append
         if type(pending) is collections.deque:
 
-            def on_message(
-                _impl: Channel, method: _Deliver, properties: _Props, body: bytes
-            ) -> None:
+            def put(_impl: Channel, method: _Deliver, properties: _Props, body: bytes) -> None:
                 append((method, properties, body))
 
-            return on_message
+            return hand_off(put)
 
         def put_event(_impl: Channel, method: _Deliver, properties: _Props, body: bytes) -> None:
             append(_ConsumerDeliveryEvt(method, properties, body))
 
-        return put_event
+        return hand_off(put_event)
 
 
 def _delivery_sink(channel: BlockingChannel, info: _ConsumerInfo) -> MessageSink:
@@ -192,4 +199,4 @@ def _delivery_sink(channel: BlockingChannel, info: _ConsumerInfo) -> MessageSink
     def put_delivery(_impl: Channel, method: _Deliver, properties: _Props, body: bytes) -> None:
         ready.append(_Delivery(channel, info, method, properties, body))
 
-    return put_delivery
+    return hand_off(put_delivery)

@@ -14,12 +14,13 @@ worker thread, one at a time. The request/reply operations come from
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import queue
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 
 from pika import channel as channel_mod
-from pika import exceptions, frame, spec, validation
+from pika import exceptions, frame, spec, telemetry, validation
 from pika.adapters.thread_safe_calls import (
     DEFAULT_RPC_TIMEOUT,
     DEFAULT_WORK_QUEUE_MAXSIZE,
@@ -31,6 +32,7 @@ from pika.adapters.thread_safe_operations import ThreadSafeOperations
 from pika.adapters.utils.callback_worker import CallbackWorker
 from pika.confirms import ConfirmTracker
 from pika.exceptions import ConnectionInterrupted
+from pika.telemetry import hand_off
 
 if TYPE_CHECKING:
     from pika.adapters.thread_safe_connection import Connection
@@ -319,6 +321,7 @@ class Channel(ThreadSafeOperations):
                 self._deliver, (on_message_callback, auto_ack, method, properties, body)
             )
 
+        hand_off(on_message)
         reply = self._rpc(
             "basic_consume",
             timeout,
@@ -353,7 +356,12 @@ class Channel(ThreadSafeOperations):
                 method.delivery_tag,
             )
             return
-        callback(self, method, properties, body)
+        observer = telemetry.observer
+        if observer is None:
+            callback(self, method, properties, body)
+        else:
+            call = functools.partial(callback, self, method, properties, body)
+            observer.process(impl, method, properties, body, call)
 
     def basic_cancel(
         self, consumer_tag: str, timeout: Optional[float] = DEFAULT_RPC_TIMEOUT

@@ -39,6 +39,7 @@ from pika.adapters.twisted_operations import TwistedOperations
 from pika.adapters.utils import connection_workflow
 from pika.confirms import ConfirmTracker
 from pika.engine.outbound import BytesLike
+from pika.telemetry import hand_off
 
 __all__ = [
     "ClosableDeferredQueue",
@@ -234,6 +235,8 @@ class TwistedChannel(TwistedOperations):
             body: bytes,
         ) -> None:
             messages.put(ReceivedMessage(self, method, properties, body))
+
+        hand_off(deliver)  # the application takes the messages from the queue
 
         def consume(callback: Callable[[Any], None]) -> None:
             tag = self._channel.basic_consume(

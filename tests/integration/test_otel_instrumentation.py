@@ -10,8 +10,8 @@ that continues its trace, for publish, callback consumers and the consume
 generator.
 
 Which release ran is printed in the report header (``tests/conftest.py``);
-`scripts/otel_instrumentation_releases.py` runs this file against other
-releases, each in a virtualenv of its own.
+``make otel-releases`` (``scripts/otel_instrumentation_releases.py``) runs
+this file against other releases, each in a virtualenv of its own.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 from pika.adapters.select_connection import SelectConnection
 from pika.connection import URLParameters
 from tests.conftest import skip_or_fail
+from tests.integration.otel_support import blocking_channel, traceparent
 
 try:
     from opentelemetry import context, trace
@@ -90,12 +91,8 @@ def exporter() -> Iterator[InMemorySpanExporter]:
 @pytest.fixture
 def chan(broker_url: str, exporter: InMemorySpanExporter) -> Iterator[BlockingChannel]:
     """A channel of a connection opened after instrumenting."""
-    connection = BlockingConnection(URLParameters(broker_url))
-    try:
-        yield connection.channel()
-    finally:
-        if connection.is_open:
-            connection.close()
+    with blocking_channel(broker_url) as channel:
+        yield channel
 
 
 def private_queue(chan: BlockingChannel) -> str:
@@ -104,14 +101,6 @@ def private_queue(chan: BlockingChannel) -> str:
 
 def finished(exporter: InMemorySpanExporter, kind: SpanKind) -> list[ReadableSpan]:
     return [span for span in exporter.get_finished_spans() if span.kind is kind]
-
-
-def traceparent(properties: pika.BasicProperties) -> tuple[int, int]:
-    """(trace id, span id) of a message's W3C traceparent header."""
-    headers = properties.headers or {}
-    version, trace_id, span_id, _flags = str(headers["traceparent"]).split("-")
-    assert version == "00"
-    return int(trace_id, 16), int(span_id, 16)
 
 
 def injecting_span(producers: list[ReadableSpan]) -> ReadableSpan:
