@@ -6,7 +6,8 @@ A `BlockingChannel` keeps two kinds of consumers:
   ``_consumer_infos`` dict (consumer tag -> record). Their messages wait in
   the connection's ready queue as `_Delivery` items, and each item calls
   the record's ``on_message_callback`` *as it is when the message is
-  dispatched*, not as it was when the message arrived.
+  dispatched*, not as it was when the message arrived (through an observer
+  of `pika.telemetry` when one is installed, which traces the call).
 - the ``consume`` generator: one `_QueueConsumerGeneratorInfo`, whose
   ``pending_events`` deque holds the messages received and not yet yielded.
   The generator takes every message out of it with ``popleft()``.
