@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-from-pyproject
 PYTEST_ARGS ?=
 
-.PHONY: venv broker demo test lint docs soak bench fuzz
+.PHONY: venv broker demo test lint docs soak bench fuzz otel-releases
 
 venv: $(STAMP)
 
@@ -63,3 +63,9 @@ soak: venv broker
 # BENCH_ARGS=--quick for one short round.
 bench: venv broker
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+
+# OpenTelemetry's Pika instrumentation tests against several of its releases
+# (a virtualenv each, about a minute per release); OTEL_RELEASES to choose.
+OTEL_RELEASES ?=
+otel-releases: venv broker
+	$(PY) scripts/otel_instrumentation_releases.py $(OTEL_RELEASES)

@@ -17,7 +17,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-from pika import amqp_object, exceptions, frame, spec, validation
+from pika import amqp_object, exceptions, frame, spec, telemetry, validation
 from pika.callbacks import call_each, remove_from
 from pika.channel_operations import ChannelOperations
 from pika.channel_recovery import ChannelRecovery
@@ -466,6 +466,9 @@ class Channel(ChannelOperations, ChannelRecovery):
         data = body if type(body) is bytes else validation.message_body(body)
         if properties is not None and type(properties) is not spec.BasicProperties:
             validation.require_properties(properties)
+        observer = telemetry.observer
+        if observer is not None:
+            properties = observer.on_publish(self, exchange, routing_key, data, properties)
         self._engine.publish(
             self.channel_number, exchange, routing_key, data, properties, mandatory
         )
@@ -508,6 +511,8 @@ class Channel(ChannelOperations, ChannelRecovery):
         if self._state != self.OPEN:
             self._require_open()
         self._engine.acknowledge(self.channel_number, method_index, delivery_tag, flags)
+        if telemetry.observer is not None:
+            telemetry.observer.on_settle(self, method_index, delivery_tag, flags)
         self.connection._output_ready()
 
     def is_stale_delivery_tag(self, delivery_tag: int) -> bool:
@@ -667,10 +672,12 @@ class Channel(ChannelOperations, ChannelRecovery):
                 method.delivery_tag += self._tag_offset
             self._max_tag = method.delivery_tag
             consumer = self._consumers.get(method.consumer_tag)
-            if consumer is not None:
+            if consumer is None:
+                self._orphan_delivery(method)
+            elif telemetry.observer is None:
                 consumer(self, method, properties, body)
             else:
-                self._orphan_delivery(method)
+                telemetry.observer.on_deliver(self, consumer, method, properties, body)
         elif type(method) is spec.Basic.Return:
             if not self._on_return:
                 LOGGER.warning(
@@ -680,10 +687,14 @@ class Channel(ChannelOperations, ChannelRecovery):
                     method.reply_code,
                     method.reply_text,
                 )
+            if telemetry.observer is not None:
+                telemetry.observer.on_return(self, method, properties, body)
             call_each(self._on_return, self, method, properties, body)
         else:
             if type(method) is spec.Basic.GetOk:
                 self._number_delivery(method)
+                if telemetry.observer is not None:
+                    telemetry.observer.on_get(self, method, properties, body)
             callback = self._pop_reply(method)
             if callback is not None:
                 callback(self, method, properties, body)
@@ -778,6 +789,8 @@ class Channel(ChannelOperations, ChannelRecovery):
         self._dispatch_registered(method)
 
     def _report_confirm(self, method: amqp_object.Method) -> None:
+        if telemetry.observer is not None:
+            telemetry.observer.on_confirm(self, method)  # type: ignore[arg-type]
         if self._on_ack_nack is not None:
             self._on_ack_nack(frame.Method(self.channel_number, method))
         self._dispatch_registered(method)

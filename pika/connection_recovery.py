@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
 
-from pika import amqp_object, exceptions, frame, spec
+from pika import amqp_object, exceptions, frame, spec, telemetry
 from pika.callbacks import call_each
 from pika.recovery import Binding, RecoveryPolicy, TopologyRecord, is_recoverable
 from pika.states import RecoveryPhase, RecoveryStep
@@ -313,6 +313,8 @@ class ConnectionRecovery:
         self._user_callbacks = conn.recovery_application_callbacks()
         try:
             self._channels_lost(error)
+            if telemetry.observer is not None:
+                telemetry.observer.on_recovery(conn, "started", error)
             call_each(self.on_started, conn, error)
         finally:
             self._schedule()
@@ -390,6 +392,8 @@ class ConnectionRecovery:
         if not isinstance(error, Exception):
             error = exceptions.AMQPConnectionError(str(error))
         try:
+            if telemetry.observer is not None:
+                telemetry.observer.on_recovery(self.connection, "failed", error)
             call_each(self.on_failed, self.connection, error)
         finally:
             self.connection.recovery_closed(error)
@@ -580,6 +584,8 @@ class ConnectionRecovery:
         for chan in self._recovering_channels():
             pending += chan.recovery_finished(self.renamed_queues, self._lost_queues)
         LOGGER.info("connection recovered after %d attempt(s)", self.attempts)
+        if telemetry.observer is not None:
+            telemetry.observer.on_recovery(conn, "succeeded", None)
         pending += [functools.partial(callback, conn) for callback in self.on_succeeded]
         call_each(pending)
 

@@ -30,6 +30,7 @@ more for the boot, unless it sets its own ``timeout`` marker. Tests marked
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 from collections.abc import Iterator
 from typing import Any, Callable, NoReturn, Optional
@@ -117,6 +118,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Name the OpenTelemetry Pika instrumentation release the suite runs against."""
+    try:
+        release = importlib.metadata.version("opentelemetry-instrumentation-pika")
+    except importlib.metadata.PackageNotFoundError:
+        release = "not installed"
+    return f"opentelemetry-instrumentation-pika: {release}"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -15,7 +15,6 @@ queue.
 
 from __future__ import annotations
 
-import collections
 import functools
 import logging
 from collections.abc import Generator
@@ -27,6 +26,14 @@ from pika.adapters.blocking_confirms import (
     PipelinedPublisher,
     ReturnedMessage,
     _ConfirmTracker,
+)
+from pika.adapters.blocking_consumers import (
+    Message,
+    OnMessage,
+    _ConsumerInfo,
+    _Delivery,
+    _delivery_sink,
+    _QueueConsumerGeneratorInfo,
 )
 from pika.adapters.blocking_operations import BlockingOperations
 from pika.adapters.utils.closing_context import ClosingContext
@@ -42,8 +49,6 @@ __all__ = ["BlockingChannel"]
 LOGGER = logging.getLogger(__name__)
 
 _MessageTuple = tuple[Optional[spec.Basic.Deliver], Optional[spec.BasicProperties], Optional[bytes]]
-_Message = tuple[spec.Basic.Deliver, spec.BasicProperties, bytes]
-_OnMessage = Callable[["BlockingChannel", spec.Basic.Deliver, spec.BasicProperties, bytes], Any]
 _OnReturn = Callable[["BlockingChannel", spec.Basic.Return, spec.BasicProperties, bytes], Any]
 _OnTooLarge = Callable[["BlockingChannel", exceptions.MessageTooLargeError], Any]
 _NO_MESSAGE: _MessageTuple = (None, None, None)
@@ -62,51 +67,6 @@ class _Reply:
         if not self.done:
             self.args = args
             self.done = True
-
-
-class _Delivery:
-    """A message for a `basic_consume` consumer, waiting in the ready queue."""
-
-    __slots__ = ("body", "callback", "channel", "method", "properties")
-
-    def __init__(
-        self,
-        channel: BlockingChannel,
-        callback: _OnMessage,
-        method: spec.Basic.Deliver,
-        properties: spec.BasicProperties,
-        body: bytes,
-    ) -> None:
-        self.channel = channel
-        self.callback = callback
-        self.method = method
-        self.properties = properties
-        self.body = body
-
-    def __call__(self) -> None:
-        self.callback(self.channel, self.method, self.properties, self.body)
-
-
-class _ConsumeGenerator:
-    """The consumer behind `BlockingChannel.consume` and its message queue."""
-
-    __slots__ = ("auto_ack", "cancelled", "on_message", "params", "queue", "tag")
-
-    def __init__(self, params: tuple[Any, ...], auto_ack: bool) -> None:
-        self.params = params
-        self.auto_ack = auto_ack
-        self.tag = ""
-        self.on_message: Callable[..., None] | None = None
-        self.cancelled = False
-        # A MessageTooLargeError in the queue is raised by the generator.
-        self.queue: collections.deque[_Message | exceptions.MessageTooLargeError] = (
-            collections.deque()
-        )
-
-    def messages(self) -> list[_Message]:
-        """The messages waiting in the queue (those over max_message_size
-        were settled already)."""
-        return [item for item in self.queue if isinstance(item, tuple)]
 
 
 class BlockingChannel(BlockingOperations, ClosingContext):
@@ -129,8 +89,9 @@ class BlockingChannel(BlockingOperations, ClosingContext):
     ) -> None:
         self._impl = channel_impl
         self._connection = connection
-        self._consumers: dict[str, bool] = {}
-        self._generator: _ConsumeGenerator | None = None
+        #: consumer tag -> `basic_consume` consumer (see `blocking_consumers`)
+        self._consumer_infos: dict[str, _ConsumerInfo] = {}
+        self._generator: _QueueConsumerGeneratorInfo | None = None
         self._return_callbacks: list[_OnReturn] = []
         self._too_large_callbacks: list[_OnTooLarge] = []
         self._get_waiting: _Reply | None = None
@@ -198,10 +159,10 @@ class BlockingChannel(BlockingOperations, ClosingContext):
     @property
     def consumer_tags(self) -> list[str]:
         """Tags of this channel's active consumers (the consume generator's too)."""
-        tags = list(self._consumers)
+        tags = list(self._consumer_infos)
         generator = self._generator
         if generator is not None and not generator.cancelled:
-            tags.append(generator.tag)
+            tags.append(generator.consumer_tag)
         return tags
 
     # ------------------------------------------------------------ waiting
@@ -299,15 +260,14 @@ class BlockingChannel(BlockingOperations, ClosingContext):
 
     def _on_impl_closed(self, _impl: Channel, reason: BaseException) -> None:
         self._close_reason = reason
-        auto_ack = self._consumers
         dropped = self._take_deliveries(None)
-        lost = sum(1 for item in dropped if auto_ack.get(str(item.method.consumer_tag)))
-        self._consumers = {}
+        lost = sum(1 for item in dropped if item.info.auto_ack)
+        self._consumer_infos = {}
         generator = self._generator
         if generator is not None:
             if generator.auto_ack:
-                lost += len(generator.queue)
-            generator.queue.clear()
+                lost += len(generator.pending_events)
+            generator.pending_events.clear()
             if isinstance(reason, exceptions.ChannelClosedByClient):
                 generator.cancelled = True
         if lost:
@@ -318,18 +278,14 @@ class BlockingChannel(BlockingOperations, ClosingContext):
                 lost,
             )
 
-    def _auto_ack_of(self, method: spec.Basic.Deliver) -> bool:
-        """Whether the `basic_consume` consumer of a delivery acks automatically."""
-        return self._consumers.get(str(method.consumer_tag), False)
-
     def _drop_stale_generator_messages(self) -> int:
         """The connection broke: forget the consume generator's unyielded
         messages if they need acks (the broker requeues them); how many."""
         generator = self._generator
         if generator is None or generator.auto_ack:
             return 0
-        count = len(generator.queue)
-        generator.queue.clear()
+        count = len(generator.pending_events)
+        generator.pending_events.clear()
         return count
 
     def _on_impl_return(
@@ -359,14 +315,14 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         dispatched, after the messages that arrived before it."""
         tag = str(method_frame.method.consumer_tag)
         generator = self._generator
-        if generator is not None and generator.tag == tag:
+        if generator is not None and generator.consumer_tag == tag:
             generator.cancelled = True
         self._connection._ready.append(
             functools.partial(self._consumer_cancelled, tag, method_frame)
         )
 
     def _consumer_cancelled(self, tag: str, method_frame: frame.Method) -> None:
-        self._consumers.pop(tag, None)
+        self._consumer_infos.pop(tag, None)
         for callback in list(self._cancel_callbacks):
             callback(method_frame)
 
@@ -437,7 +393,7 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         elif generator is not None and generator.on_message is self._impl._consumers.get(
             getattr(method, "consumer_tag", "")
         ):
-            generator.queue.append(error)
+            generator.pending_events.append(error)
         else:
             self._connection._ready.append(functools.partial(self._report_too_large, error))
 
@@ -614,7 +570,7 @@ class BlockingChannel(BlockingOperations, ClosingContext):
     def basic_consume(
         self,
         queue: str,
-        on_message_callback: _OnMessage,
+        on_message_callback: OnMessage,
         auto_ack: bool = False,
         exclusive: bool = False,
         consumer_tag: str | None = None,
@@ -624,16 +580,8 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         ``on_message_callback(channel, method, properties, body)``, called
         from `start_consuming` (or `process_data_events`, `sleep`)."""
         validation.require_callable(on_message_callback, "on_message_callback")
-        ready = self._connection._ready
-
-        def on_message(
-            _impl: Channel,
-            method: spec.Basic.Deliver,
-            properties: spec.BasicProperties,
-            body: bytes,
-        ) -> None:
-            ready.append(_Delivery(self, on_message_callback, method, properties, body))
-
+        info = _ConsumerInfo("", on_message_callback, auto_ack)
+        on_message = _delivery_sink(self, info)
         reply = self._call(
             self._impl.basic_consume,
             queue,
@@ -643,8 +591,8 @@ class BlockingChannel(BlockingOperations, ClosingContext):
             consumer_tag,
             arguments,
         )
-        tag = str(reply.method.consumer_tag)
-        self._consumers[tag] = auto_ack
+        tag = info.consumer_tag = str(reply.method.consumer_tag)
+        self._consumer_infos[tag] = info
         return tag
 
     def basic_cancel(
@@ -660,17 +608,17 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         self._entry_check()
         self._settle()
         generator = self._generator
-        if generator is not None and generator.tag == consumer_tag:
+        if generator is not None and generator.consumer_tag == consumer_tag:
             unsent = generator.messages() if generator.auto_ack else []
             self.cancel()
             return unsent
-        if consumer_tag not in self._consumers:
+        if consumer_tag not in self._consumer_infos:
             return []
         if self._impl.is_open:
             self._call(self._impl.basic_cancel, consumer_tag)
-        auto_ack = self._consumers.pop(consumer_tag, False)
+        info = self._consumer_infos.pop(consumer_tag, None)
         pending = self._take_deliveries(consumer_tag)
-        if auto_ack:
+        if info is not None and info.auto_ack:
             return [(item.method, item.properties, item.body) for item in pending]
         if pending and self._impl.is_open:
             for item in pending:
@@ -693,11 +641,11 @@ class BlockingChannel(BlockingOperations, ClosingContext):
                 "or BlockingChannel callback"
             )
         self._entry_check()
-        while self._consumers:
+        while self._consumer_infos:
             self._wait(self._no_consumers, dispatch=True)
 
     def _no_consumers(self) -> bool:
-        return not self._consumers
+        return not self._consumer_infos
 
     def stop_consuming(self, consumer_tag: str | None = None) -> None:
         """Cancel one consumer, or all of this channel's `basic_consume`
@@ -711,7 +659,7 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         if consumer_tag is not None:
             self.basic_cancel(consumer_tag)
             return
-        for tag in list(self._consumers):
+        for tag in list(self._consumer_infos):
             self.basic_cancel(tag)
 
     # Without an inactivity timeout every item is a message: typed so, a
@@ -725,7 +673,7 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         arguments: dict[str, Any] | None = ...,
         inactivity_timeout: None = ...,
         consumer_tag: str | None = ...,
-    ) -> Generator[_Message, None, None]: ...
+    ) -> Generator[Message, None, None]: ...
 
     @overload
     def consume(
@@ -790,7 +738,7 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         self._entry_check()
         params = (queue, auto_ack, exclusive, arguments)
         generator = self._generator
-        if generator is not None and generator.cancelled and not generator.queue:
+        if generator is not None and generator.cancelled and not generator.pending_events:
             self._generator = generator = None
         if generator is None:
             generator = self._start_generator(params, consumer_tag)
@@ -799,7 +747,8 @@ class BlockingChannel(BlockingOperations, ClosingContext):
                 "consume() called with other arguments than the active consume generator; "
                 "call cancel() first"
             )
-        messages = generator.queue
+        # Looked up once started: a tracing wrapper may have replaced the deque.
+        messages = generator.pending_events
         current = generator
 
         def waiting() -> bool:
@@ -832,20 +781,10 @@ class BlockingChannel(BlockingOperations, ClosingContext):
 
     def _start_generator(
         self, params: tuple[Any, ...], consumer_tag: str | None
-    ) -> _ConsumeGenerator:
+    ) -> _QueueConsumerGeneratorInfo:
         queue, auto_ack, exclusive, arguments = params
-        generator = _ConsumeGenerator(params, auto_ack)
-        append = generator.queue.append
-
-        def on_message(
-            _impl: Channel,
-            method: spec.Basic.Deliver,
-            properties: spec.BasicProperties,
-            body: bytes,
-        ) -> None:
-            append((method, properties, body))
-
-        generator.on_message = on_message
+        generator = _QueueConsumerGeneratorInfo(params, auto_ack)
+        generator.on_message = on_message = generator.message_sink()
         self._generator = generator
         try:
             reply = self._call(
@@ -860,7 +799,7 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         except BaseException:
             self._generator = None
             raise
-        generator.tag = str(reply.method.consumer_tag)
+        generator.consumer_tag = str(reply.method.consumer_tag)
         return generator
 
     def cancel(self) -> int:
@@ -877,11 +816,11 @@ class BlockingChannel(BlockingOperations, ClosingContext):
         self._entry_check()
         self._settle()
         if not generator.cancelled and self._impl.is_open:
-            self._call(self._impl.basic_cancel, generator.tag)
+            self._call(self._impl.basic_cancel, generator.consumer_tag)
         self._generator = None
         generator.cancelled = True
         pending = generator.messages()
-        generator.queue.clear()
+        generator.pending_events.clear()
         if generator.auto_ack or not pending or not self._impl.is_open:
             return 0
         for method, _properties, _body in pending:
@@ -898,7 +837,7 @@ class BlockingChannel(BlockingOperations, ClosingContext):
             The count.
         """
         generator = self._generator
-        return len(generator.queue) if generator is not None else 0
+        return len(generator.pending_events) if generator is not None else 0
 
     def confirm_delivery(self) -> None:
         """Turn publisher confirms on: from now on `basic_publish` waits for
@@ -920,4 +859,3 @@ class BlockingChannel(BlockingOperations, ClosingContext):
     # ---------------------------------------------------------------- queue
 
     # ------------------------------------------------------------------- tx
-

@@ -99,12 +99,16 @@ from collections.abc import Sequence
 from typing import Any, Callable
 
 from pika import exceptions, frame, validation
-from pika.adapters.blocking_channel import (
-    BlockingChannel,
-    _Delivery,
-    _Reply,
-)
+from pika.adapters.blocking_channel import BlockingChannel, _Reply
 from pika.adapters.blocking_confirms import PipelinedPublisher, PublishedMessage, ReturnedMessage
+
+# Private names some tools import from this module (see `blocking_consumers`).
+from pika.adapters.blocking_consumers import _ConsumerDeliveryEvt as _ConsumerDeliveryEvt
+from pika.adapters.blocking_consumers import _ConsumerInfo as _ConsumerInfo
+from pika.adapters.blocking_consumers import _Delivery
+from pika.adapters.blocking_consumers import (
+    _QueueConsumerGeneratorInfo as _QueueConsumerGeneratorInfo,
+)
 from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.adapters.utils import connection_workflow
 from pika.adapters.utils.closing_context import ClosingContext
@@ -278,7 +282,7 @@ class BlockingConnection(ClosingContext):
         kept: list[Callable[[], Any]] = []
         dropped = 0
         for item in self._ready:
-            if type(item) is _Delivery and not item.channel._auto_ack_of(item.method):
+            if type(item) is _Delivery and not item.info.auto_ack:
                 dropped += 1
             else:
                 kept.append(item)

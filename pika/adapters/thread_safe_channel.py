@@ -14,6 +14,7 @@ worker thread, one at a time. The request/reply operations come from
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import queue
 from typing import Any, Callable, NamedTuple, Optional
@@ -22,7 +23,7 @@ from typing import Any, Callable, NamedTuple, Optional
 # makes these channels), and the annotation below is only read later.
 import pika.adapters.thread_safe_connection
 from pika import channel as channel_mod
-from pika import exceptions, frame, spec, validation
+from pika import exceptions, frame, spec, telemetry, validation
 from pika.adapters.thread_safe_calls import (
     DEFAULT_RPC_TIMEOUT,
     DEFAULT_WORK_QUEUE_MAXSIZE,
@@ -34,6 +35,7 @@ from pika.adapters.thread_safe_operations import ThreadSafeOperations
 from pika.adapters.utils.callback_worker import CallbackWorker
 from pika.confirms import ConfirmTracker
 from pika.exceptions import ConnectionInterrupted
+from pika.telemetry import hand_off
 
 __all__ = ["Channel"]
 
@@ -337,6 +339,7 @@ class Channel(ThreadSafeOperations):
                 self._deliver, (on_message_callback, auto_ack, method, properties, body)
             )
 
+        hand_off(on_message)
         reply = self._rpc(
             "basic_consume",
             timeout,
@@ -371,7 +374,12 @@ class Channel(ThreadSafeOperations):
                 method.delivery_tag,
             )
             return
-        callback(self, method, properties, body)
+        observer = telemetry.observer
+        if observer is None:
+            callback(self, method, properties, body)
+        else:
+            call = functools.partial(callback, self, method, properties, body)
+            observer.process(impl, method, properties, body, call)
 
     def basic_cancel(
         self, consumer_tag: str, timeout: Optional[float] = DEFAULT_RPC_TIMEOUT

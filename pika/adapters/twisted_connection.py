@@ -39,6 +39,7 @@ from pika.adapters.twisted_operations import TwistedOperations
 from pika.adapters.utils import connection_workflow
 from pika.confirms import ConfirmTracker
 from pika.engine.outbound import BytesLike
+from pika.telemetry import hand_off
 
 __all__ = [
     "ClosableDeferredQueue",
@@ -158,9 +159,7 @@ class TwistedChannel(TwistedOperations):
         self._requests: set[defer.Deferred[Any]] = set()
         self._consumers: dict[str, ClosableDeferredQueue] = {}
         self._gets: collections.deque[defer.Deferred[Any]] = collections.deque()
-        self._unconfirmed: ConfirmTracker[tuple[defer.Deferred[Any], _Published]] = (
-            ConfirmTracker()
-        )
+        self._unconfirmed: ConfirmTracker[tuple[defer.Deferred[Any], _Published]] = ConfirmTracker()
         self._confirming = False
         self._too_large_callbacks: list[Callable[[exceptions.MessageTooLargeError], Any]] = []
         channel.add_on_close_callback(self._on_channel_closed)
@@ -279,6 +278,8 @@ class TwistedChannel(TwistedOperations):
             body: bytes,
         ) -> None:
             messages.put(ReceivedMessage(self, method, properties, body))
+
+        hand_off(deliver)  # the application takes the messages from the queue
 
         def consume(callback: Callable[[Any], None]) -> None:
             tag = self._channel.basic_consume(
@@ -445,6 +446,7 @@ class TwistedChannel(TwistedOperations):
     def flow(self, active: bool = True) -> defer.Deferred[Any]:
         """Fires with the flow state the broker confirmed."""
         return self._request(self._channel.flow, active)
+
 
 class _TwistedConnection(connection.Connection):
     """The callback connection with the reactor's timers and a Twisted transport.

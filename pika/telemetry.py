@@ -1,0 +1,146 @@
+"""Where an observer (tracing, metrics) plugs into the callback layer.
+
+Every connection style sits on the callback `pika.channel.Channel` and
+`pika.connection.Connection`, so one observer installed here sees the
+messages of all of them: publishes, deliveries, ``basic_get`` replies,
+acks/nacks/rejects, publisher confirms, returns and connection recoveries.
+`pika.otel` is such an observer (OpenTelemetry spans and metrics, in the
+``pika[otel]`` extra); this module itself needs nothing outside the
+standard library.
+
+Cost: with no observer installed, each message costs one check of this
+module's `observer` (``telemetry.observer is None``) at each point below;
+nothing else runs.
+
+Points of observation (`TelemetryHooks` has one method each):
+
+- ``basic_publish``: before the frames are queued; the observer may return
+  other properties to send (e.g. with a trace context in the headers).
+- a delivery for a consumer: the observer is handed the consumer callback
+  and calls it. Surfaces that only queue the message at that point for a
+  later dispatch (the blocking and thread-safe connections) mark their
+  internal callbacks with `hand_off` and call `TelemetryHooks.process`
+  around the application's callback when they dispatch it.
+- ``basic_get``'s Basic.GetOk, a Basic.Return, a publisher confirm
+  (Basic.Ack/Nack, numbered as the application saw its publishes), an
+  ack/nack/reject the application sends, and a recovery's start and end.
+
+An observer must not raise: its errors would surface in the I/O loop.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, TypeVar
+
+from pika import spec
+
+if TYPE_CHECKING:
+    from pika.channel import Channel
+    from pika.connection_recovery import RecoverableConnection
+
+__all__ = ["TelemetryHooks", "hand_off", "install", "installed", "is_hand_off", "uninstall"]
+
+_HAND_OFF = "_pika_hand_off"
+
+observer: Optional[TelemetryHooks] = None
+"""The installed observer (set with `install`); the callback layer checks it."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class TelemetryHooks(Protocol):
+    """What an observer implements (see the module's documentation)."""
+
+    def on_publish(
+        self,
+        channel: Channel,
+        exchange: str,
+        routing_key: str,
+        body: bytes | bytearray | memoryview,
+        properties: Optional[spec.BasicProperties],
+    ) -> Optional[spec.BasicProperties]:
+        """A message is about to be published on ``channel``; returns the
+        properties to send instead of ``properties``."""
+
+    def on_deliver(
+        self,
+        channel: Channel,
+        consumer: Callable[..., Any],
+        method: spec.Basic.Deliver,
+        properties: spec.BasicProperties,
+        body: bytes,
+    ) -> None:
+        """A delivery for ``consumer`` arrived: call
+        ``consumer(channel, method, properties, body)``."""
+
+    def process(
+        self,
+        channel: Channel,
+        method: spec.Basic.Deliver,
+        properties: spec.BasicProperties,
+        body: bytes,
+        call: Callable[[], Any],
+    ) -> None:
+        """A surface dispatches a delivery it had queued: run ``call()``
+        (the application's callback) and observe it."""
+
+    def on_get(
+        self,
+        channel: Channel,
+        method: spec.Basic.GetOk,
+        properties: spec.BasicProperties,
+        body: bytes,
+    ) -> None:
+        """``basic_get`` fetched a message."""
+
+    def on_settle(self, channel: Channel, method_index: int, delivery_tag: int, flags: int) -> None:
+        """The application acks, nacks or rejects (``method_index`` is the
+        method's spec INDEX; ``flags`` its multiple/requeue bits)."""
+
+    def on_confirm(self, channel: Channel, method: spec.Basic.Ack | spec.Basic.Nack) -> None:
+        """The broker confirmed (Ack) or refused (Nack) publishes."""
+
+    def on_return(
+        self,
+        channel: Channel,
+        method: spec.Basic.Return,
+        properties: spec.BasicProperties,
+        body: bytes,
+    ) -> None:
+        """The broker returned an unroutable mandatory message."""
+
+    def on_recovery(
+        self, connection: RecoverableConnection, outcome: str, error: Optional[BaseException]
+    ) -> None:
+        """A recovery ``"started"`` (``error`` is the loss), ``"succeeded"``
+        or ``"failed"`` (``error`` ends the connection)."""
+
+
+def install(hooks: TelemetryHooks) -> None:
+    """Make ``hooks`` observe every connection and channel of the process
+    (existing ones included), replacing any observer installed before."""
+    global observer
+    observer = hooks
+
+
+def uninstall() -> None:
+    """Remove the observer; messages cost nothing extra from now on."""
+    global observer
+    observer = None
+
+
+def installed() -> Optional[TelemetryHooks]:
+    """The installed observer, or None."""
+    return observer
+
+
+def hand_off(function: F) -> F:
+    """Mark a surface's internal consumer callback as one that only queues
+    the message for a later dispatch (returns ``function``)."""
+    setattr(function, _HAND_OFF, True)
+    return function
+
+
+def is_hand_off(function: Callable[..., Any]) -> bool:
+    """Whether `hand_off` marked ``function``."""
+    return getattr(function, _HAND_OFF, False) is True
