@@ -56,6 +56,9 @@ nitpick_ignore_regex = [
     # Type variables of generic classes.
     (r"py:.*", r"pika\.confirms\.T"),
     (r"py:.*", r"(.*\.)?_[A-Za-z]\w*"),
+    # Callback type aliases shared by the mixins that make up a channel or
+    # connection (their expansion is in each method's Args section).
+    (r"py:class", r"(.*\.)?(On[A-Z]\w*|FlowChangeHandler|MessageOrNothing)"),
     # Generic aliases in the string annotations of dataclass fields with a
     # default factory, which autodoc splits at their commas.
     (r"py:class", r"(dict|list|tuple)\[.*"),

@@ -15,10 +15,18 @@ from __future__ import annotations
 import collections
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pika import amqp_object, exceptions, frame, spec, telemetry, validation
-from pika.callbacks import call_each, remove_from
+from pika.callbacks import call_each
+from pika.channel_callbacks import (
+    ChannelCallbacks,
+    OnCancelCallback,
+    OnCloseCallback,
+    OnFlowCallback,
+    OnReturnCallback,
+    OnTooLargeCallback,
+)
 from pika.channel_operations import ChannelOperations
 from pika.channel_recovery import ChannelRecovery
 from pika.content_assembler import ContentFrameAssembler
@@ -37,15 +45,9 @@ LOGGER = logging.getLogger(__name__)
 MAX_CHANNELS = 65535
 
 _OnOpenCallback = Callable[["Channel"], Any]
-_OnCloseCallback = Callable[["Channel", Exception], Any]
-_OnCancelCallback = Callable[[frame.Method], Any]
-_OnFlowCallback = Callable[[bool], Any]
-_FlowChangeHandler = Callable[["Channel", bool], Any]
-_OnReturnCallback = Callable[["Channel", spec.Basic.Return, spec.BasicProperties, bytes], Any]
 _OnMessageCallback = Callable[["Channel", spec.Basic.Deliver, spec.BasicProperties, bytes], Any]
 _OnBasicGetCallback = Callable[["Channel", spec.Basic.GetOk, spec.BasicProperties, bytes], Any]
 _OnAckNackCallback = Callable[[frame.Method], Any]
-_OnTooLargeCallback = Callable[["Channel", exceptions.MessageTooLargeError], Any]
 _MethodCallback = Optional[Callable[[frame.Method], Any]]
 
 #: A request waiting for its reply: the reply classes, the handler, and for
@@ -53,7 +55,7 @@ _MethodCallback = Optional[Callable[[frame.Method], Any]]
 _PendingReply = tuple[tuple[type, ...], Optional[Callable[..., Any]], Optional[str]]
 
 
-class Channel(ChannelOperations, ChannelRecovery):
+class Channel(ChannelOperations, ChannelCallbacks, ChannelRecovery):
     """An AMQP channel with Pika's callback interface.
 
     The request/reply operations (``exchange_*``, ``queue_*``,
@@ -95,11 +97,11 @@ class Channel(ChannelOperations, ChannelRecovery):
         self._consumers: dict[str, _OnMessageCallback] = {}
         self._auto_ack: dict[str, bool] = {}
         self._cancelled: dict[str, bool] = {}
-        self._on_close: list[_OnCloseCallback] = []
-        self._on_cancel: list[_OnCancelCallback] = []
-        self._on_flow: list[_OnFlowCallback] = []
-        self._on_return: list[_OnReturnCallback] = []
-        self._on_too_large: list[_OnTooLargeCallback] = []
+        self._on_close: list[OnCloseCallback] = []
+        self._on_cancel: list[OnCancelCallback] = []
+        self._on_flow: list[OnFlowCallback] = []
+        self._on_return: list[OnReturnCallback] = []
+        self._on_too_large: list[OnTooLargeCallback] = []
         self._on_ack_nack: _OnAckNackCallback | None = None
         self._close_after_open: tuple[int, str] | None = None
         self._closing_reason: tuple[int, str] = (0, "")
@@ -203,183 +205,6 @@ class Channel(ChannelOperations, ChannelRecovery):
         self._closing_reason = (reply_code, reply_text)
         self._engine.close_channel(self.channel_number, reply_code, reply_text)
         self.connection._output_ready()
-
-    # ------------------------------------------------------------ callbacks API
-
-    def add_callback(
-        self,
-        callback: Callable[..., Any],
-        replies: Sequence[type[amqp_object.Method]],
-        one_shot: bool = True,
-    ) -> None:
-        """Call ``callback(method_frame)`` when one of ``replies`` arrives.
-
-        Args:
-            callback: Called with the reply's method frame.
-            replies: The reply method classes to wait for (e.g. ``[pika.spec.Basic.GetEmpty]``).
-            one_shot: Remove the callback after its first call.
-        """
-        validation.require_callable(callback, "callback")
-        for reply in replies:
-            self._registered.setdefault(reply, []).append((callback, one_shot))
-
-    def remove_callback(
-        self,
-        callback: Callable[..., Any],
-        replies: Sequence[type[amqp_object.Method]] | None = None,
-    ) -> bool:
-        """Remove a callback added with `add_callback`.
-
-        Args:
-            callback: The callback to remove.
-            replies: Remove it only for these reply classes; None for all.
-
-        Returns:
-            True if it was registered.
-        """
-        removed = False
-        for reply in list(replies) if replies is not None else list(self._registered):
-            entries = self._registered.get(reply, [])
-            kept = [entry for entry in entries if entry[0] != callback]
-            removed = removed or len(kept) != len(entries)
-            self._registered[reply] = kept
-        return removed
-
-    def add_on_cancel_callback(self, callback: _OnCancelCallback) -> None:
-        """``callback(method_frame)`` when the broker cancels a consumer.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_cancel.append(callback)
-
-    def remove_on_cancel_callback(self, callback: _OnCancelCallback) -> bool:
-        """Remove a callback added with `add_on_cancel_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_cancel, callback)
-
-    def add_on_close_callback(self, callback: _OnCloseCallback) -> None:
-        """``callback(channel, exception)`` once the channel is closed.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_close.append(callback)
-
-    def remove_on_close_callback(self, callback: _OnCloseCallback) -> bool:
-        """Remove a callback added with `add_on_close_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_close, callback)
-
-    def add_on_flow_callback(self, callback: _OnFlowCallback) -> None:
-        """``callback(active)`` when the broker sends Channel.Flow.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_flow.append(callback)
-
-    def remove_on_flow_callback(self, callback: _OnFlowCallback) -> bool:
-        """Remove a callback added with `add_on_flow_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_flow, callback)
-
-    def addFlowChangeHandler(self, handler: _FlowChangeHandler) -> None:
-        """Call ``handler(channel, transmission_permitted)`` whenever the
-        broker stops (False) or resumes (True) this channel's flow with
-        Channel.Flow; the name and arguments of Pika 0.5's interface, beside
-        `add_on_flow_callback`.
-
-        Args:
-            handler: Called as ``handler(channel, transmission_permitted)``.
-
-        Raises:
-            TypeError: ``handler`` is not callable.
-        """
-        validation.require_callable(handler, "handler")
-        self._on_flow.append(lambda permitted: handler(self, permitted))
-
-    def add_on_return_callback(self, callback: _OnReturnCallback) -> None:
-        """``callback(channel, method, properties, body)`` for Basic.Return.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_return.append(callback)
-
-    def remove_on_return_callback(self, callback: _OnReturnCallback) -> bool:
-        """Remove a callback added with `add_on_return_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_return, callback)
-
-    def add_on_message_too_large_callback(self, callback: _OnTooLargeCallback) -> None:
-        """``callback(channel, error)`` for each message over the connection's
-        ``max_message_size``; ``error`` is a `MessageTooLargeError` carrying
-        the method, properties and declared body size. The body was
-        discarded and a delivery awaiting an acknowledgement was rejected
-        without requeue. With no such callback the error is raised out of
-        the I/O loop (like an exception from a callback); the channel and
-        the connection stay open either way.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_too_large.append(callback)
-
-    def remove_on_message_too_large_callback(self, callback: _OnTooLargeCallback) -> bool:
-        """Forget a callback given to `add_on_message_too_large_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_too_large, callback)
 
     # -------------------------------------------------------------- sending
 
@@ -630,7 +455,7 @@ class Channel(ChannelOperations, ChannelRecovery):
             self._confirmed = ConfirmNumbering()
             self._keep_unconfirmed = recovery.policy.republish_unconfirmed
 
-    def flow(self, active: bool, callback: _OnFlowCallback | None = None) -> None:
+    def flow(self, active: bool, callback: OnFlowCallback | None = None) -> None:
         """Ask the broker to pause or resume deliveries; ``callback(active)``."""
         validation.require_callable(callback, "callback", optional=True)
         wrapped = None if callback is None else (lambda reply: callback(reply.method.active))

@@ -38,20 +38,20 @@ import abc
 import functools
 import logging
 import time
-from collections.abc import Sequence
 from typing import Any, Callable
 
 from pika import channel as channel_mod
-from pika import exceptions, frame, spec, validation
-from pika.callbacks import call_each, remove_from
+from pika import exceptions, frame, spec
+from pika.callbacks import call_each
+from pika.connection_callbacks import ConnectionCallbacks, OnBlocked, OnError, OnOpen
 from pika.connection_recovery import ConnectionRecovery
+from pika.connection_recovery_api import ConnectionRecoveryAPI
 from pika.credentials import PlainCredentials
 from pika.engine import ConnectionEngine, EngineConfig, events
 from pika.engine.outbound import BytesLike
 from pika.engine.tuning import PRODUCT, HeartbeatSetting
 from pika.negotiation import reopen_parameters
 from pika.parameters import ConnectionParameters, Parameters, SSLOptions, URLParameters
-from pika.recovery import RecoveryPolicy
 from pika.states import ConnectionState
 
 __all__ = [
@@ -65,16 +65,13 @@ __all__ = [
 
 LOGGER = logging.getLogger(__name__)
 
-_OnOpen = Callable[["Connection"], Any]
-_OnError = Callable[["Connection", BaseException], Any]
-_OnBlocked = Callable[["Connection", frame.Method], Any]
 
 #: How long to wait for the broker's Connection.Close-Ok before dropping the
 #: stream, whichever side's action began the close.
 CLOSE_OK_TIMEOUT = 10.0
 
 
-class Connection(abc.ABC):
+class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
     """An AMQP connection with Pika's callback interface (abstract: an
     adapter supplies the I/O).
 
@@ -110,9 +107,9 @@ class Connection(abc.ABC):
     def __init__(
         self,
         parameters: Parameters | None = None,
-        on_open_callback: _OnOpen | None = None,
-        on_open_error_callback: _OnError | None = None,
-        on_close_callback: _OnError | None = None,
+        on_open_callback: OnOpen | None = None,
+        on_open_error_callback: OnError | None = None,
+        on_close_callback: OnError | None = None,
         internal_connection_workflow: bool = True,
     ) -> None:
         if parameters is not None and not isinstance(parameters, Parameters):
@@ -128,13 +125,13 @@ class Connection(abc.ABC):
             if value is not None and not callable(value):
                 raise TypeError(f"{name} must be callable")
         self.params: Parameters = parameters if parameters is not None else ConnectionParameters()
-        self._on_open: list[_OnOpen] = [on_open_callback] if on_open_callback else []
-        self._on_open_error: list[_OnError] = (
+        self._on_open: list[OnOpen] = [on_open_callback] if on_open_callback else []
+        self._on_open_error: list[OnError] = (
             [on_open_error_callback] if on_open_error_callback else [self._default_open_error]
         )
-        self._on_close: list[_OnError] = [on_close_callback] if on_close_callback else []
-        self._on_blocked: list[_OnBlocked] = []
-        self._on_unblocked: list[_OnBlocked] = []
+        self._on_close: list[OnError] = [on_close_callback] if on_close_callback else []
+        self._on_blocked: list[OnBlocked] = []
+        self._on_unblocked: list[OnBlocked] = []
         self._update_secret_callbacks: list[Callable[[frame.Method], Any] | None] = []
         # (username, secret) of the last update_secret: a reconnect logs in with it.
         self._updated_secret: tuple[str, str] | None = None
@@ -662,204 +659,6 @@ class Connection(abc.ABC):
         self._flush()
         self._watch_close_handshake()
 
-    # ------------------------------------------------------------- recovery
-
-    def enable_recovery(
-        self,
-        policy: RecoveryPolicy | None = None,
-        parameters: Sequence[Parameters] | None = None,
-    ) -> None:
-        """Turn on automatic connection and topology recovery.
-
-        After an unexpected loss (stream error, missed heartbeats, broker
-        shutdown or ``320 CONNECTION_FORCED``) the connection reconnects with
-        ``policy``'s backoff, trying ``parameters`` in turn (default: its
-        own), reopens its channels with their numbers, reapplies QoS,
-        confirm and tx modes, redeclares the exchanges, queues and bindings
-        declared through it from now on, and restarts its consumers with
-        their tags. Call it before declaring anything. See
-        `pika.connection_recovery` for what the application sees meanwhile.
-
-        Args:
-            policy: The backoff and republishing policy; None for `RecoveryPolicy` defaults.
-            parameters: The parameters to reconnect with, in turn; None for the connection's own.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is already enabled.
-        """
-        if self._recovery is not None:
-            raise exceptions.ConnectionWrongStateError("recovery is already enabled")
-        self._recovery = ConnectionRecovery(self, policy or RecoveryPolicy(), parameters or [])
-
-    @property
-    def is_recovering(self) -> bool:
-        """True while an automatic recovery is under way."""
-        return self._recovery is not None and self._recovery.active
-
-    @property
-    def recovery(self) -> ConnectionRecovery | None:
-        """The recovery state (topology record, renamed queues), if enabled."""
-        return self._recovery
-
-    def add_on_recovery_started_callback(
-        self, callback: Callable[[Connection, BaseException], Any]
-    ) -> None:
-        """``callback(connection, error)`` when a recovery begins.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._require_recovery().on_started.append(validation.checked_callback(callback))
-
-    def add_on_recovery_succeeded_callback(self, callback: Callable[[Connection], Any]) -> None:
-        """``callback(connection)`` once channels, topology and consumers are back.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._require_recovery().on_succeeded.append(validation.checked_callback(callback))
-
-    def add_on_recovery_failed_callback(
-        self, callback: Callable[[Connection, BaseException], Any]
-    ) -> None:
-        """``callback(connection, error)`` when recovery gives up (the close
-        callbacks follow).
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._require_recovery().on_failed.append(validation.checked_callback(callback))
-
-    def add_on_queue_renamed_callback(
-        self, callback: Callable[[Connection, str, str], Any]
-    ) -> None:
-        """``callback(connection, old_name, new_name)`` when a server-named
-        queue is redeclared under a new name during recovery.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._require_recovery().on_queue_renamed.append(validation.checked_callback(callback))
-
-    # ------------------------------------------------- hooks of the recovery
-    # What `pika.connection_recovery.ConnectionRecovery` calls (its
-    # `RecoverableConnection` protocol); not for applications.
-
-    @property
-    def recovery_was_opened(self) -> bool:
-        """Whether the connection ever opened (a hook of automatic recovery)."""
-        return self._opened
-
-    def recovery_channels(self) -> list[channel_mod.Channel]:
-        """The connection's channels in number order (a hook of automatic recovery).
-
-        Returns:
-            The channels.
-        """
-        return [chan for _number, chan in sorted(self._channels.items())]
-
-    def recovery_reconnect(self, params: Parameters) -> None:
-        """Start a connection attempt to ``params`` on a new engine (a hook
-        of automatic recovery).
-
-        Args:
-            params: The parameters of the attempt.
-        """
-        self.params = params
-        self._engine = ConnectionEngine(self._engine_config())
-        self.connection_state = self.CONNECTION_INIT
-        self._adapter_connect_stream()
-
-    def recovery_restored(self) -> None:
-        """The recovery is done: open to the application again (a hook of
-        automatic recovery)."""
-        self.connection_state = self.CONNECTION_OPEN
-
-    def recovery_closed(self, error: Exception) -> None:
-        """The recovery gave up or was stopped: the connection is over with
-        ``error`` (a hook of automatic recovery).
-
-        Args:
-            error: The close reason.
-        """
-        self._finish_close(error)
-
-    def recovery_call_later(self, delay: float, callback: Callable[[], Any]) -> Any:
-        """Call ``callback`` in ``delay`` seconds; returns a handle for
-        `recovery_remove_timer` (a hook of automatic recovery).
-
-        Args:
-            delay: Seconds from now.
-            callback: Called with no arguments.
-
-        Returns:
-            A handle for `recovery_remove_timer`.
-        """
-        return self._adapter_call_later(delay, callback)
-
-    def recovery_remove_timer(self, handle: Any) -> None:
-        """Cancel a `recovery_call_later` (a hook of automatic recovery).
-
-        Args:
-            handle: The handle `recovery_call_later` returned.
-        """
-        self._adapter_remove_timeout(handle)
-
-    def recovery_open_channel(
-        self,
-        on_open: Callable[[channel_mod.Channel], Any],
-        on_close: Callable[[channel_mod.Channel, Exception], Any],
-    ) -> channel_mod.Channel:
-        """Open a channel of the recovery's own (a hook of automatic recovery).
-
-        Args:
-            on_open: Called with the channel once open.
-            on_close: Called as ``on_close(channel, reason)`` if it closes.
-
-        Returns:
-            The channel (opening).
-        """
-        number = self._engine.allocate_channel_number()
-        chan = channel_mod.Channel(self, number, on_open)
-        chan.add_on_close_callback(on_close)
-        self._channels[number] = chan
-        chan.open()
-        return chan
-
-    def recovery_flush(self) -> None:
-        """Write what is queued (a hook of automatic recovery)."""
-        self._output_ready()
-
-    def recovery_application_callbacks(self) -> list[Any]:
-        """The application's open and open-error callbacks, as registered
-        so far (a hook of automatic recovery).
-
-        Returns:
-            The callbacks.
-        """
-        return [*self._on_open, *self._on_open_error]
-
-    def _require_recovery(self) -> ConnectionRecovery:
-        if self._recovery is None:
-            raise exceptions.ConnectionWrongStateError("call enable_recovery() first")
-        return self._recovery
-
     def update_secret(
         self,
         new_secret: str,
@@ -895,149 +694,3 @@ class Connection(abc.ABC):
         credentials = self.params.credentials
         if isinstance(credentials, PlainCredentials):
             self._updated_secret = (credentials.username, new_secret)
-
-    def add_on_open_callback(self, callback: _OnOpen) -> None:
-        """Call ``callback(connection)`` once the connection is open.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_open.append(callback)
-
-    def remove_on_open_callback(self, callback: _OnOpen) -> bool:
-        """Remove a callback added with `add_on_open_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_open, callback)
-
-    def add_on_open_error_callback(self, callback: _OnError, remove_default: bool = True) -> None:
-        """Call ``callback(connection, error)`` when opening the connection fails.
-
-        Args:
-            callback: The callable to add.
-            remove_default: Remove the default callback, which logs the failure.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        if remove_default:
-            remove_from(self._on_open_error, self._default_open_error)
-        self._on_open_error.append(callback)
-
-    def remove_on_open_error_callback(self, callback: _OnError) -> bool:
-        """Remove a callback added with `add_on_open_error_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_open_error, callback)
-
-    def add_on_close_callback(self, callback: _OnError) -> None:
-        """Call ``callback(connection, reason)`` once the connection has closed.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_close.append(callback)
-
-    def remove_on_close_callback(self, callback: _OnError) -> bool:
-        """Remove a callback added with `add_on_close_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_close, callback)
-
-    def add_on_connection_blocked_callback(self, callback: _OnBlocked) -> None:
-        """Call ``callback(connection, method_frame)`` when the broker blocks the connection
-        (``Connection.Blocked``: a resource alarm).
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_blocked.append(callback)
-
-    def remove_on_connection_blocked_callback(self, callback: _OnBlocked) -> bool:
-        """Remove a callback added with `add_on_connection_blocked_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_blocked, callback)
-
-    def add_on_connection_unblocked_callback(self, callback: _OnBlocked) -> None:
-        """Call ``callback(connection, method_frame)`` when the broker unblocks the connection
-        (``Connection.Unblocked``).
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_unblocked.append(callback)
-
-    def remove_on_connection_unblocked_callback(self, callback: _OnBlocked) -> bool:
-        """Remove a callback added with `add_on_connection_unblocked_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_unblocked, callback)
-
-    def add_backpressure_callback(self, callback: Callable[[Connection], Any]) -> None:
-        """``callback(connection)`` whenever the transport's unsent bytes
-        exceed the backpressure multiplier times the average write.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._backpressure.append(callback)
-
-    def set_backpressure_multiplier(self, value: int = 10) -> None:
-        """Set how many average writes may wait unsent before the backpressure callbacks run.
-
-        Args:
-            value: The multiplier (1 or more).
-
-        Raises:
-            ValueError: ``value`` is not an int of 1 or more.
-        """
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"backpressure multiplier must be an int >= 1, got {value!r}")
-        self._backpressure_multiplier = value

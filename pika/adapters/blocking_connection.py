@@ -101,18 +101,18 @@ from typing import Any, Callable
 from pika import exceptions, frame, validation
 from pika.adapters.blocking_channel import BlockingChannel, _Reply
 from pika.adapters.blocking_confirms import PipelinedPublisher, PublishedMessage, ReturnedMessage
-
-# Private names some tools import from this module (see `blocking_consumers`).
 from pika.adapters.blocking_consumers import _ConsumerDeliveryEvt as _ConsumerDeliveryEvt
 from pika.adapters.blocking_consumers import _ConsumerInfo as _ConsumerInfo
 from pika.adapters.blocking_consumers import _Delivery
 from pika.adapters.blocking_consumers import (
     _QueueConsumerGeneratorInfo as _QueueConsumerGeneratorInfo,
 )
+
+# Private names some tools import from this module (see `blocking_consumers`).
+from pika.adapters.blocking_recovery import BlockingRecoveryAPI
 from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.adapters.utils import connection_workflow
 from pika.adapters.utils.closing_context import ClosingContext
-from pika.connection_recovery import ConnectionRecovery
 from pika.parameters import Parameters
 from pika.recovery import RecoveryPolicy
 
@@ -135,7 +135,6 @@ previous write are written together at the end of the callback."""
 LOGGER = logging.getLogger(__name__)
 
 _OnConnectionNotice = Callable[["BlockingConnection", frame.Method], Any]
-_OnRecoveryError = Callable[["BlockingConnection", BaseException], Any]
 
 
 def _no_op() -> None:
@@ -146,7 +145,7 @@ def _never() -> bool:
     return False
 
 
-class BlockingConnection(ClosingContext):
+class BlockingConnection(BlockingRecoveryAPI, ClosingContext):
     """A connection whose methods block until the broker has answered.
 
     ``parameters`` is one `pika.connection.Parameters` object or a sequence
@@ -513,91 +512,6 @@ class BlockingConnection(ClosingContext):
     def is_closed(self) -> bool:
         """True once the connection is closed."""
         return bool(self._impl.is_closed)
-
-    @property
-    def is_recovering(self) -> bool:
-        """True while an automatic recovery is under way (``is_open`` is then False)."""
-        return self._recovering
-
-    @property
-    def recovery(self) -> ConnectionRecovery | None:
-        """The recovery's state (topology record, renamed queues, failures of
-        the last recovery), or None without ``recovery``."""
-        return self._impl.recovery
-
-    def add_on_recovery_started_callback(self, callback: _OnRecoveryError) -> None:
-        """``callback(connection, error)`` when a recovery begins (``error`` is the loss).
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._forward_recovery_event(callback, self._require_recovery().on_started)
-
-    def add_on_recovery_succeeded_callback(
-        self, callback: Callable[[BlockingConnection], Any]
-    ) -> None:
-        """``callback(connection)`` once the connection, its channels,
-        topology and consumers are back.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._forward_recovery_event(callback, self._require_recovery().on_succeeded)
-
-    def add_on_recovery_failed_callback(self, callback: _OnRecoveryError) -> None:
-        """``callback(connection, error)`` when the recovery gives up; the
-        connection is closed and blocking calls raise ``error``.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._forward_recovery_event(callback, self._require_recovery().on_failed)
-
-    def add_on_queue_renamed_callback(
-        self, callback: Callable[[BlockingConnection, str, str], Any]
-    ) -> None:
-        """``callback(connection, old_name, new_name)`` when a server-named
-        queue is redeclared under a new name.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._forward_recovery_event(callback, self._require_recovery().on_queue_renamed)
-
-    def _require_recovery(self) -> ConnectionRecovery:
-        recovery = self._impl.recovery
-        if recovery is None:
-            raise exceptions.ConnectionWrongStateError(
-                "recovery is not enabled: pass recovery=RecoveryPolicy(...) to BlockingConnection"
-            )
-        return recovery
-
-    def _forward_recovery_event(self, callback: Callable[..., Any], event: list[Any]) -> None:
-        """Queue ``callback(self, *args)`` on the ready queue each time the
-        callback layer reports the event."""
-        validation.require_callable(callback, "callback")
-        ready = self._ready
-
-        def relay(_impl: Any, *args: Any) -> None:
-            ready.append(functools.partial(callback, self, *args))
-
-        event.append(relay)
 
     @property
     def basic_nack(self) -> bool:

@@ -1,0 +1,183 @@
+"""The callback `Connection`'s registration of application callbacks.
+
+`ConnectionCallbacks` is a part of `pika.connection.Connection`: the
+methods by which an application asks to hear of the connection's open, its
+failure to open, its close, Connection.Blocked/Unblocked and write
+back-pressure. The lists it fills are the connection's own, read where the
+events arrive.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from pika import frame, validation
+from pika.callbacks import remove_from
+
+if TYPE_CHECKING:
+    from pika.connection import Connection
+
+OnOpen = Callable[["Connection"], Any]
+OnError = Callable[["Connection", BaseException], Any]
+OnBlocked = Callable[["Connection", frame.Method], Any]
+
+
+class ConnectionCallbacks:
+    """The callback registrations of `pika.connection.Connection` (see the module)."""
+
+    if TYPE_CHECKING:
+        _on_open: list[OnOpen]
+        _on_open_error: list[OnError]
+        _on_close: list[OnError]
+        _on_blocked: list[OnBlocked]
+        _on_unblocked: list[OnBlocked]
+        _backpressure: list[Callable[..., Any]]
+        _backpressure_multiplier: int
+
+        def _default_open_error(self, connection: Connection, error: BaseException) -> None: ...
+
+    def add_on_open_callback(self, callback: OnOpen) -> None:
+        """Call ``callback(connection)`` once the connection is open.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
+        validation.require_callable(callback, "callback")
+        self._on_open.append(callback)
+
+    def remove_on_open_callback(self, callback: OnOpen) -> bool:
+        """Remove a callback added with `add_on_open_callback`.
+
+        Args:
+            callback: The callback to remove.
+
+        Returns:
+            True if it was registered.
+        """
+        return remove_from(self._on_open, callback)
+
+    def add_on_open_error_callback(self, callback: OnError, remove_default: bool = True) -> None:
+        """Call ``callback(connection, error)`` when opening the connection fails.
+
+        Args:
+            callback: The callable to add.
+            remove_default: Remove the default callback, which logs the failure.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
+        validation.require_callable(callback, "callback")
+        if remove_default:
+            remove_from(self._on_open_error, self._default_open_error)
+        self._on_open_error.append(callback)
+
+    def remove_on_open_error_callback(self, callback: OnError) -> bool:
+        """Remove a callback added with `add_on_open_error_callback`.
+
+        Args:
+            callback: The callback to remove.
+
+        Returns:
+            True if it was registered.
+        """
+        return remove_from(self._on_open_error, callback)
+
+    def add_on_close_callback(self, callback: OnError) -> None:
+        """Call ``callback(connection, reason)`` once the connection has closed.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
+        validation.require_callable(callback, "callback")
+        self._on_close.append(callback)
+
+    def remove_on_close_callback(self, callback: OnError) -> bool:
+        """Remove a callback added with `add_on_close_callback`.
+
+        Args:
+            callback: The callback to remove.
+
+        Returns:
+            True if it was registered.
+        """
+        return remove_from(self._on_close, callback)
+
+    def add_on_connection_blocked_callback(self, callback: OnBlocked) -> None:
+        """Call ``callback(connection, method_frame)`` when the broker blocks the connection
+        (``Connection.Blocked``: a resource alarm).
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
+        validation.require_callable(callback, "callback")
+        self._on_blocked.append(callback)
+
+    def remove_on_connection_blocked_callback(self, callback: OnBlocked) -> bool:
+        """Remove a callback added with `add_on_connection_blocked_callback`.
+
+        Args:
+            callback: The callback to remove.
+
+        Returns:
+            True if it was registered.
+        """
+        return remove_from(self._on_blocked, callback)
+
+    def add_on_connection_unblocked_callback(self, callback: OnBlocked) -> None:
+        """Call ``callback(connection, method_frame)`` when the broker unblocks the connection
+        (``Connection.Unblocked``).
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
+        validation.require_callable(callback, "callback")
+        self._on_unblocked.append(callback)
+
+    def remove_on_connection_unblocked_callback(self, callback: OnBlocked) -> bool:
+        """Remove a callback added with `add_on_connection_unblocked_callback`.
+
+        Args:
+            callback: The callback to remove.
+
+        Returns:
+            True if it was registered.
+        """
+        return remove_from(self._on_unblocked, callback)
+
+    def add_backpressure_callback(self, callback: Callable[[Connection], Any]) -> None:
+        """``callback(connection)`` whenever the transport's unsent bytes
+        exceed the backpressure multiplier times the average write.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
+        validation.require_callable(callback, "callback")
+        self._backpressure.append(callback)
+
+    def set_backpressure_multiplier(self, value: int = 10) -> None:
+        """Set how many average writes may wait unsent before the backpressure callbacks run.
+
+        Args:
+            value: The multiplier (1 or more).
+
+        Raises:
+            ValueError: ``value`` is not an int of 1 or more.
+        """
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"backpressure multiplier must be an int >= 1, got {value!r}")
+        self._backpressure_multiplier = value
