@@ -115,8 +115,10 @@ def _drain(engine: ConnectionEngine, seen: list[str]) -> None:
     while (event := engine.next_event()) is not None:
         seen.append(_summary(event))
         if isinstance(event, events.ConnectionOpened):
+            # As an application would: within the channel_max agreed in Tune.
             for number in CHANNELS:
-                engine.open_channel(number)
+                if number <= engine.channel_max:
+                    engine.open_channel(number)
         _check_output(engine)
 
 

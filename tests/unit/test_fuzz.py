@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import pathlib
 import re
 import subprocess
@@ -56,6 +57,16 @@ def test_engine_harness_reports_a_protocol_error_as_a_close() -> None:
     (only,) = seen
     assert only.startswith("ConnectionClosed(ConnectionClosedByClient: (501")
     assert "unknown frame type 9" in only
+
+
+def test_engine_harness_opens_only_the_channels_the_broker_allows() -> None:
+    # Found by the fuzzer: a Tune with channel_max 1, where the harness
+    # opened channel 2 as well (the engine rightly refused it).
+    stream = base64.b64decode(
+        "AQAAAAAAHAAKAAoACQAAAAAAAAAFUExBSU4AAAAFZW5fVVPOAQAAAAAADAAKAB4AAQACAAAAAM4B"
+        "AAAAAAAFAAoAKQDO"
+    )
+    targets.engine_target(stream)
 
 
 def test_table_harness_catches_a_codec_that_raises_something_else(
