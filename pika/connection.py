@@ -165,9 +165,11 @@ class Connection(abc.ABC):
             tls=params.ssl_options is not None,
         )
 
-    @staticmethod
-    def _default_open_error(connection: Connection, error: BaseException) -> None:
+    def _default_open_error(self, connection: Connection, error: BaseException) -> None:
+        """The open-error callback while the application has none: the
+        failure leaves the event loop as `exceptions.ConnectionOpenFailed`."""
         LOGGER.error("%r failed to open: %r", connection, error)
+        self._adapter_raise_from_loop(exceptions.ConnectionOpenFailed(error))
 
     # -------------------------------------------------------------- adapter API
 
@@ -203,6 +205,16 @@ class Connection(abc.ABC):
         """The clock `_adapter_call_later` delays count in (seconds):
         `time.monotonic` unless the adapter's loop keeps its own."""
         return time.monotonic()
+
+    def _adapter_raise_from_loop(self, error: BaseException) -> None:
+        """Raise ``error`` out of whatever runs the event loop (here: from a
+        callback on the loop's next turn; adapters whose loop swallows a
+        callback's exceptions do better)."""
+
+        def raise_error() -> None:
+            raise error
+
+        self._adapter_add_callback(raise_error)
 
     def _on_stream_connected(self) -> None:
         """The transport is up: start the AMQP handshake."""

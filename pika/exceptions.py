@@ -160,6 +160,35 @@ class AMQPHeartbeatTimeout(AMQPConnectionError):
     """Raised when the broker stays silent for too many heartbeat intervals."""
 
 
+class _LeavesAnyEventLoop(SystemExit):
+    """Makes an exception leave every event loop it is raised in.
+
+    asyncio's ``run_forever()`` (Tornado's ``IOLoop.start()`` runs it too)
+    hands what a callback raises to the loop's exception handler, which logs
+    it and carries on, unless it is a `SystemExit` or a `KeyboardInterrupt`.
+    An exception meant for whoever runs the loop is therefore also a
+    `SystemExit`; ``except Exception`` still catches it. Uncaught, it ends
+    the program with its message on standard error and exit status 1.
+    """
+
+    code: str
+
+
+class ConnectionOpenFailed(AMQPConnectionError, _LeavesAnyEventLoop):
+    """Raised out of the event loop for a failed open when no open-error callback is set."""
+
+    def __init__(self, error: BaseException) -> None:
+        # ``error`` (also ``args[0]``) is the reason: the workflow's failure
+        # listing every attempt, a refused login, a stack timeout...
+        super().__init__(error)
+        self.error = error
+        self.__cause__ = error
+        self.code = f"pika: {self!r}"
+
+    def _message(self) -> str:
+        return f"the connection could not open: {self.error!r}"
+
+
 class WorkQueueFullError(AMQPConnectionError):
     """Raised when a connection's internal work queue cannot accept more work."""
 

@@ -87,8 +87,13 @@ class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtoco
     def _from_nbio(
         cls, params: connection.Parameters, nbio: nbio_interface.AbstractIOServices
     ) -> BaseConnection:
-        """A connection for an external workflow (no internal connecting)."""
-        return cls(params, None, None, None, nbio, False)
+        """A connection for an external workflow (no internal connecting).
+
+        Its failures go to the workflow's ``on_done`` only: the default
+        open-error handling (raising out of the loop) is removed."""
+        conn = cls(params, None, None, None, nbio, False)
+        conn.remove_on_open_error_callback(conn._default_open_error)
+        return conn
 
     @property
     def ioloop(self) -> Any:
@@ -103,7 +108,11 @@ class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtoco
         self._workflow = workflow
 
         def connector_factory() -> connection_workflow.AMQPConnector:
-            return connection_workflow.AMQPConnector(lambda _params: self, self._nbio)
+            # This connection is the application's: what it does on a failed
+            # open (its default included) stays in place during the attempt.
+            return connection_workflow.AMQPConnector(
+                lambda _params: self, self._nbio, _keep_default_open_error=True
+            )
 
         workflow.start(
             [self.params], connector_factory, self._nbio.get_native_ioloop(), self._on_workflow_done
@@ -150,6 +159,9 @@ class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtoco
     def _adapter_get_write_buffer_size(self) -> int:
         transport = self._transport
         return transport.get_write_buffer_size() if transport is not None else 0
+
+    def _adapter_raise_from_loop(self, error: BaseException) -> None:
+        self._nbio.raise_from_loop(error)
 
     # ------------------------------------------------------ stream protocol
 

@@ -101,6 +101,7 @@ class _GeventIOLoop(AbstractSelectorIOLoop):
         self.gevent_loop = loop
         self._watchers: dict[int, tuple[Any, Callable[[int, int], None]]] = {}
         self._stop_requested = gevent.event.Event()
+        self._run_error: BaseException | None = None
 
     def close(self) -> None:
         for watcher, _handler in self._watchers.values():
@@ -110,8 +111,21 @@ class _GeventIOLoop(AbstractSelectorIOLoop):
             self.gevent_loop.destroy()
 
     def start(self) -> None:
+        """Park the calling greenlet until `stop` (or `fail_run`, whose error it raises)."""
         self._stop_requested.wait()
         self._stop_requested.clear()
+        error, self._run_error = self._run_error, None
+        if error is not None:
+            raise error
+
+    def fail_run(self, error: BaseException) -> None:
+        """End the current (or next) `start` by raising ``error`` from it.
+
+        The hub only prints what a callback raises, so an error meant for
+        whoever runs the loop goes this way instead.
+        """
+        self._run_error = error
+        self._stop_requested.set()
 
     def stop(self) -> None:
         self._stop_requested.set()
@@ -185,6 +199,13 @@ class _GreenletResolution(nbio_interface.AbstractIOReference):
 
 class _GeventIOServices(SelectorIOServicesAdapter):
     """The shared fd-based services, with names resolved by gevent."""
+
+    def __init__(self, native_loop: _GeventIOLoop) -> None:
+        super().__init__(native_loop)
+        self._gevent_ioloop = native_loop
+
+    def raise_from_loop(self, error: BaseException) -> None:
+        self._gevent_ioloop.fail_run(error)
 
     def getaddrinfo(
         self,

@@ -117,3 +117,14 @@ class _TornadoIOServices(SelectorIOServicesAdapter):
 
     def get_native_ioloop(self) -> ioloop.IOLoop:  # type: ignore[override]
         return self._tornado_loop
+
+    def raise_from_loop(self, error: BaseException) -> None:
+        """Raised by a callback on the asyncio loop under Tornado's: Tornado
+        logs and swallows what its own callbacks raise, asyncio lets a
+        `SystemExit` (as `pika.exceptions.ConnectionOpenFailed` is) out of
+        the ``IOLoop.start()`` that runs it."""
+
+        def raise_error() -> None:
+            raise error
+
+        self._tornado_loop.asyncio_loop.call_soon(raise_error)  # type: ignore[attr-defined]

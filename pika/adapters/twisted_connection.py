@@ -386,6 +386,8 @@ class _TwistedConnection(connection.Connection):
         super().__init__(parameters, on_open, on_open_error, on_close)
 
     def stream_made(self, transport: Any) -> None:
+        """The stream is up: start the handshake, which must end within
+        ``stack_timeout`` (the endpoint bounds the TCP connect itself)."""
         self._transport = transport
         if self.params.stack_timeout:
             self._handshake_timer = self._reactor.callLater(

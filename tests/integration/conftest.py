@@ -2,6 +2,8 @@
 
 - ``proxy``: a `TcpProxy` in front of the broker of ``broker_url``, to cut,
   stall or slow a connection (``proxy.rewrite_url(broker_url)``);
+- ``driver``: an `AdapterDriver` for each callback adapter in turn (the
+  test runs once per adapter), closed afterwards;
 - ``reactor`` (session): Twisted's global reactor, running in a thread of
   its own for the whole session (a reactor cannot be restarted, so every
   module that needs it shares this one); drive it with
@@ -17,7 +19,15 @@ from typing import Any
 import pytest
 
 from pika.connection import URLParameters
+from tests.integration.adapter_driver import KITS, AdapterDriver
 from tests.utils.proxy import TcpProxy
+
+
+@pytest.fixture(params=sorted(KITS))
+def driver(request: pytest.FixtureRequest) -> Iterator[AdapterDriver]:
+    adapter = AdapterDriver(KITS[request.param]())
+    yield adapter
+    adapter.close()
 
 
 @pytest.fixture(scope="session")

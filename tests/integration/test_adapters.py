@@ -20,7 +20,7 @@ import pika.credentials
 from pika import exceptions, spec
 from pika.adapters.base_connection import BaseConnection
 from pika.connection import ConnectionParameters, SSLOptions, URLParameters
-from tests.integration.adapter_driver import KITS, AdapterDriver, in_reactor
+from tests.integration.adapter_driver import AdapterDriver, in_reactor
 from tests.integration.select_support import Recorder, unique
 from tests.utils import broker
 from tests.utils.extra_node import ExtraBrokerNode
@@ -28,13 +28,6 @@ from tests.utils.proxy import TcpProxy
 from tests.utils.wait import wait_until
 
 pytestmark = pytest.mark.broker
-
-@pytest.fixture(params=sorted(KITS))
-def driver(request: pytest.FixtureRequest) -> Iterator[AdapterDriver]:
-    adapter = AdapterDriver(KITS[request.param]())
-    yield adapter
-    adapter.close()
-
 
 @pytest.fixture
 def params(broker_url: str) -> URLParameters:

@@ -28,6 +28,7 @@ HIERARCHY = [
     ("ConnectionClosedByClient", exceptions.ConnectionClosed),
     ("ConnectionInterrupted", exceptions.AMQPConnectionError),
     ("ConnectionOpenAborted", exceptions.AMQPConnectionError),
+    ("ConnectionOpenFailed", exceptions.AMQPConnectionError),
     ("ConnectionWrongStateError", exceptions.AMQPConnectionError),
     ("ConsumerCancelled", exceptions.AMQPChannelError),
     ("DuplicateConsumerTag", exceptions.AMQPChannelError),
@@ -81,7 +82,7 @@ def test_every_public_exception_is_listed() -> None:
     public = {
         name
         for name, obj in vars(exceptions).items()
-        if inspect.isclass(obj) and issubclass(obj, BaseException)
+        if inspect.isclass(obj) and issubclass(obj, BaseException) and not name.startswith("_")
     }
     assert public == {name for name, _ in HIERARCHY}
 
@@ -191,3 +192,34 @@ def test_pickle_round_trip_keeps_everything(exc: Exception) -> None:
     assert type(copy) is type(exc)
     assert str(copy) == str(exc)
     assert copy.args == exc.args
+
+
+def test_connection_open_failed_is_caught_as_a_connection_error_and_carries_the_reason() -> None:
+    reason = exceptions.StreamLostError("EOF", host="h", port=5672)
+    with pytest.raises(exceptions.AMQPConnectionError) as caught:
+        raise exceptions.ConnectionOpenFailed(reason)
+    failure = caught.value
+    assert isinstance(failure, exceptions.ConnectionOpenFailed)
+    assert failure.error is reason and failure.args == (reason,) and failure.__cause__ is reason
+    assert str(failure) == "the connection could not open: StreamLostError: EOF (broker h:5672)"
+    # A SystemExit too (the only kind asyncio lets out of run_forever), whose
+    # exit code is the message, so that uncaught it exits with status 1.
+    assert isinstance(failure, SystemExit) and isinstance(failure, Exception)
+    assert failure.code == f"pika: {failure!r}"
+    copy = pickle.loads(pickle.dumps(failure))
+    assert type(copy) is exceptions.ConnectionOpenFailed and str(copy) == str(failure)
+
+
+def test_uncaught_connection_open_failed_exits_with_status_1_and_its_message() -> None:
+    import subprocess
+    import sys
+
+    program = (
+        "from pika import exceptions\n"
+        "raise exceptions.ConnectionOpenFailed(exceptions.StreamLostError('EOF'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "the connection could not open: StreamLostError: EOF" in done.stderr

@@ -69,7 +69,8 @@ class AMQPConnectorSocketConnectError(AMQPConnectorPhaseErrorBase):
 
 
 class AMQPConnectorTransportSetupError(AMQPConnectorPhaseErrorBase):
-    """The transport (TLS handshake included) could not be set up."""
+    """The connection object (the factory raised) or its transport (TLS
+    handshake included) could not be set up."""
 
 
 class AMQPConnectorAMQPHandshakeError(AMQPConnectorPhaseErrorBase):
@@ -106,8 +107,10 @@ class AMQPConnector:
         self,
         conn_factory: Callable[[pika.connection.Parameters], Any],
         nbio: nbio_interface.AbstractIOServices,
+        _keep_default_open_error: bool = False,
     ) -> None:
         self._conn_factory = conn_factory
+        self._keep_default_open_error = _keep_default_open_error
         self._nbio = nbio
         self._on_done: OnConnectorDone | None = None
         self._sock: socket.socket | None = None
@@ -186,7 +189,13 @@ class AMQPConnector:
             self._fail(AMQPConnectorSocketConnectError(error, **self._where()))
             return
         ssl_options = self._params.ssl_options
-        self._conn = self._conn_factory(self._params)
+        try:
+            self._conn = self._conn_factory(self._params)
+        except Exception as exc:
+            # One failed attempt, like any other: the workflow goes on.
+            LOGGER.warning("the connection factory refused %r: %r", self._params, exc)
+            self._fail(AMQPConnectorTransportSetupError(exc, **self._where()))
+            return
         assert self._sock is not None
         self._task = self._nbio.create_streaming_connection(
             lambda: self._conn,
@@ -211,7 +220,9 @@ class AMQPConnector:
             self._socket_timer = None
         conn = self._conn
         conn.add_on_open_callback(self._on_amqp_open)
-        conn.add_on_open_error_callback(self._on_amqp_error, remove_default=True)
+        conn.add_on_open_error_callback(
+            self._on_amqp_error, remove_default=not self._keep_default_open_error
+        )
 
     def _on_amqp_open(self, conn: Any) -> None:
         self._detach(conn)

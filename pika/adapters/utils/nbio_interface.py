@@ -140,6 +140,22 @@ class AbstractIOServices(abc.ABC):
         """
         self.call_later(0, callback)
 
+    def raise_from_loop(self, error: BaseException) -> None:
+        """Make `error` end the loop's current run: raised out of the call
+        that runs the loop (`run`, or the native loop's own start method).
+
+        Loop thread only. The default raises it from a callback on the next
+        loop iteration, which suits loops that let a callback's exception
+        out; loops that log and swallow exceptions raised by callbacks
+        override it. A connection uses it to report a failed open that no
+        ``on_open_error_callback`` of the application's handles.
+        """
+
+        def raise_error() -> None:
+            raise error
+
+        self.add_callback(raise_error)
+
     @abc.abstractmethod
     def call_later(self, delay: float, callback: Callable[[], None]) -> AbstractTimerReference:
         """Run `callback` once, `delay` seconds from now."""
