@@ -27,7 +27,9 @@ error, 502 syntax error, 505 unexpected frame...). The wait for the
 broker's Close-Ok is bounded by `CLOSE_OK_TIMEOUT`. Failures while opening
 are AMQPConnectionError subclasses as well (IncompatibleProtocolError,
 ProbableAuthenticationError, ProbableAccessDeniedError,
-ConnectionOpenAborted, the connection workflow's errors).
+ConnectionOpenAborted, the connection workflow's errors). While no
+open-error callback of the application's is set, a failed open is raised
+out of the event loop as ConnectionOpenFailed, whose ``error`` is the reason.
 """
 
 from __future__ import annotations

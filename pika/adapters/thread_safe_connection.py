@@ -36,10 +36,12 @@ User callbacks
     fed by a bounded queue (``work_queue_maxsize``; 0 or less is unbounded),
     in the order the broker sent what they report. A slow callback therefore
     never delays heartbeats. When the queue stays full for
-    ``work_queue_put_timeout`` seconds the I/O thread gives up: the channel is
-    closed (the broker requeues its unacknowledged messages), the failure is
-    logged, and every later call on the channel raises
-    `pika.exceptions.WorkQueueFullError`. After a channel closes, deliveries
+    ``work_queue_put_timeout`` seconds the I/O thread gives up, as Pika does:
+    it closes the whole connection (the broker requeues the unacknowledged
+    messages) and logs the failure; ``on_close_callback`` receives a
+    `pika.exceptions.WorkQueueFullError`, ``is_closed`` becomes True, calls
+    that were waiting raise that error, and so does every later call on the
+    channel whose queue was full. After a channel closes, deliveries
     still queued for manual-ack consumers are discarded (the broker delivers
     them again); auto-ack deliveries are still handed to the callback.
     While the I/O thread waits for room nothing else moves on the connection
@@ -51,6 +53,16 @@ User callbacks
     Connection-level callbacks (blocked, unblocked, ``on_close_callback``) run
     on one worker thread of the connection. Exceptions raised by user
     callbacks are logged and do not stop anything.
+
+Closing with a stuck callback
+    ``close(timeout=T)`` returns within about 2*T even when a callback
+    never returns: the I/O thread stops waiting for room in the callback
+    queues at once (a delivery that then finds no room is not handed over;
+    the broker requeues it), the close handshake gets T seconds, and the
+    callback threads get T more to finish what they had queued. A thread
+    still running a callback after that is abandoned: it is a daemon
+    thread, so it does not keep the process alive, and the log says which
+    callback it is stuck in.
 
 ``on_publish``
     ``basic_publish(..., on_publish=callback)`` calls ``callback(error)`` on
@@ -129,6 +141,8 @@ from pika.adapters.thread_safe_defaults import (
     DEFAULT_WORK_QUEUE_PUT_TIMEOUT,
 )
 from pika.adapters.thread_safe_operations import ThreadSafeOperations
+from pika.adapters.utils.callback_worker import CallbackWorker, CallbackWorkerGroup
+from pika.adapters.utils.callback_worker import run_callback as _run_callback
 from pika.confirms import ConfirmTracker
 from pika.exceptions import ConnectionInterrupted
 from pika.parameters import Parameters
@@ -168,12 +182,6 @@ class ReplyTimeout(exceptions.AMQPError, TimeoutError):
     """
 
 
-def _run_callback(function: _Function, args: tuple[Any, ...]) -> None:
-    """Call a user callback; what it raises is logged, never propagated."""
-    try:
-        function(*args)
-    except Exception:
-        LOGGER.exception("callback %r raised", function)
 
 
 # ----------------------------------------------------------------- plumbing
@@ -316,61 +324,6 @@ class _CallQueue:
             )
 
 
-class _CallbackWorker:
-    """A thread that runs callbacks one at a time, in the order handed over.
-
-    ``put`` is called by the I/O thread and waits at most ``put_timeout``
-    seconds for room (raising `queue.Full`). Once closed, the thread finishes
-    what is queued and ends; a ``put`` after that runs the callback at once
-    on the calling thread (only failure reports arrive that late). The
-    thread's id is in ``exempt`` while it runs.
-    """
-
-    def __init__(
-        self, name: str, maxsize: int, put_timeout: Optional[float], exempt: set[int]
-    ) -> None:
-        self._exempt = exempt
-        self._queue: queue.Queue[Optional[_Call]] = queue.Queue(maxsize)
-        self._put_timeout = put_timeout
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def put(self, function: _Function, args: tuple[Any, ...]) -> None:
-        if self._closed:
-            _run_callback(function, args)
-            return
-        self._queue.put((function, args), timeout=self._put_timeout)
-
-    def put_nowait(self, function: _Function, args: tuple[Any, ...]) -> None:
-        if self._closed:
-            _run_callback(function, args)
-            return
-        self._queue.put_nowait((function, args))
-
-    def close(self) -> None:
-        self._closed = True
-        try:
-            self._queue.put_nowait(None)
-        except queue.Full:
-            pass  # the thread notices _closed once it has emptied the queue
-
-    def _run(self) -> None:
-        me = threading.get_ident()
-        self._exempt.add(me)
-        try:
-            work = self._queue
-            while True:
-                item = work.get()
-                if item is None:
-                    return
-                _run_callback(*item)
-                if self._closed and work.empty():
-                    return
-        finally:
-            self._exempt.discard(me)
-
-
 class _NackedMessage(NamedTuple):
     """A published message the broker refused (Basic.Nack), as `NackError` carries it."""
 
@@ -446,11 +399,17 @@ class Connection:
         self._attempt = 0
         self._close_reason: Optional[BaseException] = None
         self._close_requested = False
+        # Set (I/O thread) when a channel's work queue stayed full: the reason
+        # the connection was closed, as on_close_callback receives it.
+        self._failure: Optional[exceptions.WorkQueueFullError] = None
+        self._workers = CallbackWorkerGroup()
         # The channels handed out or being opened (touched on the I/O thread only).
         self._channels: set[Channel] = set()
         self._ioloop = IOLoop()
         self._calls = _CallQueue(self._wake_loop, MAX_PENDING_CALLS)
-        self._events = _CallbackWorker("pika-connection-callbacks", 0, None, self._calls.exempt)
+        self._events = self._workers.add(
+            CallbackWorker("pika-connection-callbacks", 0, None, self._calls.exempt)
+        )
         self._opened = _Reply()
         self._finished = threading.Event()
         first = candidates[0]
@@ -561,6 +520,8 @@ class Connection:
         self._ioloop.stop()
 
     def _on_closed(self, _impl: Any, error: BaseException) -> None:
+        if self._failure is not None:
+            error = self._failure
         self._close_reason = error
         if self._on_close_callback is not None:
             self._events.put(self._on_close_callback, (self, error))
@@ -653,6 +614,18 @@ class Connection:
         impl = self._impl
         if impl is not None and impl.is_open:
             impl.close()
+
+    def _close_for(self, failure: exceptions.WorkQueueFullError) -> None:
+        """Close the connection because of ``failure`` (I/O thread): what is
+        waiting, and ``on_close_callback``, get ``failure``."""
+        if self._failure is None:
+            self._failure = failure
+        self._workers.stop_waiting()
+        impl = self._impl
+        if impl is not None and impl.is_open:
+            impl.close(200, "client work queue full")
+        else:
+            self._abort_on_loop()
 
     def _stop_recovery(self) -> None:
         """Close a connection that is being recovered (which stops the recovery)."""
@@ -755,7 +728,11 @@ class Connection:
         Safe from several threads at once: they all wait for the same close.
         Returns at once on a closed connection. If the close does not finish
         within ``timeout`` seconds the socket is dropped instead (see
-        `abort`) and `ReplyTimeout` is raised. From the I/O thread (inside an
+        `abort`) and `ReplyTimeout` is raised. Once closed, it waits up to
+        ``timeout`` seconds more for the callback threads to finish the
+        callbacks they had queued (not for the calling thread's own), then
+        abandons those still running, with a warning in the log (see the
+        module's documentation). From the I/O thread (inside an
         `add_callback_threadsafe` callback) it only starts the close. During
         a recovery it stops the recovery; the calls it held then fail with
         ConnectionClosedByClient.
@@ -764,6 +741,8 @@ class Connection:
         if self._finished.is_set():
             return
         self._close_requested = True
+        # The I/O thread must not wait for room in a callback queue any more.
+        self._workers.stop_waiting()
         try:
             self._calls.submit(self._close_on_loop, ())
         except exceptions.ConnectionWrongStateError:
@@ -782,6 +761,7 @@ class Connection:
                 f"close(): the connection did not close within {timeout:g} s; "
                 f"its socket is being dropped"
             )
+        self._workers.join(timeout)
 
     def abort(self, timeout: Optional[float] = DEFAULT_RPC_TIMEOUT) -> None:
         """Drop the connection at once, without the close handshake; never raises.
@@ -791,6 +771,7 @@ class Connection:
         a recovery as well.
         """
         validation.require_timeout(timeout)
+        self._workers.stop_waiting()
         try:
             # Not through the call queue: an abort must not wait behind it.
             self._ioloop.add_callback_threadsafe(self._abort_on_loop)
@@ -883,11 +864,13 @@ class Channel(ThreadSafeOperations):
     ) -> None:
         self._impl = channel
         self._connection = wrapper
-        self._worker = _CallbackWorker(
-            f"pika-channel-{channel.channel_number}",
-            work_queue_maxsize,
-            work_queue_put_timeout,
-            wrapper._calls.exempt,
+        self._worker = wrapper._workers.add(
+            CallbackWorker(
+                f"pika-channel-{channel.channel_number}",
+                work_queue_maxsize,
+                work_queue_put_timeout,
+                wrapper._calls.exempt,
+            )
         )
         self._work_queue_maxsize = work_queue_maxsize
         self._work_queue_put_timeout = work_queue_put_timeout
@@ -1312,21 +1295,28 @@ class Channel(ThreadSafeOperations):
                 )
             return
         try:
-            self._worker.put(function, args)
+            queued = self._worker.put(function, args)
         except queue.Full:
             self._work_queue_full(function, args)
+            return
+        if not queued:
+            LOGGER.warning(
+                "channel %d: the connection is closing and the work queue is full: %r%s not run",
+                self._impl.channel_number,
+                function,
+                _describe_delivery(args),
+            )
 
     def _work_queue_full(self, function: _Function, args: tuple[Any, ...]) -> None:
         number = self._impl.channel_number
         self._failure = exceptions.WorkQueueFullError(
             f"channel {number}: callbacks did not keep up, its work queue "
             f"(work_queue_maxsize={self._work_queue_maxsize}) stayed full for "
-            f"work_queue_put_timeout={self._work_queue_put_timeout} s; the channel "
+            f"work_queue_put_timeout={self._work_queue_put_timeout} s; the connection "
             f"was closed and its unacknowledged messages returned to their queues"
         )
         LOGGER.error("%s; %r%s not run", self._failure, function, _describe_delivery(args))
-        if self._impl.is_open:
-            self._impl.close(0, "client work queue full")
+        self._connection._close_for(self._failure)
 
     def _connection_interrupted(self, error: ConnectionInterrupted) -> None:
         """The connection broke and is being recovered (I/O thread).
@@ -1345,7 +1335,7 @@ class Channel(ThreadSafeOperations):
     def _on_closed(self, _impl: channel_mod.Channel, reason: BaseException) -> None:
         self._closed_by = reason
         self._connection._channels.discard(self)
-        error = self._failure if self._failure is not None else reason
+        error = self._failure or self._connection._failure or reason
         pending, self._pending = self._pending, set()
         for reply in pending:
             reply.fail(error)

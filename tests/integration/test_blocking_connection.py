@@ -269,6 +269,36 @@ def test_update_secret(conn: BlockingConnection, broker_url: str) -> None:
     conn.channel().queue_declare("", exclusive=True)
 
 
+def test_update_secret_refuses_a_secret_that_is_not_str_even_under_python_o(
+    broker_url: str,
+) -> None:
+    """A TypeError, not an assert (which ``python -O`` removes): nothing is
+    sent, and the connection stays usable."""
+    import subprocess
+    import sys
+
+    program = (
+        "import sys, pika\n"
+        "with pika.BlockingConnection(pika.URLParameters(sys.argv[1])) as conn:\n"
+        "    for secret, reason in ((b'bytes', 'r'), (None, 'r'), ('s', b'r')):\n"
+        "        try:\n"
+        "            conn.update_secret(secret, reason)\n"
+        "        except TypeError:\n"
+        "            pass\n"
+        "        else:\n"
+        "            sys.exit('no TypeError for %r, %r' % (secret, reason))\n"
+        "    conn.channel().queue_declare('', exclusive=True)\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-O", "-c", program, broker_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
 def idle_in_sleep(conn: BlockingConnection, seconds: float) -> None:
     conn.sleep(seconds)
 

@@ -495,37 +495,6 @@ def test_slow_consumer_callback_keeps_the_connection_alive(broker_url: str) -> N
         conn.close()
 
 
-@pytest.mark.timeout(60)
-def test_work_queue_full_closes_the_channel(params: URLParameters) -> None:
-    conn = Connection(params, work_queue_maxsize=1, work_queue_put_timeout=0.5)
-    try:
-        channel, observer = conn.channel(), conn.channel()
-        queue = declare(observer)
-        release = threading.Event()
-        bodies: list[bytes] = []
-
-        def stuck(_ch: Channel, _method: Any, _properties: Any, body: bytes) -> None:
-            bodies.append(body)
-            release.wait(30)
-
-        channel.basic_consume(queue, stuck)
-        for number in range(5):
-            observer.basic_publish("", queue, b"%d" % number)
-        wait_until(lambda: channel.is_closed, message="the channel is closed")
-        with pytest.raises(exceptions.WorkQueueFullError):
-            channel.basic_ack(1)
-        with pytest.raises(exceptions.WorkQueueFullError):
-            channel.queue_declare(unique("after"))
-        # Nothing was lost: the broker took the unacknowledged messages back.
-        wait_until(lambda: message_count(observer, queue) == 5, message="messages requeued")
-        release.set()
-        time.sleep(0.2)
-        assert bodies == [b"0"]  # the queued delivery was dropped, not run late
-        assert conn.is_open
-    finally:
-        conn.close()
-
-
 @pytest.mark.timeout(120)
 def test_blocked_and_unblocked_callbacks(extra_broker: ExtraBrokerNode) -> None:
     conn = Connection(URLParameters(extra_broker.url()))
