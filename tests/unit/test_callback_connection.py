@@ -60,6 +60,7 @@ def test_open_sends_the_virtual_host() -> None:
 
 
 def test_stream_lost_before_start_is_an_open_error() -> None:
+    """With an open-error callback of the application's, nothing is raised."""
     events = Events()
     pair = ConnectionPair(**events.kwargs())
     pair.run()
@@ -81,12 +82,16 @@ def test_access_refused_during_open_reaches_the_open_error_callback() -> None:
     assert isinstance(events.open_errors[0], exceptions.ProbableAccessDeniedError)
 
 
-def test_default_open_error_callback_logs(caplog: pytest.LogCaptureFixture) -> None:
+def test_default_open_error_callback_logs_and_raises_out_of_the_loop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     pair = ConnectionPair()
     pair.run()
-    with caplog.at_level(logging.ERROR, logger="pika.connection"):
+    with caplog.at_level(logging.ERROR), pytest.raises(exceptions.ConnectionOpenFailed) as caught:
         pair.drop()
     assert "failed to open" in caplog.text
+    assert isinstance(caught.value.error, exceptions.IncompatibleProtocolError)
+    assert pair.conn.is_closed
 
 
 def test_close_while_opening_aborts_the_open() -> None:

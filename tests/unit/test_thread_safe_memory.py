@@ -290,8 +290,14 @@ def test_recovery_api_needs_a_policy(conn: ts.Connection) -> None:
         conn.add_on_recovery_started_callback(print)
 
 
-def test_work_queue_full_closes_the_channel(broker: ScriptedBroker) -> None:
-    conn = connect(broker, work_queue_maxsize=1, work_queue_put_timeout=0.1)
+def test_work_queue_full_closes_the_connection(broker: ScriptedBroker) -> None:
+    closed: queue.Queue[BaseException] = queue.Queue()
+    conn = connect(
+        broker,
+        on_close_callback=lambda c, e: closed.put(e),
+        work_queue_maxsize=1,
+        work_queue_put_timeout=0.1,
+    )
     chan = conn.channel()
     release = threading.Event()
     started: queue.Queue[int] = queue.Queue()
@@ -303,11 +309,14 @@ def test_work_queue_full_closes_the_channel(broker: ScriptedBroker) -> None:
     tag = chan.basic_consume("q", slow)
     broker.stream.push(b"".join(deliver(1, tag, n) for n in range(1, 5)))
     assert started.get(timeout=WAIT) == 1
-    broker.wait_for_received(spec.Channel.Close, 1, WAIT)
-    release.set()
+    broker.wait_for_received(spec.Connection.Close, 1, WAIT)
+    error = closed.get(timeout=WAIT)
+    assert isinstance(error, exceptions.WorkQueueFullError), repr(error)
+    assert "work_queue_maxsize=1" in str(error)
+    assert conn.is_closed
     with pytest.raises(exceptions.WorkQueueFullError, match="work_queue_maxsize=1"):
         chan.basic_ack(1)
-    assert conn.is_open
+    release.set()
     conn.close()
 
 
