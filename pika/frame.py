@@ -227,7 +227,7 @@ def decode_method(
     data: Buffer,
     start: int,
     end: int,
-    methods: dict[int, type[amqp_object.Method]] = spec.methods,
+    methods: dict[int, type[amqp_object.Method]] | None = None,
 ) -> amqp_object.Method:
     """Decode a method frame payload spanning ``data[start:end]``.
 
@@ -235,7 +235,9 @@ def decode_method(
         data: The received bytes.
         start: Where the payload starts.
         end: Where it ends.
-        methods: Method index -> class (another AMQP version's table).
+        methods: Method index -> class (another AMQP version's table); None
+            for `pika.spec`'s. (A default of the table itself would be
+            rendered, class by class, in the reference.)
 
     Returns:
         The decoded `pika.spec` method.
@@ -246,7 +248,7 @@ def decode_method(
     if end - start < 4:
         raise exceptions.InvalidFrameError("method frame shorter than its 4-byte method id")
     (index,) = _METHOD_INDEX.unpack_from(data, start)
-    method_class = methods.get(index)
+    method_class = (spec.methods if methods is None else methods).get(index)
     if method_class is None:
         raise exceptions.InvalidFrameError(
             f"unknown method {index >> 16}.{index & 0xFFFF} ({index:#010x})"

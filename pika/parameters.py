@@ -380,10 +380,12 @@ class Parameters:
 
     @property
     def amqp_version(self) -> str:
-        """The AMQP version to speak: ``"0-9-1"`` (the default) or ``"0-8"``
-        (RabbitMQ before 4.0, Qpid Broker-J and older brokers). A broker that
-        answers with the other version's protocol header is reconnected to
-        once with that version."""
+        """Which AMQP version to speak, ``"0-9-1"`` (the default) or ``"0-8"``.
+
+        RabbitMQ before 4.0, Qpid Broker-J and older brokers speak 0-8. A
+        broker that answers with the other version's protocol header is
+        connected to again once with that version.
+        """
         return self._amqp_version
 
     @amqp_version.setter
