@@ -38,20 +38,19 @@ import abc
 import functools
 import logging
 import time
-from collections.abc import Sequence
 from typing import Any, Callable
 
 from pika import channel as channel_mod
 from pika import exceptions, frame, spec, validation
 from pika.callbacks import call_each, remove_from
 from pika.connection_recovery import ConnectionRecovery
+from pika.connection_recovery_side import ConnectionRecoverySide
 from pika.credentials import PlainCredentials
 from pika.engine import ConnectionEngine, EngineConfig, events
 from pika.engine.outbound import BytesLike
 from pika.engine.tuning import PRODUCT, HeartbeatSetting
 from pika.negotiation import reopen_parameters
 from pika.parameters import ConnectionParameters, Parameters, SSLOptions, URLParameters
-from pika.recovery import RecoveryPolicy
 from pika.states import ConnectionState
 
 __all__ = [
@@ -74,7 +73,7 @@ _OnBlocked = Callable[["Connection", frame.Method], Any]
 CLOSE_OK_TIMEOUT = 10.0
 
 
-class Connection(abc.ABC):
+class Connection(ConnectionRecoverySide, abc.ABC):
     """An AMQP connection with Pika's callback interface (abstract: an
     adapter supplies the I/O).
 
@@ -661,204 +660,6 @@ class Connection(abc.ABC):
         self._engine.close(reply_code, reply_text)
         self._flush()
         self._watch_close_handshake()
-
-    # ------------------------------------------------------------- recovery
-
-    def enable_recovery(
-        self,
-        policy: RecoveryPolicy | None = None,
-        parameters: Sequence[Parameters] | None = None,
-    ) -> None:
-        """Turn on automatic connection and topology recovery.
-
-        After an unexpected loss (stream error, missed heartbeats, broker
-        shutdown or ``320 CONNECTION_FORCED``) the connection reconnects with
-        ``policy``'s backoff, trying ``parameters`` in turn (default: its
-        own), reopens its channels with their numbers, reapplies QoS,
-        confirm and tx modes, redeclares the exchanges, queues and bindings
-        declared through it from now on, and restarts its consumers with
-        their tags. Call it before declaring anything. See
-        `pika.connection_recovery` for what the application sees meanwhile.
-
-        Args:
-            policy: The backoff and republishing policy; None for `RecoveryPolicy` defaults.
-            parameters: The parameters to reconnect with, in turn; None for the connection's own.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is already enabled.
-        """
-        if self._recovery is not None:
-            raise exceptions.ConnectionWrongStateError("recovery is already enabled")
-        self._recovery = ConnectionRecovery(self, policy or RecoveryPolicy(), parameters or [])
-
-    @property
-    def is_recovering(self) -> bool:
-        """True while an automatic recovery is under way."""
-        return self._recovery is not None and self._recovery.active
-
-    @property
-    def recovery(self) -> ConnectionRecovery | None:
-        """The recovery state (topology record, renamed queues), if enabled."""
-        return self._recovery
-
-    def add_on_recovery_started_callback(
-        self, callback: Callable[[Connection, BaseException], Any]
-    ) -> None:
-        """``callback(connection, error)`` when a recovery begins.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._require_recovery().on_started.append(validation.checked_callback(callback))
-
-    def add_on_recovery_succeeded_callback(self, callback: Callable[[Connection], Any]) -> None:
-        """``callback(connection)`` once channels, topology and consumers are back.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._require_recovery().on_succeeded.append(validation.checked_callback(callback))
-
-    def add_on_recovery_failed_callback(
-        self, callback: Callable[[Connection, BaseException], Any]
-    ) -> None:
-        """``callback(connection, error)`` when recovery gives up (the close
-        callbacks follow).
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._require_recovery().on_failed.append(validation.checked_callback(callback))
-
-    def add_on_queue_renamed_callback(
-        self, callback: Callable[[Connection, str, str], Any]
-    ) -> None:
-        """``callback(connection, old_name, new_name)`` when a server-named
-        queue is redeclared under a new name during recovery.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._require_recovery().on_queue_renamed.append(validation.checked_callback(callback))
-
-    # ------------------------------------------------- hooks of the recovery
-    # What `pika.connection_recovery.ConnectionRecovery` calls (its
-    # `RecoverableConnection` protocol); not for applications.
-
-    @property
-    def recovery_was_opened(self) -> bool:
-        """Whether the connection ever opened (a hook of automatic recovery)."""
-        return self._opened
-
-    def recovery_channels(self) -> list[channel_mod.Channel]:
-        """The connection's channels in number order (a hook of automatic recovery).
-
-        Returns:
-            The channels.
-        """
-        return [chan for _number, chan in sorted(self._channels.items())]
-
-    def recovery_reconnect(self, params: Parameters) -> None:
-        """Start a connection attempt to ``params`` on a new engine (a hook
-        of automatic recovery).
-
-        Args:
-            params: The parameters of the attempt.
-        """
-        self.params = params
-        self._engine = ConnectionEngine(self._engine_config())
-        self.connection_state = self.CONNECTION_INIT
-        self._adapter_connect_stream()
-
-    def recovery_restored(self) -> None:
-        """The recovery is done: open to the application again (a hook of
-        automatic recovery)."""
-        self.connection_state = self.CONNECTION_OPEN
-
-    def recovery_closed(self, error: Exception) -> None:
-        """The recovery gave up or was stopped: the connection is over with
-        ``error`` (a hook of automatic recovery).
-
-        Args:
-            error: The close reason.
-        """
-        self._finish_close(error)
-
-    def recovery_call_later(self, delay: float, callback: Callable[[], Any]) -> Any:
-        """Call ``callback`` in ``delay`` seconds; returns a handle for
-        `recovery_remove_timer` (a hook of automatic recovery).
-
-        Args:
-            delay: Seconds from now.
-            callback: Called with no arguments.
-
-        Returns:
-            A handle for `recovery_remove_timer`.
-        """
-        return self._adapter_call_later(delay, callback)
-
-    def recovery_remove_timer(self, handle: Any) -> None:
-        """Cancel a `recovery_call_later` (a hook of automatic recovery).
-
-        Args:
-            handle: The handle `recovery_call_later` returned.
-        """
-        self._adapter_remove_timeout(handle)
-
-    def recovery_open_channel(
-        self,
-        on_open: Callable[[channel_mod.Channel], Any],
-        on_close: Callable[[channel_mod.Channel, Exception], Any],
-    ) -> channel_mod.Channel:
-        """Open a channel of the recovery's own (a hook of automatic recovery).
-
-        Args:
-            on_open: Called with the channel once open.
-            on_close: Called as ``on_close(channel, reason)`` if it closes.
-
-        Returns:
-            The channel (opening).
-        """
-        number = self._engine.allocate_channel_number()
-        chan = channel_mod.Channel(self, number, on_open)
-        chan.add_on_close_callback(on_close)
-        self._channels[number] = chan
-        chan.open()
-        return chan
-
-    def recovery_flush(self) -> None:
-        """Write what is queued (a hook of automatic recovery)."""
-        self._output_ready()
-
-    def recovery_application_callbacks(self) -> list[Any]:
-        """The application's open and open-error callbacks, as registered
-        so far (a hook of automatic recovery).
-
-        Returns:
-            The callbacks.
-        """
-        return [*self._on_open, *self._on_open_error]
-
-    def _require_recovery(self) -> ConnectionRecovery:
-        if self._recovery is None:
-            raise exceptions.ConnectionWrongStateError("call enable_recovery() first")
-        return self._recovery
 
     def update_secret(
         self,
