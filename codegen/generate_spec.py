@@ -25,12 +25,11 @@ import json
 import keyword
 import struct
 import sys
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
-from spec_docs import FIELD_DOCS, FIELD_DOCS_BY_METHOD
+from spec_docs import class_docstring
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -482,30 +481,12 @@ def init_lines(fields: tuple[Field, ...], decoded_attributes: bool) -> list[str]
     return lines
 
 
-def docstring(summary: str, fields: Sequence[Field], owner: str) -> list[str]:
-    """A class docstring (at one indent): ``summary``, then ``Args:`` for ``fields``."""
-    if not fields:
-        return [f'    """{summary}"""']
-    lines = [f'    """{summary}', "", "    Args:"]
-    for field in fields:
-        text = FIELD_DOCS_BY_METHOD.get((owner, field.name), FIELD_DOCS[field.name])
-        lines.extend(
-            textwrap.wrap(
-                f"{field.name}: {text}",
-                96,
-                initial_indent="        ",
-                subsequent_indent="            ",
-                break_on_hyphens=False,
-            )
-        )
-    lines.append('    """')
-    return lines
-
-
 def method_class(method: MethodDef, structs: StructRegistry) -> list[str]:
     lines = [f"class {method.name}(amqp_object.Method):"]
     summary = f"``{method.amqp_name}``: method {method.method_id} of class {method.class_id}."
-    lines.extend(docstring(summary, method.fields, method.qualified_name))
+    lines.extend(
+        class_docstring(summary, [field.name for field in method.fields], method.qualified_name)
+    )
     lines.append("")
     lines.append(f"    INDEX = {method.index}")
     lines.append(f'    NAME = "{method.qualified_name}"')
@@ -638,7 +619,7 @@ def properties_class(
     name = f"{class_name}Properties"
     lines = [f"class {name}(amqp_object.Properties):"]
     summary = f"Content properties of class ``{class_name.lower()}``; `None` means absent."
-    lines.extend(docstring(summary, fields, name))
+    lines.extend(class_docstring(summary, [field.name for field in fields], name))
     lines.append("")
     lines.append(f"    INDEX = {class_id}")
     lines.append(f'    NAME = "{name}"')

@@ -8,6 +8,9 @@ each; ``FIELD_DOCS_BY_METHOD`` overrides one method's field where it does not.
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Sequence
+
 FIELD_DOCS = {
     "active": "True to start (or resume) the flow of content, False to stop it; in "
     "``Access.Request``, ask for active access.",
@@ -126,3 +129,24 @@ FIELD_DOCS_BY_METHOD = {
     "declared as ``''``).",
 }
 """Overrides of `FIELD_DOCS` for one method's field: (qualified name, field) to text."""
+
+
+def class_docstring(summary: str, fields: Sequence[str], owner: str) -> list[str]:
+    """A generated class's docstring lines (at one indent): ``summary``, then
+    ``Args:`` documenting each of ``fields`` (Python names) of ``owner``."""
+    if not fields:
+        return [f'    """{summary}"""']
+    lines = [f'    """{summary}', "", "    Args:"]
+    for name in fields:
+        text = FIELD_DOCS_BY_METHOD.get((owner, name), FIELD_DOCS[name])
+        lines.extend(
+            textwrap.wrap(
+                f"{name}: {text}",
+                96,
+                initial_indent="        ",
+                subsequent_indent="            ",
+                break_on_hyphens=False,
+            )
+        )
+    lines.append('    """')
+    return lines

@@ -54,7 +54,7 @@ nitpick_ignore_regex = [
     # Twisted's Deferred as the generated Twisted operations name it.
     (r"py:class", r"defer\.Deferred"),
     # Type variables of generic classes.
-    (r"py:.*", r"pika\.confirms\.T"),
+    (r"py:.*", r"pika\.(confirms|aio\.waiting)\.[TS]"),
     (r"py:.*", r"(.*\.)?_[A-Za-z]\w*"),
     # Callback type aliases shared by the mixins that make up a channel or
     # connection (their expansion is in each method's Args section).
@@ -97,9 +97,12 @@ def _resolve_python_alias(app: Any, env: Any, node: Any, contnode: Any) -> Any:
     """
     target = node.get("reftarget", "")
     parts = target.split(".")
-    if node.get("refdomain") != "py" or target.startswith("pika.") or len(parts) < 3:
+    if node.get("refdomain") != "py" or target.startswith("pika.") or len(parts) < 2:
         return None
-    exported = f"{parts[0]}.{parts[-1]}"
+    # ``_asyncio.Future`` (the C module) is documented as ``asyncio.Future``.
+    exported = f"{parts[0].lstrip('_')}.{parts[-1]}"
+    if exported == target:
+        return None
     if pydoc.locate(exported) is not pydoc.locate(target):
         return None
     inventory = getattr(env, "intersphinx_named_inventory", {}).get("python", {})

@@ -15,11 +15,11 @@ from pika import frame, validation
 from pika.callbacks import remove_from
 
 if TYPE_CHECKING:
-    from pika.connection import Connection
+    import pika.connection
 
-OnOpen = Callable[["Connection"], Any]
-OnError = Callable[["Connection", BaseException], Any]
-OnBlocked = Callable[["Connection", frame.Method], Any]
+OnOpen = Callable[["pika.connection.Connection"], Any]
+OnError = Callable[["pika.connection.Connection", BaseException], Any]
+OnBlocked = Callable[["pika.connection.Connection", frame.Method], Any]
 
 
 class ConnectionCallbacks:
@@ -34,7 +34,9 @@ class ConnectionCallbacks:
         _backpressure: list[Callable[..., Any]]
         _backpressure_multiplier: int
 
-        def _default_open_error(self, connection: Connection, error: BaseException) -> None: ...
+        def _default_open_error(
+            self, connection: pika.connection.Connection, error: BaseException
+        ) -> None: ...
 
     def add_on_open_callback(self, callback: OnOpen) -> None:
         """Call ``callback(connection)`` once the connection is open.
@@ -156,7 +158,9 @@ class ConnectionCallbacks:
         """
         return remove_from(self._on_unblocked, callback)
 
-    def add_backpressure_callback(self, callback: Callable[[Connection], Any]) -> None:
+    def add_backpressure_callback(
+        self, callback: Callable[[pika.connection.Connection], Any]
+    ) -> None:
         """``callback(connection)`` whenever the transport's unsent bytes
         exceed the backpressure multiplier times the average write.
 

@@ -22,7 +22,7 @@ from pika.recovery import RecoveryPolicy
 from pika.states import ConnectionState
 
 if TYPE_CHECKING:
-    from pika.connection import Connection
+    import pika.connection
 
 
 class ConnectionRecoveryAPI:
@@ -94,7 +94,7 @@ class ConnectionRecoveryAPI:
         return self._recovery
 
     def add_on_recovery_started_callback(
-        self, callback: Callable[[Connection, BaseException], Any]
+        self, callback: Callable[[pika.connection.Connection, BaseException], Any]
     ) -> None:
         """``callback(connection, error)`` when a recovery begins.
 
@@ -107,7 +107,9 @@ class ConnectionRecoveryAPI:
         """
         self._require_recovery().on_started.append(validation.checked_callback(callback))
 
-    def add_on_recovery_succeeded_callback(self, callback: Callable[[Connection], Any]) -> None:
+    def add_on_recovery_succeeded_callback(
+        self, callback: Callable[[pika.connection.Connection], Any]
+    ) -> None:
         """``callback(connection)`` once channels, topology and consumers are back.
 
         Args:
@@ -120,7 +122,7 @@ class ConnectionRecoveryAPI:
         self._require_recovery().on_succeeded.append(validation.checked_callback(callback))
 
     def add_on_recovery_failed_callback(
-        self, callback: Callable[[Connection, BaseException], Any]
+        self, callback: Callable[[pika.connection.Connection, BaseException], Any]
     ) -> None:
         """``callback(connection, error)`` when recovery gives up (the close
         callbacks follow).
@@ -135,7 +137,7 @@ class ConnectionRecoveryAPI:
         self._require_recovery().on_failed.append(validation.checked_callback(callback))
 
     def add_on_queue_renamed_callback(
-        self, callback: Callable[[Connection, str, str], Any]
+        self, callback: Callable[[pika.connection.Connection, str, str], Any]
     ) -> None:
         """``callback(connection, old_name, new_name)`` when a server-named
         queue is redeclared under a new name during recovery.

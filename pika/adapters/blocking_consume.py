@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from pika.adapters.blocking_connection import BlockingConnection
     from pika.channel import Channel
 
-#: What the generator yields: a message, or three Nones after an inactivity timeout.
+# What the generator yields: a message, or three Nones after an inactivity timeout.
 MessageOrNothing = tuple[
     Optional[spec.Basic.Deliver], Optional[spec.BasicProperties], Optional[bytes]
 ]

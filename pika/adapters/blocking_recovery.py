@@ -18,12 +18,14 @@ from pika import exceptions, validation
 from pika.connection_recovery import ConnectionRecovery
 
 if TYPE_CHECKING:
-    from pika.adapters.blocking_connection import BlockingConnection
+    import pika.adapters.blocking_connection
     from pika.adapters.select_connection import SelectConnection
 
 
 #: A recovery callback that gets the connection and an error.
-OnRecoveryError = Callable[["BlockingConnection", BaseException], Any]
+OnRecoveryError = Callable[
+    ["pika.adapters.blocking_connection.BlockingConnection", BaseException], Any
+]
 
 
 class BlockingRecoveryAPI:
@@ -58,7 +60,7 @@ class BlockingRecoveryAPI:
         self._forward_recovery_event(callback, self._require_recovery().on_started)
 
     def add_on_recovery_succeeded_callback(
-        self, callback: Callable[[BlockingConnection], Any]
+        self, callback: Callable[[pika.adapters.blocking_connection.BlockingConnection], Any]
     ) -> None:
         """``callback(connection)`` once the connection, its channels,
         topology and consumers are back.
@@ -86,7 +88,8 @@ class BlockingRecoveryAPI:
         self._forward_recovery_event(callback, self._require_recovery().on_failed)
 
     def add_on_queue_renamed_callback(
-        self, callback: Callable[[BlockingConnection, str, str], Any]
+        self,
+        callback: Callable[[pika.adapters.blocking_connection.BlockingConnection, str, str], Any],
     ) -> None:
         """``callback(connection, old_name, new_name)`` when a server-named
         queue is redeclared under a new name.

@@ -76,11 +76,25 @@ class CallResult:
         self._error: Optional[BaseException] = None
 
     def resolve(self, value: Any = None) -> bool:
-        """Deliver ``value``; False if already settled or nobody waits any more."""
+        """Deliver ``value``; False if already settled or nobody waits any more.
+
+        Args:
+            value: The result.
+
+        Returns:
+            False if already settled or nobody waits any more.
+        """
         return self._settle(value, None)
 
     def fail(self, error: BaseException) -> bool:
-        """Deliver ``error``, to be raised in the waiting thread."""
+        """Deliver ``error``, to be raised in the waiting thread.
+
+        Args:
+            error: The exception.
+
+        Returns:
+            False if already settled or nobody waits any more.
+        """
         return self._settle(None, error)
 
     def _settle(self, value: Any, error: Optional[BaseException]) -> bool:
@@ -99,7 +113,18 @@ class CallResult:
         return self._state == _ABANDONED
 
     def wait(self, timeout: Optional[float], what: str) -> Any:
-        """The value, or raise the error; `ReplyTimeout` after ``timeout`` s."""
+        """The value, or raise the error; `ReplyTimeout` after ``timeout`` s.
+
+        Args:
+            timeout: Seconds to wait; None for no limit.
+            what: What is waited for, for the timeout's message.
+
+        Returns:
+            The value delivered.
+
+        Raises:
+            ReplyTimeout: Nothing came within ``timeout`` (also a `TimeoutError`).
+        """
         if not self._done.wait(timeout):
             with self._lock:
                 if self._state == _PENDING:
@@ -117,6 +142,10 @@ class CallQueue:
     thread) is outstanding: the thread that makes the list non-empty calls
     it, under the lock, so calls submitted later by any thread cannot
     overtake the ones already listed.
+
+    Args:
+        wake: Called (once per batch) to have the I/O thread run the queue.
+        limit: Most calls queued before submitting threads wait.
     """
 
     def __init__(self, wake: Callable[[], None], limit: int) -> None:
@@ -142,6 +171,15 @@ class CallQueue:
         ``deadline`` (`time.monotonic` value; None: no limit), then raises
         `ReplyTimeout`. If the connection ends while it waits, it raises the
         connection's final error.
+
+        Args:
+            function: The call.
+            args: Its positional arguments.
+            deadline: `time.monotonic` value to wait for room until; None for no limit.
+
+        Raises:
+            ConnectionWrongStateError: The queue is closed.
+            ReplyTimeout: No room before ``deadline``.
         """
         with self._lock:
             waited = False
@@ -171,7 +209,11 @@ class CallQueue:
         self._run_all(items)
 
     def close(self, reason: Optional[BaseException]) -> None:
-        """Refuse new calls and run the queued ones (which then fail as the connection is gone)."""
+        """Refuse new calls and run the queued ones (which then fail as the connection is gone).
+
+        Args:
+            reason: The connection's final error, or None.
+        """
         with self._lock:
             self._closed = True
             self._closed_reason = reason

@@ -30,7 +30,8 @@ from pika.aio.operations import AioOperations
 from pika.aio.waiting import ClosingOnExit, fail, outcome, report_error, settle
 
 if TYPE_CHECKING:
-    from pika.aio.connection import Connection
+    import pika.aio.connection
+    import pika.channel
     from pika.channel import Channel as CallbackChannel
 
 __all__ = ["Channel", "MessageIterator"]
@@ -59,9 +60,15 @@ class Channel(AioOperations, ClosingOnExit):
     that awaited a reply at a connection loss raises `ConnectionInterrupted`
     (its request may or may not have taken effect) and calls made during
     the recovery wait for it (see `pika.aio.connect`).
+
+    Args:
+        impl: The callback-API `pika.channel.Channel` it drives.
+        connection: The `Connection` it belongs to.
     """
 
-    def __init__(self, impl: CallbackChannel, connection: Connection) -> None:
+    def __init__(
+        self, impl: pika.channel.Channel, connection: pika.aio.connection.Connection
+    ) -> None:
         self._impl = impl
         self._connection = connection
         self._loop = connection._loop
@@ -91,7 +98,7 @@ class Channel(AioOperations, ClosingOnExit):
         return self._impl.channel_number
 
     @property
-    def connection(self) -> Connection:
+    def connection(self) -> pika.aio.connection.Connection:
         """The `pika.aio.Connection` this channel belongs to."""
         return self._connection
 
@@ -119,7 +126,14 @@ class Channel(AioOperations, ClosingOnExit):
     def is_stale_delivery_tag(self, delivery_tag: int) -> bool:
         """Whether ``delivery_tag`` came from before a connection recovery:
         the broker has requeued that message, and acknowledging it does
-        nothing (the call is dropped and counted)."""
+        nothing (the call is dropped and counted).
+
+        Args:
+            delivery_tag: A delivery tag of this channel.
+
+        Returns:
+            True for a tag from before the last recovery.
+        """
         return self._impl.is_stale_delivery_tag(delivery_tag)
 
     # --------------------------------------------------------------- waiting
@@ -246,18 +260,30 @@ class Channel(AioOperations, ClosingOnExit):
         was discarded, and a delivery that needed an ack was rejected
         without requeue. ``error`` is a `MessageTooLargeError`. Without such
         a callback the error goes to the loop's exception handler; a
-        `basic_get` or ``consume()`` iterator raises it instead."""
+        `basic_get` or ``consume()`` iterator raises it instead.
+
+        Args:
+            callback: The callable to add.
+        """
         self._too_large_callbacks.append(validation.checked_callback(callback))
 
     def add_on_return_callback(self, callback: OnReturn) -> None:
         """``callback(channel, method, properties, body)`` for each message the
         broker returns (mandatory and unroutable). In confirm mode the
-        publish also raises `UnroutableError`."""
+        publish also raises `UnroutableError`.
+
+        Args:
+            callback: The callable to add.
+        """
         self._return_callbacks.append(validation.checked_callback(callback))
 
     def add_on_cancel_callback(self, callback: OnCancel) -> None:
         """``callback(method_frame)`` when the broker cancels one of this
-        channel's consumers (its queue was deleted, ...)."""
+        channel's consumers (its queue was deleted, ...).
+
+        Args:
+            callback: The callable to add.
+        """
         self._cancel_callbacks.append(validation.checked_callback(callback))
 
     # ---------------------------------------------------------------- close
@@ -388,6 +414,18 @@ class Channel(AioOperations, ClosingOnExit):
             async with channel.consume("tasks") as messages:
                 async for method, properties, body in messages:
                     await channel.basic_ack(method.delivery_tag)
+
+        Args:
+            queue: Name of the queue to consume from.
+            auto_ack: The broker counts each message as acknowledged once sent.
+            exclusive: Ask to be the queue's only consumer.
+            arguments: Optional consumer arguments (an AMQP field table); None for none.
+            inactivity_timeout: Seconds without a message after which ``(None, None, None)``
+                is yielded; None waits for ever.
+            consumer_tag: The consumer's tag; None lets the client choose one.
+
+        Returns:
+            The `MessageIterator`; the consumer starts when it is entered or first iterated.
 
         Raises:
             ChannelClosedByBroker, ChannelWrongStateError: the channel is closed.

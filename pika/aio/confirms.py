@@ -44,7 +44,13 @@ class ConfirmWaiters:
         return len(self._tracker)
 
     def add(self, tag: int, future: asyncio.Future[Any], published: _Published) -> None:
-        """Await the confirm of publish number ``tag`` with ``future``."""
+        """Await the confirm of publish number ``tag`` with ``future``.
+
+        Args:
+            tag: The publish sequence number.
+            future: The future the publisher awaits.
+            published: What was published (exchange, routing key, body, properties, mandatory).
+        """
         self._tracker.add(tag, (future, published))
         if published[4]:
             key = (published[0], published[1])
@@ -54,7 +60,11 @@ class ConfirmWaiters:
             tags.append((tag, published[2]))
 
     def on_ack_nack(self, method_frame: frame.Method) -> None:
-        """The callback channel's confirm callback: settle the futures it confirms."""
+        """The callback channel's confirm callback: settle the futures it confirms.
+
+        Args:
+            method_frame: The broker's ``Basic.Ack`` or ``Basic.Nack`` frame.
+        """
         method = method_frame.method
         nack = type(method) is spec.Basic.Nack
         settled = self._tracker.settle(int(method.delivery_tag or 0), bool(method.multiple))
@@ -83,7 +93,11 @@ class ConfirmWaiters:
             del self._mandatory[key]
 
     def on_return(self, returned: ReturnedMessage) -> None:
-        """A mandatory message came back: note it for its publish's confirm."""
+        """A mandatory message came back: note it for its publish's confirm.
+
+        Args:
+            returned: The returned message.
+        """
         method = returned.method
         tags = self._mandatory.get((str(method.exchange), str(method.routing_key)))
         if not tags:
@@ -94,7 +108,11 @@ class ConfirmWaiters:
                 return
 
     def fail_all(self, error: BaseException) -> None:
-        """The channel is gone: every awaiting publish raises ``error``."""
+        """The channel is gone: every awaiting publish raises ``error``.
+
+        Args:
+            error: The exception the awaiting publishers raise.
+        """
         self._mandatory.clear()
         self._returned.clear()
         for _tag, (future, _published) in self._tracker.take_all():

@@ -119,6 +119,12 @@ class Connection(ClosingOnExit):
 
     ``async with`` closes it on exit. See the module documentation for what
     calls see during an automatic recovery.
+
+    Args:
+        impl: The `AsyncioConnection` it drives (open).
+        recovery: The recovery policy; None for no recovery.
+        parameters: The parameters each recovery tries in turn.
+        recovery_wait_timeout: Longest a call made during a recovery waits for it, in seconds.
     """
 
     def __init__(
@@ -285,6 +291,12 @@ class Connection(ClosingOnExit):
         A channel still opening when the connection is lost is opened by the
         recovery, and the await goes on until then.
 
+        Args:
+            channel_number: The channel number to use; None for the lowest free one.
+
+        Returns:
+            An `Opening` of the `Channel`: await it, or enter it with ``async with``.
+
         Raises:
             ConnectionWrongStateError: the connection is closed.
             RecoveryWaitTimeout: called during a recovery that lasted
@@ -310,7 +322,12 @@ class Connection(ClosingOnExit):
     async def close(self, reply_code: int = 200, reply_text: str = "Normal shutdown") -> None:
         """Close the connection (stopping a recovery under way) and wait
         until it is closed; nothing happens if it already is. Its channels
-        close with it."""
+        close with it.
+
+        Args:
+            reply_code: The reason code sent to the broker (200 for a normal close).
+            reply_text: The reason text sent to the broker.
+        """
         impl = self._impl
         if impl.is_closed:
             return
@@ -329,7 +346,17 @@ class Connection(ClosingOnExit):
 
     async def update_secret(self, new_secret: str, reason: str) -> None:
         """Replace the connection's secret (say a refreshed OAuth token) and
-        wait for the broker's UpdateSecretOk."""
+        wait for the broker's UpdateSecretOk.
+
+        Args:
+            new_secret: What the connection authenticates with from now on
+                (a password or a token); it never appears in logs.
+            reason: A note for the broker's log.
+
+        Raises:
+            TypeError: Either argument is not a str.
+            ConnectionClosed: The connection ended before the broker answered.
+        """
         await self._ready()
         future = self._loop.create_future()
         self._impl.update_secret(new_secret, reason, callback=functools.partial(settle, future))
@@ -357,6 +384,9 @@ class Connection(ClosingOnExit):
     ) -> None:
         """``callback(connection, error)`` when a recovery begins.
 
+        Args:
+            callback: The callable to add.
+
         Raises:
             ConnectionWrongStateError: recovery is off (``recovery=None``).
         """
@@ -364,6 +394,9 @@ class Connection(ClosingOnExit):
 
     def add_on_recovery_succeeded_callback(self, callback: Callable[[Connection], Any]) -> None:
         """``callback(connection)`` once channels, topology and consumers are back.
+
+        Args:
+            callback: The callable to add.
 
         Raises:
             ConnectionWrongStateError: recovery is off (``recovery=None``).
@@ -376,6 +409,9 @@ class Connection(ClosingOnExit):
         """``callback(connection, error)`` when a recovery gives up (the
         connection is then closed with ``error``).
 
+        Args:
+            callback: The callable to add.
+
         Raises:
             ConnectionWrongStateError: recovery is off (``recovery=None``).
         """
@@ -386,6 +422,9 @@ class Connection(ClosingOnExit):
     ) -> None:
         """``callback(connection, old_name, new_name)`` when a recovery
         redeclares a server-named queue under a new name.
+
+        Args:
+            callback: The callable to add.
 
         Raises:
             ConnectionWrongStateError: recovery is off (``recovery=None``).

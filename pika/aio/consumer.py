@@ -20,12 +20,12 @@ from pika.aio.waiting import ClosingOnExit, report_error, settle
 from pika.exceptions import MessageTooLargeError
 
 if TYPE_CHECKING:
-    from pika.aio.channel import Channel
+    import pika.aio.channel
     from pika.channel import Channel as CallbackChannel
 
 LOGGER = logging.getLogger(__name__)
 
-#: What the iterator yields: ``(None, None, None)`` after an inactivity timeout.
+#: What the iterator yields (``(None, None, None)`` after an inactivity timeout).
 MessageTuple = tuple[Optional[spec.Basic.Deliver], Optional[spec.BasicProperties], Optional[bytes]]
 _Message = tuple[spec.Basic.Deliver, spec.BasicProperties, bytes]
 _NO_MESSAGE: MessageTuple = (None, None, None)
@@ -34,7 +34,7 @@ _TIMED_OUT = object()
 #: A `basic_consume` callback: ``(channel, method, properties, body)``, plain
 #: or returning an awaitable (an ``async def``), which is run as a task.
 OnMessage = Callable[
-    ["Channel", spec.Basic.Deliver, spec.BasicProperties, bytes],
+    ["pika.aio.channel.Channel", spec.Basic.Deliver, spec.BasicProperties, bytes],
     Union[Awaitable[Any], None],
 ]
 
@@ -52,11 +52,18 @@ class MessageIterator(ClosingOnExit):
     consumer goes on with the same tag; messages received before the loss
     and not yet yielded are dropped if they need an ack (the broker
     redelivers them).
+
+    Args:
+        channel: The `Channel` to consume on.
+        params: ``(queue, auto_ack, exclusive, arguments)`` of the consumer.
+        inactivity_timeout: Seconds without a message after which ``(None, None, None)`` is yielded;
+            None waits for ever.
+        consumer_tag: The consumer's tag; None lets the client choose one.
     """
 
     def __init__(
         self,
-        channel: Channel,
+        channel: pika.aio.channel.Channel,
         params: tuple[str, bool, bool, Optional[dict[str, Any]]],
         inactivity_timeout: Optional[float],
         consumer_tag: Optional[str],
@@ -204,7 +211,11 @@ class MessageIterator(ClosingOnExit):
     async def cancel(self) -> int:
         """Cancel the consumer and end the iteration; messages received but
         not yielded are nacked with requeue (dropped for auto-ack). Returns
-        how many were requeued."""
+        how many were requeued.
+
+        Returns:
+            How many messages were requeued.
+        """
         if self._ended or not self._started:
             self._ended = True
             return 0
@@ -228,11 +239,19 @@ class CallbackConsumer:
     awaitable) becomes a task, so deliveries are handled concurrently, up
     to the channel's prefetch. An exception from either goes to the event
     loop's exception handler (logged by default) and the consumer goes on.
+
+    Args:
+        channel: The `Channel` whose deliveries it handles.
+        callback: Called as ``callback(channel, method, properties, body)``; may be a coroutine
+            function.
+
+    Raises:
+        TypeError: ``callback`` is not callable.
     """
 
     __slots__ = ("_callback", "_channel", "_tasks")
 
-    def __init__(self, channel: Channel, callback: OnMessage) -> None:
+    def __init__(self, channel: pika.aio.channel.Channel, callback: OnMessage) -> None:
         validation.require_callable(callback, "on_message_callback")
         self._channel = channel
         self._callback = callback

@@ -20,7 +20,11 @@ from typing import Any, Generic, Optional, Protocol, TypeVar
 
 
 class Failure:
-    """A failure carried as a future's result; `outcome` raises ``error``."""
+    """A failure carried as a future's result; `outcome` raises ``error``.
+
+    Args:
+        error: The exception `outcome` raises.
+    """
 
     __slots__ = ("error",)
 
@@ -29,20 +33,37 @@ class Failure:
 
 
 def settle(future: asyncio.Future[Any], *args: Any) -> None:
-    """Give ``future`` the tuple ``args`` as its result, unless it is done."""
+    """Give ``future`` the tuple ``args`` as its result, unless it is done.
+
+    Args:
+        future: The future.
+        args: Its result, as a tuple.
+    """
     if not future.done():
         future.set_result(args)
 
 
 def fail(future: asyncio.Future[Any], error: BaseException) -> None:
-    """Make ``future``'s awaiter raise ``error`` (see `outcome`), unless it is done."""
+    """Make ``future``'s awaiter raise ``error`` (see `outcome`), unless it is done.
+
+    Args:
+        future: The future.
+        error: The exception its awaiter raises.
+    """
     if not future.done():
         future.set_result(Failure(error))
 
 
 def outcome(result: Any) -> Any:
     """``result`` of a future settled here: raise a `Failure`'s error, else
-    return it."""
+    return it.
+
+    Args:
+        result: A settled future's result.
+
+    Returns:
+        ``result``, unless it is a `Failure`.
+    """
     if type(result) is Failure:
         raise result.error
     return result
@@ -51,7 +72,12 @@ def outcome(result: Any) -> Any:
 def report_error(error: BaseException, what: str) -> None:
     """Hand ``error`` (from an application callback, or nobody's to raise)
     to the running loop's exception handler, which logs it by default, as
-    asyncio does for callbacks it runs itself; the library carries on."""
+    asyncio does for callbacks it runs itself; the library carries on.
+
+    Args:
+        error: The exception.
+        what: What failed, for the log message.
+    """
     asyncio.get_running_loop().call_exception_handler(
         {"message": f"pika.aio: {what}", "exception": error}
     )
@@ -60,7 +86,8 @@ def report_error(error: BaseException, what: str) -> None:
 class Closable(Protocol):
     """What `Opening` opens: something with an async ``close()``."""
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Close the object and wait until it is closed."""
 
 
 T = TypeVar("T", bound=Closable)
@@ -92,6 +119,9 @@ class Opening(Generic[T]):
     ``await opening`` returns the object; ``async with opening as obj:``
     returns it too and closes it on leaving the block (whether or not the
     block raised). It can be awaited or entered once.
+
+    Args:
+        coroutine: The coroutine that opens the object.
     """
 
     __slots__ = ("_coroutine", "_opened")

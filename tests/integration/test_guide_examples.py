@@ -53,8 +53,9 @@ def cleanup(broker_url: str) -> Iterator[set[str]]:
 
 
 def test_the_guides_have_programs() -> None:
-    # Eight: blocking, select, asyncio, Tornado, Twisted, gevent, thread-safe (two).
-    assert len(PROGRAMS) == 8
+    # Nine: blocking, select, async/await, asyncio, Tornado, Twisted, gevent,
+    # thread-safe (two).
+    assert len(PROGRAMS) == 9
     assert all(
         EXAMPLE_URL in source or "ConnectionParameters()" in source for _, source in PROGRAMS
     )

@@ -41,7 +41,9 @@ CHANNEL_SURFACES = {
     "pika.adapters.blocking_connection.BlockingChannel": "blocking",
     "pika.adapters.blocking_channel.BlockingChannel": "blocking",
     "pika.adapters.thread_safe_connection.Channel": "thread_safe",
+    "pika.adapters.thread_safe_channel.Channel": "thread_safe",
     "pika.adapters.twisted_connection.TwistedChannel": "twisted",
+    "pika.aio.channel.Channel": "aio",
 }
 # Modules whose optional dependency may be missing: skipped, not failed, then.
 OPTIONAL_MODULES = {"pika.adapters.tornado_connection", "pika.adapters.twisted_connection"}
