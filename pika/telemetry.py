@@ -20,7 +20,9 @@ Points of observation (`TelemetryHooks` has one method each):
   and calls it. Surfaces that only queue the message at that point for a
   later dispatch (the blocking and thread-safe connections) mark their
   internal callbacks with `hand_off` and call `TelemetryHooks.process`
-  around the application's callback when they dispatch it.
+  around the application's callback when they dispatch it; `pika.aio`
+  awaits an ``async def`` consumer callback through
+  `TelemetryHooks.process_async`.
 - ``basic_get``'s Basic.GetOk, a Basic.Return, a publisher confirm
   (Basic.Ack/Nack, numbered as the application saw its publishes), an
   ack/nack/reject the application sends, and a recovery's start and end.
@@ -30,7 +32,7 @@ An observer must not raise: its errors would surface in the I/O loop.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Protocol, TypeVar
 
 from pika import spec
 
@@ -83,6 +85,17 @@ class TelemetryHooks(Protocol):
     ) -> None:
         """A surface dispatches a delivery it had queued: run ``call()``
         (the application's callback) and observe it."""
+
+    async def process_async(
+        self,
+        channel: Channel,
+        method: spec.Basic.Deliver,
+        properties: spec.BasicProperties,
+        body: bytes,
+        call: Callable[[], Awaitable[Any]],
+    ) -> None:
+        """A surface runs an async consumer callback as a task: await
+        ``call()`` (the application's coroutine) and observe it."""
 
     def on_get(
         self,

@@ -7,10 +7,12 @@ return and recovery (see `pika.otel` for what each produces).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import time
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
@@ -171,6 +173,31 @@ class PikaTelemetry:
     ) -> None:
         """Run ``call()`` in a CONSUMER span ``process <queue>``, child of the
         trace context the message carries; record its duration."""
+        with self._processing(channel, method, properties, body):
+            call()
+
+    async def process_async(
+        self,
+        channel: Channel,
+        method: spec.Basic.Deliver,
+        properties: spec.BasicProperties,
+        body: bytes,
+        call: Callable[[], Awaitable[Any]],
+    ) -> None:
+        """Await ``call()`` in a ``process`` span, as `process` runs a call."""
+        with self._processing(channel, method, properties, body):
+            await call()
+
+    @contextlib.contextmanager
+    def _processing(
+        self,
+        channel: Channel,
+        method: spec.Basic.Deliver,
+        properties: spec.BasicProperties,
+        body: bytes,
+    ) -> Iterator[None]:
+        """The ``process`` span, current within the block, and the duration
+        recorded when it ends (an exception marks both)."""
         queue = _queue_of(channel, method)
         counted = _consumed_attributes(channel, "process", method, queue)
         span_attributes = {
@@ -189,7 +216,7 @@ class PikaTelemetry:
             set_status_on_exception=True,
         ) as span:
             try:
-                call()
+                yield
             except BaseException as error:
                 counted[attr.ERROR_TYPE] = type(error).__qualname__
                 span.set_attribute(attr.ERROR_TYPE, type(error).__qualname__)

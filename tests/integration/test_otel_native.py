@@ -16,104 +16,28 @@ from typing import Any
 import pytest
 
 import pika
+import pika.otel
 from pika import telemetry
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from pika.adapters.select_connection import SelectConnection
 from pika.channel import Channel
 from pika.connection import URLParameters
 from pika.recovery import RecoveryPolicy
-from tests.conftest import skip_or_fail
 from tests.integration.adapter_driver import KITS, AdapterDriver
+from tests.integration.otel_native_support import (
+    SpanKind,
+    Telemetry,
+    check_process_span,
+    check_publish_span,
+    trace,
+)
 from tests.integration.otel_support import blocking_channel, traceparent
 from tests.integration.select_support import broker_pid_of, close_connection, pump
 from tests.integration.test_blocking_examples import run_example
 from tests.utils import broker
 from tests.utils.wait import wait_until
 
-try:
-    from opentelemetry import trace
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from opentelemetry.trace import SpanKind
-
-    import pika.otel
-except ImportError as missing:  # pragma: no cover - the dev extra installs them
-    skip_or_fail(f"OpenTelemetry is not installed: {missing}")
-
 pytestmark = pytest.mark.broker
-
-
-class Telemetry:
-    """The in-memory exporter and metric reader of one test."""
-
-    def __init__(self) -> None:
-        self.spans = InMemorySpanExporter()
-        self.tracer_provider = TracerProvider()
-        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
-        self.reader = InMemoryMetricReader()
-        self.meter_provider = MeterProvider(metric_readers=[self.reader])
-
-    def finished(self, kind: SpanKind) -> list[ReadableSpan]:
-        return [span for span in self.spans.get_finished_spans() if span.kind is kind]
-
-    def metric(self, name: str, **labels: Any) -> float:
-        """A counter's sum (a histogram's count) over the points matching ``labels``."""
-        total = 0.0
-        data = self.reader.get_metrics_data()
-        for resource in data.resource_metrics if data is not None else []:
-            for scope in resource.scope_metrics:
-                for metric in scope.metrics:
-                    if metric.name != name:
-                        continue
-                    for point in metric.data.data_points:
-                        attributes = dict(point.attributes or {})
-                        if all(attributes.get(key) == value for key, value in labels.items()):
-                            total += getattr(point, "value", None) or getattr(point, "count", 0)
-        return total
-
-
-@pytest.fixture
-def otel() -> Iterator[Telemetry]:
-    recorded = Telemetry()
-    pika.otel.instrument(recorded.tracer_provider, recorded.meter_provider)
-    try:
-        yield recorded
-    finally:
-        pika.otel.uninstrument()
-        recorded.tracer_provider.shutdown()
-        recorded.meter_provider.shutdown()
-
-
-def check_publish_span(span: ReadableSpan, queue: str, broker_url: str) -> None:
-    params = URLParameters(broker_url)
-    assert span.name == "publish amq.default"
-    assert span.kind is SpanKind.PRODUCER
-    assert span.attributes is not None
-    assert span.attributes["messaging.system"] == "rabbitmq"
-    assert span.attributes["messaging.operation.type"] == "send"
-    assert span.attributes["messaging.destination.name"] == ""
-    assert span.attributes["messaging.rabbitmq.destination.routing_key"] == queue
-    assert span.attributes["server.address"] == params.host
-    assert span.attributes["server.port"] == params.port
-
-
-def check_process_span(
-    span: ReadableSpan, queue: str, producer: ReadableSpan, current: Any, body_size: int
-) -> None:
-    assert span.name == f"process {queue}"
-    assert span.kind is SpanKind.CONSUMER
-    assert span.attributes is not None
-    assert span.attributes["messaging.operation.type"] == "process"
-    assert span.attributes["messaging.destination.subscription.name"] == queue
-    assert span.attributes["messaging.message.body.size"] == body_size
-    assert span.parent is not None
-    assert span.parent.span_id == producer.context.span_id
-    assert span.context.trace_id == producer.context.trace_id
-    # The consumer callback ran with the process span current.
-    assert current.span_id == span.context.span_id
 
 
 def test_select_publish_and_consume(broker_url: str, otel: Telemetry) -> None:
