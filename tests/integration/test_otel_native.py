@@ -1,8 +1,9 @@
 """Native OpenTelemetry support (`pika.otel`) against the broker, read back
 with the SDK's in-memory span exporter and metric reader: spans, their
 kinds, parents and attributes, the trace context carried in the headers,
-and the metrics, on the select, blocking and thread-safe connections, and
-across a recovery."""
+and the metrics, on the select, blocking, thread-safe, asyncio, Tornado,
+gevent and Twisted connections, and across a recovery (`pika.aio`'s are in
+test_otel_aio.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from pika.adapters.select_connection import SelectConnection
 from pika.channel import Channel
 from pika.connection import URLParameters
 from pika.recovery import RecoveryPolicy
-from tests.integration.adapter_driver import KITS, AdapterDriver
+from tests.integration.adapter_driver import KITS, AdapterDriver, in_reactor
 from tests.integration.otel_native_support import (
     SpanKind,
     Telemetry,
@@ -33,6 +34,7 @@ from tests.integration.otel_native_support import (
 )
 from tests.integration.otel_support import blocking_channel, traceparent
 from tests.integration.select_support import broker_pid_of, close_connection, pump
+from tests.integration.test_adapters import twisted_connect
 from tests.integration.test_blocking_examples import run_example
 from tests.utils import broker
 from tests.utils.wait import wait_until
@@ -340,4 +342,49 @@ def test_every_event_loop_adapter_is_traced(kit: str, broker_url: str, otel: Tel
     assert traceparent(props) == (producer.context.trace_id, producer.context.span_id)
     (consumer,) = otel.finished(SpanKind.CONSUMER)
     check_process_span(consumer, queue, producer, current, len(b"loop"))
+    assert otel.metric("rabbitmq.client.acknowledged.messages") == 1
+
+
+def test_twisted_is_traced(reactor: Any, broker_url: str, otel: Telemetry) -> None:
+    """Twisted's publishes get their spans and confirm metrics; its consumer
+    queue's messages are counted and carry the context (no span: the
+    Deferred chain handles them); ``basic_get`` gets its receive span."""
+
+    async def scenario() -> tuple[str, list[Any]]:
+        amqp = await twisted_connect(reactor, URLParameters(broker_url))
+        chan = await amqp.channel()
+        queue = str((await chan.queue_declare("", exclusive=True)).method.queue)
+        await chan.confirm_delivery()
+        for body in (b"consumed", b"fetched"):
+            await chan.basic_publish("", queue, body)
+        await chan.basic_qos(prefetch_count=1)
+        messages, tag = await chan.basic_consume(queue)
+        consumed = await messages.get()
+        chan.basic_ack(consumed.method.delivery_tag)
+        await chan.basic_cancel(tag)
+        fetched = await chan.basic_get(queue, auto_ack=True)
+        await amqp.close()
+        return queue, [consumed, fetched]
+
+    queue, (consumed, fetched) = in_reactor(reactor, scenario)
+    assert [consumed.body, fetched.body] == [b"consumed", b"fetched"]
+    producers = otel.finished(SpanKind.PRODUCER)
+    assert len(producers) == 2
+    for span in producers:
+        check_publish_span(span, queue, broker_url)
+    producer_ids = [span.context.span_id for span in producers]
+    assert [traceparent(consumed.properties)[1], traceparent(fetched.properties)[1]] == producer_ids
+    carried = trace.get_current_span(pika.otel.extract_context(consumed.properties))
+    assert carried.get_span_context().span_id == producer_ids[0]
+    assert otel.finished(SpanKind.CONSUMER) == []
+    (receive,) = otel.finished(SpanKind.CLIENT)
+    assert [link.context.span_id for link in receive.links] == [producer_ids[1]]
+    assert (
+        otel.metric("rabbitmq.client.confirmed.messages", **{"rabbitmq.confirm.outcome": "ack"})
+        == 2
+    )
+    process = {"messaging.operation.name": "process"}
+    assert otel.metric("messaging.client.consumed.messages", **process) == 1
+    receive_op = {"messaging.operation.name": "receive"}
+    assert otel.metric("messaging.client.consumed.messages", **receive_op) == 1
     assert otel.metric("rabbitmq.client.acknowledged.messages") == 1
