@@ -20,8 +20,8 @@ asyncio, Tornado, Twisted, gevent, `pika.aio`) is observed through the callback 
 - ``basic_get``: a CLIENT span ``receive <exchange>`` linked to the
   message's context.
 - metrics (`pika.otel.metrics`): messages sent, consumed, acknowledged,
-  rejected, confirmed and returned, consumer callback and
-  publish-to-confirm durations, recoveries.
+  rejected, confirmed and returned, consumer callback, publish-to-confirm
+  and synchronous operation (request to reply) durations, recoveries.
 
 The messages of the blocking ``consume`` generator, of `pika.aio`'s
 ``consume()`` iterator and of Twisted's consumer queues are counted but get

@@ -2,7 +2,7 @@
 
 It implements `pika.telemetry.TelemetryHooks`, so the callback layer calls
 it for each publish, delivery, ``basic_get``, ack/nack/reject, confirm,
-return and recovery (see `pika.otel` for what each produces).
+return, synchronous request and reply, and recovery (see `pika.otel` for what each produces).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import Link, SpanKind
 
-from pika import __version__, spec
+from pika import __version__, amqp_object, spec
 from pika.otel import attributes as attr
 from pika.otel.metrics import MessagingMetrics
 from pika.telemetry import is_hand_off
@@ -141,6 +141,22 @@ class PikaTelemetry:
                 attr.REPLY_CODE: int(method.reply_code or 0),
                 **attr.server(channel),
             },
+        )
+
+    # ------------------------------------------------------------- requests
+
+    def on_request(self, channel: Channel, method: amqp_object.Method) -> tuple[float, str]:
+        """Note when a synchronous request was sent (and which)."""
+        return time.perf_counter(), method.NAME.lower()
+
+    def on_reply(
+        self, channel: Channel, request: tuple[float, str], reply: amqp_object.Method
+    ) -> None:
+        """Record how long the request waited for its reply."""
+        started, name = request
+        self.metrics.operation_duration.record(
+            time.perf_counter() - started,
+            {attr.SYSTEM: attr.RABBITMQ, attr.OPERATION_NAME: name, **attr.server(channel)},
         )
 
     # -------------------------------------------------------------- consuming

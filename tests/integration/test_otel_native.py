@@ -161,6 +161,30 @@ def test_blocking_consumer_publish_confirms_get_and_settles(
     assert otel.metric("rabbitmq.client.acknowledged.messages") == 2
 
 
+def test_synchronous_operations_are_timed(
+    blocking: BlockingChannel, otel: Telemetry, broker_url: str
+) -> None:
+    queue = str(blocking.queue_declare("", exclusive=True).method.queue)
+    blocking.basic_qos(prefetch_count=10)
+    assert blocking.basic_get(queue) == (None, None, None)
+    blocking.queue_purge(queue)
+    blocking.queue_purge(queue)
+    params = URLParameters(broker_url)
+    where = {"server.address": params.host, "server.port": params.port}
+    for name, count in [
+        ("queue.declare", 1),
+        ("basic.qos", 1),
+        ("basic.get", 1),
+        ("queue.purge", 2),
+    ]:
+        operation = {"messaging.operation.name": name, **where}
+        assert otel.metric("rabbitmq.client.operation.duration", **operation) == count, name
+    blocking.basic_publish("", queue, b"not an operation")
+    blocking.basic_ack(blocking.basic_get(queue)[0].delivery_tag)  # type: ignore[union-attr]
+    # Only the requests that await a reply count: not the publish, nor the ack.
+    assert otel.metric("rabbitmq.client.operation.duration") == 6
+
+
 def test_returned_message_is_counted(blocking: BlockingChannel, otel: Telemetry) -> None:
     returned: list[bytes] = []
     blocking.add_on_return_callback(lambda ch, method, props, body: returned.append(body))
