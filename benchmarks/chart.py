@@ -23,7 +23,8 @@ PYPI_COLOUR = "#b0b0b0"
 
 
 def draw(report: dict[str, Any], path: str) -> None:
-    rows = [row for row in report["rows"] if row["speedup"] is not None]
+    # Traced scenarios compare this project with itself: not in the chart.
+    rows = [row for row in report["rows"] if row["speedup"] is not None and not row.get("baseline")]
     labels = [row["label"] for row in rows][::-1]
     speedups = [row["speedup"] for row in rows][::-1]
     figure, (left, right) = plt.subplots(

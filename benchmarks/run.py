@@ -13,7 +13,10 @@ Every scenario of `scenarios.py` runs in a fresh process per library and
 round, alternating which library goes first (A/B, then B/A, ...), so that a
 change in the machine's load hits both alike. The table shows the median of
 the rounds, the ratio between the two libraries and the client CPU per
-message (getrusage of the measuring process). Results go to
+message (getrusage of the measuring process). The ``*_otel`` scenarios are
+this project traced with ``pika.otel`` (into OpenTelemetry's SDK), compared
+with the same scenario untraced, and the report says how much client CPU
+tracing adds per message. Results go to
 ``benchmarks/results/`` (ignored by git): ``latest.json``, a timestamped
 copy, ``table.md`` and ``chart.png``; ``--save-chart`` also copies the
 chart to ``benchmarks/chart.png``, the one the README shows.
@@ -46,6 +49,7 @@ AIO_PIKA = "10.2.1"
 
 OURS = "ours"
 PYPI = "pypi"
+UNTRACED = "this project, untraced"
 
 
 class Scenario(NamedTuple):
@@ -56,6 +60,9 @@ class Scenario(NamedTuple):
     target: Optional[float]  # the target for this project, if any
     cpu_target_us: Optional[float]
     rival: str = "PyPI pika"  # what the benchmark virtualenv runs for it
+    # When set, the rival is this project running that scenario instead (the
+    # traced scenarios are compared with the same ones untraced).
+    baseline: Optional[str] = None
 
 
 SCENARIOS = [
@@ -104,6 +111,26 @@ SCENARIOS = [
     ),
     Scenario("rpc", "RPC round trip over direct reply-to (p50)", "p50_us", False, 450, None),
     Scenario("large", "1 MiB messages, publish and consume", "mb_per_s", True, 600, None),
+    Scenario(
+        "blocking_publish_otel",
+        "BlockingConnection publish, traced with pika.otel",
+        "msgs_per_s",
+        True,
+        None,
+        None,
+        UNTRACED,
+        "blocking_publish",
+    ),
+    Scenario(
+        "blocking_consume_otel",
+        "BlockingConnection consume, ack each, traced with pika.otel",
+        "msgs_per_s",
+        True,
+        None,
+        None,
+        UNTRACED,
+        "blocking_consume",
+    ),
     Scenario(
         "aio_publish", "pika.aio publish, no confirms", "msgs_per_s", True, None, None, "aio-pika"
     ),
@@ -277,7 +304,11 @@ def markdown_table(rows: list[dict[str, Any]], pypi_version: str) -> str:
         "| client CPU/msg, theirs | client CPU/msg, this project | target (this project) |",
         "|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
-    versions = {"PyPI pika": f"PyPI pika {pypi_version}", "aio-pika": f"aio-pika {AIO_PIKA}"}
+    versions = {
+        "PyPI pika": f"PyPI pika {pypi_version}",
+        "aio-pika": f"aio-pika {AIO_PIKA}",
+        UNTRACED: UNTRACED,
+    }
     for row in rows:
         ratio = f"{row['speedup']:.2f}x" if row["speedup"] else "n/a"
         lines.append(
@@ -317,9 +348,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     rounds = args.rounds or (1 if args.quick else 3)
     names = args.scenario or [scenario.name for scenario in SCENARIOS]
     metrics = {scenario.name: scenario.metric for scenario in SCENARIOS}
+    baselines = {scenario.name: scenario.baseline for scenario in SCENARIOS}
 
     check_broker(url)
-    ensure_bench_venv(args.pypi_version)
+    if any(baselines[name] is None for name in names):
+        ensure_bench_venv(args.pypi_version)
     started = time.time()
     before = machine()
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {
@@ -329,11 +362,16 @@ def main(argv: Optional[list[str]] = None) -> int:
         order = (OURS, PYPI) if round_number % 2 == 0 else (PYPI, OURS)
         for name in names:
             for library in order:
-                result = run_scenario(library, name, args.quick, url)
+                baseline = baselines[name] if library == PYPI else None
+                if baseline is not None:
+                    result = run_scenario(OURS, baseline, args.quick, url)
+                else:
+                    result = run_scenario(library, name, args.quick, url)
                 result["round"] = round_number
                 runs[name][library].append(result)
+                shown = "untraced" if baseline is not None else library
                 print(
-                    f"round {round_number + 1}/{rounds}  {name:<17} {library:<5} "
+                    f"round {round_number + 1}/{rounds}  {name:<17} {shown:<5} "
                     f"{describe(result, metrics[name])}",
                     flush=True,
                 )
@@ -359,12 +397,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     (RESULTS / "table.md").write_text(table + "\n")
     print()
     print(table)
+    for row in rows:
+        if row["baseline"] and row[f"{OURS}_cpu_us"] and row[f"{PYPI}_cpu_us"]:
+            added = row[f"{OURS}_cpu_us"] - row[f"{PYPI}_cpu_us"]
+            print(f"{row['label']}: tracing adds {added:,.1f} µs of client CPU per message")
     print(
         f"\nmedians of {rounds} interleaved round(s); load average before "
         f"{before['load_average']}, after {report['machine_after']['load_average']}; "
         f"{report['seconds']:.0f} s"
     )
     chart = RESULTS / "chart.png"
+    if not bench_python().exists():
+        return 0
     drawn = subprocess.run(
         [str(bench_python()), str(HERE / "chart.py"), str(RESULTS / "latest.json"), str(chart)],
         check=False,

@@ -13,6 +13,9 @@ the measured figures, or ``{"error": ...}``. The measurement window covers
 only the work being measured (not imports, connecting or filling a queue);
 client CPU comes from getrusage over the same window.
 
+The ``*_otel`` scenarios are the same ones traced and measured with
+``pika.otel`` into OpenTelemetry's SDK (this project only).
+
 ``python scenarios.py rpc-server QUEUE`` is the RPC scenario's server
 (``aio-rpc-server`` the asyncio one). The ``aio_*`` scenarios are in
 ``aio_scenarios.py``: `pika.aio` against aio-pika.
@@ -430,6 +433,42 @@ def aio(name: str) -> Callable[[Any], dict[str, Any]]:
     return run
 
 
+def instrument() -> None:
+    """Trace and measure with `pika.otel` into OpenTelemetry's SDK: a batch
+    span processor whose exporter discards the spans (no export I/O is
+    measured) and an in-memory metric reader."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    import pika.otel
+
+    class Discard(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(Discard()))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    pika.otel.instrument(tracer_provider, meter_provider)
+
+
+def traced(function: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+    """``function`` with the library instrumented first (this project only:
+    `run.py` compares it with the same scenario untraced)."""
+
+    def run(argument: Any) -> dict[str, Any]:
+        instrument()
+        return function(argument)
+
+    return run
+
+
 # Each scenario with its argument for a full run and for --quick.
 SCENARIOS: dict[str, tuple[Callable[[Any], dict[str, Any]], Any, Any]] = {
     "blocking_publish": (blocking_publish, 3.0, 1.5),
@@ -440,6 +479,8 @@ SCENARIOS: dict[str, tuple[Callable[[Any], dict[str, Any]], Any, Any]] = {
     "select_confirms": (select_confirms, 60_000, 20_000),
     "rpc": (rpc, 1500, 500),
     "large": (large, 150, 60),
+    "blocking_publish_otel": (traced(blocking_publish), 3.0, 1.5),
+    "blocking_consume_otel": (traced(blocking_consume), 60_000, 20_000),
     "aio_publish": (aio("publish"), 100_000, 30_000),
     "aio_consume": (aio("consume"), 60_000, 20_000),
     "aio_confirms": (aio("confirms"), 20_000, 20_000),

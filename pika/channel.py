@@ -50,9 +50,10 @@ _OnBasicGetCallback = Callable[["Channel", spec.Basic.GetOk, spec.BasicPropertie
 _OnAckNackCallback = Callable[[frame.Method], Any]
 _MethodCallback = Optional[Callable[[frame.Method], Any]]
 
-#: A request waiting for its reply: the reply classes, the handler, and for
-#: Basic.Consume/Cancel the consumer tag the reply must carry.
-_PendingReply = tuple[tuple[type, ...], Optional[Callable[..., Any]], Optional[str]]
+#: A request waiting for its reply: the reply classes, the handler, for
+#: Basic.Consume/Cancel the consumer tag the reply must carry, and what an
+#: observer's ``on_request`` returned (`pika.telemetry`; None when none).
+_PendingReply = tuple[tuple[type, ...], Optional[Callable[..., Any]], Optional[str], Any]
 
 
 class Channel(ChannelOperations, ChannelCallbacks, ChannelRecovery):
@@ -269,7 +270,9 @@ class Channel(ChannelOperations, ChannelCallbacks, ChannelRecovery):
                 callback = _recording(method, topology, callback)
         if not nowait:
             tag = getattr(method, "consumer_tag", None) if type(method) in _TAGGED else None
-            self._replies.append((spec.REPLIES[type(method)], callback, tag))
+            observer = telemetry.observer
+            timing = None if observer is None else observer.on_request(self, method)
+            self._replies.append((spec.REPLIES[type(method)], callback, tag, timing))
 
     # ---------------------------------------------------------------- basic
 
@@ -646,12 +649,14 @@ class Channel(ChannelOperations, ChannelCallbacks, ChannelRecovery):
         method_type = type(method)
         replies = self._replies
         tag = getattr(method, "consumer_tag", None) if method_type in _TAGGED_REPLIES else None
-        for index, (classes, callback, expected_tag) in enumerate(replies):
+        for index, (classes, callback, expected_tag, timing) in enumerate(replies):
             if method_type in classes and (expected_tag is None or expected_tag == tag):
                 if index:
                     del replies[index]
                 else:
                     replies.popleft()
+                if timing is not None and telemetry.observer is not None:
+                    telemetry.observer.on_reply(self, timing, method)
                 return callback
         if method_type not in self._registered:
             LOGGER.warning(

@@ -20,7 +20,13 @@ Points of observation (`TelemetryHooks` has one method each):
   and calls it. Surfaces that only queue the message at that point for a
   later dispatch (the blocking and thread-safe connections) mark their
   internal callbacks with `hand_off` and call `TelemetryHooks.process`
-  around the application's callback when they dispatch it.
+  around the application's callback when they dispatch it; `pika.aio`
+  awaits an ``async def`` consumer callback through
+  `TelemetryHooks.process_async`.
+- a synchronous request (``queue_declare``, ``basic_qos``, ...: whatever
+  awaits a reply) and its reply, for operation durations: one check of
+  `observer` when the request is sent, one of the value the observer
+  returned for it when the reply arrives.
 - ``basic_get``'s Basic.GetOk, a Basic.Return, a publisher confirm
   (Basic.Ack/Nack, numbered as the application saw its publishes), an
   ack/nack/reject the application sends, and a recovery's start and end.
@@ -30,9 +36,9 @@ An observer must not raise: its errors would surface in the I/O loop.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Protocol, TypeVar
 
-from pika import spec
+from pika import amqp_object, spec
 
 if TYPE_CHECKING:
     from pika.channel import Channel
@@ -83,6 +89,27 @@ class TelemetryHooks(Protocol):
     ) -> None:
         """A surface dispatches a delivery it had queued: run ``call()``
         (the application's callback) and observe it."""
+
+    async def process_async(
+        self,
+        channel: Channel,
+        method: spec.Basic.Deliver,
+        properties: spec.BasicProperties,
+        body: bytes,
+        call: Callable[[], Awaitable[Any]],
+    ) -> None:
+        """A surface runs an async consumer callback as a task: await
+        ``call()`` (the application's coroutine) and observe it."""
+
+    def on_request(self, channel: Channel, method: amqp_object.Method) -> Any:
+        """``method``, a request that awaits a reply, was sent on
+        ``channel``; returns what `on_reply` gets back with the reply (None:
+        the request is not followed). Requests whose reply never comes (the
+        channel or connection closed first) are not reported again."""
+
+    def on_reply(self, channel: Channel, request: Any, reply: amqp_object.Method) -> None:
+        """The reply to a request arrived; ``request`` is what `on_request`
+        returned for it."""
 
     def on_get(
         self,

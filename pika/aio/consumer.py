@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import inspect
 import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Union
 
-from pika import spec, validation
+from pika import spec, telemetry, validation
 from pika.aio.waiting import ClosingOnExit, report_error, settle
 from pika.exceptions import MessageTooLargeError
+from pika.telemetry import hand_off
 
 if TYPE_CHECKING:
     import pika.aio.channel
@@ -115,6 +117,7 @@ class MessageIterator(ClosingOnExit):
             settle(self._starting)
             self._starting = None
 
+    @hand_off  # the application's loop takes the messages from the queue
     def _on_message(
         self,
         _impl: CallbackChannel,
@@ -232,6 +235,7 @@ class MessageIterator(ClosingOnExit):
         return messages
 
 
+@hand_off  # it observes the callback itself (see `__call__`)
 class CallbackConsumer:
     """Runs a `basic_consume` callback for each delivery, on the loop.
 
@@ -239,6 +243,12 @@ class CallbackConsumer:
     awaitable) becomes a task, so deliveries are handled concurrently, up
     to the channel's prefetch. An exception from either goes to the event
     loop's exception handler (logged by default) and the consumer goes on.
+
+    With an observer installed (`pika.telemetry`), a plain callback runs
+    within `TelemetryHooks.process <pika.telemetry.TelemetryHooks.process>`
+    and the task of an ``async def`` one awaits it within
+    `TelemetryHooks.process_async <pika.telemetry.TelemetryHooks.process_async>`,
+    so a tracing span covers the whole coroutine.
 
     Args:
         channel: The `Channel` whose deliveries it handles.
@@ -249,12 +259,13 @@ class CallbackConsumer:
         TypeError: ``callback`` is not callable.
     """
 
-    __slots__ = ("_callback", "_channel", "_tasks")
+    __slots__ = ("_callback", "_channel", "_is_async", "_tasks")
 
     def __init__(self, channel: pika.aio.channel.Channel, callback: OnMessage) -> None:
         validation.require_callable(callback, "on_message_callback")
         self._channel = channel
         self._callback = callback
+        self._is_async = inspect.iscoroutinefunction(callback)
         self._tasks: set[asyncio.Future[Any]] = set()
 
     def __call__(
@@ -264,8 +275,12 @@ class CallbackConsumer:
         properties: spec.BasicProperties,
         body: bytes,
     ) -> None:
+        observer = telemetry.observer
         try:
-            result = self._callback(self._channel, method, properties, body)
+            if observer is None:
+                result = self._callback(self._channel, method, properties, body)
+            else:
+                result = self._observed(observer, _impl, method, properties, body)
         except Exception as error:
             report_error(error, f"consumer callback raised (delivery {method.delivery_tag})")
             return
@@ -273,6 +288,25 @@ class CallbackConsumer:
             task = asyncio.ensure_future(result)
             self._tasks.add(task)
             task.add_done_callback(self._finished)
+
+    def _observed(
+        self,
+        observer: telemetry.TelemetryHooks,
+        impl: CallbackChannel,
+        method: spec.Basic.Deliver,
+        properties: spec.BasicProperties,
+        body: bytes,
+    ) -> Any:
+        """Call the callback through ``observer``; returns what to run as a
+        task (None for a plain callback that returned nothing awaitable)."""
+        call: Callable[[], Any] = functools.partial(
+            self._callback, self._channel, method, properties, body
+        )
+        if self._is_async:
+            return observer.process_async(impl, method, properties, body, call)
+        returned: list[Any] = []
+        observer.process(impl, method, properties, body, lambda: returned.append(call()))
+        return returned[0]
 
     def _finished(self, task: asyncio.Future[Any]) -> None:
         self._tasks.discard(task)

@@ -6,7 +6,7 @@
     pika.otel.uninstrument()
 
 Once instrumented, every connection style (select, blocking, thread-safe,
-asyncio, Tornado, Twisted, gevent) is observed through the callback layer
+asyncio, Tornado, Twisted, gevent, `pika.aio`) is observed through the callback layer
 (`pika.telemetry`):
 
 - ``basic_publish``: a PRODUCER span ``publish <exchange>`` whose context is
@@ -14,18 +14,19 @@ asyncio, Tornado, Twisted, gevent) is observed through the callback layer
   properties object is copied, not changed).
 - a delivery to a consumer: a CONSUMER span ``process <queue>`` around the
   consumer callback (for the blocking and thread-safe connections, around
-  the application's callback when it is dispatched), the child of the
-  context the message carries, and current while the callback runs.
+  the application's callback when it is dispatched; for `pika.aio`, around
+  the whole task of an ``async def`` callback), the child of the context
+  the message carries, and current while the callback runs.
 - ``basic_get``: a CLIENT span ``receive <exchange>`` linked to the
   message's context.
 - metrics (`pika.otel.metrics`): messages sent, consumed, acknowledged,
-  rejected, confirmed and returned, consumer callback and
-  publish-to-confirm durations, recoveries.
+  rejected, confirmed and returned, consumer callback, publish-to-confirm
+  and synchronous operation (request to reply) durations, recoveries.
 
-The messages of the blocking ``consume`` generator and of Twisted's consumer
-queues are counted but get no span (the code handling them is the
-application's loop): `extract_context` gives the context a message
-carries, to start one.
+The messages of the blocking ``consume`` generator, of `pika.aio`'s
+``consume()`` iterator and of Twisted's consumer queues are counted but get
+no span (the code handling them is the application's loop):
+`extract_context` gives the context a message carries, to start one.
 
 With nothing instrumented, the library costs one attribute check per
 message more than without this package.

@@ -16,6 +16,9 @@ This library's own (RabbitMQ's Java and .NET clients count the same):
   confirmed, with ``rabbitmq.confirm.outcome`` (ack or nack);
 - ``rabbitmq.client.publish_confirm.duration`` (histogram, s): from the
   publish to its confirm;
+- ``rabbitmq.client.operation.duration`` (histogram, s): from a
+  synchronous request (``queue_declare``, ``basic_qos``, ...) to its reply,
+  with ``messaging.operation.name`` the AMQP method (``queue.declare``);
 - ``rabbitmq.client.returned.messages`` (counter): unroutable mandatory
   messages returned, with ``rabbitmq.return.reply_code``;
 - ``rabbitmq.client.recoveries`` (counter): recoveries started, succeeded
@@ -43,6 +46,11 @@ _INSTRUMENTS = {
         "s",
         "Time from publish to confirm",
     ),
+    "operation_duration": (
+        "rabbitmq.client.operation.duration",
+        "s",
+        "Time from a synchronous request to its reply",
+    ),
     "returned": ("rabbitmq.client.returned.messages", "{message}", "Messages returned"),
     "recoveries": ("rabbitmq.client.recoveries", "{recovery}", "Connection recovery events"),
 }
@@ -58,6 +66,7 @@ class MessagingMetrics:
     rejected: Counter
     confirmed: Counter
     confirm_duration: Histogram
+    operation_duration: Histogram
     returned: Counter
     recoveries: Counter
 

@@ -2,21 +2,23 @@
 
 It implements `pika.telemetry.TelemetryHooks`, so the callback layer calls
 it for each publish, delivery, ``basic_get``, ack/nack/reject, confirm,
-return and recovery (see `pika.otel` for what each produces).
+return, synchronous request and reply, and recovery (see `pika.otel` for what each produces).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import time
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import Link, SpanKind
 
-from pika import __version__, spec
+from pika import __version__, amqp_object, spec
 from pika.otel import attributes as attr
 from pika.otel.metrics import MessagingMetrics
 from pika.telemetry import is_hand_off
@@ -141,6 +143,22 @@ class PikaTelemetry:
             },
         )
 
+    # ------------------------------------------------------------- requests
+
+    def on_request(self, channel: Channel, method: amqp_object.Method) -> tuple[float, str]:
+        """Note when a synchronous request was sent (and which)."""
+        return time.perf_counter(), method.NAME.lower()
+
+    def on_reply(
+        self, channel: Channel, request: tuple[float, str], reply: amqp_object.Method
+    ) -> None:
+        """Record how long the request waited for its reply."""
+        started, name = request
+        self.metrics.operation_duration.record(
+            time.perf_counter() - started,
+            {attr.SYSTEM: attr.RABBITMQ, attr.OPERATION_NAME: name, **attr.server(channel)},
+        )
+
     # -------------------------------------------------------------- consuming
 
     def on_deliver(
@@ -171,6 +189,31 @@ class PikaTelemetry:
     ) -> None:
         """Run ``call()`` in a CONSUMER span ``process <queue>``, child of the
         trace context the message carries; record its duration."""
+        with self._processing(channel, method, properties, body):
+            call()
+
+    async def process_async(
+        self,
+        channel: Channel,
+        method: spec.Basic.Deliver,
+        properties: spec.BasicProperties,
+        body: bytes,
+        call: Callable[[], Awaitable[Any]],
+    ) -> None:
+        """Await ``call()`` in a ``process`` span, as `process` runs a call."""
+        with self._processing(channel, method, properties, body):
+            await call()
+
+    @contextlib.contextmanager
+    def _processing(
+        self,
+        channel: Channel,
+        method: spec.Basic.Deliver,
+        properties: spec.BasicProperties,
+        body: bytes,
+    ) -> Iterator[None]:
+        """The ``process`` span, current within the block, and the duration
+        recorded when it ends (an exception marks both)."""
         queue = _queue_of(channel, method)
         counted = _consumed_attributes(channel, "process", method, queue)
         span_attributes = {
@@ -189,7 +232,7 @@ class PikaTelemetry:
             set_status_on_exception=True,
         ) as span:
             try:
-                call()
+                yield
             except BaseException as error:
                 counted[attr.ERROR_TYPE] = type(error).__qualname__
                 span.set_attribute(attr.ERROR_TYPE, type(error).__qualname__)

@@ -8,7 +8,10 @@
   `adapter_driver.in_reactor`;
 - ``driver``: an `AdapterDriver` for each callback adapter in turn (the
   test runs once per adapter), closed afterwards;
-- ``params``: the broker's URL as `URLParameters`.
+- ``params``: the broker's URL as `URLParameters`;
+- ``otel``: the library instrumented with `pika.otel` into the
+  OpenTelemetry SDK's in-memory exporters (skips, or fails under CI, when
+  the SDK is missing).
 """
 
 from __future__ import annotations
@@ -51,6 +54,16 @@ def driver(request: pytest.FixtureRequest) -> Iterator[AdapterDriver]:
     adapter = AdapterDriver(KITS[request.param]())
     yield adapter
     adapter.close()
+
+
+@pytest.fixture
+def otel() -> Iterator[Any]:
+    """The library instrumented with `pika.otel` into the OpenTelemetry
+    SDK's in-memory exporters (`otel_native_support.Telemetry`)."""
+    from tests.integration.otel_native_support import instrumented
+
+    with instrumented() as recorded:
+        yield recorded
 
 
 @pytest.fixture

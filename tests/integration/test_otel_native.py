@@ -1,8 +1,9 @@
 """Native OpenTelemetry support (`pika.otel`) against the broker, read back
 with the SDK's in-memory span exporter and metric reader: spans, their
 kinds, parents and attributes, the trace context carried in the headers,
-and the metrics, on the select, blocking and thread-safe connections, and
-across a recovery."""
+and the metrics, on the select, blocking, thread-safe, asyncio, Tornado,
+gevent and Twisted connections, and across a recovery (`pika.aio`'s are in
+test_otel_aio.py)."""
 
 from __future__ import annotations
 
@@ -16,104 +17,29 @@ from typing import Any
 import pytest
 
 import pika
+import pika.otel
 from pika import telemetry
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from pika.adapters.select_connection import SelectConnection
 from pika.channel import Channel
 from pika.connection import URLParameters
 from pika.recovery import RecoveryPolicy
-from tests.conftest import skip_or_fail
-from tests.integration.adapter_driver import KITS, AdapterDriver
+from tests.integration.adapter_driver import KITS, AdapterDriver, in_reactor
+from tests.integration.otel_native_support import (
+    SpanKind,
+    Telemetry,
+    check_process_span,
+    check_publish_span,
+    trace,
+)
 from tests.integration.otel_support import blocking_channel, traceparent
 from tests.integration.select_support import broker_pid_of, close_connection, pump
+from tests.integration.test_adapters import twisted_connect
 from tests.integration.test_blocking_examples import run_example
 from tests.utils import broker
 from tests.utils.wait import wait_until
 
-try:
-    from opentelemetry import trace
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from opentelemetry.trace import SpanKind
-
-    import pika.otel
-except ImportError as missing:  # pragma: no cover - the dev extra installs them
-    skip_or_fail(f"OpenTelemetry is not installed: {missing}")
-
 pytestmark = pytest.mark.broker
-
-
-class Telemetry:
-    """The in-memory exporter and metric reader of one test."""
-
-    def __init__(self) -> None:
-        self.spans = InMemorySpanExporter()
-        self.tracer_provider = TracerProvider()
-        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
-        self.reader = InMemoryMetricReader()
-        self.meter_provider = MeterProvider(metric_readers=[self.reader])
-
-    def finished(self, kind: SpanKind) -> list[ReadableSpan]:
-        return [span for span in self.spans.get_finished_spans() if span.kind is kind]
-
-    def metric(self, name: str, **labels: Any) -> float:
-        """A counter's sum (a histogram's count) over the points matching ``labels``."""
-        total = 0.0
-        data = self.reader.get_metrics_data()
-        for resource in data.resource_metrics if data is not None else []:
-            for scope in resource.scope_metrics:
-                for metric in scope.metrics:
-                    if metric.name != name:
-                        continue
-                    for point in metric.data.data_points:
-                        attributes = dict(point.attributes or {})
-                        if all(attributes.get(key) == value for key, value in labels.items()):
-                            total += getattr(point, "value", None) or getattr(point, "count", 0)
-        return total
-
-
-@pytest.fixture
-def otel() -> Iterator[Telemetry]:
-    recorded = Telemetry()
-    pika.otel.instrument(recorded.tracer_provider, recorded.meter_provider)
-    try:
-        yield recorded
-    finally:
-        pika.otel.uninstrument()
-        recorded.tracer_provider.shutdown()
-        recorded.meter_provider.shutdown()
-
-
-def check_publish_span(span: ReadableSpan, queue: str, broker_url: str) -> None:
-    params = URLParameters(broker_url)
-    assert span.name == "publish amq.default"
-    assert span.kind is SpanKind.PRODUCER
-    assert span.attributes is not None
-    assert span.attributes["messaging.system"] == "rabbitmq"
-    assert span.attributes["messaging.operation.type"] == "send"
-    assert span.attributes["messaging.destination.name"] == ""
-    assert span.attributes["messaging.rabbitmq.destination.routing_key"] == queue
-    assert span.attributes["server.address"] == params.host
-    assert span.attributes["server.port"] == params.port
-
-
-def check_process_span(
-    span: ReadableSpan, queue: str, producer: ReadableSpan, current: Any, body_size: int
-) -> None:
-    assert span.name == f"process {queue}"
-    assert span.kind is SpanKind.CONSUMER
-    assert span.attributes is not None
-    assert span.attributes["messaging.operation.type"] == "process"
-    assert span.attributes["messaging.destination.subscription.name"] == queue
-    assert span.attributes["messaging.message.body.size"] == body_size
-    assert span.parent is not None
-    assert span.parent.span_id == producer.context.span_id
-    assert span.context.trace_id == producer.context.trace_id
-    # The consumer callback ran with the process span current.
-    assert current.span_id == span.context.span_id
 
 
 def test_select_publish_and_consume(broker_url: str, otel: Telemetry) -> None:
@@ -233,6 +159,30 @@ def test_blocking_consumer_publish_confirms_get_and_settles(
         break
     chan.cancel()
     assert otel.metric("rabbitmq.client.acknowledged.messages") == 2
+
+
+def test_synchronous_operations_are_timed(
+    blocking: BlockingChannel, otel: Telemetry, broker_url: str
+) -> None:
+    queue = str(blocking.queue_declare("", exclusive=True).method.queue)
+    blocking.basic_qos(prefetch_count=10)
+    assert blocking.basic_get(queue) == (None, None, None)
+    blocking.queue_purge(queue)
+    blocking.queue_purge(queue)
+    params = URLParameters(broker_url)
+    where = {"server.address": params.host, "server.port": params.port}
+    for name, count in [
+        ("queue.declare", 1),
+        ("basic.qos", 1),
+        ("basic.get", 1),
+        ("queue.purge", 2),
+    ]:
+        operation = {"messaging.operation.name": name, **where}
+        assert otel.metric("rabbitmq.client.operation.duration", **operation) == count, name
+    blocking.basic_publish("", queue, b"not an operation")
+    blocking.basic_ack(blocking.basic_get(queue)[0].delivery_tag)  # type: ignore[union-attr]
+    # Only the requests that await a reply count: not the publish, nor the ack.
+    assert otel.metric("rabbitmq.client.operation.duration") == 6
 
 
 def test_returned_message_is_counted(blocking: BlockingChannel, otel: Telemetry) -> None:
@@ -416,4 +366,49 @@ def test_every_event_loop_adapter_is_traced(kit: str, broker_url: str, otel: Tel
     assert traceparent(props) == (producer.context.trace_id, producer.context.span_id)
     (consumer,) = otel.finished(SpanKind.CONSUMER)
     check_process_span(consumer, queue, producer, current, len(b"loop"))
+    assert otel.metric("rabbitmq.client.acknowledged.messages") == 1
+
+
+def test_twisted_is_traced(reactor: Any, broker_url: str, otel: Telemetry) -> None:
+    """Twisted's publishes get their spans and confirm metrics; its consumer
+    queue's messages are counted and carry the context (no span: the
+    Deferred chain handles them); ``basic_get`` gets its receive span."""
+
+    async def scenario() -> tuple[str, list[Any]]:
+        amqp = await twisted_connect(reactor, URLParameters(broker_url))
+        chan = await amqp.channel()
+        queue = str((await chan.queue_declare("", exclusive=True)).method.queue)
+        await chan.confirm_delivery()
+        for body in (b"consumed", b"fetched"):
+            await chan.basic_publish("", queue, body)
+        await chan.basic_qos(prefetch_count=1)
+        messages, tag = await chan.basic_consume(queue)
+        consumed = await messages.get()
+        chan.basic_ack(consumed.method.delivery_tag)
+        await chan.basic_cancel(tag)
+        fetched = await chan.basic_get(queue, auto_ack=True)
+        await amqp.close()
+        return queue, [consumed, fetched]
+
+    queue, (consumed, fetched) = in_reactor(reactor, scenario)
+    assert [consumed.body, fetched.body] == [b"consumed", b"fetched"]
+    producers = otel.finished(SpanKind.PRODUCER)
+    assert len(producers) == 2
+    for span in producers:
+        check_publish_span(span, queue, broker_url)
+    producer_ids = [span.context.span_id for span in producers]
+    assert [traceparent(consumed.properties)[1], traceparent(fetched.properties)[1]] == producer_ids
+    carried = trace.get_current_span(pika.otel.extract_context(consumed.properties))
+    assert carried.get_span_context().span_id == producer_ids[0]
+    assert otel.finished(SpanKind.CONSUMER) == []
+    (receive,) = otel.finished(SpanKind.CLIENT)
+    assert [link.context.span_id for link in receive.links] == [producer_ids[1]]
+    assert (
+        otel.metric("rabbitmq.client.confirmed.messages", **{"rabbitmq.confirm.outcome": "ack"})
+        == 2
+    )
+    process = {"messaging.operation.name": "process"}
+    assert otel.metric("messaging.client.consumed.messages", **process) == 1
+    receive_op = {"messaging.operation.name": "receive"}
+    assert otel.metric("messaging.client.consumed.messages", **receive_op) == 1
     assert otel.metric("rabbitmq.client.acknowledged.messages") == 1

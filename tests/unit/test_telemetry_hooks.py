@@ -7,6 +7,8 @@ import sys
 from typing import Any
 
 import pika.telemetry as telemetry
+from pika import spec
+from tests.utils.memory_transport import open_pair
 
 
 def test_no_observer_is_installed_by_default_and_core_imports_no_opentelemetry() -> None:
@@ -40,3 +42,54 @@ def test_hand_off_marks_a_callback() -> None:
     assert telemetry.hand_off(queue_it) is queue_it
     assert telemetry.is_hand_off(queue_it)
     assert not telemetry.is_hand_off(call_it)
+
+
+class _Requests:
+    """An observer of requests and replies only (what `_rpc` and
+    `_pop_reply` call); returns None for Basic.Qos (not followed)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.replied: list[tuple[str, str]] = []
+
+    def on_request(self, channel: Any, method: Any) -> Any:
+        self.sent.append(method.NAME)
+        return None if type(method) is spec.Basic.Qos else method.NAME
+
+    def on_reply(self, channel: Any, request: Any, reply: Any) -> None:
+        self.replied.append((request, reply.NAME))
+
+
+def test_requests_and_their_replies_reach_the_observer_matched() -> None:
+    pair = open_pair()
+    chan = pair.open_channel()
+    observer = _Requests()
+    try:
+        telemetry.install(observer)
+        chan.basic_consume("q", lambda *a: None, consumer_tag="c1", callback=lambda f: None)
+        chan.queue_declare("other", callback=lambda f: None)
+        chan.basic_qos(prefetch_count=5, callback=lambda f: None)
+        chan.queue_bind("other", "amq.direct")  # nowait: no reply, not followed
+        # RabbitMQ answers the queue's Consume after the channel's own Declare.
+        pair.send(1, spec.Queue.DeclareOk("other", 0, 0), spec.Basic.QosOk())
+        pair.send(1, spec.Basic.ConsumeOk("c1"))
+    finally:
+        telemetry.uninstall()
+    assert observer.sent == ["Basic.Consume", "Queue.Declare", "Basic.Qos"]
+    assert observer.replied == [
+        ("Queue.Declare", "Queue.DeclareOk"),
+        ("Basic.Consume", "Basic.ConsumeOk"),
+    ]
+
+
+def test_requests_sent_without_an_observer_are_not_reported_later() -> None:
+    pair = open_pair()
+    chan = pair.open_channel()
+    observer = _Requests()
+    chan.queue_declare("before", callback=lambda f: None)
+    try:
+        telemetry.install(observer)
+        pair.send(1, spec.Queue.DeclareOk("before", 0, 0))
+    finally:
+        telemetry.uninstall()
+    assert observer.sent == [] and observer.replied == []
