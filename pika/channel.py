@@ -228,9 +228,8 @@ class Channel(ChannelOperations, ChannelCallbacks, ChannelRecovery):
         operation = _OPERATIONS[name]
         validation.require_callable(callback, "callback", optional=True)
         method = operation.request(args, callback is not None)
-        self._rpc(
-            method, callback, nowait=operation.sends_nowait(method), recorded=operation.recorded
-        )
+        nowait = bool(getattr(method, "nowait", False))
+        self._rpc(method, callback, nowait=nowait, recorded=operation.recorded)
         self._remember_mode(method)
 
     def _remember_mode(self, method: amqp_object.Method) -> None:

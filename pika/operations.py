@@ -149,10 +149,6 @@ class Operation:
             fields["nowait"] = not has_callback and values.get("queue") != ""
         return self.method(**fields)
 
-    def sends_nowait(self, method: amqp_object.Method) -> bool:
-        """Whether ``method`` (built by `request`) expects no reply."""
-        return bool(getattr(method, "nowait", False))
-
 
 _ARGUMENTS = Param("arguments", "Optional[dict[str, Any]]", "None", none_as={})
 _QUEUE = Param("queue", "str", check="str")

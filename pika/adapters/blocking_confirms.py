@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pika import exceptions, frame, spec
+from pika import exceptions, frame, spec, validation
 from pika.adapters.utils.closing_context import ClosingContext
 from pika.confirms import ConfirmTracker
 
@@ -79,7 +79,7 @@ class PublishedMessage:
             exchange=exchange, routing_key=routing_key, mandatory=mandatory
         )
         self.properties = properties if properties is not None else spec.BasicProperties()
-        self.body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        self.body = bytes(validation.message_body(body))
 
     def __repr__(self) -> str:
         return (

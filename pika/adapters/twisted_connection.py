@@ -401,7 +401,7 @@ class TwistedChannel(TwistedOperations):
             return defer.succeed(None)
         deferred: defer.Deferred[Any] = defer.Deferred()
         method = spec.Basic.Publish(exchange=exchange, routing_key=routing_key, mandatory=mandatory)
-        kept = body.encode("utf-8") if isinstance(body, str) else body
+        kept = bytes(validation.message_body(body))
         self._unconfirmed.add(delivery_tag, (deferred, _Published(method, properties, kept)))
         return deferred
 
