@@ -36,6 +36,7 @@ from pika.adapters.blocking_consumers import (
 )
 from pika.adapters.blocking_operations import BlockingOperations
 from pika.adapters.utils.closing_context import ClosingContext
+from pika.callback_registrations import BlockingChannelRegistrations
 from pika.channel import Channel
 
 if TYPE_CHECKING:
@@ -66,7 +67,9 @@ class _Reply:
             self.done = True
 
 
-class BlockingChannel(BlockingOperations, ConsumeGenerator, ClosingContext):
+class BlockingChannel(
+    BlockingOperations, BlockingChannelRegistrations, ConsumeGenerator, ClosingContext
+):
     """A channel whose methods block until the broker has answered.
 
     Create it with `BlockingConnection.channel`. A channel the broker closes
@@ -344,42 +347,6 @@ class BlockingChannel(BlockingOperations, ConsumeGenerator, ClosingContext):
         return taken
 
     # ------------------------------------------------------------ callbacks
-
-    def add_on_cancel_callback(self, callback: Callable[[frame.Method], Any]) -> None:
-        """``callback(method_frame)`` when the broker cancels one of this
-        channel's consumers (its queue was deleted, ...).
-
-        Args:
-            callback: The callable to add.
-        """
-        validation.require_callable(callback, "callback")
-        self._cancel_callbacks.append(callback)
-
-    def add_on_return_callback(self, callback: _OnReturn) -> None:
-        """``callback(channel, method, properties, body)`` for each message
-        the broker returns (mandatory and unroutable); runs from
-        `process_data_events`/`start_consuming`/... like consumers.
-
-        Args:
-            callback: The callable to add.
-        """
-        validation.require_callable(callback, "callback")
-        self._return_callbacks.append(callback)
-
-    def add_on_message_too_large_callback(self, callback: _OnTooLarge) -> None:
-        """``callback(channel, error)`` for each message over the connection's
-        ``max_message_size`` sent to a `basic_consume` consumer or returned,
-        run like consumers; ``error`` is a `MessageTooLargeError` (method,
-        properties, declared size). Without such a callback the error is
-        raised from `start_consuming`/`process_data_events`. The `consume`
-        generator raises it (calling `consume` again continues), and
-        `basic_get` raises it. The channel stays open.
-
-        Args:
-            callback: The callable to add.
-        """
-        validation.require_callable(callback, "callback")
-        self._too_large_callbacks.append(callback)
 
     def _on_impl_too_large(self, _impl: Channel, error: exceptions.MessageTooLargeError) -> None:
         method = error.method

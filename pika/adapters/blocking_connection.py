@@ -113,6 +113,7 @@ from pika.adapters.blocking_recovery import BlockingRecoveryAPI
 from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.adapters.utils import connection_workflow
 from pika.adapters.utils.closing_context import ClosingContext
+from pika.callback_registrations import BlockingConnectionRegistrations
 from pika.parameters import Parameters
 from pika.recovery import RecoveryPolicy
 
@@ -145,7 +146,7 @@ def _never() -> bool:
     return False
 
 
-class BlockingConnection(BlockingRecoveryAPI, ClosingContext):
+class BlockingConnection(BlockingRecoveryAPI, BlockingConnectionRegistrations, ClosingContext):
     """A connection whose methods block until the broker has answered.
 
     ``parameters`` is one `pika.connection.Parameters` object or a sequence
@@ -687,27 +688,9 @@ class BlockingConnection(BlockingRecoveryAPI, ClosingContext):
                 "add_callback_threadsafe() called on a closed connection"
             ) from None
 
-    def add_on_connection_blocked_callback(self, callback: _OnConnectionNotice) -> None:
-        """``callback(connection, method_frame)`` when the broker sends
-        Connection.Blocked (a resource alarm stops publishers).
-
-        Args:
-            callback: The callable to add.
-        """
-        validation.require_callable(callback, "callback")
-        self._impl.add_on_connection_blocked_callback(self._notice_relay(callback))
-
-    def add_on_connection_unblocked_callback(self, callback: _OnConnectionNotice) -> None:
-        """``callback(connection, method_frame)`` when the broker sends
-        Connection.Unblocked.
-
-        Args:
-            callback: The callable to add.
-        """
-        validation.require_callable(callback, "callback")
-        self._impl.add_on_connection_unblocked_callback(self._notice_relay(callback))
-
     def _notice_relay(self, callback: _OnConnectionNotice) -> Callable[[Any, frame.Method], None]:
+        validation.require_callable(callback, "callback")
+
         def relay(_impl: Any, method_frame: frame.Method) -> None:
             self._ready.append(functools.partial(callback, self, method_frame))
 
