@@ -36,6 +36,7 @@ from pika.adapters.blocking_consumers import (
 )
 from pika.adapters.blocking_operations import BlockingOperations
 from pika.adapters.utils.closing_context import ClosingContext
+from pika.adapters.utils.stale_tags import StaleDeliveryTags
 from pika.callback_registrations import BlockingChannelRegistrations
 from pika.channel import Channel
 
@@ -68,7 +69,11 @@ class _Reply:
 
 
 class BlockingChannel(
-    BlockingOperations, BlockingChannelRegistrations, ConsumeGenerator, ClosingContext
+    BlockingOperations,
+    BlockingChannelRegistrations,
+    StaleDeliveryTags,
+    ConsumeGenerator,
+    ClosingContext,
 ):
     """A channel whose methods block until the broker has answered.
 
@@ -136,25 +141,6 @@ class BlockingChannel(
     def is_open(self) -> bool:
         """True while the channel is open."""
         return self._impl.is_open
-
-    @property
-    def stale_tags_dropped(self) -> int:
-        """Acks, nacks and rejects dropped because their delivery tag came
-        from before a connection recovery (see `is_stale_delivery_tag`)."""
-        return self._impl.stale_tags_dropped
-
-    def is_stale_delivery_tag(self, delivery_tag: int) -> bool:
-        """Whether ``delivery_tag`` came from before a connection recovery:
-        the broker has requeued that message, and acking, nacking or
-        rejecting it does nothing (the call is dropped and counted).
-
-        Args:
-            delivery_tag: A delivery tag of this channel.
-
-        Returns:
-            True for a tag from before the last recovery.
-        """
-        return self._impl.is_stale_delivery_tag(delivery_tag)
 
     @property
     def consumer_tags(self) -> list[str]:

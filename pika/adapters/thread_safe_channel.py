@@ -33,6 +33,7 @@ from pika.adapters.thread_safe_calls import (
 )
 from pika.adapters.thread_safe_operations import ThreadSafeOperations
 from pika.adapters.utils.callback_worker import CallbackWorker
+from pika.adapters.utils.stale_tags import StaleDeliveryTags
 from pika.callback_registrations import ThreadSafeChannelRegistrations
 from pika.confirms import ConfirmTracker
 from pika.exceptions import ConnectionInterrupted
@@ -51,7 +52,7 @@ class _NackedMessage(NamedTuple):
     body: bytes
 
 
-class Channel(ThreadSafeOperations, ThreadSafeChannelRegistrations):
+class Channel(ThreadSafeOperations, ThreadSafeChannelRegistrations, StaleDeliveryTags):
     """A channel usable from any number of threads; made by `Connection.channel`.
 
     The constructor wraps a callback-API channel and must run on the I/O
@@ -129,25 +130,6 @@ class Channel(ThreadSafeOperations, ThreadSafeChannelRegistrations):
     def is_closed(self) -> bool:
         """True once the channel is closed."""
         return self._impl.is_closed
-
-    @property
-    def stale_tags_dropped(self) -> int:
-        """How many acks, nacks and rejects were dropped because their
-        delivery tag came from before a connection recovery."""
-        return self._impl.stale_tags_dropped
-
-    def is_stale_delivery_tag(self, delivery_tag: int) -> bool:
-        """Whether ``delivery_tag`` came from before the last connection
-        recovery: the broker has requeued that delivery, and an ack, nack
-        or reject of it is dropped (and counted), not sent.
-
-        Args:
-            delivery_tag: A delivery tag of this channel.
-
-        Returns:
-            True for a tag from before the last recovery.
-        """
-        return self._impl.is_stale_delivery_tag(delivery_tag)
 
     @property
     def next_publish_seq_no(self) -> int:
