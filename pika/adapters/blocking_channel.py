@@ -532,16 +532,8 @@ class BlockingChannel(
         validation.require_callable(on_message_callback, "on_message_callback")
         info = _ConsumerInfo("", on_message_callback, auto_ack)
         on_message = _delivery_sink(self, info)
-        reply = self._call(
-            self._impl.basic_consume,
-            queue,
-            on_message,
-            auto_ack,
-            exclusive,
-            consumer_tag,
-            arguments,
-        )
-        tag = info.consumer_tag = str(reply.method.consumer_tag)
+        tag = self._start_consumer(queue, on_message, auto_ack, exclusive, consumer_tag, arguments)
+        info.consumer_tag = tag
         self._consumer_infos[tag] = info
         return tag
 

@@ -176,20 +176,29 @@ class ConsumeGenerator:
         generator.on_message = on_message = generator.message_sink()
         self._generator = generator
         try:
-            reply = self._call(
-                self._impl.basic_consume,
-                queue,
-                on_message,
-                auto_ack,
-                exclusive,
-                consumer_tag,
-                arguments,
+            tag = self._start_consumer(
+                queue, on_message, auto_ack, exclusive, consumer_tag, arguments
             )
         except BaseException:
             self._generator = None
             raise
-        generator.consumer_tag = str(reply.method.consumer_tag)
+        generator.consumer_tag = tag
         return generator
+
+    def _start_consumer(
+        self,
+        queue: str,
+        on_message: Callable[..., Any],
+        auto_ack: bool,
+        exclusive: bool,
+        consumer_tag: str | None,
+        arguments: dict[str, Any] | None,
+    ) -> str:
+        """Start a consumer on the callback channel that hands its deliveries
+        to ``on_message``; waits for ConsumeOk and returns the tag (for
+        `basic_consume` and the `consume` generator)."""
+        args = (queue, on_message, auto_ack, exclusive, consumer_tag, arguments)
+        return str(self._call(self._impl.basic_consume, *args).method.consumer_tag)
 
     def cancel(self) -> int:
         """Cancel the `consume` generator's consumer; messages it received
