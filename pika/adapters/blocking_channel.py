@@ -35,6 +35,7 @@ from pika.adapters.blocking_consumers import (
     _QueueConsumerGeneratorInfo,
 )
 from pika.adapters.blocking_operations import BlockingOperations
+from pika.adapters.blocking_wait import BOUNDED, DISPATCH, INTERRUPTIBLE, PLAIN, Turn
 from pika.adapters.utils.closing_context import ClosingContext
 from pika.adapters.utils.stale_tags import StaleDeliveryTags
 from pika.callback_registrations import BlockingChannelRegistrations
@@ -175,23 +176,16 @@ class BlockingChannel(
         raise reason
 
     def _wait(
-        self,
-        done: Callable[[], Any],
-        timeout: float | None = None,
-        dispatch: bool = False,
-        interruptible: bool = False,
-        bounded: bool = False,
+        self, done: Callable[[], Any], timeout: float | None = None, how: Turn = PLAIN
     ) -> bool:
         """Turn the loop until ``done()``; False if ``timeout`` passed first.
 
         Raises the connection's error if it ends, and the close reason if the
-        broker closes this channel meanwhile; ``interruptible`` and
-        ``bounded`` are `BlockingConnection._run`'s.
+        broker closes this channel meanwhile; ``how`` is
+        `BlockingConnection._run`'s.
         """
         impl = self._impl
-        self._connection._run(
-            lambda: done() or impl.is_closed, timeout, dispatch, interruptible, bounded
-        )
+        self._connection._run(lambda: done() or impl.is_closed, timeout, how)
         if impl.is_closed and not isinstance(self._close_reason, exceptions.ChannelClosedByClient):
             self._raise_closed()
         return bool(done())
@@ -206,7 +200,7 @@ class BlockingChannel(
         self._settle()
         waiting = reply if reply is not None else _Reply()
         start(waiting)
-        if not self._wait(lambda: waiting.done, interruptible=True):
+        if not self._wait(lambda: waiting.done, how=INTERRUPTIBLE):
             self._raise_closed()
         return waiting.args
 
@@ -405,7 +399,7 @@ class BlockingChannel(
         if impl.flow_active:
             return
         self._entry_check()
-        if not self._wait(lambda: impl.flow_active, timeout, bounded=True):
+        if not self._wait(lambda: impl.flow_active, timeout, BOUNDED):
             if impl.is_closed or timeout is None:
                 self._raise_closed()
             raise exceptions.FlowControlTimeout(
@@ -430,7 +424,7 @@ class BlockingChannel(
         assert tracker is not None
         tag = self._send_confirmed(tracker, exchange, routing_key, body, properties, mandatory)
         unconfirmed = tracker.unconfirmed
-        self._wait(lambda: tag not in unconfirmed, bounded=True)
+        self._wait(lambda: tag not in unconfirmed, how=BOUNDED)
         tracker.raise_failures()
 
     def _send_confirmed(
@@ -584,7 +578,7 @@ class BlockingChannel(
             )
         self._entry_check()
         while self._consumer_infos:
-            self._wait(self._no_consumers, dispatch=True)
+            self._wait(self._no_consumers, how=DISPATCH)
 
     def _no_consumers(self) -> bool:
         return not self._consumer_infos

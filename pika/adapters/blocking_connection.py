@@ -110,6 +110,7 @@ from pika.adapters.blocking_consumers import (
 
 # Private names some tools import from this module (see `blocking_consumers`).
 from pika.adapters.blocking_recovery import BlockingRecoveryAPI
+from pika.adapters.blocking_wait import BOUNDED, INTERRUPTIBLE, PLAIN, Turn
 from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.adapters.utils import connection_workflow
 from pika.adapters.utils.closing_context import ClosingContext
@@ -301,7 +302,7 @@ class BlockingConnection(BlockingRecoveryAPI, BlockingConnectionRegistrations, C
         """For a call made while the connection recovers: turn the loop until
         the recovery is over. Raises RecoveryWaitTimeout after
         `recovery_wait_timeout` seconds, the final error if it fails."""
-        self._run(self._recovery_over, bounded=True)
+        self._run(self._recovery_over, how=BOUNDED)
         self._raise_unreported()
 
     def _recovery_over(self) -> bool:
@@ -348,24 +349,17 @@ class BlockingConnection(BlockingRecoveryAPI, BlockingConnectionRegistrations, C
             self._check_usable(what)
 
     def _run(
-        self,
-        done: Callable[[], Any],
-        timeout: float | None = None,
-        dispatch: bool = False,
-        interruptible: bool = False,
-        bounded: bool = False,
+        self, done: Callable[[], Any], timeout: float | None = None, how: Turn = PLAIN
     ) -> bool:
         """Turn the loop until ``done()`` holds; returns False if ``timeout``
         seconds passed first (None: no limit; 0: one turn that does not wait).
 
-        With ``dispatch``, ready user callbacks run between turns (unless
-        this is already inside one). Raises the connection's error if it
-        ends before ``done()`` holds; returns False if the user closed it.
-        An ``interruptible`` wait (for a reply) raises ConnectionInterrupted
-        if a recovery begins before ``done()`` holds; a ``bounded`` one
-        raises RecoveryWaitTimeout once it has spent `recovery_wait_timeout`
-        seconds in recoveries.
+        ``how`` says whether ready user callbacks run between turns and
+        whether a recovery interrupts or bounds the wait (see `Turn`).
+        Raises the connection's error if it ends before ``done()`` holds;
+        returns False if the user closed it.
         """
+        dispatch = how.dispatch
         if self._ended():
             return bool(done())
         loop = self._ioloop
@@ -378,6 +372,8 @@ class BlockingConnection(BlockingRecoveryAPI, BlockingConnectionRegistrations, C
                 return True
             self._ended()
             return False
+        interruptible = how.interruptible
+        bounded = how.bounded
         watch = interruptible or bounded
         interruptions = self._interruptions
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -560,7 +556,7 @@ class BlockingConnection(BlockingRecoveryAPI, BlockingConnectionRegistrations, C
         impl_channel = self._impl.channel(channel_number, on_open_callback=opened)
         channel = BlockingChannel(impl_channel, self)
         try:
-            channel._wait(lambda: opened.done, interruptible=True)
+            channel._wait(lambda: opened.done, how=INTERRUPTIBLE)
         except exceptions.ConnectionInterrupted:
             # Nobody will have it: not reopened by the recovery.
             impl_channel.close()
@@ -711,7 +707,7 @@ class BlockingConnection(BlockingRecoveryAPI, BlockingConnectionRegistrations, C
         self._usable_now("update_secret()")
         reply = _Reply()
         self._impl.update_secret(new_secret, reason, callback=reply)
-        self._run(lambda: reply.done, interruptible=True)
+        self._run(lambda: reply.done, how=INTERRUPTIBLE)
 
 
 def _without_private_parameters(function: Callable[..., Any]) -> inspect.Signature:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, overload
 
 from pika import exceptions, spec
 from pika.adapters.blocking_consumers import Message, _QueueConsumerGeneratorInfo
+from pika.adapters.blocking_wait import DISPATCH, PLAIN, Turn
 
 if TYPE_CHECKING:
     from pika.adapters.blocking_connection import BlockingConnection
@@ -43,12 +44,7 @@ class ConsumeGenerator:
         def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
 
         def _wait(
-            self,
-            done: Callable[[], Any],
-            timeout: float | None = None,
-            dispatch: bool = False,
-            interruptible: bool = False,
-            bounded: bool = False,
+            self, done: Callable[[], Any], timeout: float | None = None, how: Turn = PLAIN
         ) -> bool: ...
 
     # Without an inactivity timeout every item is a message: typed so, a
@@ -165,7 +161,7 @@ class ConsumeGenerator:
                 continue
             if generator.cancelled:
                 return
-            if not self._wait(waiting, inactivity_timeout, dispatch=True):
+            if not self._wait(waiting, inactivity_timeout, DISPATCH):
                 yield NO_MESSAGE
 
     def _start_generator(
