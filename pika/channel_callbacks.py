@@ -4,7 +4,11 @@
 which an application asks to hear of replies (`add_callback`), of the
 channel's close, of consumer cancellations by the broker, of Channel.Flow,
 of returned messages and of messages over ``max_message_size``. The lists
-it fills are the channel's own, read where the events arrive.
+it fills are the channel's own, read where the events arrive. The
+``add_on_*``/``remove_on_*`` pairs come from the generated
+`pika.callback_registrations.ChannelRegistrations` (one table of events
+for every surface); `add_callback` and `addFlowChangeHandler` are written
+here.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from pika import amqp_object, exceptions, frame, spec, validation
-from pika.callbacks import remove_from
+from pika.callback_registrations import ChannelRegistrations
 
 if TYPE_CHECKING:
     from pika.channel import Channel
@@ -25,7 +29,7 @@ OnReturnCallback = Callable[["Channel", spec.Basic.Return, spec.BasicProperties,
 OnTooLargeCallback = Callable[["Channel", exceptions.MessageTooLargeError], Any]
 
 
-class ChannelCallbacks:
+class ChannelCallbacks(ChannelRegistrations):
     """The callback registrations of `pika.channel.Channel` (see the module)."""
 
     if TYPE_CHECKING:
@@ -75,75 +79,6 @@ class ChannelCallbacks:
             self._registered[reply] = kept
         return removed
 
-    def add_on_cancel_callback(self, callback: OnCancelCallback) -> None:
-        """``callback(method_frame)`` when the broker cancels a consumer.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_cancel.append(callback)
-
-    def remove_on_cancel_callback(self, callback: OnCancelCallback) -> bool:
-        """Remove a callback added with `add_on_cancel_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_cancel, callback)
-
-    def add_on_close_callback(self, callback: OnCloseCallback) -> None:
-        """``callback(channel, exception)`` once the channel is closed.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_close.append(callback)
-
-    def remove_on_close_callback(self, callback: OnCloseCallback) -> bool:
-        """Remove a callback added with `add_on_close_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_close, callback)
-
-    def add_on_flow_callback(self, callback: OnFlowCallback) -> None:
-        """``callback(active)`` when the broker sends Channel.Flow.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_flow.append(callback)
-
-    def remove_on_flow_callback(self, callback: OnFlowCallback) -> bool:
-        """Remove a callback added with `add_on_flow_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_flow, callback)
-
     def addFlowChangeHandler(self, handler: FlowChangeHandler) -> None:
         """Call ``handler(channel, transmission_permitted)`` whenever the
         broker stops (False) or resumes (True) this channel's flow with
@@ -158,55 +93,3 @@ class ChannelCallbacks:
         """
         validation.require_callable(handler, "handler")
         self._on_flow.append(lambda permitted: handler(self, permitted))
-
-    def add_on_return_callback(self, callback: OnReturnCallback) -> None:
-        """``callback(channel, method, properties, body)`` for Basic.Return.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_return.append(callback)
-
-    def remove_on_return_callback(self, callback: OnReturnCallback) -> bool:
-        """Remove a callback added with `add_on_return_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_return, callback)
-
-    def add_on_message_too_large_callback(self, callback: OnTooLargeCallback) -> None:
-        """``callback(channel, error)`` for each message over the connection's
-        ``max_message_size``; ``error`` is a `MessageTooLargeError` carrying
-        the method, properties and declared body size. The body was
-        discarded and a delivery awaiting an acknowledgement was rejected
-        without requeue. With no such callback the error is raised out of
-        the I/O loop (like an exception from a callback); the channel and
-        the connection stay open either way.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_too_large.append(callback)
-
-    def remove_on_message_too_large_callback(self, callback: OnTooLargeCallback) -> bool:
-        """Forget a callback given to `add_on_message_too_large_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_too_large, callback)

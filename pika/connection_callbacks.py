@@ -4,7 +4,10 @@
 methods by which an application asks to hear of the connection's open, its
 failure to open, its close, Connection.Blocked/Unblocked and write
 back-pressure. The lists it fills are the connection's own, read where the
-events arrive.
+events arrive. The plain ``add_on_*``/``remove_on_*`` pairs come from the
+generated `pika.callback_registrations.ConnectionRegistrations`;
+`add_on_open_error_callback` (its ``remove_default``) and the back-pressure
+methods are written here.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from pika import frame, validation
+from pika.callback_registrations import ConnectionRegistrations
 from pika.callbacks import remove_from
 
 if TYPE_CHECKING:
@@ -22,7 +26,7 @@ OnError = Callable[["pika.connection.Connection", BaseException], Any]
 OnBlocked = Callable[["pika.connection.Connection", frame.Method], Any]
 
 
-class ConnectionCallbacks:
+class ConnectionCallbacks(ConnectionRegistrations):
     """The callback registrations of `pika.connection.Connection` (see the module)."""
 
     if TYPE_CHECKING:
@@ -38,29 +42,6 @@ class ConnectionCallbacks:
             self, connection: pika.connection.Connection, error: BaseException
         ) -> None: ...
 
-    def add_on_open_callback(self, callback: OnOpen) -> None:
-        """Call ``callback(connection)`` once the connection is open.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_open.append(callback)
-
-    def remove_on_open_callback(self, callback: OnOpen) -> bool:
-        """Remove a callback added with `add_on_open_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_open, callback)
-
     def add_on_open_error_callback(self, callback: OnError, remove_default: bool = True) -> None:
         """Call ``callback(connection, error)`` when opening the connection fails.
 
@@ -75,88 +56,6 @@ class ConnectionCallbacks:
         if remove_default:
             remove_from(self._on_open_error, self._default_open_error)
         self._on_open_error.append(callback)
-
-    def remove_on_open_error_callback(self, callback: OnError) -> bool:
-        """Remove a callback added with `add_on_open_error_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_open_error, callback)
-
-    def add_on_close_callback(self, callback: OnError) -> None:
-        """Call ``callback(connection, reason)`` once the connection has closed.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_close.append(callback)
-
-    def remove_on_close_callback(self, callback: OnError) -> bool:
-        """Remove a callback added with `add_on_close_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_close, callback)
-
-    def add_on_connection_blocked_callback(self, callback: OnBlocked) -> None:
-        """Call ``callback(connection, method_frame)`` when the broker blocks the connection
-        (``Connection.Blocked``: a resource alarm).
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_blocked.append(callback)
-
-    def remove_on_connection_blocked_callback(self, callback: OnBlocked) -> bool:
-        """Remove a callback added with `add_on_connection_blocked_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_blocked, callback)
-
-    def add_on_connection_unblocked_callback(self, callback: OnBlocked) -> None:
-        """Call ``callback(connection, method_frame)`` when the broker unblocks the connection
-        (``Connection.Unblocked``).
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            TypeError: ``callback`` is not callable.
-        """
-        validation.require_callable(callback, "callback")
-        self._on_unblocked.append(callback)
-
-    def remove_on_connection_unblocked_callback(self, callback: OnBlocked) -> bool:
-        """Remove a callback added with `add_on_connection_unblocked_callback`.
-
-        Args:
-            callback: The callback to remove.
-
-        Returns:
-            True if it was registered.
-        """
-        return remove_from(self._on_unblocked, callback)
 
     def add_backpressure_callback(
         self, callback: Callable[[pika.connection.Connection], Any]

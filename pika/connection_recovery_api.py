@@ -14,18 +14,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
 from pika import channel as channel_mod
-from pika import exceptions, validation
+from pika import exceptions
+from pika.callback_registrations import RecoveryRegistrations
 from pika.connection_recovery import ConnectionRecovery
 from pika.engine import ConnectionEngine, EngineConfig
 from pika.parameters import Parameters
 from pika.recovery import RecoveryPolicy
 from pika.states import ConnectionState
 
-if TYPE_CHECKING:
-    import pika.connection
 
-
-class ConnectionRecoveryAPI:
+class ConnectionRecoveryAPI(RecoveryRegistrations):
     """The recovery API and hooks of `pika.connection.Connection` (see the module)."""
 
     if TYPE_CHECKING:
@@ -92,64 +90,6 @@ class ConnectionRecoveryAPI:
     def recovery(self) -> ConnectionRecovery | None:
         """The recovery state (topology record, renamed queues), if enabled."""
         return self._recovery
-
-    def add_on_recovery_started_callback(
-        self, callback: Callable[[pika.connection.Connection, BaseException], Any]
-    ) -> None:
-        """``callback(connection, error)`` when a recovery begins.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._require_recovery().on_started.append(validation.checked_callback(callback))
-
-    def add_on_recovery_succeeded_callback(
-        self, callback: Callable[[pika.connection.Connection], Any]
-    ) -> None:
-        """``callback(connection)`` once channels, topology and consumers are back.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._require_recovery().on_succeeded.append(validation.checked_callback(callback))
-
-    def add_on_recovery_failed_callback(
-        self, callback: Callable[[pika.connection.Connection, BaseException], Any]
-    ) -> None:
-        """``callback(connection, error)`` when recovery gives up (the close
-        callbacks follow).
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._require_recovery().on_failed.append(validation.checked_callback(callback))
-
-    def add_on_queue_renamed_callback(
-        self, callback: Callable[[pika.connection.Connection, str, str], Any]
-    ) -> None:
-        """``callback(connection, old_name, new_name)`` when a server-named
-        queue is redeclared under a new name during recovery.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._require_recovery().on_queue_renamed.append(validation.checked_callback(callback))
 
     # ------------------------------------------------- hooks of the recovery
     # What `pika.connection_recovery.ConnectionRecovery` calls (its

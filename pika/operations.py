@@ -155,6 +155,21 @@ _QUEUE = Param("queue", "str", check="str")
 _IF_UNUSED = Param("if_unused", "bool", "False")
 _NO_ARGS: tuple[Param, ...] = ()
 
+
+def _unbound_exchange(name: str) -> Param:
+    """``destination`` or ``source`` of ``exchange_unbind``: Pika's callback and
+    blocking channels let it be omitted (None is sent as ""), its thread-safe
+    and Twisted channels require it."""
+    return Param(
+        name,
+        "Optional[str]",
+        "None",
+        check="optional_str",
+        none_as="",
+        overrides={"thread_safe": REQUIRED, "twisted": REQUIRED},
+    )
+
+
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "exchange_declare",
@@ -207,22 +222,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "exchange_unbind",
         spec.Exchange.Unbind,
         (
-            Param(
-                "destination",
-                "Optional[str]",
-                "None",
-                check="optional_str",
-                none_as="",
-                overrides={"thread_safe": REQUIRED, "twisted": REQUIRED},
-            ),
-            Param(
-                "source",
-                "Optional[str]",
-                "None",
-                check="optional_str",
-                none_as="",
-                overrides={"thread_safe": REQUIRED, "twisted": REQUIRED},
-            ),
+            _unbound_exchange("destination"),
+            _unbound_exchange("source"),
             Param("routing_key", "str", '""'),
             _ARGUMENTS,
         ),

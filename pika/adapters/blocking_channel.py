@@ -35,7 +35,10 @@ from pika.adapters.blocking_consumers import (
     _QueueConsumerGeneratorInfo,
 )
 from pika.adapters.blocking_operations import BlockingOperations
+from pika.adapters.blocking_wait import BOUNDED, DISPATCH, INTERRUPTIBLE, PLAIN, Turn
 from pika.adapters.utils.closing_context import ClosingContext
+from pika.adapters.utils.stale_tags import StaleDeliveryTags
+from pika.callback_registrations import BlockingChannelRegistrations
 from pika.channel import Channel
 
 if TYPE_CHECKING:
@@ -66,7 +69,13 @@ class _Reply:
             self.done = True
 
 
-class BlockingChannel(BlockingOperations, ConsumeGenerator, ClosingContext):
+class BlockingChannel(
+    BlockingOperations,
+    BlockingChannelRegistrations,
+    StaleDeliveryTags,
+    ConsumeGenerator,
+    ClosingContext,
+):
     """A channel whose methods block until the broker has answered.
 
     Create it with `BlockingConnection.channel`. A channel the broker closes
@@ -135,25 +144,6 @@ class BlockingChannel(BlockingOperations, ConsumeGenerator, ClosingContext):
         return self._impl.is_open
 
     @property
-    def stale_tags_dropped(self) -> int:
-        """Acks, nacks and rejects dropped because their delivery tag came
-        from before a connection recovery (see `is_stale_delivery_tag`)."""
-        return self._impl.stale_tags_dropped
-
-    def is_stale_delivery_tag(self, delivery_tag: int) -> bool:
-        """Whether ``delivery_tag`` came from before a connection recovery:
-        the broker has requeued that message, and acking, nacking or
-        rejecting it does nothing (the call is dropped and counted).
-
-        Args:
-            delivery_tag: A delivery tag of this channel.
-
-        Returns:
-            True for a tag from before the last recovery.
-        """
-        return self._impl.is_stale_delivery_tag(delivery_tag)
-
-    @property
     def consumer_tags(self) -> list[str]:
         """Tags of this channel's active consumers (the consume generator's too)."""
         tags = list(self._consumer_infos)
@@ -186,23 +176,16 @@ class BlockingChannel(BlockingOperations, ConsumeGenerator, ClosingContext):
         raise reason
 
     def _wait(
-        self,
-        done: Callable[[], Any],
-        timeout: float | None = None,
-        dispatch: bool = False,
-        interruptible: bool = False,
-        bounded: bool = False,
+        self, done: Callable[[], Any], timeout: float | None = None, how: Turn = PLAIN
     ) -> bool:
         """Turn the loop until ``done()``; False if ``timeout`` passed first.
 
         Raises the connection's error if it ends, and the close reason if the
-        broker closes this channel meanwhile; ``interruptible`` and
-        ``bounded`` are `BlockingConnection._run`'s.
+        broker closes this channel meanwhile; ``how`` is
+        `BlockingConnection._run`'s.
         """
         impl = self._impl
-        self._connection._run(
-            lambda: done() or impl.is_closed, timeout, dispatch, interruptible, bounded
-        )
+        self._connection._run(lambda: done() or impl.is_closed, timeout, how)
         if impl.is_closed and not isinstance(self._close_reason, exceptions.ChannelClosedByClient):
             self._raise_closed()
         return bool(done())
@@ -217,7 +200,7 @@ class BlockingChannel(BlockingOperations, ConsumeGenerator, ClosingContext):
         self._settle()
         waiting = reply if reply is not None else _Reply()
         start(waiting)
-        if not self._wait(lambda: waiting.done, interruptible=True):
+        if not self._wait(lambda: waiting.done, how=INTERRUPTIBLE):
             self._raise_closed()
         return waiting.args
 
@@ -345,42 +328,6 @@ class BlockingChannel(BlockingOperations, ConsumeGenerator, ClosingContext):
 
     # ------------------------------------------------------------ callbacks
 
-    def add_on_cancel_callback(self, callback: Callable[[frame.Method], Any]) -> None:
-        """``callback(method_frame)`` when the broker cancels one of this
-        channel's consumers (its queue was deleted, ...).
-
-        Args:
-            callback: The callable to add.
-        """
-        validation.require_callable(callback, "callback")
-        self._cancel_callbacks.append(callback)
-
-    def add_on_return_callback(self, callback: _OnReturn) -> None:
-        """``callback(channel, method, properties, body)`` for each message
-        the broker returns (mandatory and unroutable); runs from
-        `process_data_events`/`start_consuming`/... like consumers.
-
-        Args:
-            callback: The callable to add.
-        """
-        validation.require_callable(callback, "callback")
-        self._return_callbacks.append(callback)
-
-    def add_on_message_too_large_callback(self, callback: _OnTooLarge) -> None:
-        """``callback(channel, error)`` for each message over the connection's
-        ``max_message_size`` sent to a `basic_consume` consumer or returned,
-        run like consumers; ``error`` is a `MessageTooLargeError` (method,
-        properties, declared size). Without such a callback the error is
-        raised from `start_consuming`/`process_data_events`. The `consume`
-        generator raises it (calling `consume` again continues), and
-        `basic_get` raises it. The channel stays open.
-
-        Args:
-            callback: The callable to add.
-        """
-        validation.require_callable(callback, "callback")
-        self._too_large_callbacks.append(callback)
-
     def _on_impl_too_large(self, _impl: Channel, error: exceptions.MessageTooLargeError) -> None:
         method = error.method
         generator = self._generator
@@ -452,7 +399,7 @@ class BlockingChannel(BlockingOperations, ConsumeGenerator, ClosingContext):
         if impl.flow_active:
             return
         self._entry_check()
-        if not self._wait(lambda: impl.flow_active, timeout, bounded=True):
+        if not self._wait(lambda: impl.flow_active, timeout, BOUNDED):
             if impl.is_closed or timeout is None:
                 self._raise_closed()
             raise exceptions.FlowControlTimeout(
@@ -477,7 +424,7 @@ class BlockingChannel(BlockingOperations, ConsumeGenerator, ClosingContext):
         assert tracker is not None
         tag = self._send_confirmed(tracker, exchange, routing_key, body, properties, mandatory)
         unconfirmed = tracker.unconfirmed
-        self._wait(lambda: tag not in unconfirmed, bounded=True)
+        self._wait(lambda: tag not in unconfirmed, how=BOUNDED)
         tracker.raise_failures()
 
     def _send_confirmed(
@@ -579,16 +526,8 @@ class BlockingChannel(BlockingOperations, ConsumeGenerator, ClosingContext):
         validation.require_callable(on_message_callback, "on_message_callback")
         info = _ConsumerInfo("", on_message_callback, auto_ack)
         on_message = _delivery_sink(self, info)
-        reply = self._call(
-            self._impl.basic_consume,
-            queue,
-            on_message,
-            auto_ack,
-            exclusive,
-            consumer_tag,
-            arguments,
-        )
-        tag = info.consumer_tag = str(reply.method.consumer_tag)
+        tag = self._start_consumer(queue, on_message, auto_ack, exclusive, consumer_tag, arguments)
+        info.consumer_tag = tag
         self._consumer_infos[tag] = info
         return tag
 
@@ -639,7 +578,7 @@ class BlockingChannel(BlockingOperations, ConsumeGenerator, ClosingContext):
             )
         self._entry_check()
         while self._consumer_infos:
-            self._wait(self._no_consumers, dispatch=True)
+            self._wait(self._no_consumers, how=DISPATCH)
 
     def _no_consumers(self) -> bool:
         return not self._consumer_infos

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pika import exceptions, frame, spec, validation
+from pika.adapters.blocking_wait import BOUNDED
 from pika.adapters.utils.closing_context import ClosingContext
 from pika.confirms import ConfirmTracker
 
@@ -261,7 +262,7 @@ class PipelinedPublisher(ClosingContext):
         unconfirmed = tracker.unconfirmed
         window = self._window
         if len(unconfirmed) >= window:
-            self._channel._wait(lambda: len(unconfirmed) < window, bounded=True)
+            self._channel._wait(lambda: len(unconfirmed) < window, how=BOUNDED)
         return tag
 
     def flush(self) -> None:
@@ -270,7 +271,7 @@ class PipelinedPublisher(ClosingContext):
         tracker = self._tracker
         unconfirmed = tracker.unconfirmed
         if unconfirmed:
-            self._channel._wait(lambda: not unconfirmed, bounded=True)
+            self._channel._wait(lambda: not unconfirmed, how=BOUNDED)
         tracker.raise_failures()
 
     def close(self) -> None:

@@ -110,9 +110,11 @@ from pika.adapters.blocking_consumers import (
 
 # Private names some tools import from this module (see `blocking_consumers`).
 from pika.adapters.blocking_recovery import BlockingRecoveryAPI
+from pika.adapters.blocking_wait import BOUNDED, INTERRUPTIBLE, PLAIN, Turn
 from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.adapters.utils import connection_workflow
 from pika.adapters.utils.closing_context import ClosingContext
+from pika.callback_registrations import BlockingConnectionRegistrations
 from pika.parameters import Parameters
 from pika.recovery import RecoveryPolicy
 
@@ -145,7 +147,7 @@ def _never() -> bool:
     return False
 
 
-class BlockingConnection(BlockingRecoveryAPI, ClosingContext):
+class BlockingConnection(BlockingRecoveryAPI, BlockingConnectionRegistrations, ClosingContext):
     """A connection whose methods block until the broker has answered.
 
     ``parameters`` is one `pika.connection.Parameters` object or a sequence
@@ -300,7 +302,7 @@ class BlockingConnection(BlockingRecoveryAPI, ClosingContext):
         """For a call made while the connection recovers: turn the loop until
         the recovery is over. Raises RecoveryWaitTimeout after
         `recovery_wait_timeout` seconds, the final error if it fails."""
-        self._run(self._recovery_over, bounded=True)
+        self._run(self._recovery_over, how=BOUNDED)
         self._raise_unreported()
 
     def _recovery_over(self) -> bool:
@@ -347,24 +349,17 @@ class BlockingConnection(BlockingRecoveryAPI, ClosingContext):
             self._check_usable(what)
 
     def _run(
-        self,
-        done: Callable[[], Any],
-        timeout: float | None = None,
-        dispatch: bool = False,
-        interruptible: bool = False,
-        bounded: bool = False,
+        self, done: Callable[[], Any], timeout: float | None = None, how: Turn = PLAIN
     ) -> bool:
         """Turn the loop until ``done()`` holds; returns False if ``timeout``
         seconds passed first (None: no limit; 0: one turn that does not wait).
 
-        With ``dispatch``, ready user callbacks run between turns (unless
-        this is already inside one). Raises the connection's error if it
-        ends before ``done()`` holds; returns False if the user closed it.
-        An ``interruptible`` wait (for a reply) raises ConnectionInterrupted
-        if a recovery begins before ``done()`` holds; a ``bounded`` one
-        raises RecoveryWaitTimeout once it has spent `recovery_wait_timeout`
-        seconds in recoveries.
+        ``how`` says whether ready user callbacks run between turns and
+        whether a recovery interrupts or bounds the wait (see `Turn`).
+        Raises the connection's error if it ends before ``done()`` holds;
+        returns False if the user closed it.
         """
+        dispatch = how.dispatch
         if self._ended():
             return bool(done())
         loop = self._ioloop
@@ -377,6 +372,8 @@ class BlockingConnection(BlockingRecoveryAPI, ClosingContext):
                 return True
             self._ended()
             return False
+        interruptible = how.interruptible
+        bounded = how.bounded
         watch = interruptible or bounded
         interruptions = self._interruptions
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -559,7 +556,7 @@ class BlockingConnection(BlockingRecoveryAPI, ClosingContext):
         impl_channel = self._impl.channel(channel_number, on_open_callback=opened)
         channel = BlockingChannel(impl_channel, self)
         try:
-            channel._wait(lambda: opened.done, interruptible=True)
+            channel._wait(lambda: opened.done, how=INTERRUPTIBLE)
         except exceptions.ConnectionInterrupted:
             # Nobody will have it: not reopened by the recovery.
             impl_channel.close()
@@ -687,27 +684,9 @@ class BlockingConnection(BlockingRecoveryAPI, ClosingContext):
                 "add_callback_threadsafe() called on a closed connection"
             ) from None
 
-    def add_on_connection_blocked_callback(self, callback: _OnConnectionNotice) -> None:
-        """``callback(connection, method_frame)`` when the broker sends
-        Connection.Blocked (a resource alarm stops publishers).
-
-        Args:
-            callback: The callable to add.
-        """
-        validation.require_callable(callback, "callback")
-        self._impl.add_on_connection_blocked_callback(self._notice_relay(callback))
-
-    def add_on_connection_unblocked_callback(self, callback: _OnConnectionNotice) -> None:
-        """``callback(connection, method_frame)`` when the broker sends
-        Connection.Unblocked.
-
-        Args:
-            callback: The callable to add.
-        """
-        validation.require_callable(callback, "callback")
-        self._impl.add_on_connection_unblocked_callback(self._notice_relay(callback))
-
     def _notice_relay(self, callback: _OnConnectionNotice) -> Callable[[Any, frame.Method], None]:
+        validation.require_callable(callback, "callback")
+
         def relay(_impl: Any, method_frame: frame.Method) -> None:
             self._ready.append(functools.partial(callback, self, method_frame))
 
@@ -728,7 +707,7 @@ class BlockingConnection(BlockingRecoveryAPI, ClosingContext):
         self._usable_now("update_secret()")
         reply = _Reply()
         self._impl.update_secret(new_secret, reason, callback=reply)
-        self._run(lambda: reply.done, interruptible=True)
+        self._run(lambda: reply.done, how=INTERRUPTIBLE)
 
 
 def _without_private_parameters(function: Callable[..., Any]) -> inspect.Signature:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, overload
 
 from pika import exceptions, spec
 from pika.adapters.blocking_consumers import Message, _QueueConsumerGeneratorInfo
+from pika.adapters.blocking_wait import DISPATCH, PLAIN, Turn
 
 if TYPE_CHECKING:
     from pika.adapters.blocking_connection import BlockingConnection
@@ -43,12 +44,7 @@ class ConsumeGenerator:
         def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
 
         def _wait(
-            self,
-            done: Callable[[], Any],
-            timeout: float | None = None,
-            dispatch: bool = False,
-            interruptible: bool = False,
-            bounded: bool = False,
+            self, done: Callable[[], Any], timeout: float | None = None, how: Turn = PLAIN
         ) -> bool: ...
 
     # Without an inactivity timeout every item is a message: typed so, a
@@ -165,7 +161,7 @@ class ConsumeGenerator:
                 continue
             if generator.cancelled:
                 return
-            if not self._wait(waiting, inactivity_timeout, dispatch=True):
+            if not self._wait(waiting, inactivity_timeout, DISPATCH):
                 yield NO_MESSAGE
 
     def _start_generator(
@@ -176,20 +172,29 @@ class ConsumeGenerator:
         generator.on_message = on_message = generator.message_sink()
         self._generator = generator
         try:
-            reply = self._call(
-                self._impl.basic_consume,
-                queue,
-                on_message,
-                auto_ack,
-                exclusive,
-                consumer_tag,
-                arguments,
+            tag = self._start_consumer(
+                queue, on_message, auto_ack, exclusive, consumer_tag, arguments
             )
         except BaseException:
             self._generator = None
             raise
-        generator.consumer_tag = str(reply.method.consumer_tag)
+        generator.consumer_tag = tag
         return generator
+
+    def _start_consumer(
+        self,
+        queue: str,
+        on_message: Callable[..., Any],
+        auto_ack: bool,
+        exclusive: bool,
+        consumer_tag: str | None,
+        arguments: dict[str, Any] | None,
+    ) -> str:
+        """Start a consumer on the callback channel that hands its deliveries
+        to ``on_message``; waits for ConsumeOk and returns the tag (for
+        `basic_consume` and the `consume` generator)."""
+        args = (queue, on_message, auto_ack, exclusive, consumer_tag, arguments)
+        return str(self._call(self._impl.basic_consume, *args).method.consumer_tag)
 
     def cancel(self) -> int:
         """Cancel the `consume` generator's consumer; messages it received

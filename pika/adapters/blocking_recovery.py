@@ -15,6 +15,7 @@ import functools
 from typing import TYPE_CHECKING, Any, Callable
 
 from pika import exceptions, validation
+from pika.callback_registrations import BlockingRecoveryRegistrations
 from pika.connection_recovery import ConnectionRecovery
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ OnRecoveryError = Callable[
 ]
 
 
-class BlockingRecoveryAPI:
+class BlockingRecoveryAPI(BlockingRecoveryRegistrations):
     """The recovery API of `BlockingConnection` (see the module)."""
 
     if TYPE_CHECKING:
@@ -46,62 +47,6 @@ class BlockingRecoveryAPI:
         """The recovery's state (topology record, renamed queues, failures of
         the last recovery), or None without ``recovery``."""
         return self._impl.recovery
-
-    def add_on_recovery_started_callback(self, callback: OnRecoveryError) -> None:
-        """``callback(connection, error)`` when a recovery begins (``error`` is the loss).
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._forward_recovery_event(callback, self._require_recovery().on_started)
-
-    def add_on_recovery_succeeded_callback(
-        self, callback: Callable[[pika.adapters.blocking_connection.BlockingConnection], Any]
-    ) -> None:
-        """``callback(connection)`` once the connection, its channels,
-        topology and consumers are back.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._forward_recovery_event(callback, self._require_recovery().on_succeeded)
-
-    def add_on_recovery_failed_callback(self, callback: OnRecoveryError) -> None:
-        """``callback(connection, error)`` when the recovery gives up; the
-        connection is closed and blocking calls raise ``error``.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._forward_recovery_event(callback, self._require_recovery().on_failed)
-
-    def add_on_queue_renamed_callback(
-        self,
-        callback: Callable[[pika.adapters.blocking_connection.BlockingConnection, str, str], Any],
-    ) -> None:
-        """``callback(connection, old_name, new_name)`` when a server-named
-        queue is redeclared under a new name.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._forward_recovery_event(callback, self._require_recovery().on_queue_renamed)
 
     def _require_recovery(self) -> ConnectionRecovery:
         recovery = self._impl.recovery

@@ -33,6 +33,8 @@ from pika.adapters.thread_safe_calls import (
 )
 from pika.adapters.thread_safe_operations import ThreadSafeOperations
 from pika.adapters.utils.callback_worker import CallbackWorker
+from pika.adapters.utils.stale_tags import StaleDeliveryTags
+from pika.callback_registrations import ThreadSafeChannelRegistrations
 from pika.confirms import ConfirmTracker
 from pika.exceptions import ConnectionInterrupted
 from pika.telemetry import hand_off
@@ -50,7 +52,7 @@ class _NackedMessage(NamedTuple):
     body: bytes
 
 
-class Channel(ThreadSafeOperations):
+class Channel(ThreadSafeOperations, ThreadSafeChannelRegistrations, StaleDeliveryTags):
     """A channel usable from any number of threads; made by `Connection.channel`.
 
     The constructor wraps a callback-API channel and must run on the I/O
@@ -128,25 +130,6 @@ class Channel(ThreadSafeOperations):
     def is_closed(self) -> bool:
         """True once the channel is closed."""
         return self._impl.is_closed
-
-    @property
-    def stale_tags_dropped(self) -> int:
-        """How many acks, nacks and rejects were dropped because their
-        delivery tag came from before a connection recovery."""
-        return self._impl.stale_tags_dropped
-
-    def is_stale_delivery_tag(self, delivery_tag: int) -> bool:
-        """Whether ``delivery_tag`` came from before the last connection
-        recovery: the broker has requeued that delivery, and an ack, nack
-        or reject of it is dropped (and counted), not sent.
-
-        Args:
-            delivery_tag: A delivery tag of this channel.
-
-        Returns:
-            True for a tag from before the last recovery.
-        """
-        return self._impl.is_stale_delivery_tag(delivery_tag)
 
     @property
     def next_publish_seq_no(self) -> int:
@@ -417,30 +400,6 @@ class Channel(ThreadSafeOperations):
         if self._gets:
             self._gets.popleft()((None, None, None))
 
-    def add_on_cancel_callback(self, callback: Callable[[frame.Method], Any]) -> None:
-        """``callback(method_frame)`` on the worker thread when the broker cancels a consumer.
-
-        Args:
-            callback: The callable to add.
-        """
-        validation.require_callable(callback, "callback")
-        self._cancel_callbacks.append(callback)
-
-    def add_on_message_too_large_callback(
-        self, callback: Callable[[Channel, exceptions.MessageTooLargeError], Any]
-    ) -> None:
-        """``callback(channel, error)`` on the worker thread for each message
-        over the connection's ``max_message_size`` sent to a consumer or
-        returned; ``error`` is a `MessageTooLargeError` (method, properties,
-        declared size). Without such a callback it is logged as an error.
-        `basic_get` raises it. The channel stays open.
-
-        Args:
-            callback: The callable to add.
-        """
-        validation.require_callable(callback, "callback")
-        self._too_large_callbacks.append(callback)
-
     def _on_too_large(
         self, _impl: channel_mod.Channel, error: exceptions.MessageTooLargeError
     ) -> None:
@@ -452,18 +411,6 @@ class Channel(ThreadSafeOperations):
             LOGGER.error("%s (no on_message_too_large callback is registered)", error)
         for callback in list(self._too_large_callbacks):
             self._hand_over(callback, (self, error))
-
-    def add_on_return_callback(
-        self, callback: Callable[[Channel, spec.Basic.Return, spec.BasicProperties, bytes], Any]
-    ) -> None:
-        """``callback(channel, method, properties, body)`` on the worker thread
-        for each message the broker returns (mandatory and unroutable).
-
-        Args:
-            callback: The callable to add.
-        """
-        validation.require_callable(callback, "callback")
-        self._return_callbacks.append(callback)
 
     # --------------------------------------------------- exchanges and queues
 

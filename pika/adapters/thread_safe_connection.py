@@ -147,6 +147,7 @@ from pika.adapters.thread_safe_calls import (
 from pika.adapters.thread_safe_channel import Channel
 from pika.adapters.utils.callback_worker import CallbackWorker, CallbackWorkerGroup
 from pika.adapters.utils.callback_worker import run_callback as _run_callback
+from pika.callback_registrations import ThreadSafeConnectionRegistrations
 from pika.exceptions import ConnectionInterrupted
 from pika.parameters import Parameters
 from pika.recovery import RecoveryPolicy
@@ -166,7 +167,7 @@ __all__ = [
 LOGGER = logging.getLogger(__name__)
 
 
-class Connection:
+class Connection(ThreadSafeConnectionRegistrations):
     """An AMQP connection usable from any number of threads at once.
 
     The constructor connects and returns once the connection is open; it
@@ -663,92 +664,12 @@ class Connection:
         validation.require_callable(callback, "callback")
         self._calls.submit(_run_callback, (callback, ()))
 
-    def add_on_connection_blocked_callback(
-        self, callback: Callable[[Connection, frame.Method], Any]
-    ) -> None:
-        """``callback(connection, method_frame)`` when the broker sends Connection.Blocked.
-
-        Args:
-            callback: The callable to add.
-        """
-        validation.require_callable(callback, "callback")
-        self._blocked_callbacks.append(callback)
-
-    def add_on_connection_unblocked_callback(
-        self, callback: Callable[[Connection, frame.Method], Any]
-    ) -> None:
-        """``callback(connection, method_frame)`` when the broker sends Connection.Unblocked.
-
-        Args:
-            callback: The callable to add.
-        """
-        validation.require_callable(callback, "callback")
-        self._unblocked_callbacks.append(callback)
-
     # -------------------------------------------------------------- recovery
 
-    def _recovery_callbacks(self, callbacks: list[Callable[..., Any]], callback: Any) -> None:
-        validation.require_callable(callback, "callback")
+    def _recovery_list(self, callbacks: list[Callable[..., Any]]) -> list[Callable[..., Any]]:
+        """``callbacks``, a list of recovery callbacks, once recovery is known to be enabled."""
         if self._recovery_policy is None:
             raise exceptions.ConnectionWrongStateError(
                 "recovery is not enabled: pass recovery=RecoveryPolicy(...) to Connection"
             )
-        callbacks.append(callback)
-
-    def add_on_recovery_started_callback(
-        self, callback: Callable[[Connection, BaseException], Any]
-    ) -> None:
-        """``callback(connection, error)`` on the connection's worker thread
-        when a recovery begins, ``error`` being the loss.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._recovery_callbacks(self._recovery_started, callback)
-
-    def add_on_recovery_succeeded_callback(self, callback: Callable[[Connection], Any]) -> None:
-        """``callback(connection)`` on the connection's worker thread once the
-        channels, topology and consumers are back.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._recovery_callbacks(self._recovery_succeeded, callback)
-
-    def add_on_recovery_failed_callback(
-        self, callback: Callable[[Connection, BaseException], Any]
-    ) -> None:
-        """``callback(connection, error)`` on the connection's worker thread
-        when recovery gives up (``on_close_callback`` follows).
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._recovery_callbacks(self._recovery_failed, callback)
-
-    def add_on_queue_renamed_callback(
-        self, callback: Callable[[Connection, str, str], Any]
-    ) -> None:
-        """``callback(connection, old_name, new_name)`` on the connection's
-        worker thread when a server-named queue is redeclared under a new name.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: Recovery is not enabled.
-            TypeError: ``callback`` is not callable.
-        """
-        self._recovery_callbacks(self._queue_renamed, callback)
+        return callbacks

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pika import exceptions, frame, spec, validation
 from pika.adapters.blocking_confirms import ReturnedMessage
+from pika.adapters.utils.stale_tags import StaleDeliveryTags
 from pika.aio.confirms import ConfirmWaiters
 from pika.aio.consumer import CallbackConsumer, MessageIterator, OnMessage
 from pika.aio.operations import AioOperations
@@ -44,7 +45,7 @@ OnTooLarge = Callable[["Channel", exceptions.MessageTooLargeError], Any]
 GetResult = tuple[Optional[spec.Basic.GetOk], Optional[spec.BasicProperties], Optional[bytes]]
 
 
-class Channel(AioOperations, ClosingOnExit):
+class Channel(AioOperations, StaleDeliveryTags, ClosingOnExit):
     """An AMQP channel whose operations are coroutines.
 
     Open one with ``await connection.channel()`` (or ``async with
@@ -116,25 +117,6 @@ class Channel(AioOperations, ClosingOnExit):
     def consumer_tags(self) -> list[str]:
         """Tags of this channel's consumers (``consume()`` iterators' included)."""
         return self._impl.consumer_tags
-
-    @property
-    def stale_tags_dropped(self) -> int:
-        """Acks, nacks and rejects dropped because their delivery tag came
-        from before a connection recovery (see `is_stale_delivery_tag`)."""
-        return self._impl.stale_tags_dropped
-
-    def is_stale_delivery_tag(self, delivery_tag: int) -> bool:
-        """Whether ``delivery_tag`` came from before a connection recovery:
-        the broker has requeued that message, and acknowledging it does
-        nothing (the call is dropped and counted).
-
-        Args:
-            delivery_tag: A delivery tag of this channel.
-
-        Returns:
-            True for a tag from before the last recovery.
-        """
-        return self._impl.is_stale_delivery_tag(delivery_tag)
 
     # --------------------------------------------------------------- waiting
 

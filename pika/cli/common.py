@@ -81,6 +81,25 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_pairs_option(group: Any, *names: str, help: str) -> None:
+    """Add a repeatable ``KEY=VALUE`` option to a parser or group; its
+    values are collected in a list, read with `split_pairs`."""
+    group.add_argument(*names, action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
+def split_pairs(items: list[str], option: str) -> Iterator[tuple[str, str]]:
+    """``(key, value)`` of each ``KEY=VALUE`` item given to ``option``.
+
+    Raises:
+        CommandError: an item has no ``=`` or an empty key (a usage error).
+    """
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CommandError(f"{option} wants KEY=VALUE, got {item!r}", EXIT_USAGE)
+        yield key, value
+
+
 def parameters_for(url: Optional[str]) -> tuple[str, URLParameters]:
     """The URL to use (the default when None) and its parsed parameters."""
     chosen = url if url is not None else default_url()

@@ -19,7 +19,9 @@ from pika.cli.common import (
     EXIT_USAGE,
     CommandError,
     add_connection_arguments,
+    add_pairs_option,
     blocking_connection,
+    split_pairs,
 )
 from pika.exchange_type import ExchangeType
 
@@ -102,11 +104,9 @@ def add_queue_options(group: Any, declare_flag: bool = False) -> None:
     group.add_argument(
         "--max-length", type=int, metavar="COUNT", help="keep at most COUNT ready messages"
     )
-    group.add_argument(
+    add_pairs_option(
+        group,
         "--argument",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
         help="a queue argument such as x-message-ttl=60000 (VALUE read as JSON when it "
         "parses, else as a string; repeatable)",
     )
@@ -115,10 +115,7 @@ def add_queue_options(group: Any, declare_flag: bool = False) -> None:
 def queue_arguments(args: argparse.Namespace) -> Optional[dict[str, Any]]:
     """The ``arguments`` table the queue options ask for (None when empty)."""
     arguments: dict[str, Any] = {}
-    for item in args.argument:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise CommandError(f"--argument wants KEY=VALUE, got {item!r}", EXIT_USAGE)
+    for key, text in split_pairs(args.argument, "--argument"):
         try:
             arguments[key] = json.loads(text)
         except ValueError:

@@ -28,7 +28,9 @@ from pika.cli.common import (
     EXIT_USAGE,
     CommandError,
     add_connection_arguments,
+    add_pairs_option,
     blocking_connection,
+    split_pairs,
 )
 
 #: Messages in flight awaiting their confirm with --confirm.
@@ -100,14 +102,7 @@ def add_parser(commands: Any) -> None:
     properties.add_argument(
         "-p", "--persistent", action="store_true", help="same as --delivery-mode persistent"
     )
-    properties.add_argument(
-        "-H",
-        "--header",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a string header (repeatable)",
-    )
+    add_pairs_option(properties, "-H", "--header", help="a string header (repeatable)")
     properties.add_argument(
         "--headers-json", metavar="JSON", help="headers as a JSON object (typed values)"
     )
@@ -173,11 +168,7 @@ def build_properties(args: argparse.Namespace) -> Optional[spec.BasicProperties]
         if not isinstance(parsed, dict):
             raise CommandError("--headers-json must be a JSON object", EXIT_USAGE)
         headers.update(parsed)
-    for item in args.header:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CommandError(f"--header wants KEY=VALUE, got {item!r}", EXIT_USAGE)
-        headers[key] = value
+    headers.update(split_pairs(args.header, "--header"))
     if headers:
         values["headers"] = headers
     if not values:

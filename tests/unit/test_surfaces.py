@@ -186,8 +186,9 @@ def test_the_aio_channel_mirrors_blocking_channel(method: str) -> None:
     assert ours.__doc__
 
 
-def test_the_generated_surfaces_match_the_table() -> None:
-    script = Path(__file__).resolve().parents[2] / "codegen" / "generate_surfaces.py"
+@pytest.mark.parametrize("generator", ["generate_surfaces.py", "generate_registrations.py"])
+def test_the_generated_surfaces_match_the_table(generator: str) -> None:
+    script = Path(__file__).resolve().parents[2] / "codegen" / generator
     result = subprocess.run(
         [sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=60
     )
