@@ -238,17 +238,11 @@ class _AsyncioIOServices(nbio_interface.AbstractIOServices):
         check_callback_arg(callback, "callback")
         return _Timer(self._loop.call_later(delay, callback))
 
-    def getaddrinfo(
-        self,
-        host: str,
-        port: int,
-        on_done: Callable[..., None],
-        family: int = 0,
-        socktype: int = 0,
-        proto: int = 0,
-        flags: int = 0,
+    def _start_getaddrinfo(
+        self, query: nbio_interface.AddressQuery, on_done: Callable[..., None]
     ) -> nbio_interface.AbstractIOReference:
         check_callback_arg(on_done, "on_done")
+        host, port, family, socktype, proto, flags = query
         resolution = self._loop.getaddrinfo(
             host, port, family=family, type=socktype, proto=proto, flags=flags
         )

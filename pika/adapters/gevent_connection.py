@@ -185,15 +185,8 @@ class _GeventIOServices(SelectorIOServicesAdapter):
     def raise_from_loop(self, error: BaseException) -> None:
         self._gevent_ioloop.fail_run(error)
 
-    def getaddrinfo(
-        self,
-        host: str,
-        port: int,
-        on_done: Callable[..., None],
-        family: int = 0,
-        socktype: int = 0,
-        proto: int = 0,
-        flags: int = 0,
+    def _start_getaddrinfo(
+        self, query: nbio_interface.AddressQuery, on_done: Callable[..., None]
     ) -> nbio_interface.AbstractIOReference:
         check_callback_arg(on_done, "on_done")
-        return _GreenletResolution(on_done, (host, port, family, socktype, proto, flags))
+        return _GreenletResolution(on_done, query)
