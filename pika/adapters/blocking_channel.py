@@ -23,7 +23,6 @@ from pika import exceptions, frame, spec, validation
 from pika.adapters.blocking_confirms import (
     DEFAULT_WINDOW,
     PipelinedPublisher,
-    ReturnedMessage,
     _ConfirmTracker,
 )
 from pika.adapters.blocking_consume import ConsumeGenerator
@@ -37,6 +36,7 @@ from pika.adapters.blocking_consumers import (
 from pika.adapters.blocking_operations import BlockingOperations
 from pika.adapters.utils.closing_context import ClosingContext
 from pika.channel import Channel
+from pika.wrapping import ReturnRouting
 
 if TYPE_CHECKING:
     import pika.adapters.blocking_connection
@@ -66,7 +66,7 @@ class _Reply:
             self.done = True
 
 
-class BlockingChannel(BlockingOperations, ConsumeGenerator, ClosingContext):
+class BlockingChannel(BlockingOperations, ReturnRouting, ConsumeGenerator, ClosingContext):
     """A channel whose methods block until the broker has answered.
 
     Create it with `BlockingConnection.channel`. A channel the broker closes
@@ -115,43 +115,9 @@ class BlockingChannel(BlockingOperations, ConsumeGenerator, ClosingContext):
     # ------------------------------------------------------------ properties
 
     @property
-    def channel_number(self) -> int:
-        """The channel's number on its connection."""
-        return self._impl.channel_number
-
-    @property
     def connection(self) -> BlockingConnection:
         """The `BlockingConnection` this channel belongs to."""
         return self._connection
-
-    @property
-    def is_closed(self) -> bool:
-        """True once the channel is closed."""
-        return self._impl.is_closed
-
-    @property
-    def is_open(self) -> bool:
-        """True while the channel is open."""
-        return self._impl.is_open
-
-    @property
-    def stale_tags_dropped(self) -> int:
-        """Acks, nacks and rejects dropped because their delivery tag came
-        from before a connection recovery (see `is_stale_delivery_tag`)."""
-        return self._impl.stale_tags_dropped
-
-    def is_stale_delivery_tag(self, delivery_tag: int) -> bool:
-        """Whether ``delivery_tag`` came from before a connection recovery:
-        the broker has requeued that message, and acking, nacking or
-        rejecting it does nothing (the call is dropped and counted).
-
-        Args:
-            delivery_tag: A delivery tag of this channel.
-
-        Returns:
-            True for a tag from before the last recovery.
-        """
-        return self._impl.is_stale_delivery_tag(delivery_tag)
 
     @property
     def consumer_tags(self) -> list[str]:
@@ -285,23 +251,9 @@ class BlockingChannel(BlockingOperations, ConsumeGenerator, ClosingContext):
         generator.pending_events.clear()
         return count
 
-    def _on_impl_return(
-        self,
-        _impl: Channel,
-        method: spec.Basic.Return,
-        properties: spec.BasicProperties,
-        body: bytes,
+    def _dispatch_return(
+        self, method: spec.Basic.Return, properties: spec.BasicProperties, body: bytes
     ) -> None:
-        if self._confirms is not None:
-            self._confirms.on_return(ReturnedMessage(method, properties, body))
-        elif not self._return_callbacks:
-            LOGGER.warning(
-                "channel %d: the broker returned a message (%s %s) and no return "
-                "callback is registered",
-                self.channel_number,
-                method.reply_code,
-                method.reply_text,
-            )
         ready = self._connection._ready
         for callback in self._return_callbacks:
             ready.append(functools.partial(callback, self, method, properties, body))
