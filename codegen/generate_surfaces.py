@@ -64,7 +64,7 @@ def _thread_safe_body(operation: Operation, names: list[str]) -> str:
 
 
 def _twisted_body(operation: Operation, names: list[str]) -> str:
-    return _call(f"return self._request(self._channel.{operation.name}", names, ")")
+    return _call(f"return self._request(self._impl.{operation.name}", names, ")")
 
 
 def _aio_body(operation: Operation, names: list[str]) -> str:
@@ -182,7 +182,7 @@ SURFACES = (
             "from pika.channel import Channel",
         ),
         helper_stub=(
-            "_channel: Channel\n\n"
+            "_impl: Channel\n\n"
             "def _request(self, operation: Callable[..., Any], *args: Any)"
             " -> defer.Deferred[Any]: ..."
         ),
@@ -260,8 +260,7 @@ def _signature(operation: Operation, surface: Surface, params: list[Param]) -> l
     for param in params:
         default = param.default_for(surface.key)
         parts.append(
-            f"{param.name}: {param.annotation}"
-            + ("" if default == REQUIRED else f" = {default}")
+            f"{param.name}: {param.annotation}" + ("" if default == REQUIRED else f" = {default}")
         )
     returns = surface.returns(operation)
     define = "async def" if surface.is_async else "def"
@@ -312,10 +311,7 @@ def render(surface: Surface) -> str:
         "",
         f"{INDENT}if TYPE_CHECKING:",
         *([""] if surface.helper_stub.startswith("def") else []),
-        *[
-            f"{INDENT * 2}{line}" if line else ""
-            for line in surface.helper_stub.splitlines()
-        ],
+        *[f"{INDENT * 2}{line}" if line else "" for line in surface.helper_stub.splitlines()],
     ]
     for operation in OPERATIONS:
         out.append("")

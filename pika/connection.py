@@ -37,6 +37,7 @@ from __future__ import annotations
 import abc
 import functools
 import logging
+import textwrap
 import time
 from typing import Any, Callable
 
@@ -71,9 +72,23 @@ LOGGER = logging.getLogger(__name__)
 CLOSE_OK_TIMEOUT = 10.0
 
 
-class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
-    """An AMQP connection with Pika's callback interface (abstract: an
-    adapter supplies the I/O).
+def _constructor_args(adapter_arg: str = "") -> str:
+    """The docstring of a connection constructor, with its ``Args:`` section.
+
+    `Connection` and every adapter built on it take Pika's constructor
+    arguments; this text documents them once, for each constructor.
+
+    Args:
+        adapter_arg: The entry (``name: description``, on one line) of the argument an adapter
+            adds before ``internal_connection_workflow``; empty for none.
+
+    Returns:
+        The docstring.
+    """
+    extra = textwrap.fill(adapter_arg, 100, initial_indent=" " * 8, subsequent_indent=" " * 12)
+    extra += "\n" if extra else ""
+    return f"""Set the connection up; it starts connecting unless ``internal_connection_workflow``
+    is False.
 
     Args:
         parameters: Where and how to connect (`pika.connection.Parameters`); None for the defaults
@@ -84,9 +99,15 @@ class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
         on_close_callback: Called as ``on_close_callback(connection, reason)`` once an open
             connection has closed; ``reason`` is the exception that explains why
             (`ConnectionClosedByClient` after `close`).
+{extra}\
         internal_connection_workflow: True (the default) makes the constructor start connecting;
             False leaves that to a connection workflow (`create_connection` passes False).
     """
+
+
+class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
+    """An AMQP connection with Pika's callback interface (abstract: an
+    adapter supplies the I/O)."""
 
     CONNECTION_CLOSED = ConnectionState.CLOSED
     CONNECTION_INIT = ConnectionState.INIT
@@ -156,6 +177,8 @@ class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
         self._followed: set[str] = set()
         if internal_connection_workflow:
             self._adapter_connect_stream()
+
+    __init__.__doc__ = _constructor_args()
 
     def __repr__(self) -> str:
         return (

@@ -14,25 +14,49 @@ Passwords never appear in ``repr()``.
 
 from __future__ import annotations
 
+import abc
 from typing import Any, Optional, Tuple, Union
 
 MechanismResponse = Tuple[Optional[str], Optional[bytes]]
 
 
-def _broker_offers(start: Any, mechanism: str) -> bool:
-    """Whether ``start.mechanisms`` (bytes or str, space separated) lists ``mechanism``."""
-    offered: Union[bytes, str] = start.mechanisms
-    if isinstance(offered, (bytes, bytearray, memoryview)):
-        offered = bytes(offered).decode("ascii", errors="replace")
-    return mechanism in offered.upper().split()
+class _SaslCredentials(abc.ABC):
+    """Credentials for one SASL mechanism, `TYPE`: the answer to
+    ``Connection.Start`` that each credentials class gives."""
+
+    TYPE: str
+
+    def response_for(self, start: Any) -> MechanismResponse:
+        """Answer ``Connection.Start``: ``(TYPE, response)``, or ``(None, None)`` when the
+        broker does not offer the mechanism.
+
+        Args:
+            start: The broker's `pika.spec.Connection.Start` (its ``mechanisms``, bytes or str,
+                space separated, list what the broker accepts).
+
+        Returns:
+            ``(mechanism, response)`` to send in ``Connection.StartOk``, or ``(None, None)`` when
+            the broker does not offer this mechanism.
+        """
+        offered: Union[bytes, str] = start.mechanisms
+        if isinstance(offered, (bytes, bytearray, memoryview)):
+            offered = bytes(offered).decode("ascii", errors="replace")
+        if self.TYPE not in offered.upper().split():
+            return None, None
+        return self.TYPE, self._response()
+
+    @abc.abstractmethod
+    def _response(self) -> bytes:
+        """The mechanism's response bytes for ``Connection.StartOk``."""
 
 
-class PlainCredentials:
+class PlainCredentials(_SaslCredentials):
     """A username and password for the SASL PLAIN mechanism.
 
     With ``erase_on_connect=True`` the connection calls `erase_credentials`
     once the broker has accepted them, so the password does not stay in
     memory longer than needed (a reconnect then needs new credentials).
+    The response to the broker is ``\\0username\\0password`` in UTF-8.
 
     Args:
         username: The user name.
@@ -47,21 +71,8 @@ class PlainCredentials:
         self.password = password
         self.erase_on_connect = erase_on_connect
 
-    def response_for(self, start: Any) -> MechanismResponse:
-        """Answer ``Connection.Start``: ``('PLAIN', b'\0user\0password')`` or ``(None, None)``.
-
-        Args:
-            start: The broker's `pika.spec.Connection.Start` (its ``mechanisms`` list what the
-                broker accepts).
-
-        Returns:
-            ``(mechanism, response)`` to send in ``Connection.StartOk``, or ``(None, None)`` when
-            the broker does not offer this mechanism.
-        """
-        if not _broker_offers(start, self.TYPE):
-            return None, None
-        response = b"\0" + self.username.encode("utf-8") + b"\0" + self.password.encode("utf-8")
-        return self.TYPE, response
+    def _response(self) -> bytes:
+        return b"\0" + self.username.encode("utf-8") + b"\0" + self.password.encode("utf-8")
 
     def erase_credentials(self) -> None:
         """Forget the password if ``erase_on_connect`` was requested."""
@@ -84,28 +95,17 @@ class PlainCredentials:
         )
 
 
-class ExternalCredentials:
-    """Authenticate with SASL EXTERNAL: the broker takes the identity from the TLS session."""
+class ExternalCredentials(_SaslCredentials):
+    """Authenticate with SASL EXTERNAL: the broker takes the identity from the TLS session
+    (the response to the broker is empty)."""
 
     TYPE = "EXTERNAL"
 
     def __init__(self) -> None:
         self.erase_on_connect = False
 
-    def response_for(self, start: Any) -> MechanismResponse:
-        """Answer ``Connection.Start``: ``('EXTERNAL', b'')`` or ``(None, None)``.
-
-        Args:
-            start: The broker's `pika.spec.Connection.Start` (its ``mechanisms`` list what the
-                broker accepts).
-
-        Returns:
-            ``(mechanism, response)`` to send in ``Connection.StartOk``, or ``(None, None)`` when
-            the broker does not offer this mechanism.
-        """
-        if not _broker_offers(start, self.TYPE):
-            return None, None
-        return self.TYPE, b""
+    def _response(self) -> bytes:
+        return b""
 
     def erase_credentials(self) -> None:
         """Nothing to forget: EXTERNAL carries no secret."""

@@ -22,62 +22,27 @@ import warnings
 from collections.abc import Coroutine, Sequence
 from typing import Any, Callable, cast
 
-from pika import connection
 from pika.adapters import base_connection
 from pika.adapters.utils import nbio_interface
 from pika.adapters.utils.io_services_utils import check_callback_arg
 
 __all__ = ["AsyncioConnection"]
 
-_OnOpen = Callable[[connection.Connection], None]
-_OnError = Callable[[connection.Connection, BaseException], None]
 
-
-class AsyncioConnection(base_connection.BaseConnection):
+class AsyncioConnection(base_connection._LoopConnection[asyncio.AbstractEventLoop]):
     """A connection whose I/O runs on an asyncio event loop.
 
-    ``custom_ioloop`` is the loop to use (or ready-made I/O services); see
-    the module docstring for the loop chosen when it is None. Run the loop
-    as usual: inside ``asyncio.run(...)``, or with
-    ``connection.ioloop.run_forever()``.
-
-    Args:
-        parameters: Where and how to connect (`pika.connection.Parameters`); None for the defaults
-            (localhost, guest/guest).
-        on_open_callback: Called as ``on_open_callback(connection)`` once the connection is open.
-        on_open_error_callback: Called as ``on_open_error_callback(connection, error)`` when opening
-            fails; None logs the failure.
-        on_close_callback: Called as ``on_close_callback(connection, reason)`` once an open
-            connection has closed; ``reason`` is the exception that explains why
-            (`ConnectionClosedByClient` after `close`).
-        custom_ioloop: The asyncio event loop to run on (or ready-made I/O services); None for the
-            running loop, else the thread's current one.
-        internal_connection_workflow: True (the default) makes the constructor start connecting;
-            False leaves that to a connection workflow (`create_connection` passes False).
+    ``custom_ioloop`` is the asyncio event loop to use (or ready-made I/O
+    services); None means the running loop, else the thread's current one
+    (see the module docstring). Run the loop as usual: inside
+    ``asyncio.run(...)``, or with ``connection.ioloop.run_forever()``.
     """
 
-    def __init__(
-        self,
-        parameters: connection.Parameters | None = None,
-        on_open_callback: _OnOpen | None = None,
-        on_open_error_callback: _OnError | None = None,
-        on_close_callback: _OnError | None = None,
-        custom_ioloop: asyncio.AbstractEventLoop | nbio_interface.AbstractIOServices | None = None,
-        internal_connection_workflow: bool = True,
-    ) -> None:
-        #: True while asyncio's transport holds more unsent bytes than its
-        #: high-water mark (between its ``pause_writing`` and ``resume_writing``).
-        self.writing_paused = False
-        #: Called with the new `writing_paused` whenever it changes.
-        self.on_write_pressure: Callable[[bool], None] | None = None
-        super().__init__(
-            parameters,
-            on_open_callback,
-            on_open_error_callback,
-            on_close_callback,
-            self._make_nbio(custom_ioloop),
-            internal_connection_workflow,
-        )
+    #: True while asyncio's transport holds more unsent bytes than its
+    #: high-water mark (between its ``pause_writing`` and ``resume_writing``).
+    writing_paused = False
+    #: Called with the new `writing_paused` whenever it changes.
+    on_write_pressure: Callable[[bool], None] | None = None
 
     @classmethod
     def _loop_services(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
@@ -273,17 +238,11 @@ class _AsyncioIOServices(nbio_interface.AbstractIOServices):
         check_callback_arg(callback, "callback")
         return _Timer(self._loop.call_later(delay, callback))
 
-    def getaddrinfo(
-        self,
-        host: str,
-        port: int,
-        on_done: Callable[..., None],
-        family: int = 0,
-        socktype: int = 0,
-        proto: int = 0,
-        flags: int = 0,
+    def _start_getaddrinfo(
+        self, query: nbio_interface.AddressQuery, on_done: Callable[..., None]
     ) -> nbio_interface.AbstractIOReference:
         check_callback_arg(on_done, "on_done")
+        host, port, family, socktype, proto, flags = query
         resolution = self._loop.getaddrinfo(
             host, port, family=family, type=socktype, proto=proto, flags=flags
         )

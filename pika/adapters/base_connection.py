@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar
 
 from pika import connection, exceptions
 from pika.adapters.utils import connection_workflow, nbio_interface
@@ -18,24 +18,12 @@ from pika.engine.outbound import BytesLike
 
 LOGGER = logging.getLogger(__name__)
 
+#: The native event loop type an adapter runs on.
+_LoopT = TypeVar("_LoopT")
+
 
 class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtocol):
-    """A `Connection` whose bytes and timers come from ``nbio``.
-
-    Args:
-        parameters: Where and how to connect (`pika.connection.Parameters`); None for the defaults
-            (localhost, guest/guest).
-        on_open_callback: Called as ``on_open_callback(connection)`` once the connection is open.
-        on_open_error_callback: Called as ``on_open_error_callback(connection, error)`` when opening
-            fails; None logs the failure.
-        on_close_callback: Called as ``on_close_callback(connection, reason)`` once an open
-            connection has closed; ``reason`` is the exception that explains why
-            (`ConnectionClosedByClient` after `close`).
-        nbio: The I/O services (`pika.adapters.utils.nbio_interface.AbstractIOServices`) that move
-            the bytes and run the timers.
-        internal_connection_workflow: True (the default) makes the constructor start connecting;
-            False leaves that to a connection workflow (`create_connection` passes False).
-    """
+    """A `Connection` whose bytes and timers come from ``nbio``."""
 
     def __init__(
         self,
@@ -58,6 +46,11 @@ class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtoco
             on_close_callback,
             internal_connection_workflow,
         )
+
+    __init__.__doc__ = connection._constructor_args(
+        "nbio: The I/O services (`pika.adapters.utils.nbio_interface.AbstractIOServices`) that"
+        " move the bytes and run the timers."
+    )
 
     @classmethod
     def _make_nbio(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
@@ -205,3 +198,37 @@ class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtoco
 
     def data_received(self, data: bytes) -> None:
         self._on_data_available(data)
+
+
+class _LoopConnection(BaseConnection, Generic[_LoopT]):
+    """The constructor of every event-loop adapter: Pika's arguments, with
+    ``custom_ioloop`` (the adapter's native loop, ready-made I/O services, or
+    None for the adapter's default loop) in place of ``nbio``.
+
+    An adapter says how to build I/O services on its loop (`_loop_services`)
+    and names its loop type as ``_LoopT``.
+    """
+
+    def __init__(
+        self,
+        parameters: connection.Parameters | None = None,
+        on_open_callback: Callable[[connection.Connection], None] | None = None,
+        on_open_error_callback: Callable[[connection.Connection, BaseException], None]
+        | None = None,
+        on_close_callback: Callable[[connection.Connection, BaseException], None] | None = None,
+        custom_ioloop: _LoopT | nbio_interface.AbstractIOServices | None = None,
+        internal_connection_workflow: bool = True,
+    ) -> None:
+        super().__init__(
+            parameters,
+            on_open_callback,
+            on_open_error_callback,
+            on_close_callback,
+            self._make_nbio(custom_ioloop),
+            internal_connection_workflow,
+        )
+
+    __init__.__doc__ = connection._constructor_args(
+        "custom_ioloop: The adapter's event loop to run on (the class description says which"
+        " loop, and which is the default), or ready-made I/O services; None for the default."
+    )

@@ -23,7 +23,6 @@ from pika import exceptions, frame, spec, validation
 from pika.adapters.blocking_confirms import (
     DEFAULT_WINDOW,
     PipelinedPublisher,
-    ReturnedMessage,
     _ConfirmTracker,
 )
 from pika.adapters.blocking_consume import ConsumeGenerator
@@ -37,9 +36,9 @@ from pika.adapters.blocking_consumers import (
 from pika.adapters.blocking_operations import BlockingOperations
 from pika.adapters.blocking_wait import BOUNDED, DISPATCH, INTERRUPTIBLE, PLAIN, Turn
 from pika.adapters.utils.closing_context import ClosingContext
-from pika.adapters.utils.stale_tags import StaleDeliveryTags
 from pika.callback_registrations import BlockingChannelRegistrations
 from pika.channel import Channel
+from pika.wrapping import ReturnRouting
 
 if TYPE_CHECKING:
     import pika.adapters.blocking_connection
@@ -72,7 +71,7 @@ class _Reply:
 class BlockingChannel(
     BlockingOperations,
     BlockingChannelRegistrations,
-    StaleDeliveryTags,
+    ReturnRouting,
     ConsumeGenerator,
     ClosingContext,
 ):
@@ -124,24 +123,9 @@ class BlockingChannel(
     # ------------------------------------------------------------ properties
 
     @property
-    def channel_number(self) -> int:
-        """The channel's number on its connection."""
-        return self._impl.channel_number
-
-    @property
     def connection(self) -> BlockingConnection:
         """The `BlockingConnection` this channel belongs to."""
         return self._connection
-
-    @property
-    def is_closed(self) -> bool:
-        """True once the channel is closed."""
-        return self._impl.is_closed
-
-    @property
-    def is_open(self) -> bool:
-        """True while the channel is open."""
-        return self._impl.is_open
 
     @property
     def consumer_tags(self) -> list[str]:
@@ -268,23 +252,9 @@ class BlockingChannel(
         generator.pending_events.clear()
         return count
 
-    def _on_impl_return(
-        self,
-        _impl: Channel,
-        method: spec.Basic.Return,
-        properties: spec.BasicProperties,
-        body: bytes,
+    def _dispatch_return(
+        self, method: spec.Basic.Return, properties: spec.BasicProperties, body: bytes
     ) -> None:
-        if self._confirms is not None:
-            self._confirms.on_return(ReturnedMessage(method, properties, body))
-        elif not self._return_callbacks:
-            LOGGER.warning(
-                "channel %d: the broker returned a message (%s %s) and no return "
-                "callback is registered",
-                self.channel_number,
-                method.reply_code,
-                method.reply_text,
-            )
         ready = self._connection._ready
         for callback in self._return_callbacks:
             ready.append(functools.partial(callback, self, method, properties, body))

@@ -117,6 +117,7 @@ from pika.adapters.utils.closing_context import ClosingContext
 from pika.callback_registrations import BlockingConnectionRegistrations
 from pika.parameters import Parameters
 from pika.recovery import RecoveryPolicy
+from pika.wrapping import WrappedState
 
 __all__ = [
     "BlockingChannel",
@@ -147,7 +148,12 @@ def _never() -> bool:
     return False
 
 
-class BlockingConnection(BlockingRecoveryAPI, BlockingConnectionRegistrations, ClosingContext):
+class BlockingConnection(
+    WrappedState[SelectConnection],
+    BlockingRecoveryAPI,
+    BlockingConnectionRegistrations,
+    ClosingContext,
+):
     """A connection whose methods block until the broker has answered.
 
     ``parameters`` is one `pika.connection.Parameters` object or a sequence
@@ -499,16 +505,6 @@ class BlockingConnection(BlockingRecoveryAPI, BlockingConnectionRegistrations, C
             entry[1]()
 
     # ---------------------------------------------------------- public API
-
-    @property
-    def is_open(self) -> bool:
-        """True while the connection is open (False during a recovery)."""
-        return bool(self._impl.is_open)
-
-    @property
-    def is_closed(self) -> bool:
-        """True once the connection is closed."""
-        return bool(self._impl.is_closed)
 
     @property
     def basic_nack(self) -> bool:

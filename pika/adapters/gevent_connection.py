@@ -26,7 +26,6 @@ except ImportError as exc:
         "pika.adapters.gevent_connection needs gevent: pip install pika[gevent]"
     ) from exc
 
-from pika import connection
 from pika.adapters import base_connection
 from pika.adapters.utils import nbio_interface
 from pika.adapters.utils.io_services_utils import check_callback_arg
@@ -37,14 +36,11 @@ from pika.adapters.utils.selector_ioloop_adapter import (
 
 __all__ = ["GeventConnection"]
 
-_OnOpen = Callable[[connection.Connection], None]
-_OnError = Callable[[connection.Connection, BaseException], None]
-
 _EV_READ = 1
 _EV_WRITE = 2
 
 
-class GeventConnection(base_connection.BaseConnection):
+class GeventConnection(base_connection._LoopConnection[Any]):
     """A connection whose I/O runs on a gevent loop.
 
     ``custom_ioloop`` is the gevent loop to use, the ``ioloop`` of another
@@ -56,39 +52,7 @@ class GeventConnection(base_connection.BaseConnection):
     gevent loop (``ioloop.gevent_loop``): ``call_later``,
     ``remove_timeout``, ``add_callback``, ``add_callback_threadsafe``, and
     ``start()``, which parks the calling greenlet until ``stop()``.
-
-    Args:
-        parameters: Where and how to connect (`pika.connection.Parameters`); None for the defaults
-            (localhost, guest/guest).
-        on_open_callback: Called as ``on_open_callback(connection)`` once the connection is open.
-        on_open_error_callback: Called as ``on_open_error_callback(connection, error)`` when opening
-            fails; None logs the failure.
-        on_close_callback: Called as ``on_close_callback(connection, reason)`` once an open
-            connection has closed; ``reason`` is the exception that explains why
-            (`ConnectionClosedByClient` after `close`).
-        custom_ioloop: The gevent loop to run on, another GeventConnection's ``ioloop``, or
-            ready-made I/O services; None for the current thread's hub loop.
-        internal_connection_workflow: True (the default) makes the constructor start connecting;
-            False leaves that to a connection workflow (`create_connection` passes False).
     """
-
-    def __init__(
-        self,
-        parameters: connection.Parameters | None = None,
-        on_open_callback: _OnOpen | None = None,
-        on_open_error_callback: _OnError | None = None,
-        on_close_callback: _OnError | None = None,
-        custom_ioloop: Any = None,
-        internal_connection_workflow: bool = True,
-    ) -> None:
-        super().__init__(
-            parameters,
-            on_open_callback,
-            on_open_error_callback,
-            on_close_callback,
-            self._make_nbio(custom_ioloop),
-            internal_connection_workflow,
-        )
 
     @classmethod
     def _loop_services(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
@@ -221,15 +185,8 @@ class _GeventIOServices(SelectorIOServicesAdapter):
     def raise_from_loop(self, error: BaseException) -> None:
         self._gevent_ioloop.fail_run(error)
 
-    def getaddrinfo(
-        self,
-        host: str,
-        port: int,
-        on_done: Callable[..., None],
-        family: int = 0,
-        socktype: int = 0,
-        proto: int = 0,
-        flags: int = 0,
+    def _start_getaddrinfo(
+        self, query: nbio_interface.AddressQuery, on_done: Callable[..., None]
     ) -> nbio_interface.AbstractIOReference:
         check_callback_arg(on_done, "on_done")
-        return _GreenletResolution(on_done, (host, port, family, socktype, proto, flags))
+        return _GreenletResolution(on_done, query)

@@ -21,8 +21,7 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from pika import connection
-from pika.adapters.base_connection import BaseConnection
+from pika.adapters.base_connection import _LoopConnection
 from pika.adapters.utils import nbio_interface
 from pika.adapters.utils.io_services_utils import check_callback_arg, check_fd_arg
 from pika.adapters.utils.selector_ioloop_adapter import (
@@ -487,7 +486,7 @@ class IOLoop(AbstractSelectorIOLoop):
 # =============================================================================
 
 
-class SelectConnection(BaseConnection):
+class SelectConnection(_LoopConnection["IOLoop"]):
     """An asynchronous connection driven by `IOLoop` (the standard
     `selectors` module). Run ``connection.ioloop.start()``.
 
@@ -495,46 +494,10 @@ class SelectConnection(BaseConnection):
     ``ioloop.start()``; the connection is left consistent, and starting the
     loop again carries on with the frames that were already received.
 
-    Args:
-        parameters: Where and how to connect (`pika.connection.Parameters`); None for the defaults
-            (localhost, guest/guest).
-        on_open_callback: Called as ``on_open_callback(connection)`` once the connection is open.
-        on_open_error_callback: Called as ``on_open_error_callback(connection, error)`` when opening
-            fails; None logs the failure.
-        on_close_callback: Called as ``on_close_callback(connection, reason)`` once an open
-            connection has closed; ``reason`` is the exception that explains why
-            (`ConnectionClosedByClient` after `close`).
-        custom_ioloop: An `IOLoop` to run on (or ready-made I/O services); None for a new `IOLoop`
-            of the connection's own (``connection.ioloop``).
-        internal_connection_workflow: True (the default) makes the constructor start connecting;
-            False leaves that to a connection workflow (`create_connection` passes False).
+    ``custom_ioloop`` is an `IOLoop` to run on (or ready-made I/O services);
+    None gives the connection a new `IOLoop` of its own (``connection.ioloop``).
     """
-
-    def __init__(
-        self,
-        parameters: connection.Parameters | None = None,
-        on_open_callback: Callable[[connection.Connection], None] | None = None,
-        on_open_error_callback: Callable[[connection.Connection, BaseException], None]
-        | None = None,
-        on_close_callback: Callable[[connection.Connection, BaseException], None] | None = None,
-        custom_ioloop: nbio_interface.AbstractIOServices | IOLoop | None = None,
-        internal_connection_workflow: bool = True,
-    ) -> None:
-        super().__init__(
-            parameters,
-            on_open_callback,
-            on_open_error_callback,
-            on_close_callback,
-            self._make_nbio(custom_ioloop),
-            internal_connection_workflow,
-        )
 
     @classmethod
     def _loop_services(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:
         return SelectorIOServicesAdapter(custom_ioloop if custom_ioloop is not None else IOLoop())
-
-    @classmethod
-    def _from_nbio(
-        cls, params: connection.Parameters, nbio: nbio_interface.AbstractIOServices
-    ) -> SelectConnection:
-        return cls(params, custom_ioloop=nbio, internal_connection_workflow=False)

@@ -18,7 +18,6 @@ except ImportError as exc:
         "pika.adapters.tornado_connection needs Tornado: pip install pika[tornado]"
     ) from exc
 
-from pika import connection
 from pika.adapters import base_connection
 from pika.adapters.utils import nbio_interface
 from pika.adapters.utils.selector_ioloop_adapter import (
@@ -28,48 +27,13 @@ from pika.adapters.utils.selector_ioloop_adapter import (
 
 __all__ = ["TornadoConnection"]
 
-_OnOpen = Callable[[connection.Connection], None]
-_OnError = Callable[[connection.Connection, BaseException], None]
 
-
-class TornadoConnection(base_connection.BaseConnection):
+class TornadoConnection(base_connection._LoopConnection[ioloop.IOLoop]):
     """A connection whose I/O runs on a Tornado IOLoop.
 
     ``custom_ioloop`` is the IOLoop to use (or ready-made I/O services);
     None means ``IOLoop.current()``. ``connection.ioloop`` is the IOLoop.
-
-    Args:
-        parameters: Where and how to connect (`pika.connection.Parameters`); None for the defaults
-            (localhost, guest/guest).
-        on_open_callback: Called as ``on_open_callback(connection)`` once the connection is open.
-        on_open_error_callback: Called as ``on_open_error_callback(connection, error)`` when opening
-            fails; None logs the failure.
-        on_close_callback: Called as ``on_close_callback(connection, reason)`` once an open
-            connection has closed; ``reason`` is the exception that explains why
-            (`ConnectionClosedByClient` after `close`).
-        custom_ioloop: The Tornado IOLoop to run on (or ready-made I/O services); None for
-            ``IOLoop.current()``.
-        internal_connection_workflow: True (the default) makes the constructor start connecting;
-            False leaves that to a connection workflow (`create_connection` passes False).
     """
-
-    def __init__(
-        self,
-        parameters: connection.Parameters | None = None,
-        on_open_callback: _OnOpen | None = None,
-        on_open_error_callback: _OnError | None = None,
-        on_close_callback: _OnError | None = None,
-        custom_ioloop: ioloop.IOLoop | nbio_interface.AbstractIOServices | None = None,
-        internal_connection_workflow: bool = True,
-    ) -> None:
-        super().__init__(
-            parameters,
-            on_open_callback,
-            on_open_error_callback,
-            on_close_callback,
-            self._make_nbio(custom_ioloop),
-            internal_connection_workflow,
-        )
 
     @classmethod
     def _loop_services(cls, custom_ioloop: Any) -> nbio_interface.AbstractIOServices:

@@ -40,6 +40,7 @@ from pika.adapters.utils import connection_workflow
 from pika.confirms import ConfirmTracker
 from pika.engine.outbound import BytesLike
 from pika.telemetry import hand_off
+from pika.wrapping import WrappedChannelState, WrappedState
 
 __all__ = [
     "ClosableDeferredQueue",
@@ -140,7 +141,7 @@ class _Published(NamedTuple):
     body: bytes
 
 
-class TwistedChannel(TwistedOperations):
+class TwistedChannel(TwistedOperations, WrappedChannelState):
     """A `pika.channel.Channel` whose requests return Deferreds.
 
     Every Deferred fails with the channel's close reason if the channel
@@ -154,7 +155,7 @@ class TwistedChannel(TwistedOperations):
     """
 
     def __init__(self, channel: channel.Channel) -> None:
-        self._channel = channel
+        self._impl = channel
         self._closed: BaseException | None = None
         self._requests: set[defer.Deferred[Any]] = set()
         self._consumers: dict[str, ClosableDeferredQueue] = {}
@@ -168,51 +169,31 @@ class TwistedChannel(TwistedOperations):
         channel.add_callback(self._on_get_empty, [spec.Basic.GetEmpty], one_shot=False)
 
     def __repr__(self) -> str:
-        return f"<TwistedChannel {self._channel!r}>"
+        return f"<TwistedChannel {self._impl!r}>"
 
     # -------------------------------------------------------------- state
 
     @property
-    def channel_number(self) -> int:
-        """The channel's number on its connection."""
-        return self._channel.channel_number
-
-    @property
     def connection(self) -> connection.Connection:
         """The callback-API connection the channel belongs to."""
-        return self._channel.connection
-
-    @property
-    def consumer_tags(self) -> list[str]:
-        """The tags of the channel's active consumers."""
-        return self._channel.consumer_tags
+        return self._impl.connection
 
     @property
     def flow_active(self) -> bool:
         """False while the broker has paused deliveries with ``Channel.Flow``."""
-        return self._channel.flow_active
-
-    @property
-    def is_closed(self) -> bool:
-        """True once the channel is closed."""
-        return self._channel.is_closed
+        return self._impl.flow_active
 
     @property
     def is_closing(self) -> bool:
         """True while the channel is closing."""
-        return self._channel.is_closing
-
-    @property
-    def is_open(self) -> bool:
-        """True while the channel is open."""
-        return self._channel.is_open
+        return self._impl.is_closing
 
     def open(self) -> None:
         """Open the channel (`TwistedProtocolConnection.channel` does this)."""
-        self._channel.open()
+        self._impl.open()
 
     def close(self, reply_code: int = 0, reply_text: str = "Normal shutdown") -> None:
-        self._channel.close(reply_code, reply_text)
+        self._impl.close(reply_code, reply_text)
 
     # -------------------------------------------------------------- plumbing
 
@@ -244,7 +225,7 @@ class TwistedChannel(TwistedOperations):
             deferred: The Deferred to fire.
             replies: The reply method classes to wait for.
         """
-        self._channel.add_callback(deferred.callback, replies)
+        self._impl.add_callback(deferred.callback, replies)
 
     def _on_channel_closed(self, _channel: channel.Channel, reason: Exception) -> None:
         self._closed = reason
@@ -282,7 +263,7 @@ class TwistedChannel(TwistedOperations):
         hand_off(deliver)  # the application takes the messages from the queue
 
         def consume(callback: Callable[[Any], None]) -> None:
-            tag = self._channel.basic_consume(
+            tag = self._impl.basic_consume(
                 queue, deliver, auto_ack, exclusive, consumer_tag, arguments, callback=callback
             )
             self._consumers[tag] = messages
@@ -300,7 +281,7 @@ class TwistedChannel(TwistedOperations):
                 messages.close(exceptions.ConsumerCancelled(consumer_tag))
             return reply
 
-        return self._request(self._channel.basic_cancel, consumer_tag).addCallback(cancelled)
+        return self._request(self._impl.basic_cancel, consumer_tag).addCallback(cancelled)
 
     def _on_consumer_cancelled_by_broker(self, method_frame: frame.Method) -> None:
         tag = str(method_frame.method.consumer_tag)
@@ -314,7 +295,7 @@ class TwistedChannel(TwistedOperations):
         if self._closed is not None:
             return defer.fail(self._closed)
         try:
-            self._channel.basic_get(queue, self._on_get_ok, auto_ack)
+            self._impl.basic_get(queue, self._on_get_ok, auto_ack)
         except Exception:
             return defer.fail()
         deferred: defer.Deferred[Any] = defer.Deferred()
@@ -368,15 +349,15 @@ class TwistedChannel(TwistedOperations):
         self._gets.popleft().callback(None)
 
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
-        self._channel.basic_ack(delivery_tag, multiple)
+        self._impl.basic_ack(delivery_tag, multiple)
 
     def basic_nack(
         self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
     ) -> None:
-        self._channel.basic_nack(delivery_tag, multiple, requeue)
+        self._impl.basic_nack(delivery_tag, multiple, requeue)
 
     def basic_reject(self, delivery_tag: int, requeue: bool = True) -> None:
-        self._channel.basic_reject(delivery_tag, requeue)
+        self._impl.basic_reject(delivery_tag, requeue)
 
     # ----------------------------------------------------------- publishing
 
@@ -392,9 +373,9 @@ class TwistedChannel(TwistedOperations):
         waits for the broker's verdict."""
         if self._closed is not None:
             return defer.fail(self._closed)
-        delivery_tag = self._channel.next_publish_seq_no
+        delivery_tag = self._impl.next_publish_seq_no
         try:
-            self._channel.basic_publish(exchange, routing_key, body, properties, mandatory)
+            self._impl.basic_publish(exchange, routing_key, body, properties, mandatory)
         except Exception:
             return defer.fail()
         if not self._confirming:
@@ -409,7 +390,7 @@ class TwistedChannel(TwistedOperations):
         """Turn on publisher confirms; fires with the Confirm.SelectOk frame."""
 
         def select(callback: Callable[[Any], None]) -> None:
-            self._channel.confirm_delivery(self._on_confirmation, callback=callback)
+            self._impl.confirm_delivery(self._on_confirmation, callback=callback)
             self._confirming = True
 
         return self._request(select)
@@ -439,13 +420,13 @@ class TwistedChannel(TwistedOperations):
         ) -> None:
             callback(ReceivedMessage(self, method, properties, body))
 
-        self._channel.add_on_return_callback(returned)
+        self._impl.add_on_return_callback(returned)
 
     # ------------------------------------------------------ everything else
 
     def flow(self, active: bool = True) -> defer.Deferred[Any]:
         """Fires with the flow state the broker confirmed."""
-        return self._request(self._channel.flow, active)
+        return self._request(self._impl.flow, active)
 
 
 class _TwistedConnection(connection.Connection):
@@ -554,7 +535,7 @@ class _TwistedConnection(connection.Connection):
         return 0
 
 
-class TwistedProtocolConnection(protocol.Protocol):
+class TwistedProtocolConnection(WrappedState[_TwistedConnection], protocol.Protocol):
     """An AMQP connection as a Twisted protocol.
 
     `ready` fires with this protocol once the AMQP connection is open (or
@@ -584,16 +565,6 @@ class TwistedProtocolConnection(protocol.Protocol):
 
     def __repr__(self) -> str:
         return f"<TwistedProtocolConnection {self._impl!r}>"
-
-    @property
-    def is_open(self) -> bool:
-        """True while the AMQP connection is open."""
-        return self._impl.is_open
-
-    @property
-    def is_closed(self) -> bool:
-        """True once the AMQP connection is closed."""
-        return self._impl.is_closed
 
     # ------------------------------------------------------ Twisted's calls
 

@@ -21,7 +21,7 @@ class TwistedOperations:
     """`TwistedChannel`'s request/reply operations (each returns a Deferred)."""
 
     if TYPE_CHECKING:
-        _channel: Channel
+        _impl: Channel
 
         def _request(self, operation: Callable[..., Any], *args: Any) -> defer.Deferred[Any]: ...
 
@@ -74,7 +74,7 @@ class TwistedOperations:
                 ``ReplyTimeout``, which is also an `AMQPError`).
         """
         return self._request(
-            self._channel.exchange_declare,
+            self._impl.exchange_declare,
             exchange,
             exchange_type,
             passive,
@@ -118,7 +118,7 @@ class TwistedOperations:
             TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
                 ``ReplyTimeout``, which is also an `AMQPError`).
         """
-        return self._request(self._channel.exchange_delete, exchange, if_unused)
+        return self._request(self._impl.exchange_delete, exchange, if_unused)
 
     def exchange_bind(
         self,
@@ -159,13 +159,7 @@ class TwistedOperations:
             TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
                 ``ReplyTimeout``, which is also an `AMQPError`).
         """
-        return self._request(
-            self._channel.exchange_bind,
-            destination,
-            source,
-            routing_key,
-            arguments,
-        )
+        return self._request(self._impl.exchange_bind, destination, source, routing_key, arguments)
 
     def exchange_unbind(
         self,
@@ -208,7 +202,7 @@ class TwistedOperations:
                 ``ReplyTimeout``, which is also an `AMQPError`).
         """
         return self._request(
-            self._channel.exchange_unbind,
+            self._impl.exchange_unbind,
             destination,
             source,
             routing_key,
@@ -262,7 +256,7 @@ class TwistedOperations:
                 ``ReplyTimeout``, which is also an `AMQPError`).
         """
         return self._request(
-            self._channel.queue_declare,
+            self._impl.queue_declare,
             queue,
             passive,
             durable,
@@ -308,7 +302,7 @@ class TwistedOperations:
             TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
                 ``ReplyTimeout``, which is also an `AMQPError`).
         """
-        return self._request(self._channel.queue_bind, queue, exchange, routing_key, arguments)
+        return self._request(self._impl.queue_bind, queue, exchange, routing_key, arguments)
 
     def queue_unbind(
         self,
@@ -350,7 +344,7 @@ class TwistedOperations:
             TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
                 ``ReplyTimeout``, which is also an `AMQPError`).
         """
-        return self._request(self._channel.queue_unbind, queue, exchange, routing_key, arguments)
+        return self._request(self._impl.queue_unbind, queue, exchange, routing_key, arguments)
 
     def queue_purge(self, queue: str) -> defer.Deferred[frame.Method[spec.Queue.PurgeOk]]:
         """Remove every message of a queue that is not awaiting an acknowledgement.
@@ -378,7 +372,7 @@ class TwistedOperations:
             TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
                 ``ReplyTimeout``, which is also an `AMQPError`).
         """
-        return self._request(self._channel.queue_purge, queue)
+        return self._request(self._impl.queue_purge, queue)
 
     def queue_delete(
         self,
@@ -416,7 +410,7 @@ class TwistedOperations:
             TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
                 ``ReplyTimeout``, which is also an `AMQPError`).
         """
-        return self._request(self._channel.queue_delete, queue, if_unused, if_empty)
+        return self._request(self._impl.queue_delete, queue, if_unused, if_empty)
 
     def basic_qos(
         self,
@@ -456,7 +450,7 @@ class TwistedOperations:
                 ``ReplyTimeout``, which is also an `AMQPError`).
             ValueError: ``prefetch_size`` or ``prefetch_count`` is negative.
         """
-        return self._request(self._channel.basic_qos, prefetch_size, prefetch_count, global_qos)
+        return self._request(self._impl.basic_qos, prefetch_size, prefetch_count, global_qos)
 
     def basic_recover(
         self,
@@ -490,7 +484,7 @@ class TwistedOperations:
             TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
                 ``ReplyTimeout``, which is also an `AMQPError`).
         """
-        return self._request(self._channel.basic_recover, requeue)
+        return self._request(self._impl.basic_recover, requeue)
 
     def tx_select(self) -> defer.Deferred[frame.Method[spec.Tx.SelectOk]]:
         """Put the channel in transaction mode.
@@ -517,7 +511,7 @@ class TwistedOperations:
             TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
                 ``ReplyTimeout``, which is also an `AMQPError`).
         """
-        return self._request(self._channel.tx_select)
+        return self._request(self._impl.tx_select)
 
     def tx_commit(self) -> defer.Deferred[frame.Method[spec.Tx.CommitOk]]:
         """Commit the current transaction; a new one starts at once.
@@ -542,7 +536,7 @@ class TwistedOperations:
             TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
                 ``ReplyTimeout``, which is also an `AMQPError`).
         """
-        return self._request(self._channel.tx_commit)
+        return self._request(self._impl.tx_commit)
 
     def tx_rollback(self) -> defer.Deferred[frame.Method[spec.Tx.RollbackOk]]:
         """Abandon the current transaction's publishes and acknowledgements.
@@ -570,4 +564,4 @@ class TwistedOperations:
             TimeoutError: Thread-safe channel: no reply within ``timeout`` (raised as
                 ``ReplyTimeout``, which is also an `AMQPError`).
         """
-        return self._request(self._channel.tx_rollback)
+        return self._request(self._impl.tx_rollback)

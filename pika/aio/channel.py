@@ -19,16 +19,22 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
-import logging
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pika import exceptions, frame, spec, validation
-from pika.adapters.blocking_confirms import ReturnedMessage
-from pika.adapters.utils.stale_tags import StaleDeliveryTags
 from pika.aio.confirms import ConfirmWaiters
 from pika.aio.consumer import CallbackConsumer, MessageIterator, OnMessage
 from pika.aio.operations import AioOperations
-from pika.aio.waiting import ClosingOnExit, fail, outcome, report_error, settle
+from pika.aio.waiting import (
+    ClosingOnExit,
+    PendingWaits,
+    close_and_wait,
+    fail,
+    outcome,
+    report_error,
+    settle,
+)
+from pika.wrapping import ReturnRouting
 
 if TYPE_CHECKING:
     import pika.aio.connection
@@ -37,7 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Channel", "MessageIterator"]
 
-LOGGER = logging.getLogger(__name__)
 
 OnReturn = Callable[["Channel", spec.Basic.Return, spec.BasicProperties, bytes], Any]
 OnCancel = Callable[[frame.Method], Any]
@@ -45,7 +50,7 @@ OnTooLarge = Callable[["Channel", exceptions.MessageTooLargeError], Any]
 GetResult = tuple[Optional[spec.Basic.GetOk], Optional[spec.BasicProperties], Optional[bytes]]
 
 
-class Channel(AioOperations, StaleDeliveryTags, ClosingOnExit):
+class Channel(AioOperations, ReturnRouting, PendingWaits, ClosingOnExit):
     """An AMQP channel whose operations are coroutines.
 
     Open one with ``await connection.channel()`` (or ``async with
@@ -94,29 +99,9 @@ class Channel(AioOperations, StaleDeliveryTags, ClosingOnExit):
     # ------------------------------------------------------------ properties
 
     @property
-    def channel_number(self) -> int:
-        """The channel's number on its connection."""
-        return self._impl.channel_number
-
-    @property
     def connection(self) -> pika.aio.connection.Connection:
         """The `pika.aio.Connection` this channel belongs to."""
         return self._connection
-
-    @property
-    def is_open(self) -> bool:
-        """Whether the channel is open (False while its connection recovers)."""
-        return self._impl.is_open
-
-    @property
-    def is_closed(self) -> bool:
-        """Whether the channel is closed for good."""
-        return self._impl.is_closed
-
-    @property
-    def consumer_tags(self) -> list[str]:
-        """Tags of this channel's consumers (``consume()`` iterators' included)."""
-        return self._impl.consumer_tags
 
     # --------------------------------------------------------------- waiting
 
@@ -136,16 +121,6 @@ class Channel(AioOperations, StaleDeliveryTags, ClosingOnExit):
         await self._connection._ready()
         self._raise_if_closed()
 
-    async def _wait(self, future: asyncio.Future[Any]) -> Any:
-        """Await a reply's future; the channel's close or a connection loss
-        makes it raise (see `_on_impl_closed`, `_interrupted`)."""
-        waiting = self._waiting
-        waiting.add(future)
-        try:
-            return outcome(await future)
-        finally:
-            waiting.discard(future)
-
     async def _call(self, method: Callable[..., Any], *args: Any) -> Any:
         """The one "send and await the reply" helper: call a callback-channel
         method with ``callback=`` and return the first argument its reply
@@ -161,8 +136,7 @@ class Channel(AioOperations, StaleDeliveryTags, ClosingOnExit):
     def _on_impl_closed(self, _impl: CallbackChannel, reason: BaseException) -> None:
         self._close_reason = reason
         by_client = isinstance(reason, exceptions.ChannelClosedByClient)
-        for future in list(self._waiting):
-            fail(future, reason)
+        self._fail_waiting(reason)
         self._gets.clear()
         if self._confirms is not None:
             self._confirms.fail_all(reason)
@@ -173,29 +147,14 @@ class Channel(AioOperations, StaleDeliveryTags, ClosingOnExit):
 
     def _interrupted(self, error: exceptions.ConnectionInterrupted) -> None:
         """The connection was lost and is being recovered."""
-        for future in list(self._waiting):
-            fail(future, error)
+        self._fail_waiting(error)
         self._gets.clear()
         for iterator in self._iterators.values():
             iterator._connection_lost()
 
-    def _on_impl_return(
-        self,
-        _impl: CallbackChannel,
-        method: spec.Basic.Return,
-        properties: spec.BasicProperties,
-        body: bytes,
+    def _dispatch_return(
+        self, method: spec.Basic.Return, properties: spec.BasicProperties, body: bytes
     ) -> None:
-        if self._confirms is not None:
-            self._confirms.on_return(ReturnedMessage(method, properties, body))
-        elif not self._return_callbacks:
-            LOGGER.warning(
-                "channel %d: the broker returned a message (%s %s) and no return "
-                "callback is registered",
-                self.channel_number,
-                method.reply_code,
-                method.reply_text,
-            )
         for callback in list(self._return_callbacks):
             try:
                 callback(self, method, properties, body)
@@ -274,12 +233,7 @@ class Channel(AioOperations, StaleDeliveryTags, ClosingOnExit):
         """Close the channel and wait until it is closed (nothing happens if
         it already is). Messages received for its consumers and not yet
         handed out are dropped; the broker requeues unacknowledged ones."""
-        impl = self._impl
-        if impl.is_closed:
-            return
-        if not impl.is_closing:
-            impl.close(reply_code, reply_text)
-        await self._closed.wait()
+        await close_and_wait(self._impl, self._closed, reply_code, reply_text)
 
     # ---------------------------------------------------------------- publish
 

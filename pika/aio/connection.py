@@ -29,10 +29,18 @@ from pika import exceptions, validation
 from pika.adapters.asyncio_connection import AsyncioConnection
 from pika.adapters.utils import connection_workflow
 from pika.aio.channel import Channel
-from pika.aio.waiting import ClosingOnExit, Opening, fail, outcome, report_error, settle
+from pika.aio.waiting import (
+    ClosingOnExit,
+    Opening,
+    PendingWaits,
+    close_and_wait,
+    report_error,
+    settle,
+)
 from pika.connection_recovery import ConnectionRecovery
 from pika.parameters import Parameters
 from pika.recovery import RecoveryPolicy
+from pika.wrapping import WrappedState
 
 __all__ = ["Connection", "connect"]
 
@@ -114,7 +122,7 @@ async def _open(
     return Connection(result, recovery, configs, recovery_wait_timeout)
 
 
-class Connection(ClosingOnExit):
+class Connection(WrappedState[AsyncioConnection], PendingWaits, ClosingOnExit):
     """A connection to the broker on the running event loop; made by `connect`.
 
     ``async with`` closes it on exit. See the module documentation for what
@@ -165,16 +173,6 @@ class Connection(ClosingOnExit):
     # ------------------------------------------------------------ properties
 
     @property
-    def is_open(self) -> bool:
-        """Whether the connection is open (False while it recovers)."""
-        return self._impl.is_open
-
-    @property
-    def is_closed(self) -> bool:
-        """Whether the connection is closed for good."""
-        return self._impl.is_closed
-
-    @property
     def is_recovering(self) -> bool:
         """Whether an automatic recovery is under way."""
         return self._impl.is_recovering
@@ -221,14 +219,6 @@ class Connection(ClosingOnExit):
             ) from None
         self._raise_if_closed()
 
-    async def _wait(self, future: asyncio.Future[Any]) -> Any:
-        waiting = self._waiting
-        waiting.add(future)
-        try:
-            return outcome(await future)
-        finally:
-            waiting.discard(future)
-
     def _published(self, size: int) -> bool:
         """Count an unconfirmed publish; True when it is time to yield."""
         self._unyielded += 1
@@ -261,8 +251,7 @@ class Connection(ClosingOnExit):
     def _on_recovery_started(self, _impl: Any, error: BaseException) -> None:
         self._loss = error
         self._recovered.clear()
-        for future in list(self._waiting):
-            fail(future, exceptions.ConnectionInterrupted(error))
+        self._fail_waiting(exceptions.ConnectionInterrupted(error))
         for channel in list(self._channels.values()):
             channel._interrupted(exceptions.ConnectionInterrupted(error))
 
@@ -275,8 +264,7 @@ class Connection(ClosingOnExit):
         self._closed.set()
         self._recovered.set()
         self._writable_event.set()
-        for future in list(self._waiting):
-            fail(future, error)
+        self._fail_waiting(error)
 
     def _channel_closed(self, channel: Channel) -> None:
         if self._channels.get(channel.channel_number) is channel:
@@ -328,12 +316,7 @@ class Connection(ClosingOnExit):
             reply_code: The reason code sent to the broker (200 for a normal close).
             reply_text: The reason text sent to the broker.
         """
-        impl = self._impl
-        if impl.is_closed:
-            return
-        if not impl.is_closing:
-            impl.close(reply_code, reply_text)
-        await self._closed.wait()
+        await close_and_wait(self._impl, self._closed, reply_code, reply_text)
 
     async def wait_closed(self) -> None:
         """Return once the connection is closed; raise the error that ended

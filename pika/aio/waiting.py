@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Generator
-from types import TracebackType
 from typing import Any, Generic, Optional, Protocol, TypeVar
 
 
@@ -83,6 +82,36 @@ def report_error(error: BaseException, what: str) -> None:
     )
 
 
+class _ClosableImpl(Protocol):
+    @property
+    def is_closed(self) -> bool: ...
+
+    @property
+    def is_closing(self) -> bool: ...
+
+    def close(self, reply_code: int, reply_text: str) -> Any: ...
+
+
+async def close_and_wait(
+    impl: _ClosableImpl, closed: asyncio.Event, reply_code: int, reply_text: str
+) -> None:
+    """Close ``impl`` (the callback-API connection or channel a `pika.aio`
+    object drives) unless it is closed or closing already, then wait for
+    ``closed`` (which its close callback sets).
+
+    Args:
+        impl: The callback-API object.
+        closed: Set once ``impl`` is closed.
+        reply_code: The reason code sent to the broker.
+        reply_text: The reason text sent to the broker.
+    """
+    if impl.is_closed:
+        return
+    if not impl.is_closing:
+        impl.close(reply_code, reply_text)
+    await closed.wait()
+
+
 class Closable(Protocol):
     """What `Opening` opens: something with an async ``close()``."""
 
@@ -104,13 +133,31 @@ class ClosingOnExit:
     async def __aenter__(self: S) -> S:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        traceback: Optional[TracebackType],
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+class PendingWaits:
+    """The futures an object's coroutines are awaiting (``_waiting``, which
+    the object creates): its close or a connection loss fails them all at
+    once (`_fail_waiting`)."""
+
+    _waiting: set[asyncio.Future[Any]]
+
+    async def _wait(self, future: asyncio.Future[Any]) -> Any:
+        """Await a reply's future, which `_fail_waiting` may fail first;
+        return its `outcome`."""
+        waiting = self._waiting
+        waiting.add(future)
+        try:
+            return outcome(await future)
+        finally:
+            waiting.discard(future)
+
+    def _fail_waiting(self, error: BaseException) -> None:
+        """Make every pending `_wait` raise ``error``."""
+        for future in list(self._waiting):
+            fail(future, error)
 
 
 class Opening(Generic[T]):
@@ -137,12 +184,7 @@ class Opening(Generic[T]):
         self._opened = await self._coroutine
         return self._opened
 
-    async def __aexit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        traceback: Optional[TracebackType],
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         opened, self._opened = self._opened, None
         if opened is not None:
             await opened.close()

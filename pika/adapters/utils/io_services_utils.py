@@ -38,6 +38,7 @@ from pika.adapters.utils.nbio_interface import (
     AbstractIOReference,
     AbstractStreamProtocol,
     AbstractStreamTransport,
+    AddressQuery,
     BytesLike,
 )
 
@@ -178,29 +179,19 @@ class AddressResolver(_PendingOperation[ResolutionOutcome]):
 
     Args:
         nbio: The I/O services whose loop runs the operation.
-        host: The host name or address.
-        port: The port.
+        query: `socket.getaddrinfo`'s arguments, in order.
         on_done: Called on the loop's thread with the results or the exception.
-        family: As for `socket.getaddrinfo`.
-        socktype: As for `socket.getaddrinfo`.
-        proto: As for `socket.getaddrinfo`.
-        flags: As for `socket.getaddrinfo`.
     """
 
     def __init__(
         self,
         nbio: AbstractFileDescriptorIOServices,
-        host: str,
-        port: int,
+        query: AddressQuery,
         on_done: Callable[[ResolutionOutcome], None],
-        family: int = 0,
-        socktype: int = 0,
-        proto: int = 0,
-        flags: int = 0,
     ) -> None:
         super().__init__(on_done)
         self._nbio = nbio
-        self._query = (host, port, family, socktype, proto, flags)
+        self._query = query
 
     def start(self) -> AddressResolver:
         """Start the worker; returns self.
@@ -639,21 +630,15 @@ class FileDescriptorIOServicesBase(AbstractFileDescriptorIOServices):
     """I/O services whose socket operations come from their own fd readiness.
 
     Subclasses supply the loop-specific methods (timers, callbacks, run/stop,
-    readers and writers); this class supplies `getaddrinfo`, `connect_socket`
-    and `create_streaming_connection`.
+    readers and writers); this class resolves names in a worker thread
+    (`AddressResolver`) and supplies `connect_socket` and
+    `create_streaming_connection`.
     """
 
-    def getaddrinfo(
-        self,
-        host: str,
-        port: int,
-        on_done: Callable[..., None],
-        family: int = 0,
-        socktype: int = 0,
-        proto: int = 0,
-        flags: int = 0,
+    def _start_getaddrinfo(
+        self, query: AddressQuery, on_done: Callable[..., None]
     ) -> AbstractIOReference:
-        return AddressResolver(self, host, port, on_done, family, socktype, proto, flags).start()
+        return AddressResolver(self, query, on_done).start()
 
     def connect_socket(
         self,

@@ -24,6 +24,10 @@ import socket
 import ssl
 from typing import Any, Callable, Sequence, Union
 
+#: The arguments of `socket.getaddrinfo`, in order: host, port, family,
+#: socktype, proto, flags.
+AddressQuery = tuple[str, int, int, int, int, int]
+
 BytesLike = Union[bytes, bytearray, memoryview]
 """What transports accept for writing (any buffer of single bytes)."""
 
@@ -214,7 +218,6 @@ class AbstractIOServices(abc.ABC):
             A reference whose ``cancel()`` stops the timer.
         """
 
-    @abc.abstractmethod
     def getaddrinfo(
         self,
         host: str,
@@ -242,6 +245,16 @@ class AbstractIOServices(abc.ABC):
         Returns:
             A reference whose ``cancel()`` abandons the resolution.
         """
+        return self._start_getaddrinfo((host, port, family, socktype, proto, flags), on_done)
+
+    def _start_getaddrinfo(
+        self, query: AddressQuery, on_done: Callable[..., None]
+    ) -> AbstractIOReference:
+        """Start resolving ``query`` (`socket.getaddrinfo`'s arguments, in
+        order) for `getaddrinfo`: how this loop resolves names without
+        blocking. Services that override `getaddrinfo` itself need not
+        provide it."""
+        raise NotImplementedError(f"{type(self).__name__} does not resolve names")
 
     @abc.abstractmethod
     def connect_socket(
