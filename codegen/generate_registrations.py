@@ -211,6 +211,8 @@ _BLOCKING = Classes(
 _THREAD_SAFE = Classes(
     "pika.adapters.thread_safe_connection.Connection", "pika.adapters.thread_safe_channel.Channel"
 )
+_AIO = Classes("pika.aio.connection.Connection", "pika.aio.channel.Channel")
+_AIO_RUNS = "It runs on the event loop; what it raises goes to the loop's exception handler."
 
 
 def _adapter_channel(too_large_note: str) -> tuple[Entry, ...]:
@@ -349,6 +351,51 @@ SURFACES = (
             " the error is logged. `basic_get` raises it. The channel stays open.",
         ),
     ),
+    Surface(
+        class_name="AioConnectionRegistrations",
+        doc="`pika.aio.Connection`'s recovery callback registrations.",
+        classes=_AIO,
+        body="self._impl.{target}(self._guarded(callback))",
+        runs=_AIO_RUNS,
+        raises=(("ConnectionWrongStateError", "Recovery is off (``recovery=None``)."),),
+        entries=tuple(
+            Entry(
+                event,
+                f"add_on_{event}_callback",
+                "`pika.aio.Connection.wait_closed` then raises ``error``."
+                if event == "recovery_failed"
+                else "",
+            )
+            for event in _RECOVERY_EVENTS
+        ),
+        stubs=(
+            "_impl: AsyncioConnection",
+            "",
+            "def _guarded(self, callback: Callable[..., Any]) -> Callable[..., None]: ...",
+        ),
+    ),
+    Surface(
+        class_name="AioChannelRegistrations",
+        doc="`pika.aio.Channel`'s callback registrations.",
+        classes=_AIO,
+        body=_APPEND,
+        runs=_AIO_RUNS,
+        entries=(
+            Entry("cancel", "self._cancel_callbacks"),
+            Entry(
+                "return",
+                "self._return_callbacks",
+                "In confirm mode the publish also raises `UnroutableError`.",
+            ),
+            Entry(
+                "message_too_large",
+                "self._too_large_callbacks",
+                "It hears of messages sent to a `basic_consume` consumer or returned. Without"
+                " such a callback the error goes to the loop's exception handler; `basic_get`"
+                " and a ``consume()`` iterator raise it. The channel stays open.",
+            ),
+        ),
+    ),
 )
 
 
@@ -464,9 +511,12 @@ def render() -> str:
         f"{INDENT}import pika.adapters.blocking_connection",
         f"{INDENT}import pika.adapters.thread_safe_channel",
         f"{INDENT}import pika.adapters.thread_safe_connection",
+        f"{INDENT}import pika.aio.channel",
+        f"{INDENT}import pika.aio.connection",
         f"{INDENT}import pika.channel",
         f"{INDENT}import pika.connection",
         f"{INDENT}from pika import exceptions, frame, spec",
+        f"{INDENT}from pika.adapters.asyncio_connection import AsyncioConnection",
         f"{INDENT}from pika.adapters.select_connection import SelectConnection",
         f"{INDENT}from pika.connection_recovery import ConnectionRecovery",
     ]

@@ -16,9 +16,12 @@ if TYPE_CHECKING:
     import pika.adapters.blocking_connection
     import pika.adapters.thread_safe_channel
     import pika.adapters.thread_safe_connection
+    import pika.aio.channel
+    import pika.aio.connection
     import pika.channel
     import pika.connection
     from pika import exceptions, frame, spec
+    from pika.adapters.asyncio_connection import AsyncioConnection
     from pika.adapters.select_connection import SelectConnection
     from pika.connection_recovery import ConnectionRecovery
 
@@ -752,6 +755,149 @@ class ThreadSafeChannelRegistrations:
 
         It hears of messages sent to a consumer or returned. Without such a callback the error is
         logged. `basic_get` raises it. The channel stays open.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
+        self._too_large_callbacks.append(validation.checked_callback(callback))
+
+
+class AioConnectionRegistrations:
+    """`pika.aio.Connection`'s recovery callback registrations."""
+
+    if TYPE_CHECKING:
+        _impl: AsyncioConnection
+
+        def _guarded(self, callback: Callable[..., Any]) -> Callable[..., None]: ...
+
+    def add_on_recovery_started_callback(
+        self, callback: Callable[[pika.aio.connection.Connection, BaseException], Any]
+    ) -> None:
+        """Call ``callback(connection, error)`` when a recovery begins, ``error`` being the loss.
+
+        It runs on the event loop; what it raises goes to the loop's exception handler.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is off (``recovery=None``).
+            TypeError: ``callback`` is not callable.
+        """
+        self._impl.add_on_recovery_started_callback(self._guarded(callback))
+
+    def add_on_recovery_succeeded_callback(
+        self, callback: Callable[[pika.aio.connection.Connection], Any]
+    ) -> None:
+        """Call ``callback(connection)`` once the connection, its channels, topology and consumers
+        are back.
+
+        It runs on the event loop; what it raises goes to the loop's exception handler.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is off (``recovery=None``).
+            TypeError: ``callback`` is not callable.
+        """
+        self._impl.add_on_recovery_succeeded_callback(self._guarded(callback))
+
+    def add_on_recovery_failed_callback(
+        self, callback: Callable[[pika.aio.connection.Connection, BaseException], Any]
+    ) -> None:
+        """Call ``callback(connection, error)`` when the recovery gives up (the close callbacks
+        follow).
+
+        It runs on the event loop; what it raises goes to the loop's exception handler.
+
+        `pika.aio.Connection.wait_closed` then raises ``error``.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is off (``recovery=None``).
+            TypeError: ``callback`` is not callable.
+        """
+        self._impl.add_on_recovery_failed_callback(self._guarded(callback))
+
+    def add_on_queue_renamed_callback(
+        self, callback: Callable[[pika.aio.connection.Connection, str, str], Any]
+    ) -> None:
+        """Call ``callback(connection, old_name, new_name)`` when a server-named queue is redeclared
+        under a new name during a recovery.
+
+        It runs on the event loop; what it raises goes to the loop's exception handler.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            ConnectionWrongStateError: Recovery is off (``recovery=None``).
+            TypeError: ``callback`` is not callable.
+        """
+        self._impl.add_on_queue_renamed_callback(self._guarded(callback))
+
+
+class AioChannelRegistrations:
+    """`pika.aio.Channel`'s callback registrations."""
+
+    if TYPE_CHECKING:
+        _cancel_callbacks: list[Any]
+        _return_callbacks: list[Any]
+        _too_large_callbacks: list[Any]
+
+    def add_on_cancel_callback(self, callback: Callable[[frame.Method], Any]) -> None:
+        """Call ``callback(method_frame)`` when the broker cancels one of the channel's consumers
+        (its queue was deleted, ...).
+
+        It runs on the event loop; what it raises goes to the loop's exception handler.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
+        self._cancel_callbacks.append(validation.checked_callback(callback))
+
+    def add_on_return_callback(
+        self,
+        callback: Callable[
+            [pika.aio.channel.Channel, spec.Basic.Return, spec.BasicProperties, bytes], Any
+        ],
+    ) -> None:
+        """Call ``callback(channel, method, properties, body)`` for each message the broker returns
+        (published mandatory and unroutable).
+
+        It runs on the event loop; what it raises goes to the loop's exception handler.
+
+        In confirm mode the publish also raises `UnroutableError`.
+
+        Args:
+            callback: The callable to add.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
+        self._return_callbacks.append(validation.checked_callback(callback))
+
+    def add_on_message_too_large_callback(
+        self, callback: Callable[[pika.aio.channel.Channel, exceptions.MessageTooLargeError], Any]
+    ) -> None:
+        """Call ``callback(channel, error)`` for each message over the connection's
+        ``max_message_size``; ``error`` is a `MessageTooLargeError` carrying the method,
+        properties and declared body size.
+
+        It runs on the event loop; what it raises goes to the loop's exception handler.
+
+        It hears of messages sent to a `basic_consume` consumer or returned. Without such a
+        callback the error goes to the loop's exception handler; `basic_get` and a ``consume()``
+        iterator raise it. The channel stays open.
 
         Args:
             callback: The callable to add.

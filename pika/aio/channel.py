@@ -34,6 +34,7 @@ from pika.aio.waiting import (
     report_error,
     settle,
 )
+from pika.callback_registrations import AioChannelRegistrations
 from pika.wrapping import ReturnRouting
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ OnTooLarge = Callable[["Channel", exceptions.MessageTooLargeError], Any]
 GetResult = tuple[Optional[spec.Basic.GetOk], Optional[spec.BasicProperties], Optional[bytes]]
 
 
-class Channel(AioOperations, ReturnRouting, PendingWaits, ClosingOnExit):
+class Channel(AioOperations, AioChannelRegistrations, ReturnRouting, PendingWaits, ClosingOnExit):
     """An AMQP channel whose operations are coroutines.
 
     Open one with ``await connection.channel()`` (or ``async with
@@ -194,38 +195,6 @@ class Channel(AioOperations, ReturnRouting, PendingWaits, ClosingOnExit):
                 callback(self, error)
             except Exception as failure:
                 report_error(failure, "message-too-large callback raised")
-
-    def add_on_message_too_large_callback(self, callback: OnTooLarge) -> None:
-        """``callback(channel, error)`` when a message for a `basic_consume`
-        consumer (or a returned one) is over ``max_message_size``: its body
-        was discarded, and a delivery that needed an ack was rejected
-        without requeue. ``error`` is a `MessageTooLargeError`. Without such
-        a callback the error goes to the loop's exception handler; a
-        `basic_get` or ``consume()`` iterator raises it instead.
-
-        Args:
-            callback: The callable to add.
-        """
-        self._too_large_callbacks.append(validation.checked_callback(callback))
-
-    def add_on_return_callback(self, callback: OnReturn) -> None:
-        """``callback(channel, method, properties, body)`` for each message the
-        broker returns (mandatory and unroutable). In confirm mode the
-        publish also raises `UnroutableError`.
-
-        Args:
-            callback: The callable to add.
-        """
-        self._return_callbacks.append(validation.checked_callback(callback))
-
-    def add_on_cancel_callback(self, callback: OnCancel) -> None:
-        """``callback(method_frame)`` when the broker cancels one of this
-        channel's consumers (its queue was deleted, ...).
-
-        Args:
-            callback: The callable to add.
-        """
-        self._cancel_callbacks.append(validation.checked_callback(callback))
 
     # ---------------------------------------------------------------- close
 

@@ -37,6 +37,7 @@ from pika.aio.waiting import (
     report_error,
     settle,
 )
+from pika.callback_registrations import AioConnectionRegistrations
 from pika.connection_recovery import ConnectionRecovery
 from pika.parameters import Parameters
 from pika.recovery import RecoveryPolicy
@@ -122,7 +123,9 @@ async def _open(
     return Connection(result, recovery, configs, recovery_wait_timeout)
 
 
-class Connection(WrappedState[AsyncioConnection], PendingWaits, ClosingOnExit):
+class Connection(
+    WrappedState[AsyncioConnection], AioConnectionRegistrations, PendingWaits, ClosingOnExit
+):
     """A connection to the broker on the running event loop; made by `connect`.
 
     ``async with`` closes it on exit. See the module documentation for what
@@ -361,55 +364,3 @@ class Connection(WrappedState[AsyncioConnection], PendingWaits, ClosingOnExit):
                 report_error(error, "recovery callback raised")
 
         return call
-
-    def add_on_recovery_started_callback(
-        self, callback: Callable[[Connection, BaseException], Any]
-    ) -> None:
-        """``callback(connection, error)`` when a recovery begins.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: recovery is off (``recovery=None``).
-        """
-        self._impl.add_on_recovery_started_callback(self._guarded(callback))
-
-    def add_on_recovery_succeeded_callback(self, callback: Callable[[Connection], Any]) -> None:
-        """``callback(connection)`` once channels, topology and consumers are back.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: recovery is off (``recovery=None``).
-        """
-        self._impl.add_on_recovery_succeeded_callback(self._guarded(callback))
-
-    def add_on_recovery_failed_callback(
-        self, callback: Callable[[Connection, BaseException], Any]
-    ) -> None:
-        """``callback(connection, error)`` when a recovery gives up (the
-        connection is then closed with ``error``).
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: recovery is off (``recovery=None``).
-        """
-        self._impl.add_on_recovery_failed_callback(self._guarded(callback))
-
-    def add_on_queue_renamed_callback(
-        self, callback: Callable[[Connection, str, str], Any]
-    ) -> None:
-        """``callback(connection, old_name, new_name)`` when a recovery
-        redeclares a server-named queue under a new name.
-
-        Args:
-            callback: The callable to add.
-
-        Raises:
-            ConnectionWrongStateError: recovery is off (``recovery=None``).
-        """
-        self._impl.add_on_queue_renamed_callback(self._guarded(callback))
