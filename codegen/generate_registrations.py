@@ -33,6 +33,9 @@ from generate_surfaces import INDENT, LINE_LIMIT, _wrapped  # noqa: E402
 
 PATH = "pika/callback_registrations.py"
 
+#: The events of automatic recovery.
+_RECOVERY_EVENTS = ("recovery_started", "recovery_succeeded", "recovery_failed", "queue_renamed")
+
 
 @dataclass(frozen=True)
 class Event:
@@ -47,6 +50,12 @@ class Event:
     args: tuple[str, ...]
     call: str
     when: str
+
+    @property
+    def recovery(self) -> bool:
+        """Whether it is an event of automatic recovery (registering raises
+        ConnectionWrongStateError while recovery is not enabled)."""
+        return self.name in _RECOVERY_EVENTS
 
     @property
     def add(self) -> str:
@@ -183,7 +192,6 @@ class Surface:
     entries: tuple[Entry, ...]
     runs: str = ""
     removable: bool = False
-    raises: tuple[tuple[str, str], ...] = ()
     stubs: tuple[str, ...] = field(default=())
 
     def lists(self) -> list[str]:
@@ -193,14 +201,12 @@ class Surface:
 
 
 _APPEND = "{target}.append(validation.checked_callback(callback))"
-_NOT_ENABLED = (("ConnectionWrongStateError", "Recovery is not enabled."),)
 _TOO_LARGE_CALLBACK_LAYER = (
     "The body was discarded and a delivery awaiting an acknowledgement was rejected"
     " without requeue. With no such callback the error is raised out of the I/O loop"
     " (like an exception from a callback); the channel and the connection stay open"
     " either way."
 )
-_RECOVERY_EVENTS = ("recovery_started", "recovery_succeeded", "recovery_failed", "queue_renamed")
 _RECOVERY_TARGETS = ("on_started", "on_succeeded", "on_failed", "on_queue_renamed")
 
 _CALLBACK_LAYER = Classes("pika.connection.Connection", "pika.channel.Channel")
@@ -256,7 +262,6 @@ SURFACES = (
         doc="The callback `pika.connection.Connection`'s recovery callback registrations.",
         classes=_CALLBACK_LAYER,
         body=_APPEND,
-        raises=_NOT_ENABLED,
         entries=tuple(
             Entry(event, f"self._require_recovery().{target}")
             for event, target in zip(_RECOVERY_EVENTS, _RECOVERY_TARGETS)
@@ -272,7 +277,6 @@ SURFACES = (
             "It runs inside `process_data_events`, `sleep` or `start_consuming`, like every"
             " callback of the blocking API."
         ),
-        raises=_NOT_ENABLED,
         entries=tuple(
             Entry(event, f"self._require_recovery().{target}")
             for event, target in zip(_RECOVERY_EVENTS, _RECOVERY_TARGETS)
@@ -419,7 +423,7 @@ def _methods(entry: Entry, surface: Surface) -> list[str]:
     annotation = _callback_type(event, surface)
     lines: list[str] = []
     if entry.add:
-        raises = [f"{name}: {text}" for name, text in surface.raises]
+        raises = ["ConnectionWrongStateError: Recovery is not enabled."] if event.recovery else []
         raises.append("TypeError: ``callback`` is not callable.")
         doc = _docstring(
             f"Call ``{event.call}`` {event.when}.",

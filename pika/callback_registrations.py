@@ -637,6 +637,7 @@ class ThreadSafeConnectionRegistrations:
             callback: The callable to add.
 
         Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
             TypeError: ``callback`` is not callable.
         """
         self._recovery_list(self._recovery_started).append(validation.checked_callback(callback))
@@ -653,6 +654,7 @@ class ThreadSafeConnectionRegistrations:
             callback: The callable to add.
 
         Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
             TypeError: ``callback`` is not callable.
         """
         self._recovery_list(self._recovery_succeeded).append(validation.checked_callback(callback))
@@ -670,6 +672,7 @@ class ThreadSafeConnectionRegistrations:
             callback: The callable to add.
 
         Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
             TypeError: ``callback`` is not callable.
         """
         self._recovery_list(self._recovery_failed).append(validation.checked_callback(callback))
@@ -686,6 +689,7 @@ class ThreadSafeConnectionRegistrations:
             callback: The callable to add.
 
         Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
             TypeError: ``callback`` is not callable.
         """
         self._recovery_list(self._queue_renamed).append(validation.checked_callback(callback))
