@@ -228,34 +228,37 @@ def _adapter_channel(too_large_note: str) -> tuple[Entry, ...]:
     )
 
 
+def _callback_layer(class_name: str, owner: str, *entries: Entry) -> Surface:
+    """A class of the callback layer: it keeps each event's callbacks in a
+    list of its own and can also forget them (``remove_on_*``)."""
+    return Surface(
+        class_name=class_name,
+        doc=f"The callback `{owner}`'s add/remove callback methods.",
+        classes=_CALLBACK_LAYER,
+        body=_APPEND,
+        removable=True,
+        entries=entries,
+    )
+
+
 SURFACES = (
-    Surface(
-        class_name="ChannelRegistrations",
-        doc="The callback `pika.channel.Channel`'s add/remove callback methods.",
-        classes=_CALLBACK_LAYER,
-        body=_APPEND,
-        removable=True,
-        entries=(
-            Entry("cancel", "self._on_cancel"),
-            Entry("channel_close", "self._on_close", method="close"),
-            Entry("flow", "self._on_flow"),
-            Entry("return", "self._on_return"),
-            Entry("message_too_large", "self._on_too_large", _TOO_LARGE_CALLBACK_LAYER),
-        ),
+    _callback_layer(
+        "ChannelRegistrations",
+        "pika.channel.Channel",
+        Entry("cancel", "self._on_cancel"),
+        Entry("channel_close", "self._on_close", method="close"),
+        Entry("flow", "self._on_flow"),
+        Entry("return", "self._on_return"),
+        Entry("message_too_large", "self._on_too_large", _TOO_LARGE_CALLBACK_LAYER),
     ),
-    Surface(
-        class_name="ConnectionRegistrations",
-        doc="The callback `pika.connection.Connection`'s add/remove callback methods.",
-        classes=_CALLBACK_LAYER,
-        body=_APPEND,
-        removable=True,
-        entries=(
-            Entry("open", "self._on_open"),
-            Entry("open_error", "self._on_open_error", add=False),
-            Entry("close", "self._on_close"),
-            Entry("connection_blocked", "self._on_blocked"),
-            Entry("connection_unblocked", "self._on_unblocked"),
-        ),
+    _callback_layer(
+        "ConnectionRegistrations",
+        "pika.connection.Connection",
+        Entry("open", "self._on_open"),
+        Entry("open_error", "self._on_open_error", add=False),
+        Entry("close", "self._on_close"),
+        Entry("connection_blocked", "self._on_blocked"),
+        Entry("connection_unblocked", "self._on_unblocked"),
     ),
     Surface(
         class_name="RecoveryRegistrations",
