@@ -33,6 +33,9 @@ from generate_surfaces import INDENT, LINE_LIMIT, _wrapped  # noqa: E402
 
 PATH = "pika/callback_registrations.py"
 
+#: The events of automatic recovery.
+_RECOVERY_EVENTS = ("recovery_started", "recovery_succeeded", "recovery_failed", "queue_renamed")
+
 
 @dataclass(frozen=True)
 class Event:
@@ -47,6 +50,12 @@ class Event:
     args: tuple[str, ...]
     call: str
     when: str
+
+    @property
+    def recovery(self) -> bool:
+        """Whether it is an event of automatic recovery (registering raises
+        ConnectionWrongStateError while recovery is not enabled)."""
+        return self.name in _RECOVERY_EVENTS
 
     @property
     def add(self) -> str:
@@ -183,7 +192,8 @@ class Surface:
     entries: tuple[Entry, ...]
     runs: str = ""
     removable: bool = False
-    raises: tuple[tuple[str, str], ...] = ()
+    #: What registering for a recovery event raises while recovery is off.
+    recovery_off: str = "Recovery is not enabled."
     stubs: tuple[str, ...] = field(default=())
 
     def lists(self) -> list[str]:
@@ -193,14 +203,12 @@ class Surface:
 
 
 _APPEND = "{target}.append(validation.checked_callback(callback))"
-_NOT_ENABLED = (("ConnectionWrongStateError", "Recovery is not enabled."),)
 _TOO_LARGE_CALLBACK_LAYER = (
     "The body was discarded and a delivery awaiting an acknowledgement was rejected"
     " without requeue. With no such callback the error is raised out of the I/O loop"
     " (like an exception from a callback); the channel and the connection stay open"
     " either way."
 )
-_RECOVERY_EVENTS = ("recovery_started", "recovery_succeeded", "recovery_failed", "queue_renamed")
 _RECOVERY_TARGETS = ("on_started", "on_succeeded", "on_failed", "on_queue_renamed")
 
 _CALLBACK_LAYER = Classes("pika.connection.Connection", "pika.channel.Channel")
@@ -224,41 +232,43 @@ def _adapter_channel(too_large_note: str) -> tuple[Entry, ...]:
     )
 
 
+def _callback_layer(class_name: str, owner: str, *entries: Entry) -> Surface:
+    """A class of the callback layer: it keeps each event's callbacks in a
+    list of its own and can also forget them (``remove_on_*``)."""
+    return Surface(
+        class_name=class_name,
+        doc=f"The callback `{owner}`'s add/remove callback methods.",
+        classes=_CALLBACK_LAYER,
+        body=_APPEND,
+        removable=True,
+        entries=entries,
+    )
+
+
 SURFACES = (
-    Surface(
-        class_name="ChannelRegistrations",
-        doc="The callback `pika.channel.Channel`'s add/remove callback methods.",
-        classes=_CALLBACK_LAYER,
-        body=_APPEND,
-        removable=True,
-        entries=(
-            Entry("cancel", "self._on_cancel"),
-            Entry("channel_close", "self._on_close", method="close"),
-            Entry("flow", "self._on_flow"),
-            Entry("return", "self._on_return"),
-            Entry("message_too_large", "self._on_too_large", _TOO_LARGE_CALLBACK_LAYER),
-        ),
+    _callback_layer(
+        "ChannelRegistrations",
+        "pika.channel.Channel",
+        Entry("cancel", "self._on_cancel"),
+        Entry("channel_close", "self._on_close", method="close"),
+        Entry("flow", "self._on_flow"),
+        Entry("return", "self._on_return"),
+        Entry("message_too_large", "self._on_too_large", _TOO_LARGE_CALLBACK_LAYER),
     ),
-    Surface(
-        class_name="ConnectionRegistrations",
-        doc="The callback `pika.connection.Connection`'s add/remove callback methods.",
-        classes=_CALLBACK_LAYER,
-        body=_APPEND,
-        removable=True,
-        entries=(
-            Entry("open", "self._on_open"),
-            Entry("open_error", "self._on_open_error", add=False),
-            Entry("close", "self._on_close"),
-            Entry("connection_blocked", "self._on_blocked"),
-            Entry("connection_unblocked", "self._on_unblocked"),
-        ),
+    _callback_layer(
+        "ConnectionRegistrations",
+        "pika.connection.Connection",
+        Entry("open", "self._on_open"),
+        Entry("open_error", "self._on_open_error", add=False),
+        Entry("close", "self._on_close"),
+        Entry("connection_blocked", "self._on_blocked"),
+        Entry("connection_unblocked", "self._on_unblocked"),
     ),
     Surface(
         class_name="RecoveryRegistrations",
         doc="The callback `pika.connection.Connection`'s recovery callback registrations.",
         classes=_CALLBACK_LAYER,
         body=_APPEND,
-        raises=_NOT_ENABLED,
         entries=tuple(
             Entry(event, f"self._require_recovery().{target}")
             for event, target in zip(_RECOVERY_EVENTS, _RECOVERY_TARGETS)
@@ -274,7 +284,6 @@ SURFACES = (
             "It runs inside `process_data_events`, `sleep` or `start_consuming`, like every"
             " callback of the blocking API."
         ),
-        raises=_NOT_ENABLED,
         entries=tuple(
             Entry(event, f"self._require_recovery().{target}")
             for event, target in zip(_RECOVERY_EVENTS, _RECOVERY_TARGETS)
@@ -357,7 +366,7 @@ SURFACES = (
         classes=_AIO,
         body="self._impl.{target}(self._guarded(callback))",
         runs=_AIO_RUNS,
-        raises=(("ConnectionWrongStateError", "Recovery is off (``recovery=None``)."),),
+        recovery_off="Recovery is off (``recovery=None``).",
         entries=tuple(
             Entry(
                 event,
@@ -466,7 +475,7 @@ def _methods(entry: Entry, surface: Surface) -> list[str]:
     annotation = _callback_type(event, surface)
     lines: list[str] = []
     if entry.add:
-        raises = [f"{name}: {text}" for name, text in surface.raises]
+        raises = [f"ConnectionWrongStateError: {surface.recovery_off}"] if event.recovery else []
         raises.append("TypeError: ``callback`` is not callable.")
         doc = _docstring(
             f"Call ``{event.call}`` {event.when}.",

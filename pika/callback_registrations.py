@@ -640,6 +640,7 @@ class ThreadSafeConnectionRegistrations:
             callback: The callable to add.
 
         Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
             TypeError: ``callback`` is not callable.
         """
         self._recovery_list(self._recovery_started).append(validation.checked_callback(callback))
@@ -656,6 +657,7 @@ class ThreadSafeConnectionRegistrations:
             callback: The callable to add.
 
         Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
             TypeError: ``callback`` is not callable.
         """
         self._recovery_list(self._recovery_succeeded).append(validation.checked_callback(callback))
@@ -673,6 +675,7 @@ class ThreadSafeConnectionRegistrations:
             callback: The callable to add.
 
         Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
             TypeError: ``callback`` is not callable.
         """
         self._recovery_list(self._recovery_failed).append(validation.checked_callback(callback))
@@ -689,6 +692,7 @@ class ThreadSafeConnectionRegistrations:
             callback: The callable to add.
 
         Raises:
+            ConnectionWrongStateError: Recovery is not enabled.
             TypeError: ``callback`` is not callable.
         """
         self._recovery_list(self._queue_renamed).append(validation.checked_callback(callback))

@@ -81,26 +81,22 @@ def add_parser(commands: Any) -> None:
     exchange.set_defaults(run=run_exchange)
 
 
+#: The on/off options of a queue declaration (``--declare`` first: only
+#: ``publish`` and ``consume`` have it).
+_QUEUE_SWITCHES = (
+    ("--declare", "declare the queue first, with the options below"),
+    ("--durable", "keep the queue across broker restarts"),
+    ("--quorum", "a replicated quorum queue (always durable)"),
+    ("--auto-delete", "delete the queue when its last consumer goes"),
+)
+
+
 def add_queue_options(group: Any, declare_flag: bool = False) -> None:
     """The options that say how a queue is declared, on a parser or group;
     with ``declare_flag`` also ``--declare`` (for ``publish`` and ``consume``)."""
-    if declare_flag:
-        group.add_argument(
-            "--declare",
-            action="store_true",
-            help="declare the queue first, with the options below",
-        )
-    group.add_argument(
-        "--durable", action="store_true", help="keep the queue across broker restarts"
-    )
-    group.add_argument(
-        "--quorum",
-        action="store_true",
-        help="a replicated quorum queue (always durable)",
-    )
-    group.add_argument(
-        "--auto-delete", action="store_true", help="delete the queue when its last consumer goes"
-    )
+    switches = _QUEUE_SWITCHES if declare_flag else _QUEUE_SWITCHES[1:]
+    for option, text in switches:
+        group.add_argument(option, action="store_true", help=text)
     group.add_argument(
         "--max-length", type=int, metavar="COUNT", help="keep at most COUNT ready messages"
     )

@@ -157,6 +157,26 @@ def test_broker_closes_the_channel(pair: ConnectionPair, chan: Any) -> None:
     assert again.channel_number == 1 and again is not chan
 
 
+def test_removed_callbacks_are_not_called(pair: ConnectionPair, chan: Any) -> None:
+    kept: list[Any] = []
+    dropped: list[Any] = []
+
+    def drop(*args: Any) -> None:
+        dropped.append(args)
+
+    chan.add_on_close_callback(lambda *args: kept.append(args))
+    chan.add_on_close_callback(drop)
+    chan.add_on_message_too_large_callback(drop)
+    assert chan.remove_on_close_callback(drop) is True
+    assert chan.remove_on_close_callback(drop) is False
+    assert chan.remove_on_message_too_large_callback(drop) is True
+    with pytest.raises(TypeError, match="callback must be callable"):
+        chan.add_on_close_callback("not callable")
+    pair.send(1, spec.Channel.Close(406, "PRECONDITION_FAILED", 0, 0))
+    pair.expect(spec.Channel.CloseOk)
+    assert len(kept) == 1 and dropped == []
+
+
 def test_connection_close_closes_channels_with_client_reason(
     pair: ConnectionPair, chan: Any
 ) -> None:
