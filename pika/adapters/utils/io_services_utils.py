@@ -8,10 +8,12 @@ connects and the plain or TLS streaming transport for free.
 
 The transport (`SocketStreamTransport`) is on the hot path of every message:
 
-- Reads go into one preallocated buffer with `recv_into`, and the protocol
-  gets `bytes(view[:n])`. A fresh `recv(256 KiB)` per read costs several
-  times more for small reads, because each one allocates (and then shrinks)
-  a large object.
+- Reads go with `recv_into` into the memory the protocol lends
+  (`AbstractBufferedStreamProtocol`: the engine sizes it for the frames in
+  progress, so a large body is read where it is parsed); a protocol that
+  lends none gets `bytes(view[:n])` of one preallocated buffer. A fresh
+  `recv(256 KiB)` per read costs several times more for small reads,
+  because each one allocates (and then shrinks) a large object.
 - A readiness event reads until the socket would block, but at most a few
   times, so one busy connection cannot starve the rest of the loop.
 - Writes go straight to the kernel while nothing is queued; only the part
@@ -34,6 +36,7 @@ from collections import deque
 from typing import Any, Callable, Generic, Sequence, Tuple, TypeVar, Union
 
 from pika.adapters.utils.nbio_interface import (
+    AbstractBufferedStreamProtocol,
     AbstractFileDescriptorIOServices,
     AbstractIOReference,
     AbstractStreamProtocol,
@@ -431,7 +434,12 @@ class SocketStreamTransport(AbstractStreamTransport):
         self._tls = isinstance(sock, ssl.SSLSocket)
         self._use_sendmsg = _SENDMSG_AVAILABLE and not self._tls
         self._reads_per_event = TLS_READS_PER_EVENT if self._tls else PLAIN_READS_PER_EVENT
-        self._read_view = memoryview(bytearray(READ_BUFFER_SIZE))
+        # A protocol that lends the memory to read into gets the bytes
+        # without a copy; for the others, one buffer is read into and copied.
+        self._lender = protocol if isinstance(protocol, AbstractBufferedStreamProtocol) else None
+        self._read_view = memoryview(
+            b"" if self._lender is not None else bytearray(READ_BUFFER_SIZE)
+        )
         self._out: deque[memoryview] = deque()
         self._out_size = 0
         self._writer_set = False
@@ -581,11 +589,14 @@ class SocketStreamTransport(AbstractStreamTransport):
             self._flush()
 
     def _read(self) -> None:
+        lender = self._lender
         view = self._read_view
         for _ in range(self._reads_per_event):
             sock = self._sock
             if sock is None:
                 return
+            if lender is not None:
+                view = lender.get_buffer(-1)
             try:
                 count = sock.recv_into(view)
             except (BlockingIOError, ssl.SSLWantReadError):
@@ -601,8 +612,11 @@ class SocketStreamTransport(AbstractStreamTransport):
                 self._protocol.eof_received()
                 self._lose(EOFError("the peer closed the connection"))
                 return
-            self._protocol.data_received(bytes(view[:count]))
-            if count < READ_BUFFER_SIZE and not self._tls:
+            if lender is not None:
+                lender.buffer_updated(count)
+            else:
+                self._protocol.data_received(bytes(view[:count]))
+            if count < len(view) and not self._tls:
                 # A short read means the kernel held no more at that moment.
                 return
         sock = self._sock

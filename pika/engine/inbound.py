@@ -1,0 +1,166 @@
+"""The inbound side of the engine: where received bytes wait to be parsed.
+
+Bytes come in two ways:
+
+- `InboundBuffer.receive_data`: bytes the caller read. While nothing is
+  pending they are parsed where they are, without a copy.
+- `InboundBuffer.get_buffer` and `InboundBuffer.buffer_updated`: the caller
+  reads straight into memory the engine lends (the shape of asyncio's
+  ``BufferedProtocol``), so a socket's ``recv_into`` fills it.
+
+Small frames are read into a scratch buffer and parsed as ``bytes``, which
+the codecs decode fastest. When a large frame (at least `LARGE_FRAME`
+bytes) is incomplete, the engine moves its start into a buffer made for
+that frame alone and lends exactly the rest of it, so the rest is read
+where it is parsed. Body frames are kept as views (of immutable bytes, or
+of a frame's own buffer, which nothing writes again), and a body of several
+frames is built by one join: a byte of a large body is copied at most twice
+after the kernel's copy (scratch to bytes, views to the body), or once when
+it is read into a frame's buffer, instead of once per layer.
+
+A new buffer per large frame, rather than one store reused, keeps the
+allocation pattern of the bodies themselves: with glibc, bodies freed
+together next to a reused store let the heap be trimmed and re-faulted for
+every message, which cost more than the copies saved.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Union
+
+from pika.engine.channels import EngineChannel
+from pika.frame import FRAME_OVERHEAD
+
+#: What a socket read asks for while no large frame is incomplete.
+READ_SIZE = 256 * 1024
+#: Frames at least this large are completed in a buffer of their own.
+LARGE_FRAME = 64 * 1024
+
+Buffer = Union[bytes, bytearray, memoryview]
+_ENVELOPE = struct.Struct(">BHI")
+
+
+def copy_out(buf: Buffer, start: int, end: int) -> bytes:
+    """``buf[start:end]`` as bytes, copied once (slicing a bytearray and then
+    converting the slice would copy twice)."""
+    if type(buf) is bytes:
+        return buf[start:end]
+    return bytes(memoryview(buf)[start:end])
+
+
+class InboundBuffer:
+    """The received bytes of one connection and the parse position in them.
+
+    A mix-in of `pika.engine.connection_engine.ConnectionEngine`, which
+    parses ``_buf`` from ``_pos`` to its end: a ``bytes`` (what the caller
+    gave), a ``bytearray`` the engine grows for small frames split across
+    reads, or a memoryview of the store's received part.
+    """
+
+    _channels: dict[int, EngineChannel]
+    _max_frame: int
+
+    def _init_inbound(self) -> None:
+        self._buf: Buffer = b""
+        self._pos = 0
+        # The bytearray `receive_data` made itself (and so may trim in place).
+        self._own_buffer: bytearray | None = None
+        # The buffer of the large frame being read, and how much of it is filled.
+        self._frame_view = memoryview(b"")
+        self._filled = 0
+        self._scratch: memoryview | None = None
+        self._lent_frame = False
+
+    def receive_data(self, data: Buffer) -> None:
+        """Buffer bytes from the transport; `next_event` parses them.
+
+        Args:
+            data: The bytes read; the engine keeps them and never modifies them.
+        """
+        if self._pos >= len(self._buf):
+            self._buf = data
+            self._pos = 0
+            self._own_buffer = None
+            return
+        buf = self._buf
+        if buf is not self._own_buffer:
+            # The caller's bytes (or a frame's buffer, whose views bodies may
+            # hold) are never modified: copy what is left of them.
+            buf = self._own_buffer = bytearray(memoryview(buf)[self._pos :])
+        elif self._pos:
+            # Removing a bytearray's head moves its start; nothing is copied.
+            del buf[: self._pos]
+        self._pos = 0
+        buf += data
+        self._buf = buf
+
+    def get_buffer(self, size_hint: int = -1) -> memoryview:
+        """Memory for the next read, which `buffer_updated` then reports.
+
+        The rest of an incomplete large frame, in a buffer made for it (so it
+        is not moved again); otherwise a scratch buffer of `READ_SIZE` bytes.
+
+        Args:
+            size_hint: Ignored (asyncio passes how much it would like; the
+                engine knows better what is coming).
+
+        Returns:
+            A writable buffer; valid until `buffer_updated` or the next call.
+        """
+        buf = self._buf
+        pos = self._pos
+        unparsed = len(buf) - pos
+        if unparsed >= 7:
+            frame = _ENVELOPE.unpack_from(buf, pos)[2] + FRAME_OVERHEAD
+            if LARGE_FRAME <= frame <= self._max_frame and frame > unparsed:
+                self._lent_frame = True
+                if self._in_frame_buffer(buf):
+                    return self._frame_view[self._filled :]
+                return self._frame_buffer(frame)
+        self._lent_frame = False
+        scratch = self._scratch
+        if scratch is None:
+            scratch = self._scratch = memoryview(bytearray(READ_SIZE))
+        return scratch
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """The read into the last `get_buffer` returned ``nbytes`` bytes.
+
+        Args:
+            nbytes: How many bytes the read wrote at the buffer's start.
+        """
+        if self._lent_frame:
+            self._filled += nbytes
+            self._buf = self._frame_view[: self._filled]
+        else:
+            assert self._scratch is not None
+            self.receive_data(bytes(self._scratch[:nbytes]))
+
+    def _frame_buffer(self, frame: int) -> memoryview:
+        """Move the start of the ``frame``-byte frame at ``_pos`` into a
+        buffer of its size; the rest of that buffer is returned."""
+        unparsed = memoryview(self._buf)[self._pos :]
+        kept = len(unparsed)
+        view = self._frame_view = memoryview(bytearray(frame))
+        view[:kept] = unparsed
+        del unparsed
+        self._own_buffer = None
+        self._filled = kept
+        self._pos = 0
+        self._buf = view[:kept]
+        return view[kept:]
+
+    # ------------------------------------------------------------------ bodies
+
+    def _in_frame_buffer(self, buf: Buffer) -> bool:
+        """Whether ``buf`` is (a view of) the buffer `_frame_buffer` made last."""
+        return type(buf) is memoryview and buf.obj is self._frame_view.obj
+
+    def _hold(self, buf: Buffer, start: int, end: int) -> Buffer:
+        """A body frame's payload kept until its message is whole: a view
+        when nothing will overwrite ``buf`` (bytes, or a frame's own buffer),
+        else a copy (the bytearray the engine trims, or the caller's)."""
+        if type(buf) is bytes or self._in_frame_buffer(buf):
+            return memoryview(buf)[start:end]
+        return copy_out(buf, start, end)

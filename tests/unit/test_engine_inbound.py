@@ -1,0 +1,210 @@
+"""Received bytes into the engine: bodies around frame_max, reads split
+anywhere, reads into memory the engine lends (`get_buffer`/`buffer_updated`)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pytest
+
+from pika import spec
+from pika.engine import ConnectionEngine, events
+from pika.engine.inbound import LARGE_FRAME, READ_SIZE
+from tests.unit.test_engine import drain, feed, open_channel, open_engine, violation_close
+from tests.utils.frames import content_bytes
+
+pytestmark = pytest.mark.timeout(60)
+
+FRAME_MAX = 131072
+BODY_MAX = FRAME_MAX - 8
+
+
+def body_of(size: int, seed: int = 0) -> bytes:
+    return bytes((seed + i * 7) % 251 for i in range(256)) * (size // 256) + b"z" * (size % 256)
+
+
+def delivery(size: int, tag: int = 1, channel: int = 1, seed: int = 0) -> tuple[bytes, bytes]:
+    body = body_of(size, seed)
+    deliver = spec.Basic.Deliver("ctag", tag, False, "ex", "rk")
+    return content_bytes(channel, deliver, body, frame_max=FRAME_MAX), body
+
+
+def lend_reads(engine: ConnectionEngine, data: bytes, most: int) -> list[events.Event]:
+    """Feed ``data`` through get_buffer/buffer_updated, at most ``most`` bytes a read."""
+    out: list[events.Event] = []
+    pos = 0
+    while pos < len(data):
+        view = engine.get_buffer(-1)
+        assert len(view) > 0 and not view.readonly
+        count = min(len(view), most, len(data) - pos)
+        view[:count] = data[pos : pos + count]
+        engine.buffer_updated(count)
+        pos += count
+        out += drain(engine)
+    return out
+
+
+def given_reads(engine: ConnectionEngine, data: bytes, most: int) -> list[events.Event]:
+    out: list[events.Event] = []
+    for start in range(0, len(data), most):
+        out += feed(engine, data[start : start + most])
+    return out
+
+
+FEEDERS: dict[str, Callable[[ConnectionEngine, bytes, int], list[events.Event]]] = {
+    "lend": lend_reads,
+    "given": given_reads,
+}
+
+SIZES = [
+    1,
+    BODY_MAX - 1,
+    BODY_MAX,
+    BODY_MAX + 1,
+    3 * BODY_MAX,
+    3 * BODY_MAX + 1,
+    2 * BODY_MAX,
+    8 * BODY_MAX - 1,
+    8 * BODY_MAX,
+    1024 * 1024,
+]
+
+
+# Reads of 7 bytes are tried on the smaller bodies only (a million reads say nothing more).
+READS = [
+    (most, size)
+    for most in (7, 4096, 65536 + 3, READ_SIZE, 10**9)
+    for size in SIZES
+    if most > 7 or size <= 3 * BODY_MAX + 1
+]
+
+
+@pytest.mark.parametrize("feeder", sorted(FEEDERS))
+@pytest.mark.parametrize(("most", "size"), READS)
+def test_bodies_around_frame_max_arrive_whole(feeder: str, most: int, size: int) -> None:
+    engine = open_engine(frame_max=FRAME_MAX)
+    open_channel(engine)
+    first, body1 = delivery(size, 1, seed=1)
+    second, body2 = delivery(size, 2, seed=2)
+    evs = FEEDERS[feeder](engine, first + second, most)
+    assert [type(e) for e in evs] == [events.ContentReceived] * 2
+    assert [e.body for e in evs] == [body1, body2]  # type: ignore[attr-defined]
+    assert all(type(e.body) is bytes for e in evs)  # type: ignore[attr-defined]
+
+
+def frame_starts(data: bytes) -> list[int]:
+    starts, pos = [], 0
+    while pos < len(data):
+        starts.append(pos)
+        pos += 8 + int.from_bytes(data[pos + 3 : pos + 7], "big")
+    return starts
+
+
+@pytest.mark.parametrize("feeder", sorted(FEEDERS))
+def test_a_read_may_end_anywhere_in_a_frame_envelope(feeder: str) -> None:
+    data, body = delivery(3 * BODY_MAX + 100)
+    data += delivery(10, 2)[0]
+    for start in frame_starts(data):
+        for offset in range(9):
+            cut = start + offset
+            engine = open_engine(frame_max=FRAME_MAX)
+            open_channel(engine)
+            evs = FEEDERS[feeder](engine, data[:cut], 10**9)
+            evs += FEEDERS[feeder](engine, data[cut:], 10**9)
+            assert [len(e.body) for e in evs] == [len(body), 10], (start, offset)  # type: ignore[attr-defined]
+            assert evs[0].body == body  # type: ignore[attr-defined]
+
+
+def test_a_large_frame_is_completed_in_a_buffer_of_its_size() -> None:
+    engine = open_engine(frame_max=FRAME_MAX)
+    open_channel(engine)
+    data, body = delivery(2 * BODY_MAX)
+    engine.receive_data(data[:1000])
+    assert drain(engine) == []
+    # The first body frame is incomplete: the engine lends exactly its rest.
+    first_body_frame = frame_starts(data)[2]
+    rest = first_body_frame + FRAME_MAX - 1000
+    view = engine.get_buffer(-1)
+    assert len(view) == rest
+    half = rest // 2
+    view[:half] = data[1000 : 1000 + half]
+    engine.buffer_updated(half)
+    assert drain(engine) == []
+    # A short read: the next one goes on in the same buffer, nothing moves.
+    more = engine.get_buffer(-1)
+    assert len(more) == rest - half and more.obj is view.obj
+    more[:] = data[1000 + half : 1000 + rest]
+    engine.buffer_updated(rest - half)
+    assert drain(engine) == []
+    # Small frames (or none pending) go to the scratch buffer.
+    assert len(engine.get_buffer(-1)) == READ_SIZE
+    evs = lend_reads(engine, data[1000 + rest :], 10**9)
+    assert [e.body for e in evs] == [body]  # type: ignore[attr-defined]
+
+
+def test_small_frames_use_the_scratch_buffer() -> None:
+    engine = open_engine(frame_max=FRAME_MAX)
+    open_channel(engine)
+    data, body = delivery(LARGE_FRAME - 100)
+    engine.receive_data(data[:20])
+    assert len(engine.get_buffer(-1)) == READ_SIZE
+    assert [e.body for e in lend_reads(engine, data[20:], 10**9)] == [body]  # type: ignore[attr-defined]
+
+
+def test_interleaved_channels_keep_their_bodies_apart() -> None:
+    engine = open_engine(frame_max=FRAME_MAX)
+    open_channel(engine, 1)
+    open_channel(engine, 2)
+    one, body1 = delivery(3 * BODY_MAX + 5, 1, channel=1, seed=3)
+    two, body2 = delivery(2 * BODY_MAX + 9, 1, channel=2, seed=4)
+    frames1 = [
+        one[s : s + 8 + int.from_bytes(one[s + 3 : s + 7], "big")] for s in frame_starts(one)
+    ]
+    frames2 = [
+        two[s : s + 8 + int.from_bytes(two[s + 3 : s + 7], "big")] for s in frame_starts(two)
+    ]
+    mixed = b""
+    while frames1 or frames2:
+        if frames1:
+            mixed += frames1.pop(0)
+        if frames2:
+            mixed += frames2.pop(0)
+    evs = lend_reads(engine, mixed, 50_000)
+    assert {e.channel_number: e.body for e in evs} == {1: body1, 2: body2}  # type: ignore[attr-defined]
+
+
+def test_bodies_kept_by_the_application_stay_intact() -> None:
+    engine = open_engine(frame_max=FRAME_MAX)
+    open_channel(engine)
+    stream, bodies = b"", []
+    for tag in range(1, 6):
+        data, body = delivery(2 * BODY_MAX + tag * 1000, tag, seed=tag)
+        stream += data
+        bodies.append(body)
+    evs = lend_reads(engine, stream, 100_000)
+    assert [e.body for e in evs] == bodies  # type: ignore[attr-defined]
+
+
+def test_oversized_frame_is_refused_through_lent_buffers_too() -> None:
+    engine = open_engine(frame_max=FRAME_MAX)
+    open_channel(engine)
+    envelope = (
+        bytes((spec.FRAME_BODY,)) + (1).to_bytes(2, "big") + (FRAME_MAX * 4).to_bytes(4, "big")
+    )
+    # The hostile size is not honoured with a buffer of that size.
+    engine.receive_data(envelope)
+    assert len(engine.get_buffer(-1)) == READ_SIZE
+    assert lend_reads(engine, b"\x00" * 10, 10**9) == []
+    close = violation_close(engine)
+    assert close.reply_code == spec.FRAME_ERROR
+    assert "exceeds the frame_max" in close.reply_text
+
+
+def test_message_over_the_cap_is_discarded_through_lent_buffers() -> None:
+    engine = open_engine(frame_max=FRAME_MAX, max_message_size=2 * BODY_MAX)
+    open_channel(engine)
+    big, _ = delivery(3 * BODY_MAX, 1)
+    small, body = delivery(BODY_MAX + 1, 2)
+    evs = lend_reads(engine, big + small, 70_000)
+    assert [type(e) for e in evs] == [events.ContentTooLarge, events.ContentReceived]
+    assert evs[1].body == body  # type: ignore[attr-defined]
