@@ -294,6 +294,7 @@ class ConnectionEngine(InboundBuffer):
         chan.body_size = body_size
         chan.received = 0
         chan.discarding = 0 <= self._max_message < body_size
+        self._expecting = chan
         return _NO_EVENT
 
     def _body(self, channel: int, buf: Buffer, start: int, end: int) -> object:

@@ -71,6 +71,8 @@ class InboundBuffer:
         self._filled = 0
         self._scratch: memoryview | None = None
         self._lent_frame = False
+        # The channel whose content header came last (its body may be under way).
+        self._expecting: EngineChannel | None = None
 
     def receive_data(self, data: Buffer) -> None:
         """Buffer bytes from the transport; `next_event` parses them.
@@ -118,6 +120,14 @@ class InboundBuffer:
                 if self._in_frame_buffer(buf):
                     return self._frame_view[self._filled :]
                 return self._frame_buffer(frame)
+        else:
+            frame = self._next_body_frame()
+            if frame >= LARGE_FRAME:
+                # Most likely the next body frame of the message under way:
+                # read it whole where it is kept. (Whatever else comes
+                # instead is parsed there just as well.)
+                self._lent_frame = True
+                return self._frame_buffer(frame)
         self._lent_frame = False
         scratch = self._scratch
         if scratch is None:
@@ -136,6 +146,21 @@ class InboundBuffer:
         else:
             assert self._scratch is not None
             self.receive_data(bytes(self._scratch[:nbytes]))
+
+    def _next_body_frame(self) -> int:
+        """The size of the next body frame of the message whose content
+        header came last, if its body is still incomplete (else 0)."""
+        chan = self._expecting
+        if (
+            chan is None
+            or chan.properties is None
+            or chan.discarding
+            or self._channels.get(chan.number) is not chan
+        ):
+            return 0
+        return (
+            min(chan.body_size - chan.received, self._max_frame - FRAME_OVERHEAD) + FRAME_OVERHEAD
+        )
 
     def _frame_buffer(self, frame: int) -> memoryview:
         """Move the start of the ``frame``-byte frame at ``_pos`` into a

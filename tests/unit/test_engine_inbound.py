@@ -136,10 +136,14 @@ def test_a_large_frame_is_completed_in_a_buffer_of_its_size() -> None:
     more[:] = data[1000 + half : 1000 + rest]
     engine.buffer_updated(rest - half)
     assert drain(engine) == []
-    # Small frames (or none pending) go to the scratch buffer.
-    assert len(engine.get_buffer(-1)) == READ_SIZE
+    # Between the body frames of a message, the next one is read whole
+    # into a buffer of its size.
+    following = engine.get_buffer(-1)
+    assert len(following) == FRAME_MAX and following.obj is not view.obj
     evs = lend_reads(engine, data[1000 + rest :], 10**9)
     assert [e.body for e in evs] == [body]  # type: ignore[attr-defined]
+    # With no large frame in progress, reads go to the scratch buffer.
+    assert len(engine.get_buffer(-1)) == READ_SIZE
 
 
 def test_small_frames_use_the_scratch_buffer() -> None:
