@@ -3,11 +3,13 @@ kernel takes a few bytes at a time, and reads into memory the protocol lends."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any, Callable, Optional, Sequence, cast
 
 import pytest
 
+from pika.adapters.asyncio_connection import _StreamBridge
 from pika.adapters.utils import io_services_utils
 from pika.adapters.utils.io_services_utils import SocketStreamTransport
 from pika.adapters.utils.nbio_interface import (
@@ -185,3 +187,63 @@ def test_a_protocol_that_lends_nothing_gets_bytes() -> None:
     while sock.incoming:
         transport._on_readable()
     assert bytes(protocol.data) == incoming
+
+
+# asyncio's side: the bridge between asyncio's transport and the pika protocol
+
+
+class JoiningTransport(asyncio.Transport):
+    """An asyncio transport with the default (joining) writelines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def write(self, data: Any) -> None:
+        self.writes.append(bytes(data))
+
+
+class GatheringTransport(JoiningTransport):
+    def writelines(self, list_of_data: Any) -> None:
+        self.writes.append(b"|".join(bytes(data) for data in list_of_data))
+
+
+def bridged(transport: asyncio.Transport, protocol: AbstractStreamProtocol) -> Any:
+    bridge = _StreamBridge(protocol)
+    bridge.connection_made(transport)
+    return bridge
+
+
+def test_bridge_writes_large_buffers_one_by_one_where_asyncio_would_join() -> None:
+    transport = JoiningTransport()
+    bridge = bridged(transport, Collecting())
+    large = [b"head", memoryview(os.urandom(100_000)), bytearray(b"end")]
+    bridge.writelines(large)
+    assert transport.writes == [bytes(buf) for buf in large]
+    transport.writes.clear()
+    small = [b"a", b"b", b"c"]
+    bridge.writelines(small)
+    assert transport.writes == [b"abc"]  # joined by asyncio: cheaper when small
+
+
+def test_bridge_leaves_gathering_transports_their_writelines() -> None:
+    transport = GatheringTransport()
+    bridge = bridged(transport, Collecting())
+    bridge.writelines([b"x", bytes(100_000)])
+    assert transport.writes == [b"x|" + bytes(100_000)]
+
+
+def test_bridge_lends_the_protocols_memory_or_hands_on_bytes() -> None:
+    lending = Lending(16)
+    bridge = bridged(GatheringTransport(), lending)
+    view = bridge.get_buffer(-1)
+    assert view.obj is lending.lent[-1]
+    view[:5] = b"hello"
+    bridge.buffer_updated(5)
+    assert bytes(lending.data) == b"hello"
+    collecting = Collecting()
+    bridge = bridged(GatheringTransport(), collecting)
+    view = bridge.get_buffer(-1)
+    view[:3] = b"abc"
+    bridge.buffer_updated(3)
+    assert bytes(collecting.data) == b"abc"
