@@ -9,14 +9,20 @@ Bytes come in two ways:
   ``BufferedProtocol``), so a socket's ``recv_into`` fills it.
 
 Small frames are read into a scratch buffer and parsed as ``bytes``, which
-the codecs decode fastest. When a large frame (at least `LARGE_FRAME`
-bytes) is incomplete, the engine moves its start into a buffer made for
-that frame alone and lends exactly the rest of it, so the rest is read
-where it is parsed. Body frames are kept as views (of immutable bytes, or
-of a frame's own buffer, which nothing writes again), and a body of several
-frames is built by one join: a byte of a large body is copied at most twice
-after the kernel's copy (scratch to bytes, views to the body), or once when
-it is read into a frame's buffer, instead of once per layer.
+the codecs decode fastest. Large frames (at least `LARGE_FRAME` bytes) are
+read into a buffer made for each:
+
+- between the body frames of a message, the engine lends a buffer the size
+  of the next body frame, so it is read whole where it is parsed (whatever
+  else arrives instead is parsed there just as well);
+- when a large frame is incomplete, its start moves into a buffer made for
+  it and the engine lends exactly the rest.
+
+Body frames are kept as views (of immutable bytes, or of a frame's own
+buffer, which nothing writes again), and a body of several frames is built
+by one join. So a byte of a large body is copied once after the kernel's
+copy (twice when it came through the scratch buffer), instead of once per
+layer.
 
 A new buffer per large frame, rather than one store reused, keeps the
 allocation pattern of the bodies themselves: with glibc, bodies freed
@@ -55,7 +61,7 @@ class InboundBuffer:
     A mix-in of `pika.engine.connection_engine.ConnectionEngine`, which
     parses ``_buf`` from ``_pos`` to its end: a ``bytes`` (what the caller
     gave), a ``bytearray`` the engine grows for small frames split across
-    reads, or a memoryview of the store's received part.
+    reads, or a memoryview of the filled part of a large frame's buffer.
     """
 
     _channels: dict[int, EngineChannel]
@@ -117,8 +123,8 @@ class InboundBuffer:
             frame = _ENVELOPE.unpack_from(buf, pos)[2] + FRAME_OVERHEAD
             if LARGE_FRAME <= frame <= self._max_frame and frame > unparsed:
                 self._lent_frame = True
-                if self._in_frame_buffer(buf):
-                    return self._frame_view[self._filled :]
+                if self._in_frame_buffer(buf) and pos + frame <= len(self._frame_view):
+                    return self._frame_view[self._filled : pos + frame]
                 return self._frame_buffer(frame)
         else:
             frame = self._next_body_frame()

@@ -3,6 +3,7 @@ anywhere, reads into memory the engine lends (`get_buffer`/`buffer_updated`)."""
 
 from __future__ import annotations
 
+import random
 from typing import Callable
 
 import pytest
@@ -212,3 +213,67 @@ def test_message_over_the_cap_is_discarded_through_lent_buffers() -> None:
     evs = lend_reads(engine, big + small, 70_000)
     assert [type(e) for e in evs] == [events.ContentTooLarge, events.ContentReceived]
     assert evs[1].body == body  # type: ignore[attr-defined]
+
+
+def frames_of(data: bytes) -> list[bytes]:
+    return [
+        data[s : s + 8 + int.from_bytes(data[s + 3 : s + 7], "big")] for s in frame_starts(data)
+    ]
+
+
+@pytest.mark.parametrize("most", [10**9, 30_000])
+def test_another_frame_where_the_next_body_frame_was_expected(most: int) -> None:
+    # The buffer lent for channel 1's last body frame (70 kB) gets the start
+    # of channel 2's larger body frame instead.
+    engine = open_engine(frame_max=FRAME_MAX)
+    open_channel(engine, 1)
+    open_channel(engine, 2)
+    one, body1 = delivery(BODY_MAX + 70_000, 1, channel=1, seed=5)
+    two, body2 = delivery(2 * BODY_MAX, 1, channel=2, seed=6)
+    m1, h1, b11, b12 = frames_of(one)
+    m2, h2, b21, b22 = frames_of(two)
+    stream = m2 + h2 + m1 + h1 + b11 + b21 + b12 + b22
+    evs = lend_reads(engine, stream, most)
+    assert {e.channel_number: e.body for e in evs} == {1: body1, 2: body2}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_streams_and_reads(seed: int) -> None:
+    """Channels interleaving whole frames, bodies of any size, reads of any
+    length, by lending and by handing bytes over, mixed."""
+    rng = random.Random(seed)
+    engine = open_engine(frame_max=FRAME_MAX)
+    queues: dict[int, list[bytes]] = {1: [], 2: [], 3: []}
+    expected: dict[int, list[bytes]] = {1: [], 2: [], 3: []}
+    for channel in queues:
+        open_channel(engine, channel)
+        for tag in range(1, 5):
+            size = rng.choice([0, 1, 100, LARGE_FRAME - 9, BODY_MAX, BODY_MAX + 1])
+            size = rng.choice([size, rng.randrange(1, 4 * BODY_MAX)])
+            data, body = delivery(size, tag, channel=channel, seed=rng.randrange(256))
+            queues[channel] += frames_of(data)
+            expected[channel].append(body)
+    stream = b""
+    while any(queues.values()):
+        channel = rng.choice([number for number, frames in queues.items() if frames])
+        stream += queues[channel].pop(0)
+    evs: list[events.Event] = []
+    pos = 0
+    while pos < len(stream):
+        most = rng.choice([1, 7, 8, 100, 5000, 70_000, 300_000])
+        if rng.random() < 0.7:
+            view = engine.get_buffer(-1)
+            assert len(view) > 0
+            count = min(len(view), most, len(stream) - pos)
+            view[:count] = stream[pos : pos + count]
+            engine.buffer_updated(count)
+        else:
+            count = min(most, len(stream) - pos)
+            engine.receive_data(stream[pos : pos + count])
+        pos += count
+        evs += drain(engine)
+    got: dict[int, list[bytes]] = {1: [], 2: [], 3: []}
+    for event in evs:
+        assert isinstance(event, events.ContentReceived)
+        got[event.channel_number].append(event.body)
+    assert got == expected
