@@ -44,11 +44,16 @@ class ScriptedSocket:
         return len(taken)
 
     def send(self, data: Any) -> int:
-        return self._take(bytes(data))
+        return self._take(bytes(memoryview(data)[: self.accept]))
 
     def sendmsg(self, buffers: Sequence[Any]) -> int:
         self.sendmsg_calls += 1
-        return self._take(b"".join(bytes(buf) for buf in buffers))
+        gathered = bytearray()
+        for buf in buffers:  # only as far as this kernel takes
+            gathered += memoryview(buf)[: self.accept - len(gathered)]
+            if len(gathered) >= self.accept:
+                break
+        return self._take(bytes(gathered))
 
     def recv_into(self, view: memoryview) -> int:
         if not self.incoming:
@@ -187,6 +192,21 @@ def test_a_protocol_that_lends_nothing_gets_bytes() -> None:
     while sock.incoming:
         transport._on_readable()
     assert bytes(protocol.data) == incoming
+
+
+@pytest.mark.parametrize("lent", [64 * 1024, 128 * 1024, 1024 * 1024])
+def test_one_readiness_event_reads_about_a_mebibyte(lent: int) -> None:
+    incoming = os.urandom(3 * io_services_utils.PLAIN_BYTES_PER_EVENT)
+    sock = ScriptedSocket(0, incoming)
+    protocol = Lending(lent)
+    transport, _loop = transport_for(sock, protocol)
+    transport._on_readable()
+    assert len(protocol.data) == io_services_utils.PLAIN_BYTES_PER_EVENT
+    assert protocol.reads == io_services_utils.PLAIN_BYTES_PER_EVENT // lent
+    # A short read ends the event at once.
+    sock.chunk = 1000
+    transport._on_readable()
+    assert protocol.reads == io_services_utils.PLAIN_BYTES_PER_EVENT // lent + 1
 
 
 # asyncio's side: the bridge between asyncio's transport and the pika protocol

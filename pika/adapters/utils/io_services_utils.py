@@ -14,8 +14,9 @@ The transport (`SocketStreamTransport`) is on the hot path of every message:
   lends none gets `bytes(view[:n])` of one preallocated buffer. A fresh
   `recv(256 KiB)` per read costs several times more for small reads,
   because each one allocates (and then shrinks) a large object.
-- A readiness event reads until the socket would block, but at most a few
-  times, so one busy connection cannot starve the rest of the loop.
+- A readiness event reads until the socket would block, but at most about
+  1 MiB (plain) or a few dozen TLS records, so one busy connection cannot
+  starve the rest of the loop.
 - Writes go straight to the kernel while nothing is queued; only the part
   the kernel did not take is kept, as memoryviews (no copy of the rest of a
   large buffer), and only then is writability watched.
@@ -55,8 +56,13 @@ StreamSetupResult = Union[BaseException, Tuple[AbstractStreamTransport, Abstract
 READ_BUFFER_SIZE = 256 * 1024
 """Bytes asked of the kernel by one read."""
 
-PLAIN_READS_PER_EVENT = 4
-"""Reads of a plain socket per readiness event (up to 1 MiB)."""
+PLAIN_READS_PER_EVENT = 16
+"""Reads of a plain socket per readiness event, at most (see `PLAIN_BYTES_PER_EVENT`)."""
+
+PLAIN_BYTES_PER_EVENT = 1024 * 1024
+"""A readiness event of a plain socket reads until this much was read (or
+the kernel held no more): reads into the buffers of large frames are a
+frame each (128 KiB by default), reads of small frames `READ_BUFFER_SIZE`."""
 
 TLS_READS_PER_EVENT = 64
 """Reads of a TLS socket per readiness event; each returns at most one 16 KiB record."""
@@ -591,6 +597,7 @@ class SocketStreamTransport(AbstractStreamTransport):
     def _read(self) -> None:
         lender = self._lender
         view = self._read_view
+        budget = PLAIN_BYTES_PER_EVENT
         for _ in range(self._reads_per_event):
             sock = self._sock
             if sock is None:
@@ -616,9 +623,11 @@ class SocketStreamTransport(AbstractStreamTransport):
                 lender.buffer_updated(count)
             else:
                 self._protocol.data_received(bytes(view[:count]))
-            if count < len(view) and not self._tls:
-                # A short read means the kernel held no more at that moment.
-                return
+            if not self._tls:
+                budget -= count
+                if count < len(view) or budget <= 0:
+                    # A short read means the kernel held no more at that moment.
+                    return
         sock = self._sock
         if isinstance(sock, ssl.SSLSocket) and sock.pending():
             # Decrypted bytes wait inside OpenSSL, where readiness cannot see them.
