@@ -225,7 +225,10 @@ class ConnectionEngine(InboundBuffer):
         except exceptions.InvalidFrameError as exc:
             raise ProtocolViolation(spec.FRAME_ERROR, str(exc)) from None
         if found is None:
-            return None
+            if self._rest is None:
+                return None
+            self._take_rest()
+            return _NO_EVENT
         frame_type, channel, start, end = found
         self._pos = end
         if self._monitor is not None:
@@ -629,6 +632,7 @@ class ConnectionEngine(InboundBuffer):
         # Nothing after the offending frame can be trusted.
         self._buf = b""
         self._pos = 0
+        self._rest = None
 
     def _begin_close(
         self, reply_code: int, reply_text: str, method_index: int, error: Exception | None

@@ -3,7 +3,9 @@
 Bytes come in two ways:
 
 - `InboundBuffer.receive_data`: bytes the caller read. While nothing is
-  pending they are parsed where they are, without a copy.
+  pending they are parsed where they are, without a copy; the rest of an
+  incomplete large frame is copied into that frame's own buffer (and what
+  follows the frame waits until it is parsed).
 - `InboundBuffer.get_buffer` and `InboundBuffer.buffer_updated`: the caller
   reads straight into memory the engine lends (the shape of asyncio's
   ``BufferedProtocol``), so a socket's ``recv_into`` fills it.
@@ -77,6 +79,9 @@ class InboundBuffer:
         self._filled = 0
         self._scratch: memoryview | None = None
         self._lent_frame = False
+        # Bytes `receive_data` got past the end of a large frame it completed
+        # in the frame's buffer; parsed once that frame is.
+        self._rest: Buffer | None = None
         # The channel whose content header came last (its body may be under way).
         self._expecting: EngineChannel | None = None
 
@@ -86,10 +91,25 @@ class InboundBuffer:
         Args:
             data: The bytes read; the engine keeps them and never modifies them.
         """
+        if self._rest is not None:
+            # The frame before them is not parsed yet: after those bytes (rare).
+            self._rest = bytes(self._rest) + bytes(data)
+            return
         if self._pos >= len(self._buf):
             self._buf = data
             self._pos = 0
             self._own_buffer = None
+            return
+        room = self._large_frame_room()
+        if room is not None:
+            # The rest of a large frame goes into its own buffer (one copy);
+            # what follows the frame waits in `_rest`.
+            count = min(len(room), len(data))
+            room[:count] = memoryview(data)[:count]
+            self._filled += count
+            self._buf = self._frame_view[: self._filled]
+            if count < len(data):
+                self._rest = memoryview(data)[count:] if type(data) is bytes else data[count:]
             return
         buf = self._buf
         if buf is not self._own_buffer:
@@ -116,17 +136,16 @@ class InboundBuffer:
         Returns:
             A writable buffer; valid until `buffer_updated` or the next call.
         """
-        buf = self._buf
-        pos = self._pos
-        unparsed = len(buf) - pos
-        if unparsed >= 7:
-            frame = _ENVELOPE.unpack_from(buf, pos)[2] + FRAME_OVERHEAD
-            if LARGE_FRAME <= frame <= self._max_frame and frame > unparsed:
-                self._lent_frame = True
-                if self._in_frame_buffer(buf) and pos + frame <= len(self._frame_view):
-                    return self._frame_view[self._filled : pos + frame]
-                return self._frame_buffer(frame)
-        else:
+        if self._rest is not None:
+            # Bytes given to `receive_data` wait unparsed: keep them first.
+            self._buf = bytes(memoryview(self._buf)[self._pos :]) + bytes(self._take_rest_out())
+            self._pos = 0
+            self._own_buffer = None
+        room = self._large_frame_room()
+        if room is not None:
+            self._lent_frame = True
+            return room
+        if len(self._buf) - self._pos < 7:
             frame = self._next_body_frame()
             if frame >= LARGE_FRAME:
                 # Most likely the next body frame of the message under way:
@@ -152,6 +171,31 @@ class InboundBuffer:
         else:
             assert self._scratch is not None
             self.receive_data(bytes(self._scratch[:nbytes]))
+
+    def _large_frame_room(self) -> memoryview | None:
+        """Where the rest of the incomplete large frame at ``_pos`` goes (in
+        the frame's own buffer), or None when no such frame is there."""
+        buf = self._buf
+        pos = self._pos
+        unparsed = len(buf) - pos
+        if unparsed < 7:
+            return None
+        frame = _ENVELOPE.unpack_from(buf, pos)[2] + FRAME_OVERHEAD
+        if frame < LARGE_FRAME or frame > self._max_frame or frame <= unparsed:
+            return None
+        if self._in_frame_buffer(buf) and pos + frame <= len(self._frame_view):
+            return self._frame_view[self._filled : pos + frame]
+        return self._frame_buffer(frame)
+
+    def _take_rest_out(self) -> Buffer:
+        rest = self._rest
+        assert rest is not None
+        self._rest = None
+        return rest
+
+    def _take_rest(self) -> None:
+        """The large frame before `_rest` is parsed: go on with `_rest`."""
+        self.receive_data(self._take_rest_out())
 
     def _next_body_frame(self) -> int:
         """The size of the next body frame of the message whose content
@@ -190,8 +234,13 @@ class InboundBuffer:
 
     def _hold(self, buf: Buffer, start: int, end: int) -> Buffer:
         """A body frame's payload kept until its message is whole: a view
-        when nothing will overwrite ``buf`` (bytes, or a frame's own buffer),
-        else a copy (the bytearray the engine trims, or the caller's)."""
-        if type(buf) is bytes or self._in_frame_buffer(buf):
+        when nothing will overwrite ``buf`` (bytes or a view of bytes, or a
+        frame's own buffer), else a copy (the bytearray the engine trims, or
+        the caller's memory)."""
+        if type(buf) is bytes:
             return memoryview(buf)[start:end]
+        if isinstance(buf, memoryview) and (
+            buf.obj is self._frame_view.obj or type(buf.obj) is bytes
+        ):
+            return buf[start:end]
         return copy_out(buf, start, end)

@@ -1,5 +1,5 @@
 """Bodies around and well beyond frame_max, end to end through the broker,
-on the blocking connection, every callback-API event loop and `pika.aio`:
+on the blocking connection, every callback-API event loop, Twisted and `pika.aio`:
 each arrives whole and unchanged, also when several are in flight at once."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pika
 import pika.aio
 from pika import spec
 from pika.connection import URLParameters
-from tests.integration.adapter_driver import AdapterDriver
+from tests.integration.adapter_driver import AdapterDriver, in_reactor
 from tests.integration.aio_support import run
 from tests.integration.select_support import Recorder
 
@@ -103,5 +103,35 @@ def test_pika_aio(broker_url: str) -> None:
             return received
 
     received = run(main, timeout=90)
+    assert [len(body) for body in received] == SIZES
+    assert received == expected
+
+
+def test_twisted(reactor: Any, broker_url: str) -> None:
+    from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+
+    from pika.adapters.twisted_connection import TwistedProtocolConnection
+
+    expected = bodies()
+    params = URLParameters(with_frame_max(broker_url))
+
+    async def scenario() -> list[bytes]:
+        endpoint = TCP4ClientEndpoint(reactor, params.host, params.port)
+        amqp = await connectProtocol(endpoint, TwistedProtocolConnection(params, reactor))
+        await amqp.ready
+        chan = await amqp.channel()
+        queue = (await chan.queue_declare("", exclusive=True)).method.queue
+        for body in expected:
+            await chan.basic_publish("", queue, body)
+        messages, _tag = await chan.basic_consume(queue)
+        received = []
+        for _ in expected:
+            message = await messages.get()
+            chan.basic_ack(message.method.delivery_tag)
+            received.append(message.body)
+        await amqp.close()
+        return received
+
+    received = in_reactor(reactor, scenario)
     assert [len(body) for body in received] == SIZES
     assert received == expected
