@@ -141,11 +141,12 @@ class InboundBuffer:
             self._buf = bytes(memoryview(self._buf)[self._pos :]) + bytes(self._take_rest_out())
             self._pos = 0
             self._own_buffer = None
-        room = self._large_frame_room()
-        if room is not None:
-            self._lent_frame = True
-            return room
-        if len(self._buf) - self._pos < 7:
+        if len(self._buf) - self._pos >= 7:
+            room = self._large_frame_room()
+            if room is not None:
+                self._lent_frame = True
+                return room
+        elif self._expecting is not None:
             frame = self._next_body_frame()
             if frame >= LARGE_FRAME:
                 # Most likely the next body frame of the message under way:
@@ -201,12 +202,10 @@ class InboundBuffer:
         """The size of the next body frame of the message whose content
         header came last, if its body is still incomplete (else 0)."""
         chan = self._expecting
-        if (
-            chan is None
-            or chan.properties is None
-            or chan.discarding
-            or self._channels.get(chan.number) is not chan
-        ):
+        if chan is None or chan.properties is None or self._channels.get(chan.number) is not chan:
+            self._expecting = None  # that body is whole (or its channel gone)
+            return 0
+        if chan.discarding:
             return 0
         return (
             min(chan.body_size - chan.received, self._max_frame - FRAME_OVERHEAD) + FRAME_OVERHEAD
