@@ -22,7 +22,7 @@ import time
 import uuid
 from typing import Any, Callable
 
-from scenarios import PREFETCH, REPLY_TO, SMALL, URL, Window, throughput
+from scenarios import LARGE, LARGE_BATCH, PREFETCH, REPLY_TO, SMALL, URL, Window, bulk, throughput
 
 try:
     import pika.aio as ours
@@ -122,6 +122,23 @@ async def _ours_rpc_server(queue: str) -> None:
                 reply = spec.BasicProperties(correlation_id=properties.correlation_id)
                 await channel.basic_publish("", str(properties.reply_to), body or b"", reply)
                 await channel.basic_ack(method.delivery_tag or 0)
+
+
+async def _ours_large(count: int) -> dict[str, Any]:
+    async with ours.connect(URL) as conn, conn.channel() as channel:
+        queue = str((await channel.queue_declare("", exclusive=True)).method.queue)
+        await channel.basic_qos(prefetch_count=LARGE_BATCH * 2)
+        async with channel.consume(queue) as messages:
+            iterator = messages.__aiter__()
+            with Window() as window:
+                for _ in range(0, count, LARGE_BATCH):
+                    for _ in range(LARGE_BATCH):
+                        await channel.basic_publish("", queue, LARGE)
+                    for _ in range(LARGE_BATCH):
+                        method, _properties, body = await iterator.__anext__()
+                        assert method is not None and len(body or b"") == len(LARGE)
+                        await channel.basic_ack(method.delivery_tag or 0)
+        return bulk(window, count, len(LARGE))
 
 
 # ------------------------------------------------------------------ aio-pika
@@ -239,6 +256,28 @@ async def _theirs_rpc_server(queue: str) -> None:
                 await message.ack()
 
 
+async def _theirs_large(count: int) -> dict[str, Any]:
+    import aio_pika
+
+    connection = await aio_pika.connect_robust(URL)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=False)
+        await channel.set_qos(prefetch_count=LARGE_BATCH * 2)
+        queue = await channel.declare_queue("", exclusive=True)
+        exchange = channel.default_exchange
+        async with queue.iterator() as messages:
+            iterator = messages.__aiter__()
+            with Window() as window:
+                for _ in range(0, count, LARGE_BATCH):
+                    for _ in range(LARGE_BATCH):
+                        await exchange.publish(aio_pika.Message(LARGE), routing_key=queue.name)
+                    for _ in range(LARGE_BATCH):
+                        message = await iterator.__anext__()
+                        assert len(message.body) == len(LARGE)
+                        await message.ack()
+        return bulk(window, count, len(LARGE))
+
+
 # ------------------------------------------------------------------- shared
 
 
@@ -299,3 +338,4 @@ def _runner(mine: Callable[[int], Any], theirs: Callable[[int], Any]) -> Callabl
 publish = _runner(_ours_publish, _theirs_publish)
 consume = _runner(_ours_consume, _theirs_consume)
 confirms = _runner(_ours_confirms, _theirs_confirms)
+large = _runner(_ours_large, _theirs_large)

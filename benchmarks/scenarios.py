@@ -38,6 +38,8 @@ import pika
 URL = os.environ.get("BENCH_URL", "amqp://guest:guest@127.0.0.1:5672/")
 SMALL = b"x" * 128
 LARGE = bytes(range(256)) * 4096  # 1 MiB
+#: Large messages published before they are consumed, each round.
+LARGE_BATCH = 4
 PREFETCH = 1000
 CONFIRM_WINDOW = 1000
 REPLY_TO = "amq.rabbitmq.reply-to"
@@ -387,12 +389,22 @@ def rpc_server(queue: str) -> None:
     connection.close()
 
 
+def bulk(window: Window, count: int, size: int) -> dict[str, Any]:
+    """The figures of ``count`` messages of ``size`` bytes: MB/s and CPU per message."""
+    return {
+        "count": count,
+        "elapsed_s": window.elapsed,
+        "mb_per_s": count * size / window.elapsed / 1e6,
+        **window.per_message(count),
+    }
+
+
 def large(count: int) -> dict[str, Any]:
     """1 MiB messages published and consumed by one process, a few at a time."""
     connection = blocking()
     channel = connection.channel()
     queue = fresh_queue(channel)
-    batch = 4
+    batch = LARGE_BATCH
     received = [0]
 
     def on_message(ch: Any, method: Any, properties: Any, body: bytes) -> None:
@@ -413,12 +425,7 @@ def large(count: int) -> dict[str, Any]:
     finally:
         channel.queue_delete(queue)
         connection.close()
-    return {
-        "count": count,
-        "elapsed_s": window.elapsed,
-        "mb_per_s": count * len(LARGE) / window.elapsed / 1e6,
-        **window.per_message(count),
-    }
+    return bulk(window, count, len(LARGE))
 
 
 def aio(name: str) -> Callable[[Any], dict[str, Any]]:
@@ -485,6 +492,7 @@ SCENARIOS: dict[str, tuple[Callable[[Any], dict[str, Any]], Any, Any]] = {
     "aio_consume": (aio("consume"), 60_000, 20_000),
     "aio_confirms": (aio("confirms"), 20_000, 20_000),
     "aio_rpc": (aio("rpc"), 1500, 500),
+    "aio_large": (aio("large"), 150, 60),
 }
 
 

@@ -286,6 +286,15 @@ class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
         self._engine.receive_data(data)
         self._process_events()
 
+    def _receive_buffer(self) -> memoryview:
+        """Where the adapter may read the next bytes into (then `_on_data_read`)."""
+        return self._engine.get_buffer()
+
+    def _on_data_read(self, nbytes: int) -> None:
+        """The adapter read ``nbytes`` bytes into the last `_receive_buffer`."""
+        self._engine.buffer_updated(nbytes)
+        self._process_events()
+
     def _on_stream_terminated(self, error: BaseException | None) -> None:
         self._engine.connection_lost(error)
         # What was queued after the last write can no longer be sent.

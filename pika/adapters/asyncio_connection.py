@@ -28,6 +28,16 @@ from pika.adapters.utils.io_services_utils import check_callback_arg
 
 __all__ = ["AsyncioConnection"]
 
+#: What one read asks for when the pika protocol lends no memory.
+_READ_SIZE = 256 * 1024
+#: asyncio's default `writelines`, which joins the buffers and writes the
+#: result (plain sockets before Python 3.12 use it; TLS transports and
+#: later versions send the buffers as they are).
+_JOINING_WRITELINES = asyncio.WriteTransport.writelines
+#: Buffers adding up to no more than this are joined all the same: one
+#: write of a small copy costs less than several writes.
+_JOIN_LIMIT = 64 * 1024
+
 
 class AsyncioConnection(base_connection._LoopConnection[asyncio.AbstractEventLoop]):
     """A connection whose I/O runs on an asyncio event loop.
@@ -135,21 +145,37 @@ class _TaskReference(nbio_interface.AbstractIOReference):
             self._discard(outcome)
 
 
-class _StreamBridge(asyncio.Protocol, nbio_interface.AbstractStreamTransport):
+class _StreamBridge(asyncio.BufferedProtocol, nbio_interface.AbstractStreamTransport):
     """Joins an asyncio transport to a pika stream protocol.
 
     asyncio calls it as a protocol and it forwards to ``protocol``; the
     pika protocol writes to it as a transport and it forwards to asyncio's.
     The end of the stream is reported in pika's terms: None after `abort`,
     `EOFError` when the peer closed, else asyncio's exception.
+
+    asyncio reads into the memory the pika protocol lends when it is an
+    `nbio_interface.AbstractBufferedStreamProtocol` (the connection is: the
+    engine sizes it for the frames in progress); otherwise into a buffer of
+    the bridge's, handed on as bytes.
     """
 
     def __init__(self, protocol: nbio_interface.AbstractStreamProtocol) -> None:
         self._protocol = protocol
         self._transport: asyncio.Transport | None = None
         self._aborted = False
-        # Bytes go straight to the pika protocol, without a hop through here.
-        self.data_received = protocol.data_received  # type: ignore[method-assign]
+        self._scratch = memoryview(b"")
+        if isinstance(protocol, nbio_interface.AbstractBufferedStreamProtocol):
+            # Reads go straight to the pika protocol, without a hop through here.
+            self.get_buffer = protocol.get_buffer  # type: ignore[method-assign]
+            self.buffer_updated = protocol.buffer_updated  # type: ignore[method-assign]
+
+    def get_buffer(self, size_hint: int) -> memoryview:
+        if not self._scratch:
+            self._scratch = memoryview(bytearray(_READ_SIZE))
+        return self._scratch
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._protocol.data_received(bytes(self._scratch[:nbytes]))
 
     # asyncio's side: a protocol
 
@@ -198,8 +224,18 @@ class _StreamBridge(asyncio.Protocol, nbio_interface.AbstractStreamTransport):
 
     def writelines(self, buffers: Sequence[nbio_interface.BytesLike]) -> None:
         transport = self._transport
-        if transport is not None and not self._aborted:
+        if transport is None or self._aborted:
+            return
+        if type(transport).writelines is not _JOINING_WRITELINES or (
+            sum(map(len, buffers)) <= _JOIN_LIMIT
+        ):
             transport.writelines(buffers)
+            return
+        # This transport's writelines would join the buffers (a copy of a
+        # large publish's body): write them one by one instead; each goes
+        # straight to the socket while it takes them.
+        for buffer in buffers:
+            transport.write(buffer)
 
     def get_write_buffer_size(self) -> int:
         transport = self._transport

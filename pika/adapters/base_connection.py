@@ -22,7 +22,7 @@ LOGGER = logging.getLogger(__name__)
 _LoopT = TypeVar("_LoopT")
 
 
-class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtocol):
+class BaseConnection(connection.Connection, nbio_interface.AbstractBufferedStreamProtocol):
     """A `Connection` whose bytes and timers come from ``nbio``."""
 
     def __init__(
@@ -198,6 +198,26 @@ class BaseConnection(connection.Connection, nbio_interface.AbstractStreamProtoco
 
     def data_received(self, data: bytes) -> None:
         self._on_data_available(data)
+
+    def get_buffer(self, size_hint: int) -> memoryview:
+        """Memory for the transport's next read (the engine's; see
+        `pika.engine.inbound`).
+
+        Args:
+            size_hint: Ignored: the engine sizes it for the frames in progress.
+
+        Returns:
+            A writable buffer, valid until `buffer_updated`.
+        """
+        return self._receive_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """The transport read ``nbytes`` bytes into the last `get_buffer`.
+
+        Args:
+            nbytes: How many bytes the read wrote.
+        """
+        self._on_data_read(nbytes)
 
 
 class _LoopConnection(BaseConnection, Generic[_LoopT]):

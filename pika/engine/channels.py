@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Union
+
 from pika import amqp_object, spec
 from pika.engine.outbound import FrameWriter
 from pika.engine.rules import ProtocolViolation
@@ -35,7 +37,8 @@ class EngineChannel:
         self.properties: spec.BasicProperties | None = None
         self.body_size = 0
         self.received = 0
-        self.chunks: list[bytes] = []
+        # The body frames received so far (views or copies; see pika.engine.inbound).
+        self.chunks: list[Union[bytes, bytearray, memoryview]] = []
         # The body being received is over max_message_size: count, do not keep.
         self.discarding = False
         self.close_code = 0

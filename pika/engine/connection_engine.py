@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import collections
 import struct
-from typing import Any, Union
+from typing import Any
 
 from pika import amqp_object, exceptions, spec, spec08
 from pika.engine import events
@@ -34,6 +34,7 @@ from pika.engine.channels import EngineChannel as _Channel
 from pika.engine.channels import channel_opened
 from pika.engine.dialects import DIALECTS, redirect_error
 from pika.engine.heartbeat import HeartbeatMonitor
+from pika.engine.inbound import Buffer, InboundBuffer, copy_out
 from pika.engine.outbound import BytesLike, FrameWriter
 from pika.engine.rules import CONNECTION_CLASS, CONTENT_METHODS, SERVER_METHODS, ProtocolViolation
 from pika.engine.tuning import EngineConfig, client_properties, negotiate_heartbeat, negotiate_limit
@@ -73,7 +74,6 @@ _SERVER_CONTENT_METHODS = CONTENT_METHODS & SERVER_METHODS
 FRAME_MIN_SIZE = 4096
 
 Event = events.Event
-Buffer = Union[bytes, bytearray]
 
 
 def _close_reason(method: Any) -> tuple[int, str]:
@@ -84,15 +84,7 @@ def _close_reason(method: Any) -> tuple[int, str]:
     return int(method.reply_code or 0), str(text)
 
 
-def _copy(buf: Buffer, start: int, end: int) -> bytes:
-    """``buf[start:end]`` as bytes, copied once (slicing a bytearray and then
-    converting the slice would copy twice)."""
-    if type(buf) is bytes:
-        return buf[start:end]
-    return bytes(memoryview(buf)[start:end])
-
-
-class ConnectionEngine:
+class ConnectionEngine(InboundBuffer):
     """One AMQP connection's protocol state. See the module docstring."""
 
     def __init__(self, config: EngineConfig) -> None:
@@ -103,10 +95,7 @@ class ConnectionEngine:
         self.frame_max = config.frame_max
         self.heartbeat = 0
         self.known_hosts = ""
-        self._buf: Buffer = b""
-        self._pos = 0
-        # The bytearray `receive_data` made itself (and so may trim in place).
-        self._own_buffer: bytearray | None = None
+        self._init_inbound()
         self._max_frame = max(config.frame_max, FRAME_MIN_SIZE)
         self._max_message = config.max_message_size or -1
         #: The AMQP version spoken (`pika.engine.dialects.Dialect`).
@@ -133,24 +122,6 @@ class ConnectionEngine:
         self._now = now
         self.state = AWAIT_START
         self._writer.raw(self.dialect.header)
-
-    def receive_data(self, data: Buffer) -> None:
-        """Buffer bytes from the transport; `next_event` parses them."""
-        if self._pos >= len(self._buf):
-            self._buf = data
-            self._pos = 0
-            self._own_buffer = None
-            return
-        buf = self._buf
-        if buf is not self._own_buffer:
-            # The caller's bytes are never modified: copy what is left of them.
-            buf = self._own_buffer = bytearray(memoryview(buf)[self._pos :])
-        elif self._pos:
-            # Removing a bytearray's head moves its start; nothing is copied.
-            del buf[: self._pos]
-        self._pos = 0
-        buf += data
-        self._buf = buf
 
     def take_output(self) -> list[BytesLike]:
         """Everything queued for the wire since the last call."""
@@ -254,7 +225,10 @@ class ConnectionEngine:
         except exceptions.InvalidFrameError as exc:
             raise ProtocolViolation(spec.FRAME_ERROR, str(exc)) from None
         if found is None:
-            return None
+            if self._rest is None:
+                return None
+            self._take_rest()
+            return _NO_EVENT
         frame_type, channel, start, end = found
         self._pos = end
         if self._monitor is not None:
@@ -323,6 +297,7 @@ class ConnectionEngine:
         chan.body_size = body_size
         chan.received = 0
         chan.discarding = 0 <= self._max_message < body_size
+        self._expecting = chan
         return _NO_EVENT
 
     def _body(self, channel: int, buf: Buffer, start: int, end: int) -> object:
@@ -342,11 +317,11 @@ class ConnectionEngine:
             if chan.discarding:
                 return self._discarded(chan)
             if chan.chunks:
-                chan.chunks.append(_copy(buf, start, end))
+                chan.chunks.append(self._hold(buf, start, end))
                 body = b"".join(chan.chunks)
                 chan.chunks = []
             else:
-                body = _copy(buf, start, end)
+                body = copy_out(buf, start, end)
             method = chan.content_method
             properties = chan.properties
             chan.content_method = None
@@ -355,7 +330,7 @@ class ConnectionEngine:
                 return _NO_EVENT
             return events.ContentReceived(channel, method, properties, body)  # type: ignore[arg-type]
         if not chan.discarding:
-            chan.chunks.append(_copy(buf, start, end))
+            chan.chunks.append(self._hold(buf, start, end))
         chan.received = received
         return _NO_EVENT
 
@@ -657,6 +632,7 @@ class ConnectionEngine:
         # Nothing after the offending frame can be trusted.
         self._buf = b""
         self._pos = 0
+        self._rest = None
 
     def _begin_close(
         self, reply_code: int, reply_text: str, method_index: int, error: Exception | None

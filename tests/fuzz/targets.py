@@ -84,9 +84,10 @@ def _check_output(engine: ConnectionEngine) -> None:
         offset += consumed
 
 
-def run_engine(pieces: list[bytes]) -> list[str]:
+def run_engine(pieces: list[bytes], lend: bool = False) -> list[str]:
     """Feed ``pieces`` to a started engine as the broker's bytes, then lose
-    the stream; returns a summary of every event."""
+    the stream; returns a summary of every event. With ``lend`` the bytes
+    are written into the memory the engine lends (as socket transports do)."""
     engine = ConnectionEngine(
         EngineConfig(
             credentials=PlainCredentials("guest", "guest"),
@@ -102,8 +103,19 @@ def run_engine(pieces: list[bytes]) -> list[str]:
             # After a protocol error the rest of the stream cannot be trusted;
             # the engine drops what was buffered, so stop where both ways agree.
             break
-        engine.receive_data(piece)
-        _drain(engine, seen)
+        if not lend:
+            engine.receive_data(piece)
+            _drain(engine, seen)
+            continue
+        view = memoryview(piece)
+        while view and engine.state not in (CLOSING, CLOSED):
+            lent = engine.get_buffer(-1)
+            count = min(len(lent), len(view))
+            assert count, "the engine lent an empty buffer"
+            lent[:count] = view[:count]
+            engine.buffer_updated(count)
+            view = view[count:]
+            _drain(engine, seen)
     engine.connection_lost(None)
     _drain(engine, seen)
     assert seen and seen[-1].startswith("ConnectionClosed("), seen[-3:]
@@ -127,8 +139,11 @@ def engine_target(payload: bytes) -> None:
     whole = run_engine([payload])
     # Small pieces, but no more than a few hundred of them for long inputs.
     step = max(1 + (payload[-1] % 13 if payload else 0), len(payload) // 300)
-    split = run_engine([payload[i : i + step] for i in range(0, len(payload), step)])
+    pieces = [payload[i : i + step] for i in range(0, len(payload), step)]
+    split = run_engine(pieces)
     assert whole == split, (whole, split)
+    lent = run_engine(pieces, lend=True)
+    assert whole == lent, (whole, lent)
 
 
 TARGETS: dict[str, Callable[[bytes], Any]] = {

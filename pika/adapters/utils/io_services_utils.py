@@ -8,12 +8,15 @@ connects and the plain or TLS streaming transport for free.
 
 The transport (`SocketStreamTransport`) is on the hot path of every message:
 
-- Reads go into one preallocated buffer with `recv_into`, and the protocol
-  gets `bytes(view[:n])`. A fresh `recv(256 KiB)` per read costs several
-  times more for small reads, because each one allocates (and then shrinks)
-  a large object.
-- A readiness event reads until the socket would block, but at most a few
-  times, so one busy connection cannot starve the rest of the loop.
+- Reads go with `recv_into` into the memory the protocol lends
+  (`AbstractBufferedStreamProtocol`: the engine sizes it for the frames in
+  progress, so a large body is read where it is parsed); a protocol that
+  lends none gets `bytes(view[:n])` of one preallocated buffer. A fresh
+  `recv(256 KiB)` per read costs several times more for small reads,
+  because each one allocates (and then shrinks) a large object.
+- A readiness event reads until the socket would block, but at most about
+  1 MiB (plain) or a few dozen TLS records, so one busy connection cannot
+  starve the rest of the loop.
 - Writes go straight to the kernel while nothing is queued; only the part
   the kernel did not take is kept, as memoryviews (no copy of the rest of a
   large buffer), and only then is writability watched.
@@ -34,6 +37,7 @@ from collections import deque
 from typing import Any, Callable, Generic, Sequence, Tuple, TypeVar, Union
 
 from pika.adapters.utils.nbio_interface import (
+    AbstractBufferedStreamProtocol,
     AbstractFileDescriptorIOServices,
     AbstractIOReference,
     AbstractStreamProtocol,
@@ -52,8 +56,13 @@ StreamSetupResult = Union[BaseException, Tuple[AbstractStreamTransport, Abstract
 READ_BUFFER_SIZE = 256 * 1024
 """Bytes asked of the kernel by one read."""
 
-PLAIN_READS_PER_EVENT = 4
-"""Reads of a plain socket per readiness event (up to 1 MiB)."""
+PLAIN_READS_PER_EVENT = 16
+"""Reads of a plain socket per readiness event, at most (see `PLAIN_BYTES_PER_EVENT`)."""
+
+PLAIN_BYTES_PER_EVENT = 1024 * 1024
+"""A readiness event of a plain socket reads until this much was read (or
+the kernel held no more): reads into the buffers of large frames are a
+frame each (128 KiB by default), reads of small frames `READ_BUFFER_SIZE`."""
 
 TLS_READS_PER_EVENT = 64
 """Reads of a TLS socket per readiness event; each returns at most one 16 KiB record."""
@@ -431,7 +440,12 @@ class SocketStreamTransport(AbstractStreamTransport):
         self._tls = isinstance(sock, ssl.SSLSocket)
         self._use_sendmsg = _SENDMSG_AVAILABLE and not self._tls
         self._reads_per_event = TLS_READS_PER_EVENT if self._tls else PLAIN_READS_PER_EVENT
-        self._read_view = memoryview(bytearray(READ_BUFFER_SIZE))
+        # A protocol that lends the memory to read into gets the bytes
+        # without a copy; for the others, one buffer is read into and copied.
+        self._lender = protocol if isinstance(protocol, AbstractBufferedStreamProtocol) else None
+        self._read_view = memoryview(
+            b"" if self._lender is not None else bytearray(READ_BUFFER_SIZE)
+        )
         self._out: deque[memoryview] = deque()
         self._out_size = 0
         self._writer_set = False
@@ -581,11 +595,15 @@ class SocketStreamTransport(AbstractStreamTransport):
             self._flush()
 
     def _read(self) -> None:
+        lender = self._lender
         view = self._read_view
+        budget = PLAIN_BYTES_PER_EVENT
         for _ in range(self._reads_per_event):
             sock = self._sock
             if sock is None:
                 return
+            if lender is not None:
+                view = lender.get_buffer(-1)
             try:
                 count = sock.recv_into(view)
             except (BlockingIOError, ssl.SSLWantReadError):
@@ -601,10 +619,15 @@ class SocketStreamTransport(AbstractStreamTransport):
                 self._protocol.eof_received()
                 self._lose(EOFError("the peer closed the connection"))
                 return
-            self._protocol.data_received(bytes(view[:count]))
-            if count < READ_BUFFER_SIZE and not self._tls:
-                # A short read means the kernel held no more at that moment.
-                return
+            if lender is not None:
+                lender.buffer_updated(count)
+            else:
+                self._protocol.data_received(bytes(view[:count]))
+            if not self._tls:
+                budget -= count
+                if count < len(view) or budget <= 0:
+                    # A short read means the kernel held no more at that moment.
+                    return
         sock = self._sock
         if isinstance(sock, ssl.SSLSocket) and sock.pending():
             # Decrypted bytes wait inside OpenSSL, where readiness cannot see them.

@@ -94,6 +94,33 @@ class AbstractStreamProtocol(abc.ABC):
         """
 
 
+class AbstractBufferedStreamProtocol(AbstractStreamProtocol):
+    """A stream protocol that lends the memory the transport reads into
+    (asyncio's ``BufferedProtocol`` shape): a transport that can read into
+    memory (``recv_into``) calls `get_buffer`, reads, then `buffer_updated`
+    instead of `data_received`, so the bytes are not copied on their way in.
+    """
+
+    @abc.abstractmethod
+    def get_buffer(self, size_hint: int) -> memoryview:
+        """Memory for the next read.
+
+        Args:
+            size_hint: How much the transport would like to read (-1: no preference).
+
+        Returns:
+            A non-empty writable buffer, valid until `buffer_updated`.
+        """
+
+    @abc.abstractmethod
+    def buffer_updated(self, nbytes: int) -> None:
+        """The read into the last `get_buffer` wrote ``nbytes`` bytes at its start.
+
+        Args:
+            nbytes: How many bytes were read (at least 1).
+        """
+
+
 class AbstractStreamTransport(abc.ABC):
     """The sending side of a stream, handed to the protocol in `connection_made`."""
 
