@@ -166,6 +166,10 @@ class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
         self._opened = False
         self._dispatching = False
         self._flush_scheduled = False
+        #: Set by a surface that writes queued output itself before each
+        #: wait of the loop (`BlockingConnection`): commands then schedule no
+        #: flush, whose loop callback would make the next wait return at once.
+        self._caller_flushes = False
         self._timer: Any = None
         self._timer_deadline: float | None = None
         self._blocked_timer: Any = None
@@ -351,8 +355,9 @@ class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
                 chan._on_content_too_large(event)  # type: ignore[arg-type]
 
     def _output_ready(self) -> None:
-        """A command queued output: flush it once, at the end of this turn."""
-        if not self._flush_scheduled and not self._dispatching:
+        """A command queued output: flush it once, at the end of this turn
+        (unless the code driving the connection flushes it itself)."""
+        if not (self._flush_scheduled or self._dispatching or self._caller_flushes):
             self._flush_scheduled = True
             self._adapter_add_callback(self._scheduled_flush)
 

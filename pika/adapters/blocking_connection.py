@@ -233,6 +233,11 @@ class BlockingConnection(
         self._channels: weakref.WeakSet[BlockingChannel] = weakref.WeakSet()
         impl_class = _impl_class if _impl_class is not None else SelectConnection
         self._impl = self._open(impl_class, configs)
+        # Output is written by the blocking calls (`_write_output`) and before
+        # each turn of the loop (`_turn`), never by a callback queued on the
+        # loop: such a callback would make the next wait return at once, a
+        # second epoll_wait for every request.
+        self._impl._caller_flushes = True
         self._impl.add_on_close_callback(self._on_impl_closed)
         if recovery is not None:
             self._impl.enable_recovery(recovery, configs)
@@ -371,7 +376,7 @@ class BlockingConnection(
         loop = self._ioloop
         if timeout is not None and timeout <= 0:
             loop.add_callback(_no_op)
-            loop.poll()
+            self._turn()
             if dispatch:
                 self._dispatch()
             if done():
@@ -418,10 +423,17 @@ class BlockingConnection(
                         loop.remove_timeout(wake)
                     wake = loop.call_later(due - now, _no_op)
                     woken_at = due
-                loop.poll()
+                self._turn()
         finally:
             if wake is not None:
                 loop.remove_timeout(wake)
+
+    def _turn(self) -> None:
+        """Write what the commands queued, then turn the loop once."""
+        impl = self._impl
+        if impl.connection_state != impl.CONNECTION_CLOSED:
+            impl._flush()
+        self._ioloop.poll()
 
     def _dispatch(self) -> None:
         """Run the ready user callbacks in order (not from inside one of them).

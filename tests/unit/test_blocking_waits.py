@@ -1,0 +1,94 @@
+"""What a blocking call costs between its reply's arrival and its return:
+turns of the private loop and writes, over in-memory streams (the loop's
+wake-up socket is real, the broker is a `ScriptedBroker`).
+
+Each blocking call writes what it queued itself before the loop waits, so
+no flush callback is left on the loop to make the wait return at once (a
+second turn, a second epoll_wait, per request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pika import frame
+from pika.adapters import blocking_connection
+from pika.adapters.blocking_connection import BlockingConnection
+from pika.connection import ConnectionParameters
+from tests.utils.frames import decode_all
+from tests.utils.memory_transport import ScriptedBroker, memory_select_connection
+
+PARAMS = ConnectionParameters(host="memory", port=1, connection_attempts=1, retry_delay=0)
+
+
+@pytest.fixture
+def broker() -> ScriptedBroker:
+    return ScriptedBroker()
+
+
+@pytest.fixture
+def conn(broker: ScriptedBroker) -> Iterator[BlockingConnection]:
+    connection = BlockingConnection(PARAMS, _impl_class=memory_select_connection(broker))
+    yield connection
+    if connection.is_open:
+        connection.close()
+
+
+def count_turns(conn: BlockingConnection) -> list[int]:
+    """A one-item list counting the turns of ``conn``'s loop from now on."""
+    loop = conn._ioloop
+    turns = [0]
+    poll = loop.poll
+
+    def counted() -> None:
+        turns[0] += 1
+        poll()
+
+    loop.poll = counted  # type: ignore[method-assign]
+    return turns
+
+
+def record_writes(broker: ScriptedBroker) -> list[list[str]]:
+    """What each write to the broker's stream carries from now on: the
+    names of its frames (the method's name for a method frame)."""
+    stream = broker.stream
+    writelines = stream.writelines
+    writes: list[list[str]] = []
+
+    def recorded(buffers: Any) -> None:
+        frames = decode_all(b"".join(bytes(chunk) for chunk in buffers))
+        writes.append(
+            [f.method.NAME if isinstance(f, frame.Method) else type(f).__name__ for f in frames]
+        )
+        writelines(buffers)
+
+    stream.writelines = recorded  # type: ignore[method-assign]
+    return writes
+
+
+def test_a_request_returns_after_the_turn_that_brought_its_reply(
+    conn: BlockingConnection,
+) -> None:
+    chan = conn.channel()
+    turns = count_turns(conn)
+    for _ in range(5):
+        chan.queue_declare("q", passive=True)
+    assert turns == [5]
+
+
+def test_a_publish_leaves_no_turn_behind(
+    conn: BlockingConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only the first publish makes the periodic service turn (it reads what
+    # arrived meanwhile); the next one is an hour away.
+    monkeypatch.setattr(blocking_connection, "SERVICE_INTERVAL", 3600.0)
+    chan = conn.channel()
+    chan.basic_publish("", "q", b"first")
+    turns = count_turns(conn)
+    for _ in range(3):
+        chan.basic_publish("", "q", b"request")
+        chan.queue_declare("q", passive=True)
+    assert turns == [3]
