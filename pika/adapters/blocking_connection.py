@@ -30,9 +30,13 @@ every `SERVICE_INTERVAL` seconds to read what arrived meanwhile.
 Inside consumer callbacks, frames sent in quick succession (acks above
 all) are written together, at most `COALESCE_SECONDS` apart and at the end
 of the run of ready callbacks, rather than one write each. The consume
-generator does the same while it holds more buffered messages: the acks
-sent between two of its messages go out when it is resumed (at most
-`COALESCE_SECONDS` apart), when its buffer runs dry, or when it is closed.
+generator does the same for what the application sends while it holds one
+of its messages (an RPC server's reply and ack, a burst of acks): a frame
+sent less than `COALESCE_SECONDS` after the previous write goes out when
+the generator is resumed (while more messages are buffered, once
+`COALESCE_SECONDS` have passed or the buffer runs dry) or closed, or when a
+blocking call turns the loop. A reply and its ack then reach the broker in
+one segment, which shortens a round trip through it.
 
 Publisher confirms come in two forms. `basic_publish` on a channel in
 confirm mode waits for each message's confirm, as in Pika. `publisher()`

@@ -4,7 +4,9 @@ wake-up socket is real, the broker is a `ScriptedBroker`).
 
 Each blocking call writes what it queued itself before the loop waits, so
 no flush callback is left on the loop to make the wait return at once (a
-second turn, a second epoll_wait, per request).
+second turn, a second epoll_wait, per request). What an RPC server sends
+while it holds a message of the consume generator (the reply, then the
+message's ack) leaves in one write.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from pika import frame
+from pika import frame, spec
 from pika.adapters import blocking_connection
 from pika.adapters.blocking_connection import BlockingConnection
 from pika.connection import ConnectionParameters
-from tests.utils.frames import decode_all
+from tests.utils.frames import content_bytes, decode_all
 from tests.utils.memory_transport import ScriptedBroker, memory_select_connection
 
 PARAMS = ConnectionParameters(host="memory", port=1, connection_attempts=1, retry_delay=0)
@@ -92,3 +94,38 @@ def test_a_publish_leaves_no_turn_behind(
         chan.basic_publish("", "q", b"request")
         chan.queue_declare("q", passive=True)
     assert turns == [3]
+
+
+def serve_one_request(conn: BlockingConnection, broker: ScriptedBroker) -> list[list[str]]:
+    """Take one request from the consume generator, publish the reply, ack
+    the request, ask for the next message; returns the writes made."""
+    chan = conn.channel()
+    messages = chan.consume("requests", inactivity_timeout=0.01)
+    assert next(messages) == (None, None, None)
+    ((_n, consume),) = broker.received(spec.Basic.Consume)
+    request = spec.Basic.Deliver(consume.consumer_tag, 1, False, "", "requests")
+    broker.stream.push(content_bytes(1, request, b"ping", reply_to="client"))
+    writes = record_writes(broker)
+    method, properties, body = next(messages)
+    assert method is not None and properties is not None and body == b"ping"
+    chan.basic_publish("", str(properties.reply_to), b"pong")
+    chan.basic_ack(method.delivery_tag)
+    assert next(messages) == (None, None, None)
+    return writes
+
+
+def test_a_reply_and_its_ack_leave_in_one_write(
+    conn: BlockingConnection, broker: ScriptedBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The previous write (Basic.Consume) is recent enough whatever the machine.
+    monkeypatch.setattr(blocking_connection, "COALESCE_SECONDS", 3600.0)
+    writes = serve_one_request(conn, broker)
+    assert writes == [["Basic.Publish", "Header", "Body", "Basic.Ack"]]
+
+
+def test_a_reply_long_after_the_last_write_leaves_at_once(
+    conn: BlockingConnection, broker: ScriptedBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(blocking_connection, "COALESCE_SECONDS", 0.0)
+    writes = serve_one_request(conn, broker)
+    assert writes == [["Basic.Publish", "Header", "Body"], ["Basic.Ack"]]
