@@ -393,8 +393,6 @@ class BlockingConnection(
         interruptions = self._interruptions
         deadline = None if timeout is None else time.monotonic() + timeout
         recovery_deadline: float | None = None
-        wake: Any = None
-        woken_at: float | None = None
         try:
             while True:
                 if dispatch and self._ready:
@@ -403,34 +401,30 @@ class BlockingConnection(
                     return True
                 if self._ended():
                     return False
-                now = time.monotonic()
-                if deadline is not None and now >= deadline:
-                    return False
-                if watch:
+                due = deadline
+                if deadline is not None or watch:
+                    now = time.monotonic()
+                    if deadline is not None and now >= deadline:
+                        return False
                     if interruptible and self._interruptions != interruptions:
                         loss = self._loss
                         assert loss is not None
                         raise exceptions.ConnectionInterrupted(loss)
                     if bounded and self._recovering and recovery_deadline is None:
                         recovery_deadline = now + self.recovery_wait_timeout
-                    if recovery_deadline is not None and now >= recovery_deadline:
-                        raise exceptions.RecoveryWaitTimeout(
-                            f"the connection was still recovering after "
-                            f"{self.recovery_wait_timeout}s (from {self._loss!r})"
-                        )
-                due = recovery_deadline if deadline is None else deadline
-                if recovery_deadline is not None and due is not None:
-                    due = min(due, recovery_deadline)
-                if due is not None and due != woken_at:
-                    # Only when the earliest deadline changes: one timer per wait.
-                    if wake is not None:
-                        loop.remove_timeout(wake)
-                    wake = loop.call_later(due - now, _no_op)
-                    woken_at = due
+                    if recovery_deadline is not None:
+                        if now >= recovery_deadline:
+                            raise exceptions.RecoveryWaitTimeout(
+                                f"the connection was still recovering after "
+                                f"{self.recovery_wait_timeout}s (from {self._loss!r})"
+                            )
+                        if due is None or recovery_deadline < due:
+                            due = recovery_deadline
+                # The loop's wait ends by then, with no timer made for it.
+                loop._wait_until = due
                 self._turn()
         finally:
-            if wake is not None:
-                loop.remove_timeout(wake)
+            loop._wait_until = None
 
     def _turn(self) -> None:
         """Write what the commands queued, then turn the loop once."""

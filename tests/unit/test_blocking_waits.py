@@ -6,7 +6,8 @@ Each blocking call writes what it queued itself before the loop waits, so
 no flush callback is left on the loop to make the wait return at once (a
 second turn, a second epoll_wait, per request). What an RPC server sends
 while it holds a message of the consume generator (the reply, then the
-message's ack) leaves in one write.
+message's ack) leaves in one write. A wait with a time limit ends by it
+without making (and cancelling) a timer on the loop.
 """
 
 from __future__ import annotations
@@ -129,3 +130,22 @@ def test_a_reply_long_after_the_last_write_leaves_at_once(
     monkeypatch.setattr(blocking_connection, "COALESCE_SECONDS", 0.0)
     writes = serve_one_request(conn, broker)
     assert writes == [["Basic.Publish", "Header", "Body"], ["Basic.Ack"]]
+
+
+def test_waits_with_a_time_limit_make_no_timer(conn: BlockingConnection) -> None:
+    chan = conn.channel()
+    loop = conn._ioloop
+    made: list[float] = []
+    call_later = loop.call_later
+
+    def counted(delay: float, callback: Any) -> Any:
+        made.append(delay)
+        return call_later(delay, callback)
+
+    loop.call_later = counted  # type: ignore[method-assign]
+    messages = chan.consume("q", inactivity_timeout=0.001)
+    for _ in range(5):
+        assert next(messages) == (None, None, None)
+    conn.process_data_events(time_limit=0.001)
+    conn.sleep(0.001)
+    assert made == []
