@@ -7,7 +7,11 @@ moves bytes and time through the methods named in ARCHITECTURE.md:
 in, and the ``_adapter_*`` methods out.
 
 Outbound frames are coalesced: commands append to the engine's buffer and
-one flush per loop turn hands everything to the transport.
+one flush per loop turn hands everything to the transport. On the event-loop
+adapters (`_writes_at_once`) the first command after a quiet spell of
+`WRITE_AT_ONCE_AFTER` is written at once instead, so a lone request does
+not wait for the end of the turn; what follows it within that spell is
+coalesced as before.
 
 Exceptions raised by user callbacks propagate out of the I/O loop (out of
 ``ioloop.start()``, or out of the blocking call that was waiting). The
@@ -71,6 +75,12 @@ LOGGER = logging.getLogger(__name__)
 #: stream, whichever side's action began the close.
 CLOSE_OK_TIMEOUT = 10.0
 
+#: Seconds without a write after which an event-loop adapter writes a
+#: command at once (see `Connection._writes_at_once`): far shorter than a
+#: round trip through the broker, far longer than the gap between two
+#: commands of a burst (a few microseconds), which stay coalesced.
+WRITE_AT_ONCE_AFTER = 0.00005
+
 
 def _constructor_args(adapter_arg: str = "") -> str:
     """The docstring of a connection constructor, with its ``Args:`` section.
@@ -125,6 +135,12 @@ class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
     #: connection can follow a broker's other version or Redirect itself.
     _connects_itself = True
 
+    #: Whether a command queued `WRITE_AT_ONCE_AFTER` or more after the last
+    #: write (and outside the dispatch of received frames) is written at once
+    #: rather than at the end of the loop's turn: the event-loop adapters'
+    #: choice, to take a loop turn off a request's round trip.
+    _writes_at_once = False
+
     def __init__(
         self,
         parameters: Parameters | None = None,
@@ -166,6 +182,15 @@ class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
         self._opened = False
         self._dispatching = False
         self._flush_scheduled = False
+        #: Set by a surface that writes queued output itself before each
+        #: wait of the loop (`BlockingConnection`): commands then schedule no
+        #: flush, whose loop callback would make the next wait return at once.
+        self._caller_flushes = False
+        #: While positive, commands wait for the end of the turn even after a
+        #: quiet spell: a surface holds them while the application handles a
+        #: message it handed out, so that its reply and ack leave together.
+        self._hold_writes = 0
+        self._written_at = float("-inf")
         self._timer: Any = None
         self._timer_deadline: float | None = None
         self._blocked_timer: Any = None
@@ -360,14 +385,27 @@ class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
                 chan._on_content_too_large(event)  # type: ignore[arg-type]
 
     def _output_ready(self) -> None:
-        """A command queued output: flush it once, at the end of this turn."""
-        if not self._flush_scheduled and not self._dispatching:
-            self._flush_scheduled = True
-            self._adapter_add_callback(self._scheduled_flush)
+        """A command queued output: flush it once, at the end of this turn
+        (unless the code driving the connection flushes it itself)."""
+        if self._flush_scheduled or self._dispatching or self._caller_flushes:
+            return
+        if (
+            self._writes_at_once
+            and not self._hold_writes
+            and self.connection_state == self.CONNECTION_OPEN
+        ):
+            now = time.monotonic()
+            if now - self._written_at >= WRITE_AT_ONCE_AFTER:
+                self._written_at = now
+                self._flush()
+                return
+        self._flush_scheduled = True
+        self._adapter_add_callback(self._scheduled_flush)
 
     def _scheduled_flush(self) -> None:
         self._flush_scheduled = False
         if self.connection_state != self.CONNECTION_CLOSED:
+            self._written_at = time.monotonic()
             self._flush()
 
     def _flush(self) -> None:

@@ -25,6 +25,9 @@ _LoopT = TypeVar("_LoopT")
 class BaseConnection(connection.Connection, nbio_interface.AbstractBufferedStreamProtocol):
     """A `Connection` whose bytes and timers come from ``nbio``."""
 
+    # A lone command is written at once rather than at the end of the turn.
+    _writes_at_once = True
+
     def __init__(
         self,
         parameters: connection.Parameters | None,

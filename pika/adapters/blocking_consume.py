@@ -145,11 +145,8 @@ class ConsumeGenerator:
                 message = messages.popleft()
                 if isinstance(message, exceptions.MessageTooLargeError):
                     raise message
-                if not messages:
-                    yield message
-                    continue
-                # More are buffered: the caller will be back at once, so its
-                # acks go out together when it is (or when it stops).
+                # What the caller sends while it holds the message (a reply,
+                # its ack) goes out in one write when it is back (or stops).
                 connection._defer_writes += 1
                 resumed = False
                 try:

@@ -267,6 +267,11 @@ class IOLoop(AbstractSelectorIOLoop):
         self._running = False
         self._stopping = False
         self._thread_id: int | None = None
+        #: A `time.monotonic` time the next waits end by even with no timer
+        #: due then: set by a caller turning the loop with a time limit of
+        #: its own (`BlockingConnection`), instead of a timer made and
+        #: cancelled for every wait.
+        self._wait_until: float | None = None
         self._poller = _chosen_poller()(self._get_wait_seconds, self.process_timeouts)
 
     # Timers
@@ -331,9 +336,12 @@ class IOLoop(AbstractSelectorIOLoop):
         while heap and heap[0][2].callback is None:
             heapq.heappop(heap)
             self._cancelled_timers -= 1
-        if not heap:
+        due = self._wait_until
+        if heap and (due is None or heap[0][0] < due):
+            due = heap[0][0]
+        if due is None:
             return None
-        return max(0.0, heap[0][0] - time.monotonic())
+        return max(0.0, due - time.monotonic())
 
     # Callbacks
 

@@ -460,8 +460,16 @@ class _TwistedConnection(connection.Connection):
 
     def stream_made(self, transport: Any) -> None:
         """The stream is up: start the handshake, which must end within
-        ``stack_timeout`` (the endpoint bounds the TCP connect itself)."""
+        ``stack_timeout`` (the endpoint bounds the TCP connect itself).
+
+        Nagle's algorithm is turned off on a TCP transport (Twisted leaves
+        it on), as the other adapters do: a small frame written while an
+        earlier one is unacknowledged would otherwise wait for the peer's
+        delayed ACK."""
         self._transport = transport
+        no_delay = getattr(transport, "setTcpNoDelay", None)
+        if no_delay is not None:
+            no_delay(True)
         if self.params.stack_timeout:
             self._open_deadline = self._reactor.callLater(
                 self.params.stack_timeout, self._on_stack_timeout

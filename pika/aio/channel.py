@@ -217,7 +217,8 @@ class Channel(AioOperations, AioChannelRegistrations, ReturnRouting, PendingWait
         """Publish a message (a str body is sent as UTF-8).
 
         Without confirm mode this returns once the message is queued for the
-        connection's transport (written at the end of the loop's turn), and
+        connection's transport (written at once after a quiet spell, else at
+        the end of the loop's turn with the messages published meanwhile), and
         waits first while the broker blocks the connection or the
         transport's buffer is above its high-water mark; it also yields to
         the loop every few dozen messages, so a publishing loop lets others

@@ -82,6 +82,9 @@ class MessageIterator(ClosingOnExit):
         self._starting: Optional[asyncio.Future[Any]] = None
         self._started = False
         self._ended = False
+        # Whether the application holds the message last yielded, and with
+        # it the connection's writes (see `_hold_writes`).
+        self._holding = False
         #: The consumer tag, once the consumer has started.
         self.consumer_tag = ""
 
@@ -170,6 +173,8 @@ class MessageIterator(ClosingOnExit):
         return self
 
     async def __anext__(self) -> MessageTuple:
+        if self._holding:
+            self._release_writes()
         if not self._started:
             if self._ended:
                 raise StopAsyncIteration
@@ -180,6 +185,7 @@ class MessageIterator(ClosingOnExit):
                 message = messages.popleft()
                 if type(message) is MessageTooLargeError:
                     raise message
+                self._hold_writes()
                 return message  # type: ignore[return-value]
             if self._ended:
                 raise StopAsyncIteration
@@ -187,8 +193,25 @@ class MessageIterator(ClosingOnExit):
             if await self._wait() is _TIMED_OUT:
                 return _NO_MESSAGE
 
+    def _hold_writes(self) -> None:
+        """The application gets a message: what it sends while it handles
+        it (a reply, the ack) is written at the end of the loop's turn, or
+        before the iterator waits for the next message, in one write rather
+        than the reply at once and the ack after it."""
+        self._holding = True
+        self._channel._connection._impl._hold_writes += 1
+
+    def _release_writes(self) -> None:
+        """The application is done with the message."""
+        self._holding = False
+        self._channel._connection._impl._hold_writes -= 1
+
     async def _wait(self) -> Any:
-        loop = asyncio.get_running_loop()
+        impl = self._channel._connection._impl
+        if impl.connection_state == impl.CONNECTION_OPEN:
+            # What the application sent goes now rather than after this turn.
+            impl._flush()
+        loop = self._channel._loop
         waiter = self._waiter = loop.create_future()
         timer = None
         if self._timeout is not None:
@@ -219,6 +242,8 @@ class MessageIterator(ClosingOnExit):
         Returns:
             How many messages were requeued.
         """
+        if self._holding:
+            self._release_writes()
         if self._ended or not self._started:
             self._ended = True
             return 0

@@ -392,3 +392,64 @@ def test_recovery_api_needs_enable_recovery() -> None:
         conn.enable_recovery()
     with pytest.raises(TypeError):
         conn.add_on_recovery_started_callback(None)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------- when output is written
+
+
+def writes_of(pair: ConnectionPair) -> list[int]:
+    """A one-item list counting the connection's writes from now on."""
+    count = [0]
+    wrote = pair._client_wrote
+
+    def counted(buffers: list[Any]) -> None:
+        count[0] += 1
+        wrote(buffers)
+
+    pair._client_wrote = counted  # type: ignore[method-assign]
+    return count
+
+
+def test_a_command_after_a_quiet_spell_is_written_at_once_on_event_loops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pair = open_pair()
+    chan = pair.open_channel()
+    pair.conn._writes_at_once = True  # what BaseConnection's adapters say
+    writes = writes_of(pair)
+    pair.conn._written_at = float("-inf")
+    chan.basic_publish("", "q", b"lone request")
+    assert writes == [1]  # before the loop's turn ends
+    # Those that follow within the quiet spell wait for the end of the turn, together.
+    monkeypatch.setattr("pika.connection.WRITE_AT_ONCE_AFTER", 3600.0)
+    chan.basic_publish("", "q", b"burst 1")
+    chan.basic_publish("", "q", b"burst 2")
+    assert writes == [1]
+    pair.run()
+    assert writes == [2]
+    assert len([f for f in pair.sent() if isinstance(f, frame.Method)]) == 3
+
+
+def test_commands_wait_for_the_end_of_the_turn_while_writes_are_held() -> None:
+    pair = open_pair()
+    chan = pair.open_channel()
+    pair.conn._writes_at_once = True
+    writes = writes_of(pair)
+    pair.conn._written_at = float("-inf")
+    pair.conn._hold_writes = 1
+    chan.basic_publish("", "q", b"reply")
+    chan.basic_ack(1)
+    assert writes == [0]
+    pair.run()
+    assert writes == [1]
+
+
+def test_without_writes_at_once_a_command_waits_for_the_end_of_the_turn() -> None:
+    pair = open_pair()
+    chan = pair.open_channel()
+    writes = writes_of(pair)
+    pair.conn._written_at = float("-inf")
+    chan.basic_publish("", "q", b"request")
+    assert writes == [0]
+    pair.run()
+    assert writes == [1]

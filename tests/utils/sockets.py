@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 
@@ -30,3 +31,34 @@ def free_ports(count: int) -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def nagle_off_by_local_address(peer_port: int) -> dict[tuple[object, ...], bool]:
+    """This process's TCP sockets connected to ``peer_port``: each one's local
+    address, and whether TCP_NODELAY is on (read from the kernel through a
+    duplicate of each descriptor listed in /proc/self/fd, so it works for
+    any adapter, whoever made the socket)."""
+    found: dict[tuple[object, ...], bool] = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            duplicate = os.dup(int(name))
+        except OSError:
+            continue  # closed meanwhile
+        try:
+            sock = socket.socket(fileno=duplicate)
+        except OSError:
+            os.close(duplicate)
+            continue  # not a socket
+        with sock:
+            if sock.family not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            if sock.type != socket.SOCK_STREAM:
+                continue
+            try:
+                peer = sock.getpeername()
+            except OSError:
+                continue  # listening or not connected
+            if peer[1] == peer_port:
+                nodelay = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                found[sock.getsockname()] = bool(nodelay)
+    return found
