@@ -62,6 +62,7 @@ _ARGUMENTS = (
     "Optional arguments (an AMQP field table) for broker extensions, such as "
     "``x-queue-type`` or ``x-message-ttl``; None for none."
 )
+_BINDING_ARGUMENTS = _ARGUMENTS + " A headers exchange matches on them."
 _NO_WAIT = "None: the request is sent and the method returns at once."
 
 _WRONG_STATE = "The channel is not open (closing, closed, or reopening during a recovery)."
@@ -122,161 +123,156 @@ def _doc(
     return OperationDoc(summary, textwrap.fill(details, 80), params, returns, raises)
 
 
-def _with_sync(params: dict[str, str], reply: str) -> dict[str, str]:
-    """``params`` plus the ``callback`` and ``timeout`` of a synchronous request."""
-    return {**params, "callback": _CALLBACK.format(reply=reply), "timeout": _TIMEOUT}
+def _sync(
+    summary: str,
+    details: str,
+    reply: str,
+    params: dict[str, str],
+    returns: dict[str, str] | None = None,
+    **raises: str,
+) -> OperationDoc:
+    """The documentation of a request whose answer is the ``reply`` method.
+
+    ``params`` gains the ``callback`` and ``timeout`` of a synchronous request,
+    the surfaces return the reply (or what ``returns`` says for a surface), and it
+    raises what every synchronous request may, plus ``raises``.
+    """
+    return _doc(
+        summary,
+        details,
+        {**params, "callback": _CALLBACK.format(reply=reply), "timeout": _TIMEOUT},
+        _reply(reply) | (returns or {}),
+        _sync_raises(**raises),
+    )
 
 
-_EXCHANGE_DECLARE = _doc(
+_EXCHANGE_DECLARE = _sync(
     "Declare an exchange: create it, or check that it exists with the same settings.",
     "Declaring an existing exchange with other settings makes the broker close the "
     "channel with 406 PRECONDITION_FAILED. Names starting with ``amq.`` are reserved.",
-    _with_sync(
-        {
-            "exchange": "Name of the exchange (1 to 255 bytes of UTF-8).",
-            "exchange_type": "How the exchange routes: ``direct``, ``fanout``, ``topic``, "
-            "``headers`` (see `pika.exchange_type.ExchangeType`) or a plugin's type.",
-            "passive": "Only check that the exchange exists (404 NOT_FOUND closes the "
-            "channel when it does not); nothing is created.",
-            "durable": "Keep the exchange across broker restarts.",
-            "auto_delete": "Delete the exchange when its last binding is removed.",
-            "internal": "Publishers may not publish to it; only other exchanges "
-            "bound to it route to it.",
-            "arguments": _ARGUMENTS,
-        },
-        "Exchange.DeclareOk",
-    ),
-    _reply("Exchange.DeclareOk"),
-    _sync_raises(),
+    "Exchange.DeclareOk",
+    {
+        "exchange": "Name of the exchange (1 to 255 bytes of UTF-8).",
+        "exchange_type": "How the exchange routes: ``direct``, ``fanout``, ``topic``, "
+        "``headers`` (see `pika.exchange_type.ExchangeType`) or a plugin's type.",
+        "passive": "Only check that the exchange exists (404 NOT_FOUND closes the "
+        "channel when it does not); nothing is created.",
+        "durable": "Keep the exchange across broker restarts.",
+        "auto_delete": "Delete the exchange when its last binding is removed.",
+        "internal": "Publishers may not publish to it; only other exchanges "
+        "bound to it route to it.",
+        "arguments": _ARGUMENTS,
+    },
 )
 
-_EXCHANGE_DELETE = _doc(
+_EXCHANGE_DELETE = _sync(
     "Delete an exchange.",
     "Deleting an exchange that does not exist succeeds (RabbitMQ 3.x and later).",
-    _with_sync(
-        {
-            "exchange": "Name of the exchange.",
-            "if_unused": "Delete only if no queue or exchange is bound to it "
-            "(406 PRECONDITION_FAILED closes the channel otherwise).",
-        },
-        "Exchange.DeleteOk",
-    ),
-    _reply("Exchange.DeleteOk"),
-    _sync_raises(),
+    "Exchange.DeleteOk",
+    {
+        "exchange": "Name of the exchange.",
+        "if_unused": "Delete only if no queue or exchange is bound to it "
+        "(406 PRECONDITION_FAILED closes the channel otherwise).",
+    },
 )
 
 _E2E_PARAMS = {
     "destination": "Name of the exchange that receives the routed messages.",
     "source": "Name of the exchange the messages are published to.",
     "routing_key": "The binding key the source exchange matches routing keys against.",
-    "arguments": _ARGUMENTS + " A headers exchange matches on them.",
+    "arguments": _BINDING_ARGUMENTS,
 }
 
-_EXCHANGE_BIND = _doc(
+_EXCHANGE_BIND = _sync(
     "Bind an exchange to another: messages routed by ``source`` also go to ``destination``.",
     "A RabbitMQ extension to AMQP 0-9-1 (exchange-to-exchange bindings).",
-    _with_sync(_E2E_PARAMS, "Exchange.BindOk"),
-    _reply("Exchange.BindOk"),
-    _sync_raises(),
+    "Exchange.BindOk",
+    _E2E_PARAMS,
 )
 
-_EXCHANGE_UNBIND = _doc(
+_EXCHANGE_UNBIND = _sync(
     "Remove a binding between two exchanges.",
     "The binding is named by the same destination, source, routing key and arguments "
     "it was made with.",
-    _with_sync(_E2E_PARAMS, "Exchange.UnbindOk"),
-    _reply("Exchange.UnbindOk"),
-    _sync_raises(),
+    "Exchange.UnbindOk",
+    _E2E_PARAMS,
 )
 
-_QUEUE_DECLARE = _doc(
+_QUEUE_DECLARE = _sync(
     "Declare a queue: create it, or check that it exists with the same settings.",
     "An empty name asks the broker to name the queue; the reply's ``method.queue`` "
     "carries the name. Declaring an existing queue with other settings closes the "
     "channel with 406 PRECONDITION_FAILED.",
-    _with_sync(
-        {
-            "queue": "Name of the queue; ``''`` for a name chosen by the broker.",
-            "passive": "Only check that the queue exists (404 NOT_FOUND closes the "
-            "channel when it does not); the reply still gives its counts.",
-            "durable": "Keep the queue across broker restarts.",
-            "exclusive": "Only this connection may use the queue; it is deleted when "
-            "the connection closes.",
-            "auto_delete": "Delete the queue once its last consumer is cancelled.",
-            "arguments": _ARGUMENTS,
-        },
-        "Queue.DeclareOk",
-    ),
-    _reply("Queue.DeclareOk")
-    | {
+    "Queue.DeclareOk",
+    {
+        "queue": "Name of the queue; ``''`` for a name chosen by the broker.",
+        "passive": "Only check that the queue exists (404 NOT_FOUND closes the "
+        "channel when it does not); the reply still gives its counts.",
+        "durable": "Keep the queue across broker restarts.",
+        "exclusive": "Only this connection may use the queue; it is deleted when "
+        "the connection closes.",
+        "auto_delete": "Delete the queue once its last consumer is cancelled.",
+        "arguments": _ARGUMENTS,
+    },
+    {
         "blocking": "The broker's reply, a `pika.frame.Method` carrying "
         "`pika.spec.Queue.DeclareOk` (``method.queue``, ``method.message_count``, "
         "``method.consumer_count``)."
     },
-    _sync_raises(),
 )
 
 _QUEUE_BIND_PARAMS = {
     "queue": "Name of the queue.",
     "exchange": "Name of the exchange.",
     "routing_key": "The binding key; None means the queue's name.",
-    "arguments": _ARGUMENTS + " A headers exchange matches on them.",
+    "arguments": _BINDING_ARGUMENTS,
 }
 
-_QUEUE_BIND = _doc(
+_QUEUE_BIND = _sync(
     "Bind a queue to an exchange, so the exchange routes matching messages to it.",
     "",
-    _with_sync(_QUEUE_BIND_PARAMS, "Queue.BindOk"),
-    _reply("Queue.BindOk"),
-    _sync_raises(),
+    "Queue.BindOk",
+    _QUEUE_BIND_PARAMS,
 )
 
-_QUEUE_UNBIND = _doc(
+_QUEUE_UNBIND = _sync(
     "Remove a binding between a queue and an exchange.",
     "The binding is named by the same exchange, routing key and arguments it was made with.",
-    _with_sync(_QUEUE_BIND_PARAMS, "Queue.UnbindOk"),
-    _reply("Queue.UnbindOk"),
-    _sync_raises(),
+    "Queue.UnbindOk",
+    _QUEUE_BIND_PARAMS,
 )
 
-_QUEUE_PURGE = _doc(
+_QUEUE_PURGE = _sync(
     "Remove every message of a queue that is not awaiting an acknowledgement.",
     "",
-    _with_sync({"queue": "Name of the queue."}, "Queue.PurgeOk"),
-    _reply("Queue.PurgeOk"),
-    _sync_raises(),
+    "Queue.PurgeOk",
+    {"queue": "Name of the queue."},
 )
 
-_QUEUE_DELETE = _doc(
+_QUEUE_DELETE = _sync(
     "Delete a queue and the messages in it.",
     "Consumers of the queue are cancelled (they get a ``Basic.Cancel``).",
-    _with_sync(
-        {
-            "queue": "Name of the queue.",
-            "if_unused": "Delete only if the queue has no consumers (406 "
-            "PRECONDITION_FAILED closes the channel otherwise).",
-            "if_empty": "Delete only if the queue holds no messages.",
-        },
-        "Queue.DeleteOk",
-    ),
-    _reply("Queue.DeleteOk"),
-    _sync_raises(),
+    "Queue.DeleteOk",
+    {
+        "queue": "Name of the queue.",
+        "if_unused": "Delete only if the queue has no consumers (406 "
+        "PRECONDITION_FAILED closes the channel otherwise).",
+        "if_empty": "Delete only if the queue holds no messages.",
+    },
 )
 
-_BASIC_QOS = _doc(
+_BASIC_QOS = _sync(
     "Set the prefetch limit: how many unacknowledged messages the broker sends ahead.",
     "RabbitMQ applies ``prefetch_count`` per consumer started afterwards, or with "
     "``global_qos`` to the channel as a whole; it does not implement ``prefetch_size``.",
-    _with_sync(
-        {
-            "prefetch_size": "Most bytes of unacknowledged message bodies; 0 for no limit.",
-            "prefetch_count": "Most unacknowledged messages; 0 for no limit.",
-            "global_qos": "Apply the limit to the whole channel rather than to each consumer.",
-        },
-        "Basic.QosOk",
-    ),
-    _reply("Basic.QosOk") | {"blocking": "None.", "aio": "None."},
-    _sync_raises(ValueError="``prefetch_size`` or ``prefetch_count`` is negative."),
+    "Basic.QosOk",
+    {
+        "prefetch_size": "Most bytes of unacknowledged message bodies; 0 for no limit.",
+        "prefetch_count": "Most unacknowledged messages; 0 for no limit.",
+        "global_qos": "Apply the limit to the whole channel rather than to each consumer.",
+    },
+    {"blocking": "None.", "aio": "None."},
+    ValueError="``prefetch_size`` or ``prefetch_count`` is negative.",
 )
 
 _BASIC_GET = _doc(
@@ -307,26 +303,23 @@ _BASIC_GET = _doc(
     ),
 )
 
-_BASIC_CONSUME = _doc(
+_BASIC_CONSUME = _sync(
     "Start a consumer: the broker pushes the queue's messages to it as they arrive.",
     "Unless ``auto_ack``, each message must be acknowledged (`basic_ack`), rejected or "
     "nacked on the same channel; the prefetch limit (`basic_qos`) caps how many wait "
     "for that.",
-    _with_sync(
-        {
-            "queue": "Name of the queue to consume from.",
-            "on_message_callback": "Called as ``on_message_callback(channel, method, "
-            "properties, body)`` for each message (``method`` is a "
-            "`pika.spec.Basic.Deliver`). Not taken by the Twisted channel, whose "
-            "Deferred gives a queue of messages instead.",
-            "auto_ack": "The broker counts each message as acknowledged once sent.",
-            "exclusive": "Ask to be the queue's only consumer (403 ACCESS_REFUSED if it "
-            "has another).",
-            "consumer_tag": "The consumer's tag; None lets the client choose a unique one.",
-            "arguments": _ARGUMENTS + " E.g. ``x-priority`` or a stream's ``x-stream-offset``.",
-        },
-        "Basic.ConsumeOk",
-    ),
+    "Basic.ConsumeOk",
+    {
+        "queue": "Name of the queue to consume from.",
+        "on_message_callback": "Called as ``on_message_callback(channel, method, "
+        "properties, body)`` for each message (``method`` is a "
+        "`pika.spec.Basic.Deliver`). Not taken by the Twisted channel, whose "
+        "Deferred gives a queue of messages instead.",
+        "auto_ack": "The broker counts each message as acknowledged once sent.",
+        "exclusive": "Ask to be the queue's only consumer (403 ACCESS_REFUSED if it has another).",
+        "consumer_tag": "The consumer's tag; None lets the client choose a unique one.",
+        "arguments": _ARGUMENTS + " E.g. ``x-priority`` or a stream's ``x-stream-offset``.",
+    },
     {
         "callback": "The consumer tag; the broker's ConsumeOk goes to ``callback``.",
         "blocking": "The consumer tag (the broker confirmed the consumer).",
@@ -335,10 +328,8 @@ _BASIC_CONSUME = _doc(
         "`ClosableDeferredQueue` of `ReceivedMessage` tuples, and the tag.",
         "aio": "The consumer tag.",
     },
-    _sync_raises(
-        DuplicateConsumerTag="``consumer_tag`` is in use on this channel.",
-        TypeError="An argument has the wrong type, or ``on_message_callback`` is not callable.",
-    ),
+    DuplicateConsumerTag="``consumer_tag`` is in use on this channel.",
+    TypeError="An argument has the wrong type, or ``on_message_callback`` is not callable.",
 )
 
 _BASIC_CANCEL = _doc(
@@ -364,18 +355,15 @@ _BASIC_CANCEL = _doc(
     _sync_raises(),
 )
 
-_BASIC_RECOVER = _doc(
+_BASIC_RECOVER = _sync(
     "Ask the broker to redeliver the channel's unacknowledged messages.",
     "RabbitMQ supports only ``requeue=True``.",
-    _with_sync(
-        {
-            "requeue": "Requeue the messages (possibly to other consumers) rather than "
-            "redelivering them to the same consumer."
-        },
-        "Basic.RecoverOk",
-    ),
-    _reply("Basic.RecoverOk") | {"blocking": "None.", "aio": "None."},
-    _sync_raises(),
+    "Basic.RecoverOk",
+    {
+        "requeue": "Requeue the messages (possibly to other consumers) rather than "
+        "redelivering them to the same consumer."
+    },
+    {"blocking": "None.", "aio": "None."},
 )
 
 _BASIC_PUBLISH = _doc(
@@ -475,44 +463,39 @@ _BASIC_REJECT = _doc(
     _ACK_RAISES,
 )
 
-_CONFIRM_DELIVERY = _doc(
+_CONFIRM_DELIVERY = _sync(
     "Turn on publisher confirms: the broker acknowledges (or nacks) each published message.",
     "Messages are numbered from 1 in publish order on the channel; an ack or nack with "
     "``multiple`` covers every number up to its ``delivery_tag``. Confirm mode cannot be "
     "turned off, nor combined with transactions.",
-    _with_sync(
-        {
-            "ack_nack_callback": "Callback API and thread-safe channel: called with each "
-            "``Basic.Ack`` or ``Basic.Nack`` method frame from the broker.",
-        },
-        "Confirm.SelectOk",
-    ),
-    _reply("Confirm.SelectOk") | {"blocking": "None.", "aio": "None."},
-    _sync_raises(
-        MethodNotImplemented="The broker does not support publisher confirms.",
-    ),
+    "Confirm.SelectOk",
+    {
+        "ack_nack_callback": "Callback API and thread-safe channel: called with each "
+        "``Basic.Ack`` or ``Basic.Nack`` method frame from the broker.",
+    },
+    {"blocking": "None.", "aio": "None."},
+    MethodNotImplemented="The broker does not support publisher confirms.",
 )
 
 
-def _tx(summary: str, details: str, reply: str) -> OperationDoc:
-    return _doc(summary, details, _with_sync({}, reply), _reply(reply), _sync_raises())
-
-
-_TX_SELECT = _tx(
+_TX_SELECT = _sync(
     "Put the channel in transaction mode.",
     "Publishes and acknowledgements then take effect only at `tx_commit`.",
     "Tx.SelectOk",
+    {},
 )
-_TX_COMMIT = _tx(
+_TX_COMMIT = _sync(
     "Commit the current transaction; a new one starts at once.",
     "",
     "Tx.CommitOk",
+    {},
 )
-_TX_ROLLBACK = _tx(
+_TX_ROLLBACK = _sync(
     "Abandon the current transaction's publishes and acknowledgements.",
     "Messages whose acknowledgement is rolled back are not redelivered by that alone "
     "(see `basic_recover`).",
     "Tx.RollbackOk",
+    {},
 )
 
 _FLOW = _doc(

@@ -67,19 +67,7 @@ class ConsumeGenerator:
         auto_ack: bool = ...,
         exclusive: bool = ...,
         arguments: dict[str, Any] | None = ...,
-        *,
-        inactivity_timeout: float | None,
-        consumer_tag: str | None = ...,
-    ) -> Generator[MessageOrNothing, None, None]: ...
-
-    @overload
-    def consume(
-        self,
-        queue: str,
-        auto_ack: bool,
-        exclusive: bool,
-        arguments: dict[str, Any] | None,
-        inactivity_timeout: float | None,
+        inactivity_timeout: float | None = ...,
         consumer_tag: str | None = ...,
     ) -> Generator[MessageOrNothing, None, None]: ...
 
