@@ -55,6 +55,26 @@ def test_expect_a_count_then_a_predicate() -> None:
         assert server.received() == b"abcdfirst part, second part\n"
 
 
+def test_expect_prefix_leaves_what_follows_in_the_same_read() -> None:
+    server = ScriptedServer()
+    server.expect_prefix(lambda pending: 4 if pending.startswith(b"PUB;") else None).expect(
+        b"CLOSE"
+    ).send(b"ok")
+    with server, connect(server) as sock:
+        sock.sendall(b"PUB;CLOSE")  # one write: the first step sees both
+        assert sock.recv(2) == b"ok"
+        server.wait()
+
+
+def test_expect_prefix_waits_until_find_claims_bytes() -> None:
+    server = ScriptedServer()
+    server.expect_prefix(lambda pending: None, timeout=0.3)
+    with server, connect(server) as sock:
+        sock.sendall(b"never enough")
+        with pytest.raises(ScriptFailed, match=r"not met within 0\.3 s; unconsumed bytes b'never"):
+            server.wait()
+
+
 def test_silence_times_out_an_expectation() -> None:
     server = ScriptedServer()
     server.expect(1, timeout=0.2)

@@ -63,6 +63,19 @@ class Script:
         self.steps.append(lambda session: session.expect(what, timeout))
         return self
 
+    def expect_prefix(
+        self, find: Callable[[bytes], Optional[int]], timeout: float = DEFAULT_STEP_TIMEOUT
+    ) -> Script:
+        """Wait for client bytes and consume only those ``find`` claims.
+
+        ``find`` gets all unconsumed bytes and returns how many leading ones
+        make up what it waits for, or None until they have all arrived. The
+        bytes after them stay for the next steps, however they were split
+        into reads: a client may send its next frames right behind.
+        """
+        self.steps.append(lambda session: session.expect_prefix(find, timeout))
+        return self
+
     def send(self, data: bytes) -> Script:
         data = bytes(data)
         self.steps.append(lambda session: session.send(data))
@@ -163,21 +176,32 @@ class _Session:
         return False
 
     def expect(self, what: Expectation, timeout: float) -> bool:
+        if isinstance(what, int):
+            count = what
+            return self.expect_prefix(
+                lambda pending: count if len(pending) >= count else None, timeout
+            )
+        if isinstance(what, bytes):
+            return self.expect_prefix(lambda pending: self._exactly(what, pending), timeout)
+        predicate = what
+        return self.expect_prefix(
+            lambda pending: len(pending) if predicate(pending) else None, timeout
+        )
+
+    def _exactly(self, what: bytes, pending: bytes) -> Optional[int]:
+        if len(pending) < len(what):
+            return None
+        if pending[: len(what)] != what:
+            raise self.fail(f"expected {what!r}, got {pending[: len(what)]!r}")
+        return len(what)
+
+    def expect_prefix(self, find: Callable[[bytes], Optional[int]], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while True:
             pending = bytes(self.buffer[self.consumed :])
-            if isinstance(what, int):
-                if len(pending) >= what:
-                    self.consumed += what
-                    return False
-            elif isinstance(what, bytes):
-                if len(pending) >= len(what):
-                    if pending[: len(what)] != what:
-                        raise self.fail(f"expected {what!r}, got {pending[: len(what)]!r}")
-                    self.consumed += len(what)
-                    return False
-            elif what(pending):
-                self.consumed = len(self.buffer)
+            length = find(pending)
+            if length is not None:
+                self.consumed += length
                 return False
             if self.peer_closed:
                 raise self.fail(f"the client closed; unconsumed bytes {pending!r}")
@@ -238,6 +262,11 @@ class ScriptedServer:
 
     def expect(self, what: Expectation, timeout: float = DEFAULT_STEP_TIMEOUT) -> Script:
         return self._only_script().expect(what, timeout)
+
+    def expect_prefix(
+        self, find: Callable[[bytes], Optional[int]], timeout: float = DEFAULT_STEP_TIMEOUT
+    ) -> Script:
+        return self._only_script().expect_prefix(find, timeout)
 
     def send(self, data: bytes) -> Script:
         return self._only_script().send(data)
