@@ -386,6 +386,29 @@ def test_publish_splits_bodies_by_frame_max(size: int) -> None:
     assert len(bodies) == -(-size // 4088)
 
 
+@pytest.mark.parametrize("size", [0, 1, 128, 4088, 4089, 70_000])
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_publish_without_properties_writes_what_empty_properties_write(
+    size: int, kind: type
+) -> None:
+    # Without properties a small publish takes a one-pack path of its own:
+    # byte for byte the frames of the general path, on the right channel.
+    engine = open_engine(frame_max=4096)
+    open_channel(engine, 3)
+    body = bytes(range(256)) * (size // 256) + b"y" * (size % 256)
+    engine.publish(3, "ex", "key", kind(body), None)
+    bare = b"".join(bytes(chunk) for chunk in engine.take_output())
+    engine.publish(3, "ex", "key", kind(body), spec.BasicProperties())
+    general = b"".join(bytes(chunk) for chunk in engine.take_output())
+    assert bare == general
+    method, header, *bodies = decode_all(bare)
+    assert method.channel_number == header.channel_number == 3
+    assert method.method == spec.Basic.Publish(exchange="ex", routing_key="key")
+    assert header.body_size == size and header.properties == spec.BasicProperties()
+    assert all(part.channel_number == 3 for part in bodies)
+    assert b"".join(part.fragment for part in bodies) == body
+
+
 def test_many_publishes_coalesce_into_one_output() -> None:
     engine = open_engine()
     open_channel(engine)
