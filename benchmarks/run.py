@@ -243,7 +243,7 @@ def build_rabbitmq_c() -> Optional[Path]:
     if shutil.which(compiler) is None:
         print(f"bench: rabbitmq-c skipped: no C compiler ({compiler}; set CC)", flush=True)
         return None
-    RESULTS.mkdir(exist_ok=True)
+    C_BINARY.parent.mkdir(exist_ok=True)
     command = [compiler, "-O2", "-o", str(C_BINARY), str(C_DRIVER), "-lrabbitmq"]
     built = subprocess.run(command, capture_output=True, check=False)
     if built.returncode != 0:
