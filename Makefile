@@ -59,7 +59,8 @@ docs: venv
 soak: venv broker
 	$(PY) -m pytest --run-slow -s tests/soak
 
-# This project against PyPI's pika (installed into benchmarks/.venv-bench), about 5-8 minutes;
+# This project against PyPI's pika and aio-pika (installed into benchmarks/.venv-bench), and
+# rabbitmq-c where cc and librabbitmq's headers are present, about 6-9 minutes;
 # BENCH_ARGS=--quick for one short round.
 bench: venv broker
 	$(PY) benchmarks/run.py $(BENCH_ARGS)

@@ -1,6 +1,6 @@
 """Benchmark this project against PyPI's pika, interleaved, and report medians.
 
-    python benchmarks/run.py            # full run (about 5-8 minutes)
+    python benchmarks/run.py            # full run (about 6-9 minutes)
     python benchmarks/run.py --quick    # one short round (about a minute)
     make bench                          # the same as the full run
 
@@ -16,7 +16,17 @@ the rounds, the ratio between the two libraries and the client CPU per
 message (getrusage of the measuring process). The ``*_otel`` scenarios are
 this project traced with ``pika.otel`` (into OpenTelemetry's SDK), compared
 with the same scenario untraced, and the report says how much client CPU
-tracing adds per message. Results go to
+tracing adds per message.
+
+Beside the rivals of the main table, a second table puts this project
+next to other clients: aio-pika's figures for the 1 MiB and RPC scenarios
+(its drivers in `aio_scenarios.py`, run by the benchmark virtualenv in the
+same rounds, beside PyPI pika's), and rabbitmq-c's for the blocking publish
+and consume scenarios, with this project's client CPU per message as a
+multiple of the C client's. rabbitmq-c's driver (`rabbitmq_c.c`) is
+compiled at bench time when a C compiler (``$CC``, default ``cc``) and
+librabbitmq's headers are present (Debian/Ubuntu: ``librabbitmq-dev``);
+otherwise one line says why it is skipped. Results go to
 ``benchmarks/results/`` (ignored by git): ``latest.json``, a timestamped
 copy, ``table.md`` and ``chart.png``; ``--save-chart`` also copies the
 chart to ``benchmarks/chart.png``, the one the README shows.
@@ -50,6 +60,11 @@ AIO_PIKA = "10.2.1"
 OURS = "ours"
 PYPI = "pypi"
 UNTRACED = "this project, untraced"
+AIO = "aio-pika"
+CLIB = "rabbitmq-c"
+PEERS = (AIO, CLIB)
+C_DRIVER = HERE / "rabbitmq_c.c"
+C_BINARY = RESULTS / "rabbitmq_c"
 
 
 class Scenario(NamedTuple):
@@ -63,6 +78,11 @@ class Scenario(NamedTuple):
     # When set, the rival is this project running that scenario instead (the
     # traced scenarios are compared with the same ones untraced).
     baseline: Optional[str] = None
+    # Peers shown in the second table: the `aio_scenarios.py` scenario whose
+    # run in the benchmark virtualenv is aio-pika's figure, and whether
+    # rabbitmq-c's driver has this scenario.
+    aio_pika: Optional[str] = None
+    rabbitmq_c: bool = False
 
 
 SCENARIOS = [
@@ -73,6 +93,7 @@ SCENARIOS = [
         True,
         45_000,
         10,
+        rabbitmq_c=True,
     ),
     Scenario(
         "select_publish", "SelectConnection publish, no confirms", "msgs_per_s", True, 50_000, 8
@@ -84,6 +105,7 @@ SCENARIOS = [
         True,
         28_000,
         12,
+        rabbitmq_c=True,
     ),
     Scenario(
         "select_consume",
@@ -109,8 +131,24 @@ SCENARIOS = [
         None,
         None,
     ),
-    Scenario("rpc", "RPC round trip over direct reply-to (p50)", "p50_us", False, 450, None),
-    Scenario("large", "1 MiB messages, publish and consume", "mb_per_s", True, 600, None),
+    Scenario(
+        "rpc",
+        "RPC round trip over direct reply-to (p50)",
+        "p50_us",
+        False,
+        450,
+        None,
+        aio_pika="aio_rpc",
+    ),
+    Scenario(
+        "large",
+        "1 MiB messages, publish and consume",
+        "mb_per_s",
+        True,
+        600,
+        None,
+        aio_pika="aio_large",
+    ),
     Scenario(
         "blocking_publish_otel",
         "BlockingConnection publish, traced with pika.otel",
@@ -199,6 +237,35 @@ def check_broker(url: str) -> None:
         ) from None
 
 
+def build_rabbitmq_c() -> Optional[Path]:
+    """Compile rabbitmq-c's driver; None (after saying why) when it cannot be."""
+    compiler = os.environ.get("CC", "cc")
+    if shutil.which(compiler) is None:
+        print(f"bench: rabbitmq-c skipped: no C compiler ({compiler}; set CC)", flush=True)
+        return None
+    C_BINARY.parent.mkdir(exist_ok=True)
+    command = [compiler, "-O2", "-o", str(C_BINARY), str(C_DRIVER), "-lrabbitmq"]
+    built = subprocess.run(command, capture_output=True, check=False)
+    if built.returncode != 0:
+        errors = built.stderr.decode(errors="replace").strip().splitlines()
+        print(
+            "bench: rabbitmq-c skipped: its driver does not build here, librabbitmq's "
+            "headers or library are missing (Debian/Ubuntu: apt-get install "
+            f"librabbitmq-dev); {compiler} said: {errors[0] if errors else built.returncode}",
+            flush=True,
+        )
+        return None
+    return C_BINARY
+
+
+def scenario_argument(name: str, quick: bool) -> str:
+    """The argument `scenarios.py` gives scenario ``name`` (seconds or a count)."""
+    from scenarios import SCENARIOS as DRIVERS
+
+    _function, full, short = DRIVERS[name]
+    return str(short if quick else full)
+
+
 def run_scenario(library: str, name: str, quick: bool, url: str) -> dict[str, Any]:
     """One scenario in a fresh process; a failure is retried once (the broker
     is shared: another program may have closed our connection)."""
@@ -213,13 +280,15 @@ def run_scenario(library: str, name: str, quick: bool, url: str) -> dict[str, An
 def run_once(library: str, name: str, quick: bool, url: str) -> dict[str, Any]:
     """One scenario in a fresh process of ``library``'s interpreter."""
     env = dict(os.environ, BENCH_URL=url)
-    if library == OURS:
-        python = sys.executable
+    command = [str(HERE / "scenarios.py"), name, *(["--quick"] if quick else [])]
+    if library == CLIB:
+        command = [str(C_BINARY), url, name, scenario_argument(name, quick)]
+    elif library == OURS:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        command.insert(0, sys.executable)
     else:
-        python = str(bench_python())
         env.pop("PYTHONPATH", None)
-    command = [python, str(HERE / "scenarios.py"), name, *(["--quick"] if quick else [])]
+        command.insert(0, str(bench_python()))
     try:
         done = subprocess.run(
             command, capture_output=True, env=env, timeout=SCENARIO_TIMEOUT, check=False
@@ -266,6 +335,11 @@ def summarise(runs: dict[str, dict[str, list[dict[str, Any]]]]) -> list[dict[str
             row["speedup"] = None
         modes = {r.get("mode") for r in runs[name][PYPI] + runs[name][OURS] if r.get("mode")}
         row["modes"] = sorted(modes)
+        for peer in PEERS:
+            peer_runs = runs[name].get(peer, [])
+            row[peer] = median_of(peer_runs, metric)
+            row[f"{peer}_cpu_us"] = median_of(peer_runs, "cpu_us_per_msg")
+            row[f"{peer}_errors"] = [r["error"] for r in peer_runs if "error" in r]
         rows.append(row)
     return rows
 
@@ -320,6 +394,38 @@ def markdown_table(rows: list[dict[str, Any]], pypi_version: str) -> str:
     return "\n".join(lines)
 
 
+def _times(ours: Optional[float], theirs: Optional[float], higher: bool) -> str:
+    """How many times better (above 1) or worse this project's figure is."""
+    if not ours or not theirs:
+        return "n/a"
+    return f"{ours / theirs if higher else theirs / ours:.2f}x"
+
+
+def peers_table(rows: list[dict[str, Any]], pypi_version: str) -> str:
+    """This project beside PyPI pika, aio-pika and rabbitmq-c where they ran."""
+    rows = [row for row in rows if row["aio_pika"] or row["rabbitmq_c"]]
+    if not rows:
+        return ""
+    lines = [
+        f"| scenario | unit | PyPI pika {pypi_version} | aio-pika {AIO_PIKA} | rabbitmq-c "
+        "| this project | vs pika | vs aio-pika | vs rabbitmq-c | client CPU/msg, "
+        "this project | client CPU/msg, rabbitmq-c | CPU/msg, this project / rabbitmq-c |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        unit, higher, ours = row["unit"], row["higher_is_better"], row[OURS]
+        ours_cpu, c_cpu = row[f"{OURS}_cpu_us"], row[f"{CLIB}_cpu_us"]
+        cpu_ratio = f"{ours_cpu / c_cpu:.2f}" if ours_cpu and c_cpu else "n/a"
+        lines.append(
+            f"| {row['label']} | {unit} | {_number(row[PYPI], unit)} "
+            f"| {_number(row[AIO], unit)} | {_number(row[CLIB], unit)} "
+            f"| {_number(ours, unit)} | {_times(ours, row[PYPI], higher)} "
+            f"| {_times(ours, row[AIO], higher)} | {_times(ours, row[CLIB], higher)} "
+            f"| {_cpu(ours_cpu)} | {_cpu(c_cpu)} | {cpu_ratio} |"
+        )
+    return "\n".join(lines)
+
+
 def machine() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
@@ -349,14 +455,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     names = args.scenario or [scenario.name for scenario in SCENARIOS]
     metrics = {scenario.name: scenario.metric for scenario in SCENARIOS}
     baselines = {scenario.name: scenario.baseline for scenario in SCENARIOS}
+    by_name = {scenario.name: scenario for scenario in SCENARIOS}
 
     check_broker(url)
     if any(baselines[name] is None for name in names):
         ensure_bench_venv(args.pypi_version)
+    c_binary = build_rabbitmq_c() if any(by_name[name].rabbitmq_c for name in names) else None
     started = time.time()
     before = machine()
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {
-        name: {OURS: [], PYPI: []} for name in names
+        name: {OURS: [], PYPI: [], AIO: [], CLIB: []} for name in names
     }
     for round_number in range(rounds):
         order = (OURS, PYPI) if round_number % 2 == 0 else (PYPI, OURS)
@@ -375,8 +483,23 @@ def main(argv: Optional[list[str]] = None) -> int:
                     f"{describe(result, metrics[name])}",
                     flush=True,
                 )
+            peers = []
+            if by_name[name].aio_pika:
+                peers.append((AIO, PYPI, by_name[name].aio_pika))
+            if by_name[name].rabbitmq_c and c_binary is not None:
+                peers.append((CLIB, CLIB, name))
+            for peer, runner, driver in peers:
+                result = run_scenario(runner, driver, args.quick, url)
+                result["round"] = round_number
+                runs[name][peer].append(result)
+                print(
+                    f"round {round_number + 1}/{rounds}  {name:<17} {peer:<5} "
+                    f"{describe(result, metrics[name])}",
+                    flush=True,
+                )
     rows = summarise(runs)
     table = markdown_table(rows, args.pypi_version)
+    peers = peers_table(rows, args.pypi_version)
     command = "python benchmarks/run.py" + (" --quick" if args.quick else "")
     report = {
         "command": command,
@@ -394,9 +517,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(started))
     for path in (RESULTS / "latest.json", RESULTS / f"bench-{stamp}.json"):
         path.write_text(json.dumps(report, indent=2))
-    (RESULTS / "table.md").write_text(table + "\n")
+    (RESULTS / "table.md").write_text(table + "\n" + (f"\n{peers}\n" if peers else ""))
     print()
     print(table)
+    if peers:
+        print()
+        print(peers)
     for row in rows:
         if row["baseline"] and row[f"{OURS}_cpu_us"] and row[f"{PYPI}_cpu_us"]:
             added = row[f"{OURS}_cpu_us"] - row[f"{PYPI}_cpu_us"]

@@ -18,7 +18,8 @@ The ``*_otel`` scenarios are the same ones traced and measured with
 
 ``python scenarios.py rpc-server QUEUE`` is the RPC scenario's server
 (``aio-rpc-server`` the asyncio one). The ``aio_*`` scenarios are in
-``aio_scenarios.py``: `pika.aio` against aio-pika.
+``aio_scenarios.py``: `pika.aio` against aio-pika. ``rabbitmq_c.c`` is
+the blocking publish and consume scenarios on the C client.
 """
 
 from __future__ import annotations

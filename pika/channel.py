@@ -314,7 +314,12 @@ class Channel(ChannelOperations, ChannelCallbacks, ChannelRecovery):
             delivery_tag = self._broker_tag(delivery_tag, "basic_ack")
             if delivery_tag < 0:
                 return
-        self._acknowledge(_ACK, delivery_tag, 1 if multiple else 0)
+        if self._state != self.OPEN or telemetry.observer is not None:
+            self._acknowledge(_ACK, delivery_tag, 1 if multiple else 0)
+            return
+        # `_acknowledge` written out for the one settlement of most messages.
+        self._engine.acknowledge(self.channel_number, _ACK, delivery_tag, 1 if multiple else 0)
+        self.connection._output_ready()
 
     def basic_nack(
         self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True

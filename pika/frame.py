@@ -255,7 +255,11 @@ def decode_method(
         )
     method = method_class.__new__(method_class)
     try:
-        method.decode(_payload(data, start + 4, end))
+        # `_payload`, written out: this runs once per message received.
+        if type(data) is bytes:
+            method.decode(data[start + 4 : end])
+        else:
+            method.decode(bytes(memoryview(data)[start + 4 : end]))
     except exceptions.ProtocolSyntaxError:
         raise
     except (IndexError, struct.error, ValueError, UnicodeDecodeError) as exc:

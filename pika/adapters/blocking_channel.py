@@ -210,9 +210,19 @@ class BlockingChannel(
             raise
 
     def _send(self, method: Callable[..., Any], *args: Any) -> None:
-        """`_hand_over`, then `_sent`."""
-        self._hand_over(method, *args)
-        self._sent()
+        """`_hand_over`, then `_sent` (written out: the path of every publish
+        and ack)."""
+        connection = self._connection
+        if connection._recovering:
+            connection._await_recovery()
+        try:
+            method(*args)
+        except (exceptions.ChannelWrongStateError, exceptions.ConnectionWrongStateError):
+            self._entry_check()
+            raise
+        connection._flush_output()
+        if self._close_reason is not None:
+            self._entry_check()
 
     def _sent(self) -> None:
         """A frame without a reply was queued: write it, see a close it hit."""

@@ -60,6 +60,9 @@ _FRAME_BODY = spec.FRAME_BODY
 _FRAME_HEARTBEAT = spec.FRAME_HEARTBEAT
 _FRAME_END = spec.FRAME_END
 _ENVELOPE = struct.Struct(">BHI")
+_HEADER_FIXED = struct.Struct(">HHQ")
+_BASIC = spec.Basic.INDEX
+_PROPERTIES = spec.BasicProperties
 _CHANNEL_CLOSE = spec.Channel.Close.INDEX
 _CHANNEL_CLOSE_OK = spec.Channel.CloseOk.INDEX
 _CHANNEL_OPEN_OK = spec.Channel.OpenOk.INDEX
@@ -367,10 +370,17 @@ class ConnectionEngine(InboundBuffer):
             or buf[header_end] != _FRAME_END
         ):
             return None
-        try:
-            body_size, properties = decode_header(buf, pos + 7, header_end)
-        except exceptions.ProtocolSyntaxError:
-            return None
+        if size == 14 and not buf[header_end - 2] and not buf[header_end - 1]:
+            # No properties, the common case: nothing to decode but the size.
+            class_id, _weight, body_size = _HEADER_FIXED.unpack_from(buf, pos + 7)
+            if class_id != _BASIC:
+                return None
+            properties = _PROPERTIES()
+        else:
+            try:
+                body_size, properties = decode_header(buf, pos + 7, header_end)
+            except exceptions.ProtocolSyntaxError:
+                return None
         if body_size == 0:
             self._pos = header_end + 1
             return events.ContentReceived(channel, method, properties, b"")

@@ -18,6 +18,9 @@ from pika.frame import FRAME_END_BYTE, FRAME_OVERHEAD
 _ENVELOPE = struct.Struct(">BHI")
 _METHOD_START = struct.Struct(">BHII")
 _HEADER_START = struct.Struct(">BHIHHQ")
+# A content header without properties and the envelope of the one body
+# frame after it: the common small publish in one pack.
+_BARE_HEADER_AND_ENVELOPE = struct.Struct(">BHIHHQHBBHI")
 #: Basic.Ack, Basic.Nack and Basic.Reject share one layout: a delivery tag
 #: and one octet of flags; written whole by one pack.
 _ACKNOWLEDGEMENT = struct.Struct(">BHIIQBB")
@@ -138,7 +141,26 @@ class FrameWriter:
         method_frame = self._publish_cache.get(key)
         if method_frame is None:
             method_frame = self._publish_frame(key)
-        self._buf += method_frame
+        buf = self._buf
+        buf += method_frame
+        size = len(body)
+        if properties is None and 0 < size <= self._body_max and size < LARGE_BODY:
+            buf += _BARE_HEADER_AND_ENVELOPE.pack(
+                spec.FRAME_HEADER,
+                channel,
+                14,
+                spec.Basic.INDEX,
+                0,
+                size,
+                0,
+                spec.FRAME_END,
+                spec.FRAME_BODY,
+                channel,
+                size,
+            )
+            buf += body
+            buf += FRAME_END_BYTE
+            return
         self._header_and_body(channel, properties, body)
 
     def _publish_frame(self, key: tuple[int, str, str, bool]) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import struct
 
 import pytest
 
@@ -386,6 +387,55 @@ def test_publish_splits_bodies_by_frame_max(size: int) -> None:
     assert len(bodies) == -(-size // 4088)
 
 
+def bare_delivery(class_id: int = 60, body: bytes = b"hello") -> bytes:
+    """Basic.Deliver, a content header of ``class_id`` without properties and
+    ``body`` in one body frame (none when empty), on channel 1."""
+    header = struct.pack(">BHIHHQHB", 2, 1, 14, class_id, 0, len(body), 0, 0xCE)
+    deliver = method_bytes(1, spec.Basic.Deliver("ctag", 1, False, "", "q"))
+    return deliver + header + (frame.Body(1, body).marshal() if body else b"")
+
+
+@pytest.mark.parametrize("body", [b"hello", b""])
+def test_whole_delivery_without_properties(body: bytes) -> None:
+    # The engine's shortcut for a header without properties: all of them
+    # None, on a plain BasicProperties, and the body intact; a header with
+    # properties, delivered the same way, still has them decoded.
+    engine = open_engine()
+    open_channel(engine)
+    (message,) = feed(engine, bare_delivery(body=body))
+    assert isinstance(message, events.ContentReceived)
+    assert type(message.properties) is spec.BasicProperties
+    assert message.properties == spec.BasicProperties()
+    assert all(getattr(message.properties, name) is None for name in spec.BasicProperties.__slots__)
+    assert message.body == body and message.method.delivery_tag == 1
+    deliver = spec.Basic.Deliver("ctag", 2, False, "", "q")
+    (message,) = feed(engine, content_bytes(1, deliver, body, content_type="text/plain"))
+    assert message.properties == spec.BasicProperties(content_type="text/plain")
+
+
+@pytest.mark.parametrize("size", [0, 1, 128, 4088, 4089, 70_000])
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_publish_without_properties_writes_what_empty_properties_write(
+    size: int, kind: type
+) -> None:
+    # Without properties a small publish takes a one-pack path of its own:
+    # byte for byte the frames of the general path, on the right channel.
+    engine = open_engine(frame_max=4096)
+    open_channel(engine, 3)
+    body = bytes(range(256)) * (size // 256) + b"y" * (size % 256)
+    engine.publish(3, "ex", "key", kind(body), None)
+    bare = b"".join(bytes(chunk) for chunk in engine.take_output())
+    engine.publish(3, "ex", "key", kind(body), spec.BasicProperties())
+    general = b"".join(bytes(chunk) for chunk in engine.take_output())
+    assert bare == general
+    method, header, *bodies = decode_all(bare)
+    assert method.channel_number == header.channel_number == 3
+    assert method.method == spec.Basic.Publish(exchange="ex", routing_key="key")
+    assert header.body_size == size and header.properties == spec.BasicProperties()
+    assert all(part.channel_number == 3 for part in bodies)
+    assert b"".join(part.fragment for part in bodies) == body
+
+
 def test_many_publishes_coalesce_into_one_output() -> None:
     engine = open_engine()
     open_channel(engine)
@@ -461,6 +511,8 @@ def _deliver_method(channel: int = 1) -> bytes:
         (lambda: b"\x01\x00\x01\x00\x00\x00\x05\x00\x3c\x00\x3c\xff\xce", spec.SYNTAX_ERROR),
         # An unknown method id.
         (lambda: b"\x01\x00\x01\x00\x00\x00\x04\x00\x3c\x03\xe7\xce", spec.SYNTAX_ERROR),
+        # A whole delivery whose header, without properties, names class 61.
+        (lambda: bare_delivery(class_id=61), spec.SYNTAX_ERROR),
         # Channel.OpenOk on an open channel.
         (lambda: method_bytes(1, spec.Channel.OpenOk()), spec.UNEXPECTED_FRAME),
     ],
