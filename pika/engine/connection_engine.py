@@ -34,7 +34,7 @@ from pika.engine.channels import EngineChannel as _Channel
 from pika.engine.channels import channel_opened
 from pika.engine.dialects import DIALECTS, redirect_error
 from pika.engine.heartbeat import HeartbeatMonitor
-from pika.engine.inbound import Buffer, InboundBuffer, copy_out
+from pika.engine.inbound import Buffer, InboundBuffer, copy_out, read_deliver
 from pika.engine.outbound import BytesLike, FrameWriter
 from pika.engine.rules import CONNECTION_CLASS, CONTENT_METHODS, SERVER_METHODS, ProtocolViolation
 from pika.engine.tuning import EngineConfig, client_properties, negotiate_heartbeat, negotiate_limit
@@ -105,6 +105,7 @@ class ConnectionEngine(InboundBuffer):
         self.dialect = DIALECTS[config.amqp_version]
         self._methods = self.dialect.methods
         self._server_methods = self.dialect.server_methods
+        self._reads_deliver = self._methods.get(spec.Basic.Deliver.INDEX) is spec.Basic.Deliver
         # Outgoing methods need checking (and tickets) in versions other than 0-9-1.
         self._checks_methods = bool(self.dialect.missing)
         self._writer = FrameWriter(self._max_frame, self.dialect.outgoing)
@@ -239,10 +240,14 @@ class ConnectionEngine(InboundBuffer):
         if self.state == CLOSING:
             return self._while_closing(buf, frame_type, channel, start, end - 1)
         if frame_type == _FRAME_METHOD:
-            try:
-                method = decode_method(buf, start, end - 1, self._methods)
-            except exceptions.ProtocolSyntaxError as exc:
-                raise ProtocolViolation(spec.SYNTAX_ERROR, str(exc)) from None
+            method: amqp_object.Method | None = (
+                read_deliver(buf, start, end - 1) if self._reads_deliver else None
+            )
+            if method is None:
+                try:
+                    method = decode_method(buf, start, end - 1, self._methods)
+                except exceptions.ProtocolSyntaxError as exc:
+                    raise ProtocolViolation(spec.SYNTAX_ERROR, str(exc)) from None
             if channel:
                 return self._channel_method(channel, method)
             return self._connection_method(method)

@@ -4,13 +4,15 @@ anywhere, reads into memory the engine lends (`get_buffer`/`buffer_updated`)."""
 from __future__ import annotations
 
 import random
+import struct
 from typing import Callable
 
 import pytest
 
-from pika import spec
+from pika import exceptions, spec
 from pika.engine import ConnectionEngine, events
-from pika.engine.inbound import LARGE_FRAME, READ_SIZE
+from pika.engine.inbound import LARGE_FRAME, READ_SIZE, Buffer, read_deliver
+from pika.frame import decode_method
 from tests.unit.test_engine import drain, feed, open_channel, open_engine, violation_close
 from tests.utils.frames import content_bytes
 
@@ -319,3 +321,54 @@ def test_reads_after_an_event_keep_waiting_bytes_first() -> None:
     assert isinstance(first, events.ContentReceived) and first.body == body1
     evs = lend_reads(engine, b22[100:], 10**9)
     assert [(e.channel_number, e.body) for e in evs] == [(2, body2)]  # type: ignore[attr-defined]
+
+
+def _deliver_payloads() -> list[bytes]:
+    well_formed = [
+        spec.Basic.Deliver("ctag", 1, False, "ex", "rk"),
+        spec.Basic.Deliver("", 2**64 - 1, True, "", ""),
+        spec.Basic.Deliver("t" * 255, 7, True, "e" * 255, "r" * 255),
+        spec.Basic.Deliver("étiquette", 3, False, "échange", "clé"),
+    ]
+    payloads = [struct.pack(">I", m.INDEX) + b"".join(m.encode()) for m in well_formed]
+    base = payloads[0]
+    payloads += [
+        base[:-1],  # routing key cut short
+        base + b"x",  # a byte after the routing key
+        base[:15],  # shorter than the smallest Deliver
+        base[:5] + b"\xff\xfe" + base[7:],  # a consumer tag that is not UTF-8
+        struct.pack(">I", spec.Basic.Ack.INDEX) + b"".join(spec.Basic.Ack(5).encode()),
+        struct.pack(">I", spec.Basic.Deliver.INDEX) + bytes([200]) + bytes(20),  # tag overruns
+    ]
+    return payloads
+
+
+@pytest.mark.parametrize("wrap", [bytes, bytearray, memoryview])
+@pytest.mark.parametrize("index", range(len(_deliver_payloads())))
+def test_read_deliver_agrees_with_decode_method(
+    wrap: Callable[[bytes], Buffer], index: int
+) -> None:
+    # The delivery shortcut gives what the general decoder gives, or leaves
+    # the payload to it (None); it never reads past the payload's end.
+    payload = _deliver_payloads()[index]
+    data = wrap(b"\x01\x02" + payload + b"\xce\x00\x07")
+    start, end = 2, 2 + len(payload)
+    try:
+        expected: object = vars_of(decode_method(data, start, end))
+    except exceptions.AMQPError:
+        expected = None
+    got = read_deliver(data, start, end)
+    if got is None:
+        # Views (a large frame's buffer) are left to the general decoder.
+        assert index >= 4 or wrap is memoryview, "a well-formed UTF-8 delivery took the slow path"
+    else:
+        assert type(got) is spec.Basic.Deliver
+        assert vars_of(got) == expected
+
+
+def vars_of(method: object) -> dict[str, object]:
+    return {
+        name: getattr(method, name)
+        for name in spec.Basic.Deliver.__slots__
+        if hasattr(method, name)
+    }
