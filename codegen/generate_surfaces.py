@@ -90,17 +90,22 @@ def _call(head: str, names: list[str], tail: str) -> str:
     return "\n".join(lines)
 
 
+#: What the surfaces' modules import (the thread-safe one adds its default timeout).
+_COMMON_IMPORTS = (
+    "from typing import TYPE_CHECKING, Any, Callable, Optional, Union",
+    "",
+    "from pika.exchange_type import ExchangeType",
+)
+#: The names the surfaces that wrap a callback `Channel` (``_impl``) annotate with.
+_WRAPPED_TYPES = ("from pika import frame, spec", "from pika.channel import Channel")
+
 SURFACES = (
     Surface(
         key="callback",
         path="pika/channel_operations.py",
         class_name="ChannelOperations",
         doc="The callback `pika.channel.Channel`'s request/reply operations.",
-        imports=(
-            "from typing import TYPE_CHECKING, Any, Callable, Optional, Union",
-            "",
-            "from pika.exchange_type import ExchangeType",
-        ),
+        imports=_COMMON_IMPORTS,
         type_checking=("from pika import frame",),
         helper_stub=(
             "def _operate(\n"
@@ -119,15 +124,8 @@ SURFACES = (
         path="pika/adapters/blocking_operations.py",
         class_name="BlockingOperations",
         doc="`BlockingChannel`'s request/reply operations.",
-        imports=(
-            "from typing import TYPE_CHECKING, Any, Callable, Optional, Union",
-            "",
-            "from pika.exchange_type import ExchangeType",
-        ),
-        type_checking=(
-            "from pika import frame, spec",
-            "from pika.channel import Channel",
-        ),
+        imports=_COMMON_IMPORTS,
+        type_checking=_WRAPPED_TYPES,
         helper_stub=(
             "_impl: Channel\n\n"
             "def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ..."
@@ -147,10 +145,7 @@ SURFACES = (
             "from pika.adapters.thread_safe_calls import DEFAULT_RPC_TIMEOUT",
             "from pika.exchange_type import ExchangeType",
         ),
-        type_checking=(
-            "from pika import frame, spec",
-            "from pika.channel import Channel",
-        ),
+        type_checking=_WRAPPED_TYPES,
         helper_stub=(
             "_impl: Channel\n\n"
             "def _rpc(\n"
@@ -170,16 +165,11 @@ SURFACES = (
         path="pika/adapters/twisted_operations.py",
         class_name="TwistedOperations",
         doc="`TwistedChannel`'s request/reply operations (each returns a Deferred).",
-        imports=(
-            "from typing import TYPE_CHECKING, Any, Callable, Optional, Union",
-            "",
-            "from pika.exchange_type import ExchangeType",
-        ),
+        imports=_COMMON_IMPORTS,
         type_checking=(
             "from twisted.internet import defer",
             "",
-            "from pika import frame, spec",
-            "from pika.channel import Channel",
+            *_WRAPPED_TYPES,
         ),
         helper_stub=(
             "_impl: Channel\n\n"
@@ -195,15 +185,8 @@ SURFACES = (
         path="pika/aio/operations.py",
         class_name="AioOperations",
         doc="`pika.aio.Channel`'s request/reply operations (each a coroutine).",
-        imports=(
-            "from typing import TYPE_CHECKING, Any, Callable, Optional, Union",
-            "",
-            "from pika.exchange_type import ExchangeType",
-        ),
-        type_checking=(
-            "from pika import frame, spec",
-            "from pika.channel import Channel",
-        ),
+        imports=_COMMON_IMPORTS,
+        type_checking=_WRAPPED_TYPES,
         helper_stub=(
             "_impl: Channel\n\n"
             "async def _call(self, method: Callable[..., Any], *args: Any) -> Any: ..."

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import pytest
 
 import pika.aio
-from pika.parameters import URLParameters
 from tests.integration.aio_support import eventually, run, unique
 from tests.utils.extra_node import ExtraBrokerNode
 from tests.utils.proxy import TcpProxy
@@ -19,13 +18,6 @@ from tests.utils.proxy import TcpProxy
 pytestmark = pytest.mark.broker
 
 BODY = b"x" * 65536
-
-
-@pytest.fixture
-def proxy(broker_url: str) -> Iterator[TcpProxy]:
-    params = URLParameters(broker_url)
-    with TcpProxy(params.host, params.port) as tcp_proxy:
-        yield tcp_proxy
 
 
 def test_publishing_waits_while_the_transport_is_full(broker_url: str, proxy: TcpProxy) -> None:

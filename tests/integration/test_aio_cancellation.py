@@ -10,7 +10,6 @@ cancelled ``basic_consume`` leaves no consumer behind.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,18 +17,10 @@ import pytest
 import pika.aio
 from pika import spec
 from pika.aio import Channel
-from pika.parameters import URLParameters
 from tests.integration.aio_support import eventually, ready_and_consumers, run, unique, until_counts
 from tests.utils.proxy import TcpProxy
 
 pytestmark = pytest.mark.broker
-
-
-@pytest.fixture
-def proxy(broker_url: str) -> Iterator[TcpProxy]:
-    params = URLParameters(broker_url)
-    with TcpProxy(params.host, params.port) as tcp_proxy:
-        yield tcp_proxy
 
 
 async def _cancel_while_stalled(proxy: TcpProxy, call: Any) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,20 +21,12 @@ import pytest
 import pika.aio
 from pika import exceptions, spec
 from pika.aio import Channel, Connection
-from pika.parameters import URLParameters
 from pika.recovery import RecoveryPolicy
 from tests.integration.aio_support import eventually, run, unique
 from tests.integration.recovery_support import FAST_POLICY
 from tests.utils.proxy import TcpProxy
 
 pytestmark = pytest.mark.broker
-
-
-@pytest.fixture
-def proxy(broker_url: str) -> Iterator[TcpProxy]:
-    params = URLParameters(broker_url)
-    with TcpProxy(params.host, params.port) as tcp_proxy:
-        yield tcp_proxy
 
 
 class Recoveries:
