@@ -312,7 +312,8 @@ class Parameters:
 
     @property
     def socket_timeout(self) -> Optional[Number]:
-        """Seconds allowed for the TCP connect, or None for no limit."""
+        """Seconds allowed for the TCP connect and then the TLS handshake (each
+        attempt), or None for no limit."""
         return self._socket_timeout
 
     @socket_timeout.setter

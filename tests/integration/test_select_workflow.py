@@ -6,6 +6,7 @@ workflow reports (every one an AMQPConnectionError)."""
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -16,7 +17,7 @@ from pika import exceptions
 from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.adapters.utils import connection_workflow as workflow_mod
 from pika.adapters.utils.selector_ioloop_adapter import SelectorIOServicesAdapter
-from pika.connection import ConnectionParameters, Parameters, URLParameters
+from pika.connection import ConnectionParameters, Parameters, SSLOptions, URLParameters
 from pika.credentials import PlainCredentials
 from tests.integration.select_support import Recorder, close_connection, pump, unique
 from tests.utils.proxy import TcpProxy
@@ -230,6 +231,35 @@ def test_socket_timeout_bounds_the_tcp_connect(
         assert isinstance(error.exception, socket.timeout)
     finally:
         run.close()
+
+
+def test_socket_timeout_bounds_the_tls_handshake_and_names_it(
+    broker_params: URLParameters,
+) -> None:
+    # The proxy accepts the TCP connection and forwards nothing, so the
+    # ClientHello is never answered: socket_timeout runs out in the TLS
+    # phase, not the TCP connect, and the error says so.
+    with TcpProxy(broker_params.host, broker_params.port) as proxy:
+        proxy.stall()
+        tls = SSLOptions(ssl.create_default_context(), "localhost")
+        stalled = params_for(
+            broker_params,
+            host=proxy.host,
+            port=proxy.port,
+            ssl_options=tls,
+            socket_timeout=0.5,
+            stack_timeout=10,
+        )
+        run = WorkflowRun([stalled])
+        try:
+            result = run.wait()
+            assert 0.45 <= run.elapsed < 5
+            (error,) = result.exceptions
+            assert isinstance(error, workflow_mod.AMQPConnectorTransportSetupError)
+            assert isinstance(error.exception, socket.timeout)
+            assert "TLS handshake" in str(error.exception)
+        finally:
+            run.close()
 
 
 def test_stack_timeout_bounds_the_whole_handshake(broker_params: URLParameters) -> None:

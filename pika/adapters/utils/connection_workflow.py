@@ -1,7 +1,7 @@
 """Getting from connection parameters to an open AMQP connection.
 
-`AMQPConnector` makes one attempt at one resolved address: TCP connect
-(bounded by ``socket_timeout``), TLS when asked, then the AMQP handshake,
+`AMQPConnector` makes one attempt at one resolved address: TCP connect and
+TLS when asked (together bounded by ``socket_timeout``), then the AMQP handshake,
 the whole bounded by ``stack_timeout``. `AMQPConnectionWorkflow` runs
 connectors over every address of every parameters object, with
 ``connection_attempts`` rounds and ``retry_delay`` between them, and reports
@@ -189,13 +189,21 @@ class AMQPConnector:
         return {"host": self._host, "port": self._port}
 
     def _on_socket_timeout(self) -> None:
+        # socket_timeout bounds the TCP connect and then the transport's own
+        # setup (the TLS handshake): name the phase it ran out in.
         self._socket_timer = None
-        self._fail(
-            AMQPConnectorSocketConnectError(
-                socket.timeout(f"TCP connect timed out after {self._params.socket_timeout} s"),
+        limit = self._params.socket_timeout
+        error: AMQPConnectorPhaseErrorBase
+        if self._conn is None:
+            error = AMQPConnectorSocketConnectError(
+                socket.timeout(f"TCP connect timed out after {limit} s"), **self._where()
+            )
+        else:
+            error = AMQPConnectorTransportSetupError(
+                socket.timeout(f"transport setup (TLS handshake) timed out after {limit} s"),
                 **self._where(),
             )
-        )
+        self._fail(error)
 
     def _on_stack_timeout(self) -> None:
         self._stack_timer = None
