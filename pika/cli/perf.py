@@ -33,7 +33,7 @@ from pika.cli.common import (
     EXIT_USAGE,
     ChannelSession,
     CommandError,
-    add_connection_arguments,
+    add_command,
     parameters_for,
 )
 from pika.cli.latency import LatencyHistogram
@@ -50,17 +50,18 @@ PERCENTILES = (("p50", 0.50), ("p75", 0.75), ("p95", 0.95), ("p99", 0.99), ("p99
 
 def add_parser(commands: Any) -> None:
     """Add ``perf`` to ``commands``."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "perf",
-        help="measure throughput and latency",
-        description=(
+        "measure throughput and latency",
+        (
             "Run producers and consumers (one process each) against one queue and report "
             "msgs/s, latency percentiles and client CPU per message. Without --queue a "
             "fresh queue is declared and deleted at the end. Ctrl-C stops the run and "
             "still prints the summary (exit 130)."
         ),
+        run,
     )
-    add_connection_arguments(parser)
     parser.add_argument(
         "-x", "--producers", type=int, default=1, metavar="N", help="producer processes (1)"
     )
@@ -139,7 +140,6 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.set_defaults(run=run)
 
 
 class QueuePreparation(ChannelSession):
