@@ -359,7 +359,7 @@ class Channel(ThreadSafeOperations, ThreadSafeChannelRegistrations, StaleDeliver
             callback(self, method, properties, body)
         else:
             call = functools.partial(callback, self, method, properties, body)
-            observer.process(impl, method, properties, body, call)
+            observer.process(telemetry.ObservedMessage(impl, method, properties, body), call)
 
     def basic_cancel(
         self, consumer_tag: str, timeout: Optional[float] = DEFAULT_RPC_TIMEOUT

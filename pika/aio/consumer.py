@@ -327,10 +327,11 @@ class CallbackConsumer:
         call: Callable[[], Any] = functools.partial(
             self._callback, self._channel, method, properties, body
         )
+        observed = telemetry.ObservedMessage(impl, method, properties, body)
         if self._is_async:
-            return observer.process_async(impl, method, properties, body, call)
+            return observer.process_async(observed, call)
         returned: list[Any] = []
-        observer.process(impl, method, properties, body, lambda: returned.append(call()))
+        observer.process(observed, lambda: returned.append(call()))
         return returned[0]
 
     def _finished(self, task: asyncio.Future[Any]) -> None:
