@@ -26,7 +26,7 @@ DEFAULT_WINDOW = 1000
 """Unconfirmed messages a `PipelinedPublisher` keeps in flight by default."""
 
 Publication = tuple[str, str, Union[bytes, str], Optional[spec.BasicProperties], bool]
-"""What one publish passes on: ``(exchange, routing_key, body, properties, mandatory)``."""
+"""What one publish passes on, as ``(exchange, routing_key, body, properties, mandatory)``."""
 
 
 class ReturnedMessage:
