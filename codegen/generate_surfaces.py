@@ -18,6 +18,7 @@ A test runs the check, so the committed modules always match the table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,14 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pika.operations import OPERATIONS, REQUIRED, Operation, Param  # noqa: E402
+from pika.operations import (  # noqa: E402
+    OPERATIONS,
+    OWN_OPERATIONS,
+    REQUIRED,
+    Operation,
+    OwnOperation,
+    Param,
+)
 
 LINE_LIMIT = 100
 INDENT = "    "
@@ -199,12 +207,13 @@ SURFACES = (
 )
 
 
-def _docstring(operation: Operation, surface: Surface, params: list[Param]) -> list[str]:
-    """The method's docstring lines (without indentation)."""
+def _docstring(name: str, summary: str, surface: Surface, params: list[Param]) -> list[str]:
+    """The docstring lines (without indentation) of the method ``name``
+    (``summary`` where `pika.operation_docs` does not document it)."""
     from pika.operation_docs import OPERATION_DOCS
 
-    doc = OPERATION_DOCS.get(operation.name)
-    lines = _wrapped(doc.summary if doc is not None else operation.summary, "", "")
+    doc = OPERATION_DOCS.get(name)
+    lines = _wrapped(doc.summary if doc is not None else summary, "", "")
     if doc is not None and doc.details:
         lines += ["", *doc.details.splitlines()]
     documented = [param for param in params if doc is not None and param.name in doc.params]
@@ -238,19 +247,18 @@ def _wrapped(text: str, first: str, rest: str) -> list[str]:
     return lines
 
 
-def _signature(operation: Operation, surface: Surface, params: list[Param]) -> list[str]:
+def _signature(name: str, surface: Surface, params: list[Param], returns: str) -> list[str]:
     parts = ["self"]
     for param in params:
         default = param.default_for(surface.key)
         parts.append(
             f"{param.name}: {param.annotation}" + ("" if default == REQUIRED else f" = {default}")
         )
-    returns = surface.returns(operation)
     define = "async def" if surface.is_async else "def"
-    one_line = f"{INDENT}{define} {operation.name}({', '.join(parts)}) -> {returns}:"
+    one_line = f"{INDENT}{define} {name}({', '.join(parts)}) -> {returns}:"
     if len(one_line) <= LINE_LIMIT:
         return [one_line]
-    lines = [f"{INDENT}{define} {operation.name}("]
+    lines = [f"{INDENT}{define} {name}("]
     lines += [f"{INDENT * 2}{part}," for part in parts]
     lines.append(f"{INDENT}) -> {returns}:")
     return lines
@@ -260,15 +268,43 @@ def _method(operation: Operation, surface: Surface) -> list[str]:
     params = list(operation.params)
     if surface.extra is not None:
         params.append(surface.extra)
-    lines = _signature(operation, surface, params)
-    doc = _docstring(operation, surface, params)
-    if len(doc) == 1 and len(f'{INDENT * 2}"""{doc[0]}"""') <= LINE_LIMIT:
-        lines.append(f'{INDENT * 2}"""{doc[0]}"""')
-    else:
-        lines.append(f'{INDENT * 2}"""{doc[0]}')
-        lines += [f"{INDENT * 2}{line}".rstrip() for line in doc[1:]]
-        lines.append(f'{INDENT * 2}"""')
+    lines = _signature(operation.name, surface, params, surface.returns(operation))
+    lines += _quoted(_docstring(operation.name, operation.summary, surface, params))
     lines.append(surface.body(operation, [param.name for param in operation.params]))
+    return lines
+
+
+def _own_method(operation: OwnOperation, surface: Surface) -> list[str]:
+    """``operation`` on ``surface``: its signature and docstring, and a body
+    handing every argument to the surface's own helper."""
+    params = list(operation.params_of(surface.key))
+    returns = operation.returns[surface.key]
+    lines = _signature(operation.name, surface, params, returns)
+    lines += _quoted(_docstring(operation.name, "", surface, params))
+    prefix = "" if returns == "None" else "return "
+    first, *rest = [param.name for param in params]
+    lines.append(_call(f"{prefix}self.{operation.helper}({first}", rest, ")"))
+    return lines
+
+
+def _own_helper_stub(operation: OwnOperation, surface: Surface) -> list[str]:
+    """The typed declaration of the surface's helper doing ``operation``
+    (it takes every argument, positionally), for mypy."""
+    params = [
+        dataclasses.replace(param, default=REQUIRED) for param in operation.params_of(surface.key)
+    ]
+    lines = _signature(operation.helper, surface, params, operation.returns[surface.key])
+    lines[-1] += " ..."
+    return [INDENT + line for line in lines]
+
+
+def _quoted(doc: list[str]) -> list[str]:
+    """Docstring lines as they stand in a method body, quotes included."""
+    if len(doc) == 1 and len(f'{INDENT * 2}"""{doc[0]}"""') <= LINE_LIMIT:
+        return [f'{INDENT * 2}"""{doc[0]}"""']
+    lines = [f'{INDENT * 2}"""{doc[0]}']
+    lines += [f"{INDENT * 2}{line}".rstrip() for line in doc[1:]]
+    lines.append(f'{INDENT * 2}"""')
     return lines
 
 
@@ -296,9 +332,16 @@ def render(surface: Surface) -> str:
         *([""] if surface.helper_stub.startswith("def") else []),
         *[f"{INDENT * 2}{line}" if line else "" for line in surface.helper_stub.splitlines()],
     ]
+    for own in OWN_OPERATIONS:
+        if surface.key in own.returns:
+            out += ["", *_own_helper_stub(own, surface)]
     for operation in OPERATIONS:
         out.append("")
         out += _method(operation, surface)
+    for own in OWN_OPERATIONS:
+        if surface.key in own.returns:
+            out.append("")
+            out += _own_method(own, surface)
     return "\n".join(out) + "\n"
 
 

@@ -72,7 +72,9 @@ def _resolve_alias(app: Any, env: Any, node: Any, contnode: Any) -> Any:
 
     ``pika.BlockingConnection`` is documented under
     ``pika.adapters.blocking_connection``; a reference (or annotation) naming
-    a re-export is sent to the object's own module.
+    a re-export is sent to the object's own module. A method a class inherits
+    from a generated mixin (``BlockingChannel.basic_publish``) is documented
+    with the class that inherits it, so that class's own name is tried first.
     """
     target = node.get("reftarget", "")
     if node.get("refdomain") != "py" or not target.startswith("pika."):
@@ -84,11 +86,21 @@ def _resolve_alias(app: Any, env: Any, node: Any, contnode: Any) -> Any:
     qualname = getattr(found, "__qualname__", None)
     if owner is None or qualname is None or f"{owner}.{qualname}" == target:
         return None
+    canonicals = [f"{owner}.{qualname}"]
+    parent_path, _, name = target.rpartition(".")
+    parent = pydoc.locate(parent_path)
+    if isinstance(parent, type):
+        canonicals.insert(0, f"{parent.__module__}.{parent.__qualname__}.{name}")
     domain = env.get_domain("py")
-    canonical = f"{owner}.{qualname}"
-    return domain.resolve_xref(
-        env, node["refdoc"], app.builder, node["reftype"], canonical, node, contnode
-    )
+    for canonical in canonicals:
+        if canonical == target:
+            continue
+        resolved = domain.resolve_xref(
+            env, node["refdoc"], app.builder, node["reftype"], canonical, node, contnode
+        )
+        if resolved is not None:
+            return resolved
+    return None
 
 
 def _resolve_python_alias(app: Any, env: Any, node: Any, contnode: Any) -> Any:

@@ -509,7 +509,8 @@ class Channel(ChannelOperations, ChannelCallbacks, ChannelRecovery):
             elif telemetry.observer is None:
                 consumer(self, method, properties, body)
             else:
-                telemetry.observer.on_deliver(self, consumer, method, properties, body)
+                observed = telemetry.ObservedMessage(self, method, properties, body)
+                telemetry.observer.on_deliver(observed, consumer)
         elif type(method) is spec.Basic.Return:
             if not self._on_return:
                 LOGGER.warning(
@@ -520,13 +521,17 @@ class Channel(ChannelOperations, ChannelCallbacks, ChannelRecovery):
                     method.reply_text,
                 )
             if telemetry.observer is not None:
-                telemetry.observer.on_return(self, method, properties, body)
+                telemetry.observer.on_return(
+                    telemetry.ObservedMessage(self, method, properties, body)
+                )
             call_each(self._on_return, self, method, properties, body)
         else:
             if type(method) is spec.Basic.GetOk:
                 self._number_delivery(method)
                 if telemetry.observer is not None:
-                    telemetry.observer.on_get(self, method, properties, body)
+                    telemetry.observer.on_get(
+                        telemetry.ObservedMessage(self, method, properties, body)
+                    )
             callback = self._pop_reply(method)
             if callback is not None:
                 callback(self, method, properties, body)

@@ -338,7 +338,7 @@ def decode_short_string(encoded: Buffer, offset: int) -> tuple[str | bytes, int]
 
 
 def decode_table(encoded: Buffer, offset: int) -> tuple[dict[str | bytes, Any], int]:
-    """Decode a field table at ``offset``; returns ``(dict, offset past it)``.
+    """Decode the field table at ``offset``.
 
     Keys are `str` (or `bytes` when not valid UTF-8).
 
@@ -362,7 +362,7 @@ def decode_table(encoded: Buffer, offset: int) -> tuple[dict[str | bytes, Any], 
 
 
 def decode_value(encoded: Buffer, offset: int) -> tuple[Any, int]:
-    """Decode one type code and its value at ``offset``; returns ``(value, offset past it)``.
+    """Decode the type code at ``offset`` and the value that follows it.
 
     Args:
         encoded: The buffer.

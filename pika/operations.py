@@ -17,9 +17,12 @@ Two things are made from this table:
 * At run time the callback `Channel` turns a call into its AMQP method with
   `Operation.request`, the one place where parameters become fields.
 
-Operations whose surfaces each do something of their own (publishing,
-consuming, getting, acknowledging, confirm mode, flow, close) are written by
-hand in each surface; this table holds the regular request/reply ones.
+Operations whose surfaces each do something of their own (consuming,
+getting, acknowledging, confirm mode, flow, close) are written by hand in
+each surface; this table holds the regular request/reply ones. Publishing
+sits between the two (`OWN_OPERATIONS`): its parameters and documentation
+are declared here and generated onto the wrapping surfaces, whose bodies
+hand the call to each surface's own implementation.
 """
 
 from __future__ import annotations
@@ -341,6 +344,61 @@ OPERATIONS: tuple[Operation, ...] = (
         _NO_ARGS,
         "Abandon the current transaction.",
         "frame.Method[spec.Tx.RollbackOk]",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class OwnOperation:
+    """An operation that each surface carries out its own way, declared once.
+
+    The generator writes the method on the surfaces named in ``returns``:
+    Pika's parameters (``params``) and that surface's own extra ones, the
+    docstring from `pika.operation_docs`, and a body handing every argument
+    to the surface's private ``helper`` method, which does the work.
+
+    Attributes:
+        name: the method name on every surface.
+        params: the parameters every surface takes, in Pika's order.
+        helper: the name of the private method each surface implements it in.
+        returns: surface name -> return annotation (source text), for the
+            surfaces the method is generated on.
+        extras: surface name -> the parameters that surface adds after
+            ``params``.
+    """
+
+    name: str
+    params: tuple[Param, ...]
+    helper: str
+    returns: dict[str, str]
+    extras: dict[str, tuple[Param, ...]] = dataclasses.field(default_factory=dict)
+
+    def params_of(self, surface: str) -> tuple[Param, ...]:
+        """Every parameter of the method on ``surface``, in order."""
+        return self.params + self.extras.get(surface, ())
+
+
+OWN_OPERATIONS: tuple[OwnOperation, ...] = (
+    OwnOperation(
+        "basic_publish",
+        (
+            Param("exchange", "str"),
+            Param("routing_key", "str"),
+            Param("body", "Union[bytes, str]"),
+            Param("properties", "Optional[spec.BasicProperties]", "None"),
+            Param("mandatory", "bool", "False"),
+        ),
+        "_publish",
+        {"blocking": "None", "thread_safe": "None", "twisted": "defer.Deferred[Any]"},
+        {
+            "blocking": (
+                Param("block_on_flow_control", "bool", "False"),
+                Param("flow_control_timeout", "Optional[float]", "None"),
+            ),
+            "thread_safe": (
+                Param("on_publish", "Optional[Callable[[Optional[BaseException]], Any]]", "None"),
+            ),
+        },
     ),
 )
 

@@ -36,7 +36,8 @@ An observer must not raise: its errors would surface in the I/O loop.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, Optional, Protocol, TypeVar
 
 from pika import amqp_object, spec
 
@@ -44,7 +45,15 @@ if TYPE_CHECKING:
     from pika.channel import Channel
     from pika.connection_recovery import RecoverableConnection
 
-__all__ = ["TelemetryHooks", "hand_off", "install", "installed", "is_hand_off", "uninstall"]
+__all__ = [
+    "ObservedMessage",
+    "TelemetryHooks",
+    "hand_off",
+    "install",
+    "installed",
+    "is_hand_off",
+    "uninstall",
+]
 
 _HAND_OFF = "_pika_hand_off"
 
@@ -52,6 +61,22 @@ observer: Optional[TelemetryHooks] = None
 """The installed observer (set with `install`); the callback layer checks it."""
 
 F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M", bound=amqp_object.Method)
+
+
+@dataclass
+class ObservedMessage(Generic[M]):
+    """A message as an observer sees it: the callback-layer channel it came
+    on, its ``method`` (a Basic.Deliver, Basic.GetOk or Basic.Return),
+    ``properties`` and ``body``. Made only while an observer is installed.
+    """
+
+    __slots__ = ("body", "channel", "method", "properties")
+
+    channel: Channel
+    method: M
+    properties: spec.BasicProperties
+    body: bytes
 
 
 class TelemetryHooks(Protocol):
@@ -69,34 +94,19 @@ class TelemetryHooks(Protocol):
         properties to send instead of ``properties``."""
 
     def on_deliver(
-        self,
-        channel: Channel,
-        consumer: Callable[..., Any],
-        method: spec.Basic.Deliver,
-        properties: spec.BasicProperties,
-        body: bytes,
+        self, message: ObservedMessage[spec.Basic.Deliver], consumer: Callable[..., Any]
     ) -> None:
-        """A delivery for ``consumer`` arrived: call
-        ``consumer(channel, method, properties, body)``."""
+        """A delivery for ``consumer`` arrived: call ``consumer`` with the
+        message's channel, method, properties and body, in that order."""
 
     def process(
-        self,
-        channel: Channel,
-        method: spec.Basic.Deliver,
-        properties: spec.BasicProperties,
-        body: bytes,
-        call: Callable[[], Any],
+        self, message: ObservedMessage[spec.Basic.Deliver], call: Callable[[], Any]
     ) -> None:
         """A surface dispatches a delivery it had queued: run ``call()``
         (the application's callback) and observe it."""
 
     async def process_async(
-        self,
-        channel: Channel,
-        method: spec.Basic.Deliver,
-        properties: spec.BasicProperties,
-        body: bytes,
-        call: Callable[[], Awaitable[Any]],
+        self, message: ObservedMessage[spec.Basic.Deliver], call: Callable[[], Awaitable[Any]]
     ) -> None:
         """A surface runs an async consumer callback as a task: await
         ``call()`` (the application's coroutine) and observe it."""
@@ -111,13 +121,7 @@ class TelemetryHooks(Protocol):
         """The reply to a request arrived; ``request`` is what `on_request`
         returned for it."""
 
-    def on_get(
-        self,
-        channel: Channel,
-        method: spec.Basic.GetOk,
-        properties: spec.BasicProperties,
-        body: bytes,
-    ) -> None:
+    def on_get(self, message: ObservedMessage[spec.Basic.GetOk]) -> None:
         """``basic_get`` fetched a message."""
 
     def on_settle(self, channel: Channel, method_index: int, delivery_tag: int, flags: int) -> None:
@@ -127,13 +131,7 @@ class TelemetryHooks(Protocol):
     def on_confirm(self, channel: Channel, method: spec.Basic.Ack | spec.Basic.Nack) -> None:
         """The broker confirmed (Ack) or refused (Nack) publishes."""
 
-    def on_return(
-        self,
-        channel: Channel,
-        method: spec.Basic.Return,
-        properties: spec.BasicProperties,
-        body: bytes,
-    ) -> None:
+    def on_return(self, message: ObservedMessage[spec.Basic.Return]) -> None:
         """The broker returned an unroutable mandatory message."""
 
     def on_recovery(

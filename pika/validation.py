@@ -5,6 +5,11 @@ connection classes call these functions, so one kind of bad argument gets
 one kind of exception with one wording wherever it is passed. Messages name
 the parameter and the type received, never the value of something that may
 be a secret.
+
+The ``require_*`` functions share their parameters: ``value`` is what the
+application passed, ``name`` the parameter's name (for the message), and
+``optional``, where a function has it, whether None is accepted. They
+return None and raise on a bad value.
 """
 
 from __future__ import annotations
@@ -21,38 +26,30 @@ if TYPE_CHECKING:
 Body = Union[bytes, bytearray, memoryview, str]
 
 
+def _require(value: Any, name: str, optional: bool, accepted: bool, expected: str) -> None:
+    """Raise TypeError (``name`` must be ``expected``) unless ``accepted`` or an optional None."""
+    if value is None and optional:
+        return
+    if not accepted:
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__}")
+
+
 def require_callable(value: Any, name: str, *, optional: bool = False) -> None:
     """Raise unless ``value`` is callable (or None, when ``optional``).
-
-    Args:
-        value: what the application passed.
-        name: the parameter's name, for the message.
-        optional: whether None is accepted.
 
     Raises:
         TypeError: ``value`` is not callable.
     """
-    if value is None and optional:
-        return
-    if not callable(value):
-        raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+    _require(value, name, optional, callable(value), "callable")
 
 
 def require_str(value: Any, name: str, *, optional: bool = False) -> None:
     """Raise unless ``value`` is a str (or None, when ``optional``).
 
-    Args:
-        value: what the application passed.
-        name: the parameter's name, for the message.
-        optional: whether None is accepted.
-
     Raises:
         TypeError: ``value`` is not a str.
     """
-    if value is None and optional:
-        return
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    _require(value, name, optional, isinstance(value, str), "a str")
 
 
 def require_exchange_type(value: Any, name: str = "exchange_type") -> None:

@@ -23,6 +23,7 @@ from pika import exceptions, frame, spec, validation
 from pika.adapters.blocking_confirms import (
     DEFAULT_WINDOW,
     PipelinedPublisher,
+    Publication,
     _ConfirmTracker,
 )
 from pika.adapters.blocking_consume import ConsumeGenerator
@@ -338,39 +339,32 @@ class BlockingChannel(
 
     # ---------------------------------------------------------------- basic
 
-    def basic_publish(
+    def _publish(
         self,
         exchange: str,
         routing_key: str,
         body: bytes | str,
-        properties: spec.BasicProperties | None = None,
-        mandatory: bool = False,
-        block_on_flow_control: bool = False,
-        flow_control_timeout: float | None = None,
+        properties: spec.BasicProperties | None,
+        mandatory: bool,
+        block_on_flow_control: bool,
+        flow_control_timeout: float | None,
     ) -> None:
-        """Publish a message; a str body is sent as UTF-8.
-
-        Without confirms this returns once the frames are handed to the
-        socket; a mandatory message the broker returns goes to the return
-        callbacks. In confirm mode (`confirm_delivery`) it waits for the
-        broker's confirm and raises UnroutableError if the (mandatory)
-        message came back, NackError if the broker nacked it.
-
-        While the broker has stopped the channel's flow (Channel.Flow) this
-        raises ContentTransmissionForbidden, unless ``block_on_flow_control``
-        is true: it then waits (the connection's heartbeats and other
-        channels keep running) until the broker resumes the flow, at most
-        ``flow_control_timeout`` seconds (None: no limit), and raises
-        FlowControlTimeout if that passes first. Either way the message was
-        not sent. ValueError if ``flow_control_timeout`` is not a number
-        >= 0 or None.
-        """
+        # The work of basic_publish (generated from pika.operations, documented there).
         if block_on_flow_control:
             self._await_flow(flow_control_timeout)
-        if self._confirms is not None:
-            self._publish_and_confirm(exchange, routing_key, body, properties, mandatory)
+        tracker = self._confirms
+        if tracker is None:
+            self._send(self._impl.basic_publish, exchange, routing_key, body, properties, mandatory)
             return
-        self._send(self._impl.basic_publish, exchange, routing_key, body, properties, mandatory)
+        if self._publisher is not None:
+            raise exceptions.ChannelWrongStateError(
+                f"channel {self.channel_number} has an open PipelinedPublisher; publish "
+                "through it, or close it first"
+            )
+        tag = self._send_confirmed(tracker, (exchange, routing_key, body, properties, mandatory))
+        unconfirmed = tracker.unconfirmed
+        self._wait(lambda: tag not in unconfirmed, how=BOUNDED)
+        tracker.raise_failures()
 
     def _await_flow(self, timeout: float | None) -> None:
         """Wait until the broker allows publishing on this channel."""
@@ -387,40 +381,10 @@ class BlockingChannel(
                 f"(Channel.Flow) within {timeout:g} s; the message was not sent"
             )
 
-    def _publish_and_confirm(
-        self,
-        exchange: str,
-        routing_key: str,
-        body: bytes | str,
-        properties: spec.BasicProperties | None,
-        mandatory: bool,
-    ) -> None:
-        if self._publisher is not None:
-            raise exceptions.ChannelWrongStateError(
-                f"channel {self.channel_number} has an open PipelinedPublisher; publish "
-                "through it, or close it first"
-            )
-        tracker = self._confirms
-        assert tracker is not None
-        tag = self._send_confirmed(tracker, exchange, routing_key, body, properties, mandatory)
-        unconfirmed = tracker.unconfirmed
-        self._wait(lambda: tag not in unconfirmed, how=BOUNDED)
-        tracker.raise_failures()
-
-    def _send_confirmed(
-        self,
-        tracker: _ConfirmTracker,
-        exchange: str,
-        routing_key: str,
-        body: bytes | str,
-        properties: spec.BasicProperties | None,
-        mandatory: bool,
-    ) -> int:
+    def _send_confirmed(self, tracker: _ConfirmTracker, publication: Publication) -> int:
         """Publish on a confirm-mode channel and record it; returns its tag."""
-        self._hand_over(
-            self._impl.basic_publish, exchange, routing_key, body, properties, mandatory
-        )
-        tag = tracker.record(exchange, routing_key, body, properties, mandatory)
+        self._hand_over(self._impl.basic_publish, *publication)
+        tag = tracker.record(publication)
         self._sent()
         return tag
 

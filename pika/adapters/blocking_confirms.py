@@ -10,7 +10,7 @@ and `NackError` list.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Optional, Union
 
 from pika import exceptions, frame, spec, validation
 from pika.adapters.blocking_wait import BOUNDED
@@ -24,6 +24,9 @@ __all__ = ["DEFAULT_WINDOW", "PipelinedPublisher", "PublishedMessage", "Returned
 
 DEFAULT_WINDOW = 1000
 """Unconfirmed messages a `PipelinedPublisher` keeps in flight by default."""
+
+Publication = tuple[str, str, Union[bytes, str], Optional[spec.BasicProperties], bool]
+"""What one publish passes on, as ``(exchange, routing_key, body, properties, mandatory)``."""
 
 
 class ReturnedMessage:
@@ -103,21 +106,14 @@ class _ConfirmTracker:
     def __init__(self) -> None:
         self.next_tag = 1
         self.ignore_through = 0
-        self.unconfirmed: ConfirmTracker[tuple[Any, ...]] = ConfirmTracker()
+        self.unconfirmed: ConfirmTracker[Publication] = ConfirmTracker()
         self.nacked: list[PublishedMessage] = []
         self.returned: list[ReturnedMessage] = []
 
-    def record(
-        self,
-        exchange: str,
-        routing_key: str,
-        body: bytes | str,
-        properties: spec.BasicProperties | None,
-        mandatory: bool,
-    ) -> int:
+    def record(self, publication: Publication) -> int:
         tag = self.next_tag
         self.next_tag = tag + 1
-        self.unconfirmed.add(tag, (exchange, routing_key, body, properties, mandatory))
+        self.unconfirmed.add(tag, publication)
         return tag
 
     def on_ack_nack(self, method_frame: frame.Method) -> None:
@@ -257,7 +253,7 @@ class PipelinedPublisher(ClosingContext):
             raise exceptions.ChannelWrongStateError("publish() on a closed PipelinedPublisher")
         tracker = self._tracker
         tag = self._channel._send_confirmed(
-            tracker, exchange, routing_key, body, properties, mandatory
+            tracker, (exchange, routing_key, body, properties, mandatory)
         )
         unconfirmed = tracker.unconfirmed
         window = self._window

@@ -115,8 +115,10 @@ class _Delivery:
         if observer is None:
             self.info.on_message_callback(self.channel, self.method, self.properties, self.body)
         else:
-            impl = self.channel._impl
-            observer.process(impl, self.method, self.properties, self.body, self._run)
+            observed = telemetry.ObservedMessage(
+                self.channel._impl, self.method, self.properties, self.body
+            )
+            observer.process(observed, self._run)
 
     def _run(self) -> None:
         self.info.on_message_callback(self.channel, self.method, self.properties, self.body)

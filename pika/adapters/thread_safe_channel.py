@@ -189,20 +189,17 @@ class Channel(ThreadSafeOperations, ThreadSafeChannelRegistrations, StaleDeliver
 
     # ------------------------------------------------------------- publishing
 
-    def basic_publish(
+    def _publish(
         self,
         exchange: str,
         routing_key: str,
         body: bytes | str,
-        properties: Optional[spec.BasicProperties] = None,
-        mandatory: bool = False,
-        on_publish: Optional[Callable[[Optional[BaseException]], Any]] = None,
+        properties: Optional[spec.BasicProperties],
+        mandatory: bool,
+        on_publish: Optional[Callable[[Optional[BaseException]], Any]],
     ) -> None:
-        """Publish a message (a str body is sent as UTF-8) without waiting.
-
-        ``on_publish(error)``, if given, reports the message's fate on the
-        channel's worker thread: see the module's documentation.
-        """
+        # The work of basic_publish (generated from pika.operations, documented there):
+        # checked here, sent by the I/O thread. ``on_publish``: see the module's documentation.
         data = validation.message_body(body)
         validation.require_properties(properties)
         validation.require_callable(on_publish, "on_publish", optional=True)
@@ -362,7 +359,7 @@ class Channel(ThreadSafeOperations, ThreadSafeChannelRegistrations, StaleDeliver
             callback(self, method, properties, body)
         else:
             call = functools.partial(callback, self, method, properties, body)
-            observer.process(impl, method, properties, body, call)
+            observer.process(telemetry.ObservedMessage(impl, method, properties, body), call)
 
     def basic_cancel(
         self, consumer_tag: str, timeout: Optional[float] = DEFAULT_RPC_TIMEOUT

@@ -132,6 +132,7 @@ from typing import Any, Callable, Literal, Optional
 
 from pika import channel as channel_mod
 from pika import exceptions, frame, validation
+from pika.adapters import thread_safe_calls
 from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.adapters.thread_safe_calls import (
     DEFAULT_RPC_TIMEOUT,
@@ -152,17 +153,9 @@ from pika.exceptions import ConnectionInterrupted
 from pika.parameters import Parameters
 from pika.recovery import RecoveryPolicy
 
-__all__ = [
-    "DEFAULT_RPC_TIMEOUT",
-    "DEFAULT_WORK_QUEUE_MAXSIZE",
-    "DEFAULT_WORK_QUEUE_PUT_TIMEOUT",
-    "MAX_PENDING_CALLS",
-    "WRITE_BUFFER_HIGH_WATER",
-    "Channel",
-    "Connection",
-    "ConnectionInterrupted",
-    "ReplyTimeout",
-]
+__all__ = ["Channel", "Connection", "ConnectionInterrupted"]
+# The limits' defaults, the calls' plumbing and ReplyTimeout, as the calls module lists them.
+__all__ += thread_safe_calls.__all__
 
 LOGGER = logging.getLogger(__name__)
 

@@ -361,16 +361,15 @@ class TwistedChannel(TwistedOperations, WrappedChannelState):
 
     # ----------------------------------------------------------- publishing
 
-    def basic_publish(
+    def _publish(
         self,
         exchange: str,
         routing_key: str,
         body: bytes | str,
-        properties: spec.BasicProperties | None = None,
-        mandatory: bool = False,
+        properties: spec.BasicProperties | None,
+        mandatory: bool,
     ) -> defer.Deferred[Any]:
-        """Publish (a str body is sent as UTF-8); in confirm mode the Deferred
-        waits for the broker's verdict."""
+        # The work of basic_publish (generated from pika.operations, documented there).
         if self._closed is not None:
             return defer.fail(self._closed)
         delivery_tag = self._impl.next_publish_seq_no

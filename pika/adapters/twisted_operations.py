@@ -25,6 +25,15 @@ class TwistedOperations:
 
         def _request(self, operation: Callable[..., Any], *args: Any) -> defer.Deferred[Any]: ...
 
+        def _publish(
+            self,
+            exchange: str,
+            routing_key: str,
+            body: Union[bytes, str],
+            properties: Optional[spec.BasicProperties],
+            mandatory: bool,
+        ) -> defer.Deferred[Any]: ...
+
     def exchange_declare(
         self,
         exchange: str,
@@ -565,3 +574,49 @@ class TwistedOperations:
                 ``ReplyTimeout``, which is also an `AMQPError`).
         """
         return self._request(self._impl.tx_rollback)
+
+    def basic_publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: Union[bytes, str],
+        properties: Optional[spec.BasicProperties] = None,
+        mandatory: bool = False,
+    ) -> defer.Deferred[Any]:
+        """Publish a message to an exchange.
+
+        Without publisher confirms this returns once the message is handed to the
+        connection; the broker acknowledges nothing. With confirms (`confirm_delivery`)
+        the blocking channel waits for the broker's confirm; the others report it to
+        their confirm callback. A mandatory message that no queue takes comes back as a
+        ``Basic.Return`` (to the return callbacks).
+
+        Args:
+            exchange: Name of the exchange; ``''`` is the default exchange, which routes to the
+                queue named by the routing key.
+            routing_key: The routing key the exchange routes by.
+            body: The message body: bytes, or a str sent as its UTF-8 encoding.
+            properties: The message's `pika.spec.BasicProperties` (content type, delivery mode,
+                headers...); None for none.
+            mandatory: Have the broker return the message if no queue takes it.
+
+        Returns:
+            A Deferred that fires when the message is sent (in confirm mode: when the broker
+            confirms it).
+
+        Raises:
+            ChannelWrongStateError: The channel is not open (closing, closed, or reopening during
+                a recovery).
+            TypeError: ``body`` is neither bytes nor str, or ``properties`` is not a
+                `pika.spec.BasicProperties`.
+            NackError: Blocking channel in confirm mode: the broker refused the message.
+            UnroutableError: Blocking channel in confirm mode: the message was mandatory and no
+                queue took it.
+            ContentTransmissionForbidden: The broker has stopped the channel's flow
+                (Channel.Flow) and the call does not wait for it.
+            FlowControlTimeout: Blocking channel: the flow stayed stopped for
+                ``flow_control_timeout`` seconds.
+            ConnectionClosed: Blocking and thread-safe channels: the connection closed while
+                waiting for the reply.
+        """
+        return self._publish(exchange, routing_key, body, properties, mandatory)

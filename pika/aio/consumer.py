@@ -305,7 +305,8 @@ class CallbackConsumer:
             if observer is None:
                 result = self._callback(self._channel, method, properties, body)
             else:
-                result = self._observed(observer, _impl, method, properties, body)
+                observed = telemetry.ObservedMessage(_impl, method, properties, body)
+                result = self._observed(observer, observed)
         except Exception as error:
             report_error(error, f"consumer callback raised (delivery {method.delivery_tag})")
             return
@@ -317,20 +318,17 @@ class CallbackConsumer:
     def _observed(
         self,
         observer: telemetry.TelemetryHooks,
-        impl: CallbackChannel,
-        method: spec.Basic.Deliver,
-        properties: spec.BasicProperties,
-        body: bytes,
+        observed: telemetry.ObservedMessage[spec.Basic.Deliver],
     ) -> Any:
         """Call the callback through ``observer``; returns what to run as a
         task (None for a plain callback that returned nothing awaitable)."""
         call: Callable[[], Any] = functools.partial(
-            self._callback, self._channel, method, properties, body
+            self._callback, self._channel, observed.method, observed.properties, observed.body
         )
         if self._is_async:
-            return observer.process_async(impl, method, properties, body, call)
+            return observer.process_async(observed, call)
         returned: list[Any] = []
-        observer.process(impl, method, properties, body, lambda: returned.append(call()))
+        observer.process(observed, lambda: returned.append(call()))
         return returned[0]
 
     def _finished(self, task: asyncio.Future[Any]) -> None:

@@ -15,7 +15,7 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, Optional
 
 from pika import exceptions
@@ -70,15 +70,42 @@ def redact_url(url: str) -> str:
     return _PASSWORD_IN_URL.sub(r"\1***@", url)
 
 
-def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--url",
-        default=None,
-        help=(
-            "broker URL, amqp[s]://user:password@host:port/vhost?options "
-            f"(default: ${URL_ENV_VAR}, else {redact_url(DEFAULT_URL)})"
-        ),
+def add_command(
+    commands: Any,
+    name: str,
+    summary: str,
+    description: str,
+    run: Optional[Callable[[argparse.Namespace], int]] = None,
+) -> argparse.ArgumentParser:
+    """Add the subcommand ``name`` to ``commands`` (an argparse subparsers action).
+
+    A command that runs (``run`` given) takes the broker's ``--url`` first; a
+    command made of sub-commands (``declare``) gets its own subparsers instead.
+
+    Args:
+        commands: Where to add it.
+        name: The command's name.
+        summary: Its line in the list of commands.
+        description: What ``--help`` says about it.
+        run: Runs the command with the parsed arguments, returning the exit code.
+
+    Returns:
+        The command's parser, to add its own arguments to.
+    """
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, help=summary, description=description
     )
+    if run is not None:
+        parser.add_argument(
+            "--url",
+            default=None,
+            help=(
+                "broker URL, amqp[s]://user:password@host:port/vhost?options "
+                f"(default: ${URL_ENV_VAR}, else {redact_url(DEFAULT_URL)})"
+            ),
+        )
+        parser.set_defaults(run=run)
+    return parser
 
 
 def add_pairs_option(group: Any, *names: str, help: str) -> None:

@@ -24,24 +24,25 @@ from pika.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
-    add_connection_arguments,
+    add_command,
     blocking_connection,
 )
 
 
 def add_parser(commands: Any) -> None:
     """Add ``consume`` to ``commands``."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "consume",
-        help="consume messages from a queue",
-        description=(
+        "consume messages from a queue",
+        (
             "Consume messages from QUEUE, writing each body to stdout followed by a newline "
             "(or as a JSON line with --json, or to a file with --output-dir), and "
             "acknowledge each one once written. Runs until --count messages, "
             "--idle-timeout seconds without a message, or Ctrl-C (exit 130)."
         ),
+        run,
     )
-    add_connection_arguments(parser)
     parser.add_argument("queue", metavar="QUEUE", help="the queue to consume from")
     parser.add_argument(
         "--prefetch", type=int, default=100, help="unacknowledged messages in flight (default 100)"
@@ -75,7 +76,6 @@ def add_parser(commands: Any) -> None:
         "and print the file names",
     )
     declare.add_queue_options(parser.add_argument_group("declaring the queue"), declare_flag=True)
-    parser.set_defaults(run=run)
 
 
 def _json_value(value: Any) -> Any:

@@ -18,7 +18,7 @@ from pika.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
-    add_connection_arguments,
+    add_command,
     add_pairs_option,
     blocking_connection,
     split_pairs,
@@ -30,10 +30,11 @@ EXCHANGE_TYPES = tuple(kind.value for kind in ExchangeType)
 
 def add_parser(commands: Any) -> None:
     """Add ``declare queue`` and ``declare exchange`` to ``commands``."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "declare",
-        help="declare a queue or an exchange",
-        description=(
+        "declare a queue or an exchange",
+        (
             "Declare a queue (optionally bound to an exchange) or an exchange. "
             "Exit codes: 0 declared, 1 refused by the broker (e.g. it exists with "
             "other options), 2 usage error."
@@ -41,12 +42,13 @@ def add_parser(commands: Any) -> None:
     )
     kinds = parser.add_subparsers(title="what", dest="kind", metavar="KIND")
     kinds.required = True
-    queue = kinds.add_parser(
+    queue = add_command(
+        kinds,
         "queue",
-        help="declare a queue",
-        description="Declare the queue NAME, and bind it to an exchange with --bind.",
+        "declare a queue",
+        "Declare the queue NAME, and bind it to an exchange with --bind.",
+        run_queue,
     )
-    add_connection_arguments(queue)
     queue.add_argument("name", metavar="NAME", help="the queue's name")
     add_queue_options(queue.add_argument_group("queue options"))
     queue.add_argument(
@@ -63,11 +65,9 @@ def add_parser(commands: Any) -> None:
         default=None,
         help="routing key of the --bind bindings (default: the queue's name)",
     )
-    queue.set_defaults(run=run_queue)
-    exchange = kinds.add_parser(
-        "exchange", help="declare an exchange", description="Declare the exchange NAME."
+    exchange = add_command(
+        kinds, "exchange", "declare an exchange", "Declare the exchange NAME.", run_exchange
     )
-    add_connection_arguments(exchange)
     exchange.add_argument("name", metavar="NAME", help="the exchange's name")
     exchange.add_argument(
         "-t", "--type", choices=EXCHANGE_TYPES, default="direct", help="exchange type (direct)"
@@ -78,7 +78,6 @@ def add_parser(commands: Any) -> None:
     exchange.add_argument(
         "--auto-delete", action="store_true", help="delete it when its last binding goes"
     )
-    exchange.set_defaults(run=run_exchange)
 
 
 #: The on/off options of a queue declaration (``--declare`` first: only

@@ -14,6 +14,7 @@ one JSON object instead.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import selectors
@@ -33,7 +34,7 @@ from pika.cli.common import (
     EXIT_USAGE,
     ChannelSession,
     CommandError,
-    add_connection_arguments,
+    add_command,
     parameters_for,
 )
 from pika.cli.latency import LatencyHistogram
@@ -47,20 +48,25 @@ EXIT_TIMEOUT = 10.0
 POLL_SECONDS = 0.05
 PERCENTILES = (("p50", 0.50), ("p75", 0.75), ("p95", 0.95), ("p99", 0.99), ("p99.9", 0.999))
 
+#: `WorkerConfig` fields that differ from worker to worker; its other fields
+#: are the options of the same name (``--confirm`` is stored as ``confirm_window``).
+_PER_WORKER = ("role", "url", "queue", "count")
+
 
 def add_parser(commands: Any) -> None:
     """Add ``perf`` to ``commands``."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "perf",
-        help="measure throughput and latency",
-        description=(
+        "measure throughput and latency",
+        (
             "Run producers and consumers (one process each) against one queue and report "
             "msgs/s, latency percentiles and client CPU per message. Without --queue a "
             "fresh queue is declared and deleted at the end. Ctrl-C stops the run and "
             "still prints the summary (exit 130)."
         ),
+        run,
     )
-    add_connection_arguments(parser)
     parser.add_argument(
         "-x", "--producers", type=int, default=1, metavar="N", help="producer processes (1)"
     )
@@ -94,6 +100,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "-c",
         "--confirm",
+        dest="confirm_window",
         type=int,
         default=0,
         metavar="WINDOW",
@@ -139,7 +146,6 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.set_defaults(run=run)
 
 
 class QueuePreparation(ChannelSession):
@@ -280,20 +286,14 @@ class Coordinator:
     def _configs(self) -> list[WorkerConfig]:
         args = self.args
 
+        options = {
+            field.name: getattr(args, field.name)
+            for field in dataclasses.fields(WorkerConfig)
+            if field.name not in _PER_WORKER
+        }
+
         def config(role: str, count: int) -> WorkerConfig:
-            return WorkerConfig(
-                role=role,
-                url=self.url,
-                queue=self.queue,
-                size=args.size,
-                count=count,
-                rate=args.rate,
-                confirm_window=args.confirm,
-                persistent=args.persistent,
-                prefetch=args.prefetch,
-                ack_every=args.ack_every,
-                auto_ack=args.auto_ack,
-            )
+            return WorkerConfig(role=role, url=self.url, queue=self.queue, count=count, **options)
 
         # With producers, the coordinator stops the consumers once they have
         # received all that was sent; without, each consumer takes a share.
@@ -463,7 +463,7 @@ class Coordinator:
             "producers": args.producers,
             "consumers": args.consumers,
             "size": args.size,
-            "confirm_window": args.confirm,
+            "confirm_window": args.confirm_window,
             "prefetch": args.prefetch,
             "queue": self.queue,
             "interrupted": self.interrupted,
@@ -507,7 +507,7 @@ def progress_line(
         parts.append(f"sent {sent_rate:>9,.0f} msg/s")
     if args.consumers:
         parts.append(f"received {received_rate:>9,.0f} msg/s")
-    if args.confirm:
+    if args.confirm_window:
         unconfirmed = totals["sent"] - totals["confirmed"] - totals["nacked"]
         parts.append(f"unconfirmed {max(0, unconfirmed):,}")
     if args.producers and args.consumers:
@@ -567,7 +567,7 @@ def _validate(args: argparse.Namespace) -> None:
         problems.append("--producers and --consumers must be >= 0, and not both 0")
     if args.size < 0:
         problems.append("--size must be >= 0")
-    if args.count < 0 or args.confirm < 0 or args.prefetch < 0 or args.rate < 0:
+    if args.count < 0 or args.confirm_window < 0 or args.prefetch < 0 or args.rate < 0:
         problems.append("--count, --confirm, --prefetch and --rate must be >= 0")
     if args.ack_every < 1:
         problems.append("--ack-every must be >= 1")

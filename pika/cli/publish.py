@@ -27,7 +27,7 @@ from pika.cli.common import (
     EXIT_UNROUTABLE,
     EXIT_USAGE,
     CommandError,
-    add_connection_arguments,
+    add_command,
     add_pairs_option,
     blocking_connection,
     split_pairs,
@@ -56,17 +56,18 @@ _DELIVERY_MODES = {"1": 1, "2": 2, "transient": 1, "persistent": 2}
 
 def add_parser(commands: Any) -> None:
     """Add ``publish`` to ``commands``."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "publish",
-        help="publish a message",
-        description=(
+        "publish a message",
+        (
             "Publish a message taken from BODY, from --file, or from standard input. "
             "Messages are mandatory: one that no queue takes is reported. "
             "Exit codes: 0 sent (and confirmed with --confirm), 1 connection or channel "
             "error, 2 usage error, 3 nacked by the broker, 4 returned as unroutable."
         ),
+        run,
     )
-    add_connection_arguments(parser)
     parser.add_argument("body", nargs="?", metavar="BODY", help="the message body (UTF-8)")
     parser.add_argument(
         "-f", "--file", metavar="PATH", help="read the body from this file ('-' for stdin)"
@@ -114,7 +115,6 @@ def add_parser(commands: Any) -> None:
         parser.add_argument_group("declaring the queue that --routing-key names"),
         declare_flag=True,
     )
-    parser.set_defaults(run=run)
 
 
 def _text(value: str | bytes | None) -> str:

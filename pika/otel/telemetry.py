@@ -21,7 +21,7 @@ from opentelemetry.trace import Link, SpanKind
 from pika import __version__, amqp_object, spec
 from pika.otel import attributes as attr
 from pika.otel.metrics import MessagingMetrics
-from pika.telemetry import is_hand_off
+from pika.telemetry import ObservedMessage, is_hand_off
 
 if TYPE_CHECKING:
     from pika.channel import Channel
@@ -125,21 +125,16 @@ class PikaTelemetry:
             self.metrics.confirmed.add(1, labelled)
             self.metrics.confirm_duration.record(now - started, labelled)
 
-    def on_return(
-        self,
-        channel: Channel,
-        method: spec.Basic.Return,
-        properties: spec.BasicProperties,
-        body: bytes,
-    ) -> None:
+    def on_return(self, message: ObservedMessage[spec.Basic.Return]) -> None:
         """Count a returned message."""
+        method = message.method
         self.metrics.returned.add(
             1,
             {
                 attr.SYSTEM: attr.RABBITMQ,
                 attr.DESTINATION: str(method.exchange or ""),
                 attr.REPLY_CODE: int(method.reply_code or 0),
-                **attr.server(channel),
+                **attr.server(message.channel),
             },
         )
 
@@ -162,66 +157,47 @@ class PikaTelemetry:
     # -------------------------------------------------------------- consuming
 
     def on_deliver(
-        self,
-        channel: Channel,
-        consumer: Callable[..., Any],
-        method: spec.Basic.Deliver,
-        properties: spec.BasicProperties,
-        body: bytes,
+        self, message: ObservedMessage[spec.Basic.Deliver], consumer: Callable[..., Any]
     ) -> None:
         """Count the delivery; run the consumer inside a ``process`` span
         unless it only queues the message for its surface's own dispatch."""
+        channel, method = message.channel, message.method
         queue = _queue_of(channel, method)
         self.metrics.consumed.add(1, _consumed_attributes(channel, "process", method, queue))
+        call = functools.partial(consumer, channel, method, message.properties, message.body)
         if is_hand_off(consumer):
-            consumer(channel, method, properties, body)
+            call()
             return
-        call = functools.partial(consumer, channel, method, properties, body)
-        self.process(channel, method, properties, body, call)
+        self.process(message, call)
 
     def process(
-        self,
-        channel: Channel,
-        method: spec.Basic.Deliver,
-        properties: spec.BasicProperties,
-        body: bytes,
-        call: Callable[[], Any],
+        self, message: ObservedMessage[spec.Basic.Deliver], call: Callable[[], Any]
     ) -> None:
         """Run ``call()`` in a CONSUMER span ``process <queue>``, child of the
         trace context the message carries; record its duration."""
-        with self._processing(channel, method, properties, body):
+        with self._processing(message):
             call()
 
     async def process_async(
-        self,
-        channel: Channel,
-        method: spec.Basic.Deliver,
-        properties: spec.BasicProperties,
-        body: bytes,
-        call: Callable[[], Awaitable[Any]],
+        self, message: ObservedMessage[spec.Basic.Deliver], call: Callable[[], Awaitable[Any]]
     ) -> None:
         """Await ``call()`` in a ``process`` span, as `process` runs a call."""
-        with self._processing(channel, method, properties, body):
+        with self._processing(message):
             await call()
 
     @contextlib.contextmanager
-    def _processing(
-        self,
-        channel: Channel,
-        method: spec.Basic.Deliver,
-        properties: spec.BasicProperties,
-        body: bytes,
-    ) -> Iterator[None]:
+    def _processing(self, message: ObservedMessage[spec.Basic.Deliver]) -> Iterator[None]:
         """The ``process`` span, current within the block, and the duration
         recorded when it ends (an exception marks both)."""
-        queue = _queue_of(channel, method)
-        counted = _consumed_attributes(channel, "process", method, queue)
+        method = message.method
+        queue = _queue_of(message.channel, method)
+        counted = _consumed_attributes(message.channel, "process", method, queue)
         span_attributes = {
             **counted,
             attr.OPERATION_TYPE: "process",
-            **_message_attributes(method, properties, body),
+            **_message_attributes(message),
         }
-        parent = extract_context(properties)
+        parent = extract_context(message.properties)
         started = time.perf_counter()
         with self._tracer.start_as_current_span(
             f"process {queue or attr.destination_label(str(method.exchange or ''))}",
@@ -240,25 +216,20 @@ class PikaTelemetry:
             finally:
                 self.metrics.process_duration.record(time.perf_counter() - started, counted)
 
-    def on_get(
-        self,
-        channel: Channel,
-        method: spec.Basic.GetOk,
-        properties: spec.BasicProperties,
-        body: bytes,
-    ) -> None:
+    def on_get(self, message: ObservedMessage[spec.Basic.GetOk]) -> None:
         """A CLIENT span ``receive <exchange>`` linked to the message's trace
         context; count the message."""
-        counted = _consumed_attributes(channel, "receive", method, None)
+        method = message.method
+        counted = _consumed_attributes(message.channel, "receive", method, None)
         self.metrics.consumed.add(1, counted)
-        carried = trace.get_current_span(extract_context(properties)).get_span_context()
+        carried = trace.get_current_span(extract_context(message.properties)).get_span_context()
         span = self._tracer.start_span(
             f"receive {attr.destination_label(str(method.exchange or ''))}",
             kind=SpanKind.CLIENT,
             attributes={
                 **counted,
                 attr.OPERATION_TYPE: "receive",
-                **_message_attributes(method, properties, body),
+                **_message_attributes(message),
             },
             links=[Link(carried)] if carried.is_valid else None,
         )
@@ -326,10 +297,9 @@ def _consumed_attributes(
 
 
 def _message_attributes(
-    method: spec.Basic.Deliver | spec.Basic.GetOk,
-    properties: spec.BasicProperties,
-    body: bytes,
+    message: ObservedMessage[spec.Basic.Deliver] | ObservedMessage[spec.Basic.GetOk],
 ) -> dict[str, Any]:
+    method, properties = message.method, message.properties
     return {
         **attr.without_none(
             [
@@ -339,5 +309,5 @@ def _message_attributes(
                 (attr.CONVERSATION_ID, properties.correlation_id),
             ]
         ),
-        attr.BODY_SIZE: len(body),
+        attr.BODY_SIZE: len(message.body),
     }

@@ -147,6 +147,29 @@ def test_every_surface_has_every_operation_of_the_table(
     assert getattr(cls, operation.name).__doc__
 
 
+@pytest.mark.parametrize(
+    ("operation", "surface"),
+    [
+        (operation, surface)
+        for operation in operations.OWN_OPERATIONS
+        for surface in operation.returns
+    ],
+    ids=lambda value: value if isinstance(value, str) else value.name,
+)
+def test_a_surfaces_own_operation_has_the_tables_signature(
+    operation: operations.OwnOperation, surface: str
+) -> None:
+    # Generated from the table, not overridden by a hand-written method of the surface.
+    cls = GENERATED[surface]
+    method = getattr(cls, operation.name)
+    assert method.__qualname__.split(".")[0].endswith("Operations")
+    declared = operation.params_of(surface)
+    assert [name for name, _ in _ours(method)] == [param.name for param in declared]
+    for param, (_, default) in zip(declared, _ours(method)):
+        assert default == (None if param.default == operations.REQUIRED else param.default)
+    assert method.__doc__
+
+
 #: `BlockingChannel` methods that `pika.aio.Channel` has as coroutines, with
 #: the same parameters and defaults (its `consume` is an async iterator).
 AIO_FROM_BLOCKING = [

@@ -313,6 +313,11 @@ class AbstractAMQPConnectionWorkflow(abc.ABC):
             native_loop: The event loop the connections run on.
             on_done: Called once with the open connection, or an `AMQPConnectorException` when every
                 attempt failed.
+
+        Raises:
+            AMQPConnectionWorkflowWrongState: The workflow was started already, or is not ready to
+                start.
+            ValueError: ``connection_configs`` is empty.
         """
 
     @abc.abstractmethod
@@ -321,7 +326,11 @@ class AbstractAMQPConnectionWorkflow(abc.ABC):
 
 
 class AMQPConnectionWorkflow(AbstractAMQPConnectionWorkflow):
-    """Tries every address of every parameters object, in rounds."""
+    """Tries every address of every parameters object, in rounds.
+
+    `start` makes up to ``connection_attempts`` rounds, ``retry_delay`` apart, until one
+    connection opens.
+    """
 
     def __init__(self, _until_first_amqp_attempt: bool = False) -> None:
         self._until_first_amqp_attempt = _until_first_amqp_attempt
@@ -350,19 +359,7 @@ class AMQPConnectionWorkflow(AbstractAMQPConnectionWorkflow):
         native_loop: Any,
         on_done: Callable[[Any], None],
     ) -> None:
-        """Try every address of every parameters object, in rounds (``connection_attempts``,
-        ``retry_delay``), until one connection opens.
-
-        Args:
-            connection_configs: The parameters to try, in order.
-            connector_factory: Called with no arguments to make the `AMQPConnector` of each attempt.
-            native_loop: The event loop the connections run on.
-            on_done: Called once with the open connection, or an `AMQPConnectorException` when every
-                attempt failed.
-
-        Raises:
-            AMQPConnectionWorkflowWrongState: The workflow was started already.
-        """
+        # The contract (arguments, errors) is AbstractAMQPConnectionWorkflow.start's docstring.
         if self._started:
             raise AMQPConnectionWorkflowWrongState("workflow already started")
         if self._nbio is None:
