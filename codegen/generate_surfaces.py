@@ -178,6 +178,7 @@ SURFACES = (
             "from twisted.internet import defer",
             "",
             *_WRAPPED_TYPES,
+            "from pika.operations import Publication",
         ),
         helper_stub=(
             "_impl: Channel\n\n"
@@ -282,16 +283,21 @@ def _own_method(operation: OwnOperation, surface: Surface) -> list[str]:
     lines = _signature(operation.name, surface, params, returns)
     lines += _quoted(_docstring(operation.name, "", surface, params))
     prefix = "" if returns == "None" else "return "
-    first, *rest = [param.name for param in params]
+    names = [param.name for param in params]
+    if surface.key in operation.bundles:
+        bundled = ", ".join(param.name for param in operation.params)
+        names[: len(operation.params)] = [f"({bundled})"]
+    first, *rest = names
     lines.append(_call(f"{prefix}self.{operation.helper}({first}", rest, ")"))
     return lines
 
 
 def _own_helper_stub(operation: OwnOperation, surface: Surface) -> list[str]:
     """The typed declaration of the surface's helper doing ``operation``
-    (it takes every argument, positionally), for mypy."""
+    (it takes every argument, or their bundle, positionally), for mypy."""
     params = [
-        dataclasses.replace(param, default=REQUIRED) for param in operation.params_of(surface.key)
+        dataclasses.replace(param, default=REQUIRED)
+        for param in operation.helper_params_of(surface.key)
     ]
     lines = _signature(operation.helper, surface, params, operation.returns[surface.key])
     lines[-1] += " ..."

@@ -295,7 +295,9 @@ class Channel(ChannelOperations, ChannelCallbacks, ChannelRecovery):
             validation.require_properties(properties)
         observer = telemetry.observer
         if observer is not None:
-            properties = observer.on_publish(self, exchange, routing_key, data, properties)
+            properties = observer.on_publish(
+                telemetry.ObservedPublish(self, exchange, routing_key, data, properties)
+            )
         self._engine.publish(
             self.channel_number, exchange, routing_key, data, properties, mandatory
         )

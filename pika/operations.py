@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from pika import amqp_object, spec, validation
 
@@ -365,6 +365,10 @@ class OwnOperation:
             surfaces the method is generated on.
         extras: surface name -> the parameters that surface adds after
             ``params``.
+        bundles: surface name -> the one parameter that surface's helper
+            takes instead of ``params`` (the generated method passes them as
+            one tuple); the other surfaces' helpers take each argument
+            positionally.
     """
 
     name: str
@@ -372,11 +376,26 @@ class OwnOperation:
     helper: str
     returns: dict[str, str]
     extras: dict[str, tuple[Param, ...]] = dataclasses.field(default_factory=dict)
+    bundles: dict[str, Param] = dataclasses.field(default_factory=dict)
 
     def params_of(self, surface: str) -> tuple[Param, ...]:
         """Every parameter of the method on ``surface``, in order."""
         return self.params + self.extras.get(surface, ())
 
+    def helper_params_of(self, surface: str) -> tuple[Param, ...]:
+        """The parameters of ``surface``'s helper: those of the method, or
+        where ``surface`` is in ``bundles`` its bundle (``params`` as one
+        tuple, in order) followed by the surface's extras."""
+        bundle = self.bundles.get(surface)
+        if bundle is None:
+            return self.params_of(surface)
+        return (bundle, *self.extras.get(surface, ()))
+
+
+Publication = tuple[str, str, Union[bytes, str], Optional[spec.BasicProperties], bool]
+"""One publish's own arguments, as ``(exchange, routing_key, body, properties, mandatory)``
+(what the blocking channel keeps until a confirm, and what the Twisted channel's
+generated ``basic_publish`` hands to its helper)."""
 
 OWN_OPERATIONS: tuple[OwnOperation, ...] = (
     OwnOperation(
@@ -399,6 +418,8 @@ OWN_OPERATIONS: tuple[OwnOperation, ...] = (
                 Param("on_publish", "Optional[Callable[[Optional[BaseException]], Any]]", "None"),
             ),
         },
+        # The blocking one keeps five positional arguments: no tuple per publish there.
+        {"twisted": Param("publication", "Publication")},
     ),
 )
 

@@ -221,80 +221,58 @@ class TopologyRecord:
     #: Consumer tag -> queue it consumes from (for auto-delete bookkeeping).
     consumers: dict[str, str] = field(default_factory=dict)
 
-    def exchange_declared(self, decl: ExchangeDecl) -> None:
-        """Record an exchange the broker confirmed.
+    def apply(self, sent: Any, reply: Any = None) -> None:
+        """Note what a request the broker accepted changes in the record.
+
+        ``sent`` is the method the application's request sent (a declare,
+        delete, bind, unbind, consume or cancel; other methods change
+        nothing); ``reply`` is the broker's answer as a method frame, or
+        None for a request sent with nowait. Passive declares only check,
+        so they are not recorded; a server-named queue is recorded under
+        the name in the reply.
 
         Args:
-            decl: The declaration.
+            sent: The method the request sent.
+            reply: The broker's reply method frame; None for a nowait request.
         """
-        self.exchanges[decl.name] = decl
-
-    def exchange_deleted(self, name: str) -> None:
-        """Forget an exchange and its bindings.
-
-        Args:
-            name: Name of the exchange.
-        """
-        self.exchanges.pop(name, None)
-        self._drop_bindings(lambda b: b.source == name or (b.is_exchange and b.destination == name))
-
-    def queue_declared(self, decl: QueueDecl) -> None:
-        """Record a queue the broker confirmed.
-
-        Args:
-            decl: The declaration.
-        """
-        self.queues[decl.name] = decl
-
-    def queue_deleted(self, name: str) -> None:
-        """Forget a queue, its bindings and its consumers.
-
-        Args:
-            name: Name of the queue.
-        """
-        self.queues.pop(name, None)
-        self._drop_bindings(lambda b: not b.is_exchange and b.destination == name)
-        for tag in [tag for tag, queue in self.consumers.items() if queue == name]:
-            del self.consumers[tag]
-
-    def bound(self, binding: Binding) -> None:
-        """Record a binding the broker confirmed.
-
-        Args:
-            binding: The binding.
-        """
-        self.bindings[binding] = None
-
-    def unbound(self, binding: Binding) -> None:
-        """Forget a binding (and an auto-delete exchange it was the last binding of).
-
-        Args:
-            binding: The binding.
-        """
-        self.bindings.pop(binding, None)
-        self._drop_unused_auto_delete_exchange(binding.source)
-
-    def consumer_added(self, tag: str, queue: str) -> None:
-        """Record a consumer.
-
-        Args:
-            tag: Its consumer tag.
-            queue: The queue it consumes from.
-        """
-        self.consumers[tag] = queue
-
-    def consumer_removed(self, tag: str) -> None:
-        """A consumer ended; an auto-delete queue without consumers is gone.
-
-        Args:
-            tag: The consumer tag.
-        """
-        queue = self.consumers.pop(tag, None)
-        if queue is None:
-            return
-        decl = self.queues.get(queue)
-        if decl is not None and decl.auto_delete and queue not in self.consumers.values():
-            self.queue_deleted(queue)
+        kind = type(sent)
+        if kind is spec.Exchange.Declare and not sent.passive:
+            self.exchanges[sent.exchange] = ExchangeDecl(
+                sent.exchange,
+                sent.type,
+                sent.durable,
+                sent.auto_delete,
+                sent.internal,
+                dict(sent.arguments or {}),
+            )
+        elif kind is spec.Queue.Declare and not sent.passive:
+            name = reply.method.queue if reply is not None else sent.queue
+            self.queues[name] = QueueDecl(
+                name,
+                sent.durable,
+                sent.exclusive,
+                sent.auto_delete,
+                dict(sent.arguments or {}),
+                server_named=sent.queue == "",
+            )
+        elif kind is spec.Exchange.Delete:
+            self._forget_exchange(sent.exchange)
+        elif kind is spec.Queue.Delete:
+            self._forget_queue(sent.queue)
+        elif kind in _BINDS:
+            is_exchange, bind = _BINDS[kind]
+            destination = sent.destination if is_exchange else sent.queue
+            source = sent.source if is_exchange else sent.exchange
+            binding = Binding.of(destination, source, sent.routing_key, sent.arguments, is_exchange)
+            if bind:
+                self.bindings[binding] = None
+            else:
+                self.bindings.pop(binding, None)
+                self._drop_unused_auto_delete_exchange(source)
+        elif kind is spec.Basic.Consume:
+            self.consumers[sent.consumer_tag] = sent.queue
+        elif kind is spec.Basic.Cancel:
+            self.consumer_removed(sent.consumer_tag)
 
     def queue_renamed(self, old: str, new: str) -> None:
         """A server-named queue got a new name from the broker on recovery.
@@ -322,60 +300,31 @@ class TopologyRecord:
             if queue == old:
                 self.consumers[tag] = new
 
-    def apply(self, sent: Any, reply: Any = None) -> None:
-        """Note what a request the broker accepted changes in the record.
-
-        ``sent`` is the method the application's request sent (a declare,
-        delete, bind, unbind, consume or cancel; other methods change
-        nothing); ``reply`` is the broker's answer as a method frame, or
-        None for a request sent with nowait. Passive declares only check,
-        so they are not recorded; a server-named queue is recorded under
-        the name in the reply.
+    def consumer_removed(self, tag: str) -> None:
+        """A consumer ended (the application's cancel, through `apply`, or
+        the broker's); an auto-delete queue without consumers is gone.
 
         Args:
-            sent: The method the request sent.
-            reply: The broker's reply method frame; None for a nowait request.
+            tag: The consumer tag.
         """
-        kind = type(sent)
-        if kind is spec.Exchange.Declare and not sent.passive:
-            self.exchange_declared(
-                ExchangeDecl(
-                    sent.exchange,
-                    sent.type,
-                    sent.durable,
-                    sent.auto_delete,
-                    sent.internal,
-                    dict(sent.arguments or {}),
-                )
-            )
-        elif kind is spec.Queue.Declare and not sent.passive:
-            name = reply.method.queue if reply is not None else sent.queue
-            decl = QueueDecl(
-                name,
-                sent.durable,
-                sent.exclusive,
-                sent.auto_delete,
-                dict(sent.arguments or {}),
-                server_named=sent.queue == "",
-            )
-            self.queue_declared(decl)
-        elif kind is spec.Exchange.Delete:
-            self.exchange_deleted(sent.exchange)
-        elif kind is spec.Queue.Delete:
-            self.queue_deleted(sent.queue)
-        elif kind in _BINDS:
-            is_exchange, bind = _BINDS[kind]
-            destination = sent.destination if is_exchange else sent.queue
-            source = sent.source if is_exchange else sent.exchange
-            binding = Binding.of(destination, source, sent.routing_key, sent.arguments, is_exchange)
-            if bind:
-                self.bound(binding)
-            else:
-                self.unbound(binding)
-        elif kind is spec.Basic.Consume:
-            self.consumer_added(sent.consumer_tag, sent.queue)
-        elif kind is spec.Basic.Cancel:
-            self.consumer_removed(sent.consumer_tag)
+        queue = self.consumers.pop(tag, None)
+        if queue is None:
+            return
+        decl = self.queues.get(queue)
+        if decl is not None and decl.auto_delete and queue not in self.consumers.values():
+            self._forget_queue(queue)
+
+    def _forget_exchange(self, name: str) -> None:
+        """Forget an exchange and the bindings from or to it."""
+        self.exchanges.pop(name, None)
+        self._drop_bindings(lambda b: b.source == name or (b.is_exchange and b.destination == name))
+
+    def _forget_queue(self, name: str) -> None:
+        """Forget a queue, its bindings and its consumers."""
+        self.queues.pop(name, None)
+        self._drop_bindings(lambda b: not b.is_exchange and b.destination == name)
+        for tag in [tag for tag, queue in self.consumers.items() if queue == name]:
+            del self.consumers[tag]
 
     def _drop_bindings(self, predicate: Any) -> None:
         dropped = [binding for binding in self.bindings if predicate(binding)]
@@ -389,7 +338,7 @@ class TopologyRecord:
         if decl is None or not decl.auto_delete:
             return
         if not any(binding.source == name for binding in self.bindings):
-            self.exchange_deleted(name)
+            self._forget_exchange(name)
 
 
 class ConfirmNumbering:

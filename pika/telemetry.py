@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ObservedMessage",
+    "ObservedPublish",
     "TelemetryHooks",
     "hand_off",
     "install",
@@ -79,19 +80,29 @@ class ObservedMessage(Generic[M]):
     body: bytes
 
 
+@dataclass
+class ObservedPublish:
+    """A message about to be published, as an observer sees it: the
+    callback-layer channel it goes out on, the ``exchange`` and
+    ``routing_key`` it is sent to, its ``body`` and ``properties`` (None when
+    the application gave none). Made only while an observer is installed.
+    """
+
+    __slots__ = ("body", "channel", "exchange", "properties", "routing_key")
+
+    channel: Channel
+    exchange: str
+    routing_key: str
+    body: bytes | bytearray | memoryview
+    properties: Optional[spec.BasicProperties]
+
+
 class TelemetryHooks(Protocol):
     """What an observer implements (see the module's documentation)."""
 
-    def on_publish(
-        self,
-        channel: Channel,
-        exchange: str,
-        routing_key: str,
-        body: bytes | bytearray | memoryview,
-        properties: Optional[spec.BasicProperties],
-    ) -> Optional[spec.BasicProperties]:
-        """A message is about to be published on ``channel``; returns the
-        properties to send instead of ``properties``."""
+    def on_publish(self, message: ObservedPublish) -> Optional[spec.BasicProperties]:
+        """``message`` is about to be published; returns the properties to
+        send instead of its ``properties``."""
 
     def on_deliver(
         self, message: ObservedMessage[spec.Basic.Deliver], consumer: Callable[..., Any]

@@ -20,12 +20,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from pika import exceptions, frame, spec, validation
-from pika.adapters.blocking_confirms import (
-    DEFAULT_WINDOW,
-    PipelinedPublisher,
-    Publication,
-    _ConfirmTracker,
-)
+from pika.adapters.blocking_confirms import DEFAULT_WINDOW, PipelinedPublisher, _ConfirmTracker
 from pika.adapters.blocking_consume import ConsumeGenerator
 from pika.adapters.blocking_consumers import (
     OnMessage,
@@ -39,6 +34,7 @@ from pika.adapters.blocking_wait import BOUNDED, DISPATCH, INTERRUPTIBLE, PLAIN,
 from pika.adapters.utils.closing_context import ClosingContext
 from pika.callback_registrations import BlockingChannelRegistrations
 from pika.channel import Channel
+from pika.operations import Publication
 from pika.wrapping import ReturnRouting
 
 if TYPE_CHECKING:

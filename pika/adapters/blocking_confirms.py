@@ -10,12 +10,13 @@ and `NackError` list.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING
 
 from pika import exceptions, frame, spec, validation
 from pika.adapters.blocking_wait import BOUNDED
 from pika.adapters.utils.closing_context import ClosingContext
 from pika.confirms import ConfirmTracker
+from pika.operations import Publication
 
 if TYPE_CHECKING:
     from pika.adapters.blocking_channel import BlockingChannel
@@ -24,9 +25,6 @@ __all__ = ["DEFAULT_WINDOW", "PipelinedPublisher", "PublishedMessage", "Returned
 
 DEFAULT_WINDOW = 1000
 """Unconfirmed messages a `PipelinedPublisher` keeps in flight by default."""
-
-Publication = tuple[str, str, Union[bytes, str], Optional[spec.BasicProperties], bool]
-"""What one publish passes on, as ``(exchange, routing_key, body, properties, mandatory)``."""
 
 
 class ReturnedMessage:

@@ -39,6 +39,7 @@ from pika.adapters.twisted_operations import TwistedOperations
 from pika.adapters.utils import connection_workflow
 from pika.confirms import ConfirmTracker
 from pika.engine.outbound import BytesLike
+from pika.operations import Publication
 from pika.telemetry import hand_off
 from pika.wrapping import WrappedChannelState, WrappedState
 
@@ -361,25 +362,19 @@ class TwistedChannel(TwistedOperations, WrappedChannelState):
 
     # ----------------------------------------------------------- publishing
 
-    def _publish(
-        self,
-        exchange: str,
-        routing_key: str,
-        body: bytes | str,
-        properties: spec.BasicProperties | None,
-        mandatory: bool,
-    ) -> defer.Deferred[Any]:
+    def _publish(self, publication: Publication) -> defer.Deferred[Any]:
         # The work of basic_publish (generated from pika.operations, documented there).
         if self._closed is not None:
             return defer.fail(self._closed)
         delivery_tag = self._impl.next_publish_seq_no
         try:
-            self._impl.basic_publish(exchange, routing_key, body, properties, mandatory)
+            self._impl.basic_publish(*publication)
         except Exception:
             return defer.fail()
         if not self._confirming:
             return defer.succeed(None)
         deferred: defer.Deferred[Any] = defer.Deferred()
+        exchange, routing_key, body, properties, mandatory = publication
         method = spec.Basic.Publish(exchange=exchange, routing_key=routing_key, mandatory=mandatory)
         kept = bytes(validation.message_body(body))
         self._unconfirmed.add(delivery_tag, (deferred, _Published(method, properties, kept)))

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from pika import frame, spec
     from pika.channel import Channel
+    from pika.operations import Publication
 
 
 class TwistedOperations:
@@ -25,14 +26,7 @@ class TwistedOperations:
 
         def _request(self, operation: Callable[..., Any], *args: Any) -> defer.Deferred[Any]: ...
 
-        def _publish(
-            self,
-            exchange: str,
-            routing_key: str,
-            body: Union[bytes, str],
-            properties: Optional[spec.BasicProperties],
-            mandatory: bool,
-        ) -> defer.Deferred[Any]: ...
+        def _publish(self, publication: Publication) -> defer.Deferred[Any]: ...
 
     def exchange_declare(
         self,
@@ -619,4 +613,4 @@ class TwistedOperations:
             ConnectionClosed: Blocking and thread-safe channels: the connection closed while
                 waiting for the reply.
         """
-        return self._publish(exchange, routing_key, body, properties, mandatory)
+        return self._publish((exchange, routing_key, body, properties, mandatory))

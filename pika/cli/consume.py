@@ -19,19 +19,12 @@ import sys
 from typing import Any, BinaryIO
 
 from pika import spec
-from pika.cli import declare
-from pika.cli.common import (
-    EXIT_OK,
-    EXIT_USAGE,
-    CommandError,
-    add_command,
-    blocking_connection,
-)
+from pika.cli import common, declare
 
 
 def add_parser(commands: Any) -> None:
     """Add ``consume`` to ``commands``."""
-    parser = add_command(
+    parser = common.add_command(
         commands,
         "consume",
         "consume messages from a queue",
@@ -130,7 +123,7 @@ class MessageWriter:
                 with open(path, "wb") as stream:
                     stream.write(body)
             except OSError as exc:
-                raise CommandError(f"cannot write {path}: {exc.strerror}") from None
+                raise common.CommandError(f"cannot write {path}: {exc.strerror}") from None
             out.write(os.fsencode(path) + b"\n")
         elif self.args.json:
             out.write(message_as_json(method, properties, body).encode("utf-8") + b"\n")
@@ -146,7 +139,7 @@ def consume(args: argparse.Namespace, stdout: BinaryIO) -> None:
     prefetch = args.prefetch
     if count:
         prefetch = min(prefetch, count) if prefetch else count
-    with blocking_connection(args.url) as connection:
+    with common.blocking_connection(args.url) as connection:
         channel = connection.channel()
         if args.declare:
             print(declare.declare_queue(channel, args.queue, args), file=sys.stderr)
@@ -163,7 +156,7 @@ def consume(args: argparse.Namespace, stdout: BinaryIO) -> None:
             if count and writer.written >= count:
                 break
         else:
-            raise CommandError(
+            raise common.CommandError(
                 f"the broker cancelled the consumer on {args.queue!r} (was the queue deleted?)"
             )
         # Messages received past --count go back to the queue.
@@ -173,12 +166,14 @@ def consume(args: argparse.Namespace, stdout: BinaryIO) -> None:
 def run(args: argparse.Namespace) -> int:
     """``pika consume``."""
     if args.count < 0 or args.prefetch < 0:
-        raise CommandError("--count and --prefetch must be >= 0", EXIT_USAGE)
+        raise common.CommandError("--count and --prefetch must be >= 0", common.EXIT_USAGE)
     if args.idle_timeout is not None and args.idle_timeout <= 0:
-        raise CommandError("--idle-timeout must be > 0", EXIT_USAGE)
+        raise common.CommandError("--idle-timeout must be > 0", common.EXIT_USAGE)
     if args.output_dir is not None and not os.path.isdir(args.output_dir):
-        raise CommandError(f"--output-dir {args.output_dir}: no such directory", EXIT_USAGE)
+        raise common.CommandError(
+            f"--output-dir {args.output_dir}: no such directory", common.EXIT_USAGE
+        )
     if args.declare:
         declare.queue_arguments(args)
     consume(args, sys.stdout.buffer)
-    return EXIT_OK
+    return common.EXIT_OK

@@ -14,15 +14,7 @@ import json
 from typing import Any, Optional
 
 from pika.adapters.blocking_connection import BlockingChannel
-from pika.cli.common import (
-    EXIT_OK,
-    EXIT_USAGE,
-    CommandError,
-    add_command,
-    add_pairs_option,
-    blocking_connection,
-    split_pairs,
-)
+from pika.cli import common
 from pika.exchange_type import ExchangeType
 
 EXCHANGE_TYPES = tuple(kind.value for kind in ExchangeType)
@@ -30,7 +22,7 @@ EXCHANGE_TYPES = tuple(kind.value for kind in ExchangeType)
 
 def add_parser(commands: Any) -> None:
     """Add ``declare queue`` and ``declare exchange`` to ``commands``."""
-    parser = add_command(
+    parser = common.add_command(
         commands,
         "declare",
         "declare a queue or an exchange",
@@ -42,7 +34,7 @@ def add_parser(commands: Any) -> None:
     )
     kinds = parser.add_subparsers(title="what", dest="kind", metavar="KIND")
     kinds.required = True
-    queue = add_command(
+    queue = common.add_command(
         kinds,
         "queue",
         "declare a queue",
@@ -65,7 +57,7 @@ def add_parser(commands: Any) -> None:
         default=None,
         help="routing key of the --bind bindings (default: the queue's name)",
     )
-    exchange = add_command(
+    exchange = common.add_command(
         kinds, "exchange", "declare an exchange", "Declare the exchange NAME.", run_exchange
     )
     exchange.add_argument("name", metavar="NAME", help="the exchange's name")
@@ -99,7 +91,7 @@ def add_queue_options(group: Any, declare_flag: bool = False) -> None:
     group.add_argument(
         "--max-length", type=int, metavar="COUNT", help="keep at most COUNT ready messages"
     )
-    add_pairs_option(
+    common.add_pairs_option(
         group,
         "--argument",
         help="a queue argument such as x-message-ttl=60000 (VALUE read as JSON when it "
@@ -110,18 +102,18 @@ def add_queue_options(group: Any, declare_flag: bool = False) -> None:
 def queue_arguments(args: argparse.Namespace) -> Optional[dict[str, Any]]:
     """The ``arguments`` table the queue options ask for (None when empty)."""
     arguments: dict[str, Any] = {}
-    for key, text in split_pairs(args.argument, "--argument"):
+    for key, text in common.split_pairs(args.argument, "--argument"):
         try:
             arguments[key] = json.loads(text)
         except ValueError:
             arguments[key] = text
     if args.max_length is not None:
         if args.max_length < 0:
-            raise CommandError("--max-length must be >= 0", EXIT_USAGE)
+            raise common.CommandError("--max-length must be >= 0", common.EXIT_USAGE)
         arguments["x-max-length"] = args.max_length
     if args.quorum:
         if args.auto_delete:
-            raise CommandError("a --quorum queue cannot be --auto-delete", EXIT_USAGE)
+            raise common.CommandError("a --quorum queue cannot be --auto-delete", common.EXIT_USAGE)
         arguments["x-queue-type"] = "quorum"
     return arguments or None
 
@@ -152,19 +144,19 @@ def declare_queue(channel: BlockingChannel, name: str, args: argparse.Namespace)
 def run_queue(args: argparse.Namespace) -> int:
     """``pika declare queue``."""
     queue_arguments(args)  # usage errors before connecting
-    with blocking_connection(args.url) as connection:
+    with common.blocking_connection(args.url) as connection:
         channel = connection.channel()
         print(declare_queue(channel, args.name, args))
         key = args.binding_key if args.binding_key is not None else args.name
         for exchange in args.bind:
             channel.queue_bind(args.name, exchange, routing_key=key)
             print(f"bound queue {args.name!r} to exchange {exchange!r} with key {key!r}")
-    return EXIT_OK
+    return common.EXIT_OK
 
 
 def run_exchange(args: argparse.Namespace) -> int:
     """``pika declare exchange``."""
-    with blocking_connection(args.url) as connection:
+    with common.blocking_connection(args.url) as connection:
         channel = connection.channel()
         channel.exchange_declare(
             args.name, exchange_type=args.type, durable=args.durable, auto_delete=args.auto_delete
@@ -172,4 +164,4 @@ def run_exchange(args: argparse.Namespace) -> int:
     traits = [args.type, *(["durable"] if args.durable else [])]
     traits += ["auto-delete"] if args.auto_delete else []
     print(f"declared exchange {args.name!r} ({', '.join(traits)})")
-    return EXIT_OK
+    return common.EXIT_OK

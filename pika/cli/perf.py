@@ -27,16 +27,7 @@ from typing import Any, Optional, TextIO
 
 import pika
 from pika.channel import Channel
-from pika.cli.common import (
-    EXIT_FAILURE,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
-    ChannelSession,
-    CommandError,
-    add_command,
-    parameters_for,
-)
+from pika.cli import common
 from pika.cli.latency import LatencyHistogram
 from pika.cli.perf_worker import STAMP, LineReader, WorkerConfig, encode_line, histogram_of
 from pika.frame import Method
@@ -55,7 +46,7 @@ _PER_WORKER = ("role", "url", "queue", "count")
 
 def add_parser(commands: Any) -> None:
     """Add ``perf`` to ``commands``."""
-    parser = add_command(
+    parser = common.add_command(
         commands,
         "perf",
         "measure throughput and latency",
@@ -148,7 +139,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
-class QueuePreparation(ChannelSession):
+class QueuePreparation(common.ChannelSession):
     """Make sure the test queue exists: a named one is declared only if missing."""
 
     def __init__(self, url: str, queue: str, fresh: bool) -> None:
@@ -169,7 +160,7 @@ class QueuePreparation(ChannelSession):
             super().on_channel_closed(error)
 
 
-class QueueDepth(ChannelSession):
+class QueueDepth(common.ChannelSession):
     """The messages ready in the queue (``left``), deleting it when ``delete``."""
 
     def __init__(self, url: str, queue: str, delete: bool) -> None:
@@ -328,7 +319,7 @@ class Coordinator:
         self._stop_all()
         errors = [worker.error for worker in self.workers if worker.error is not None]
         if errors:
-            raise CommandError("; ".join(dict.fromkeys(errors)))
+            raise common.CommandError("; ".join(dict.fromkeys(errors)))
         return self._summary()
 
     def close(self) -> None:
@@ -351,13 +342,13 @@ class Coordinator:
             if worker.ended:
                 self._selector.unregister(worker.reports)
             if worker.error is not None:
-                raise CommandError(worker.error)
+                raise common.CommandError(worker.error)
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
         while not all(worker.ready for worker in self.workers):
             if time.monotonic() > deadline:
-                raise CommandError(f"the workers were not ready within {READY_TIMEOUT:g} s")
+                raise common.CommandError(f"the workers were not ready within {READY_TIMEOUT:g} s")
             self._poll(POLL_SECONDS)
 
     def _totals(self, key: str) -> int:
@@ -434,7 +425,7 @@ class Coordinator:
         while any(w.result is None and w.error is None for w in self.workers):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise CommandError(f"the workers did not stop within {STOP_TIMEOUT:g} s")
+                raise common.CommandError(f"the workers did not stop within {STOP_TIMEOUT:g} s")
             self._poll(min(POLL_SECONDS, remaining))
 
     def _summary(self) -> dict[str, Any]:
@@ -574,7 +565,7 @@ def _validate(args: argparse.Namespace) -> None:
     if args.duration is not None and args.duration <= 0:
         problems.append("--duration must be > 0")
     if problems:
-        raise CommandError("; ".join(problems), EXIT_USAGE)
+        raise common.CommandError("; ".join(problems), common.EXIT_USAGE)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -586,12 +577,12 @@ def run(args: argparse.Namespace) -> int:
             "timestamp the latency is measured from: no latency will be reported",
             file=sys.stderr,
         )
-    url, _params = parameters_for(args.url)
+    url, _params = common.parameters_for(args.url)
     fresh = args.queue is None
     queue = args.queue if not fresh else f"pika-perf-{uuid.uuid4().hex[:12]}"
     preparation = QueuePreparation(url, queue, fresh)
-    if preparation.execute() != EXIT_OK:
-        return EXIT_FAILURE
+    if preparation.execute() != common.EXIT_OK:
+        return common.EXIT_FAILURE
     coordinator = Coordinator(args, url, queue, sys.stderr)
     depth = QueueDepth(url, queue, delete=fresh)
     try:
@@ -606,4 +597,4 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         print(format_summary(summary))
-    return EXIT_INTERRUPTED if summary["interrupted"] else EXIT_OK
+    return common.EXIT_INTERRUPTED if summary["interrupted"] else common.EXIT_OK

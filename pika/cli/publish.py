@@ -20,18 +20,7 @@ from typing import Any, Callable, Optional
 from pika import exceptions, spec
 from pika.adapters.blocking_confirms import PublishedMessage, ReturnedMessage
 from pika.adapters.blocking_connection import BlockingChannel
-from pika.cli import declare
-from pika.cli.common import (
-    EXIT_NACKED,
-    EXIT_OK,
-    EXIT_UNROUTABLE,
-    EXIT_USAGE,
-    CommandError,
-    add_command,
-    add_pairs_option,
-    blocking_connection,
-    split_pairs,
-)
+from pika.cli import common, declare
 
 #: Messages in flight awaiting their confirm with --confirm.
 CONFIRM_WINDOW = 1000
@@ -56,7 +45,7 @@ _DELIVERY_MODES = {"1": 1, "2": 2, "transient": 1, "persistent": 2}
 
 def add_parser(commands: Any) -> None:
     """Add ``publish`` to ``commands``."""
-    parser = add_command(
+    parser = common.add_command(
         commands,
         "publish",
         "publish a message",
@@ -103,7 +92,7 @@ def add_parser(commands: Any) -> None:
     properties.add_argument(
         "-p", "--persistent", action="store_true", help="same as --delivery-mode persistent"
     )
-    add_pairs_option(properties, "-H", "--header", help="a string header (repeatable)")
+    common.add_pairs_option(properties, "-H", "--header", help="a string header (repeatable)")
     properties.add_argument(
         "--headers-json", metavar="JSON", help="headers as a JSON object (typed values)"
     )
@@ -126,8 +115,8 @@ def _text(value: str | bytes | None) -> str:
 def read_bodies(args: argparse.Namespace) -> list[bytes]:
     """The message bodies the arguments ask for."""
     if args.body is not None and args.file is not None:
-        raise CommandError(
-            "give the body either as an argument or with --file, not both", EXIT_USAGE
+        raise common.CommandError(
+            "give the body either as an argument or with --file, not both", common.EXIT_USAGE
         )
     if args.body is not None:
         data = args.body.encode("utf-8")
@@ -136,10 +125,12 @@ def read_bodies(args: argparse.Namespace) -> list[bytes]:
             with open(args.file, "rb") as stream:
                 data = stream.read()
         except OSError as exc:
-            raise CommandError(f"cannot read {args.file}: {exc.strerror}", EXIT_USAGE) from None
+            raise common.CommandError(
+                f"cannot read {args.file}: {exc.strerror}", common.EXIT_USAGE
+            ) from None
     elif args.file is None and sys.stdin.isatty():
-        raise CommandError(
-            "no body: give one as an argument, with --file, or on standard input", EXIT_USAGE
+        raise common.CommandError(
+            "no body: give one as an argument, with --file, or on standard input", common.EXIT_USAGE
         )
     else:
         data = sys.stdin.buffer.read()
@@ -164,11 +155,13 @@ def build_properties(args: argparse.Namespace) -> Optional[spec.BasicProperties]
         try:
             parsed = json.loads(args.headers_json)
         except ValueError as exc:
-            raise CommandError(f"--headers-json is not valid JSON: {exc}", EXIT_USAGE) from None
+            raise common.CommandError(
+                f"--headers-json is not valid JSON: {exc}", common.EXIT_USAGE
+            ) from None
         if not isinstance(parsed, dict):
-            raise CommandError("--headers-json must be a JSON object", EXIT_USAGE)
+            raise common.CommandError("--headers-json must be a JSON object", common.EXIT_USAGE)
         headers.update(parsed)
-    headers.update(split_pairs(args.header, "--header"))
+    headers.update(common.split_pairs(args.header, "--header"))
     if headers:
         values["headers"] = headers
     if not values:
@@ -177,7 +170,7 @@ def build_properties(args: argparse.Namespace) -> Optional[spec.BasicProperties]
     try:
         properties.encode()
     except (ValueError, TypeError, exceptions.AMQPError) as exc:
-        raise CommandError(f"invalid message property: {exc}", EXIT_USAGE) from None
+        raise common.CommandError(f"invalid message property: {exc}", common.EXIT_USAGE) from None
     return properties
 
 
@@ -187,13 +180,13 @@ def check_destination(args: argparse.Namespace) -> None:
     try:
         spec.Basic.Publish(exchange=args.exchange, routing_key=args.routing_key).encode()
     except (ValueError, exceptions.AMQPError) as exc:
-        raise CommandError(f"invalid destination: {exc}", EXIT_USAGE) from None
+        raise common.CommandError(f"invalid destination: {exc}", common.EXIT_USAGE) from None
     if args.declare:
         if args.exchange or not args.routing_key:
-            raise CommandError(
+            raise common.CommandError(
                 "--declare declares the queue named by --routing-key on the default "
                 "exchange; declare exchanges and bindings with 'pika declare'",
-                EXIT_USAGE,
+                common.EXIT_USAGE,
             )
         declare.queue_arguments(args)
 
@@ -206,11 +199,11 @@ def _describe_returned(message: ReturnedMessage) -> str:
     )
 
 
-def _unroutable(returned: list[ReturnedMessage], total: int) -> CommandError:
-    return CommandError(
+def _unroutable(returned: list[ReturnedMessage], total: int) -> common.CommandError:
+    return common.CommandError(
         f"{len(returned)} of {total} message(s) returned as unroutable: "
         f"{_describe_returned(returned[0])}; no queue is bound for that routing key",
-        EXIT_UNROUTABLE,
+        common.EXIT_UNROUTABLE,
     )
 
 
@@ -249,10 +242,10 @@ def _publish_confirmed(
     except exceptions.NackError as exc:
         tags = [m.delivery_tag for m in exc.messages if isinstance(m, PublishedMessage)]
         shown = ", ".join(str(tag) for tag in tags[:10]) + (", ..." if len(tags) > 10 else "")
-        raise CommandError(
+        raise common.CommandError(
             f"the broker nacked {len(tags)} of {total} message(s) (numbers {shown}): "
             "they were not accepted",
-            EXIT_NACKED,
+            common.EXIT_NACKED,
         ) from None
     except exceptions.UnroutableError as exc:
         raise _unroutable(
@@ -265,7 +258,7 @@ def publish(args: argparse.Namespace, bodies: list[bytes]) -> None:
     CommandError when a message was returned, or with --confirm nacked."""
     properties = build_properties(args)
     check_destination(args)
-    with blocking_connection(args.url) as connection:
+    with common.blocking_connection(args.url) as connection:
         channel = connection.channel()
         if args.declare:
             print(declare.declare_queue(channel, args.routing_key, args), file=sys.stderr)
@@ -286,4 +279,4 @@ def run(args: argparse.Namespace) -> int:
         f"with routing key {args.routing_key!r}"
         + ("; the broker confirmed them" if args.confirm else "")
     )
-    return EXIT_OK
+    return common.EXIT_OK

@@ -21,7 +21,7 @@ from opentelemetry.trace import Link, SpanKind
 from pika import __version__, amqp_object, spec
 from pika.otel import attributes as attr
 from pika.otel.metrics import MessagingMetrics
-from pika.telemetry import ObservedMessage, is_hand_off
+from pika.telemetry import ObservedMessage, ObservedPublish, is_hand_off
 
 if TYPE_CHECKING:
     from pika.channel import Channel
@@ -61,16 +61,10 @@ class PikaTelemetry:
 
     # ------------------------------------------------------------ publishing
 
-    def on_publish(
-        self,
-        channel: Channel,
-        exchange: str,
-        routing_key: str,
-        body: bytes | bytearray | memoryview,
-        properties: Optional[spec.BasicProperties],
-    ) -> spec.BasicProperties:
+    def on_publish(self, message: ObservedPublish) -> spec.BasicProperties:
         """A PRODUCER span ``publish <exchange>``; its context goes into a
         copy of the properties' headers (the caller's object is untouched)."""
+        channel, exchange, properties = message.channel, message.exchange, message.properties
         where = attr.server(channel)
         counted = {
             attr.SYSTEM: attr.RABBITMQ,
@@ -86,12 +80,12 @@ class PikaTelemetry:
                 attr.OPERATION_TYPE: "send",
                 **attr.without_none(
                     [
-                        (attr.ROUTING_KEY, routing_key),
+                        (attr.ROUTING_KEY, message.routing_key),
                         (attr.MESSAGE_ID, properties and properties.message_id),
                         (attr.CONVERSATION_ID, properties and properties.correlation_id),
                     ]
                 ),
-                attr.BODY_SIZE: len(body),
+                attr.BODY_SIZE: len(message.body),
             },
         )
         sent = copy.copy(properties) if properties is not None else spec.BasicProperties()

@@ -4,17 +4,17 @@ recovery is tested in tests/integration/test_recovery.py)."""
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
-from pika import exceptions
+from pika import exceptions, frame, spec
 from pika.adapters.utils.connection_workflow import (
     AMQPConnectionWorkflowFailed,
     AMQPConnectorAMQPHandshakeError,
     AMQPConnectorSocketConnectError,
 )
 from pika.recovery import (
-    Binding,
     ExchangeDecl,
     QueueDecl,
     RecoveryPolicy,
@@ -75,73 +75,146 @@ def test_what_is_recoverable(error: Exception, expected: bool) -> None:
     assert is_recoverable(error) is expected
 
 
-def _queue(name: str, auto_delete: bool = False, server_named: bool = False) -> QueueDecl:
-    return QueueDecl(name, False, False, auto_delete, {}, server_named)
+def _exchange(name: str, auto_delete: bool = False) -> spec.Exchange.Declare:
+    return spec.Exchange.Declare(exchange=name, type="topic", auto_delete=auto_delete)
 
 
-def _exchange(name: str, auto_delete: bool = False) -> ExchangeDecl:
-    return ExchangeDecl(name, "topic", False, auto_delete, False, {})
+def _queue(name: str, auto_delete: bool = False) -> spec.Queue.Declare:
+    return spec.Queue.Declare(queue=name, auto_delete=auto_delete)
+
+
+def _declare_ok(name: str) -> frame.Method:
+    """The broker's reply to a queue declare, as the channel hands it over."""
+    return frame.Method(1, spec.Queue.DeclareOk(name, 0, 0))
+
+
+def _applied(*requests: Any) -> TopologyRecord:
+    """A record that the broker accepted each request of ``requests`` (a
+    method, or a (method, reply) pair) into, in order."""
+    record = TopologyRecord()
+    for request in requests:
+        if isinstance(request, tuple):
+            record.apply(*request)
+        else:
+            record.apply(request)
+    return record
+
+
+def test_declares_are_recorded_as_sent_and_passive_ones_are_not() -> None:
+    record = _applied(
+        spec.Exchange.Declare(
+            exchange="ex", type="fanout", durable=True, internal=True, arguments={"k": 1}
+        ),
+        spec.Exchange.Declare(exchange="checked", passive=True),
+        (
+            spec.Queue.Declare(queue="q", durable=True, arguments={"x-max-length": 5}),
+            _declare_ok("q"),
+        ),
+        spec.Queue.Declare(queue="quiet", exclusive=True, nowait=True),
+        (spec.Queue.Declare(queue="", exclusive=True), _declare_ok("amq.gen-1")),
+        (spec.Queue.Declare(queue="checked", passive=True), _declare_ok("checked")),
+    )
+    assert record.exchanges == {"ex": ExchangeDecl("ex", "fanout", True, False, True, {"k": 1})}
+    assert record.queues == {
+        "q": QueueDecl("q", True, False, False, {"x-max-length": 5}, False),
+        "quiet": QueueDecl("quiet", False, True, False, {}, False),
+        "amq.gen-1": QueueDecl("amq.gen-1", False, True, False, {}, True),
+    }
+
+
+def test_methods_that_change_no_topology_are_ignored() -> None:
+    record = _applied(_queue("q"), spec.Basic.Qos(prefetch_count=5), spec.Queue.Purge(queue="q"))
+    assert list(record.queues) == ["q"] and not record.bindings and not record.consumers
 
 
 def test_deleting_a_queue_drops_its_bindings_and_consumers() -> None:
-    record = TopologyRecord()
-    record.exchange_declared(_exchange("ex"))
-    record.queue_declared(_queue("q"))
-    record.bound(Binding.of("q", "ex", "a.*", {"x": 1}, False))
-    record.consumer_added("c1", "q")
-    record.queue_deleted("q")
+    record = _applied(
+        _exchange("ex"),
+        _queue("q"),
+        spec.Queue.Bind(queue="q", exchange="ex", routing_key="a.*", arguments={"x": 1}),
+        spec.Basic.Consume(queue="q", consumer_tag="c1"),
+    )
+    assert [(b.destination, b.source, b.routing_key) for b in record.bindings] == [
+        ("q", "ex", "a.*")
+    ]
+    assert record.consumers == {"c1": "q"}
+    record.apply(spec.Queue.Delete(queue="q"))
     assert record.queues == {} and record.bindings == {} and record.consumers == {}
     assert "ex" in record.exchanges
 
 
 def test_bindings_compare_by_arguments_regardless_of_order() -> None:
-    record = TopologyRecord()
-    record.bound(Binding.of("q", "ex", "k", {"a": 1, "b": {"nested": True}}, False))
-    record.bound(Binding.of("q", "ex", "k", {"b": {"nested": True}, "a": 1}, False))
+    record = _applied(
+        spec.Queue.Bind(
+            queue="q", exchange="ex", routing_key="k", arguments={"a": 1, "b": {"n": True}}
+        ),
+        spec.Queue.Bind(
+            queue="q", exchange="ex", routing_key="k", arguments={"b": {"n": True}, "a": 1}
+        ),
+    )
     assert len(record.bindings) == 1
-    record.unbound(Binding.of("q", "ex", "k", {"b": {"nested": True}, "a": 1}, False))
+    record.apply(
+        spec.Queue.Unbind(
+            queue="q", exchange="ex", routing_key="k", arguments={"b": {"n": True}, "a": 1}
+        )
+    )
     assert record.bindings == {}
 
 
 def test_auto_delete_queue_goes_with_its_last_consumer() -> None:
-    record = TopologyRecord()
-    record.queue_declared(_queue("q", auto_delete=True))
-    record.consumer_added("c1", "q")
-    record.consumer_added("c2", "q")
-    record.consumer_removed("c1")
+    record = _applied(
+        _queue("q", auto_delete=True),
+        spec.Basic.Consume(queue="q", consumer_tag="c1"),
+        spec.Basic.Consume(queue="q", consumer_tag="c2"),
+        spec.Basic.Cancel(consumer_tag="c1"),
+    )
     assert "q" in record.queues
-    record.consumer_removed("c2")
+    record.consumer_removed("c2")  # the broker cancelled the last consumer
     assert "q" not in record.queues
 
 
 def test_auto_delete_exchange_goes_with_its_last_binding() -> None:
-    record = TopologyRecord()
-    record.exchange_declared(_exchange("src", auto_delete=True))
-    record.exchange_declared(_exchange("dst"))
-    record.bound(Binding.of("dst", "src", "", None, True))
-    record.queue_declared(_queue("q"))
-    record.bound(Binding.of("q", "src", "", None, False))
-    record.unbound(Binding.of("dst", "src", "", None, True))
+    record = _applied(
+        _exchange("src", auto_delete=True),
+        _exchange("dst"),
+        spec.Exchange.Bind(destination="dst", source="src"),
+        _queue("q"),
+        spec.Queue.Bind(queue="q", exchange="src"),
+        spec.Exchange.Unbind(destination="dst", source="src"),
+    )
     assert "src" in record.exchanges
-    record.queue_deleted("q")
+    record.apply(spec.Queue.Delete(queue="q"))
     assert "src" not in record.exchanges
 
 
+def test_unbinding_the_last_binding_of_an_auto_delete_exchange_forgets_it() -> None:
+    record = _applied(
+        _exchange("src", auto_delete=True),
+        _queue("q"),
+        spec.Queue.Bind(queue="q", exchange="src", routing_key="k"),
+        spec.Queue.Unbind(queue="q", exchange="src", routing_key="k"),
+    )
+    assert list(record.exchanges) == [] and list(record.queues) == ["q"]
+
+
 def test_deleting_an_exchange_drops_e2e_bindings_both_ways() -> None:
-    record = TopologyRecord()
-    for name in ("a", "b", "c"):
-        record.exchange_declared(_exchange(name))
-    record.bound(Binding.of("b", "a", "", None, True))
-    record.bound(Binding.of("c", "b", "", None, True))
-    record.exchange_deleted("b")
-    assert record.bindings == {}
+    record = _applied(
+        _exchange("a"),
+        _exchange("b"),
+        _exchange("c"),
+        spec.Exchange.Bind(destination="b", source="a"),
+        spec.Exchange.Bind(destination="c", source="b"),
+        spec.Exchange.Delete(exchange="b"),
+    )
+    assert record.bindings == {} and list(record.exchanges) == ["a", "c"]
 
 
 def test_server_named_queue_rename_moves_bindings_and_consumers() -> None:
-    record = TopologyRecord()
-    record.queue_declared(_queue("amq.gen-old", server_named=True))
-    record.bound(Binding.of("amq.gen-old", "ex", "k", None, False))
-    record.consumer_added("c1", "amq.gen-old")
+    record = _applied(
+        (spec.Queue.Declare(queue="", exclusive=True), _declare_ok("amq.gen-old")),
+        spec.Queue.Bind(queue="amq.gen-old", exchange="ex", routing_key="k"),
+        spec.Basic.Consume(queue="amq.gen-old", consumer_tag="c1"),
+    )
     record.queue_renamed("amq.gen-old", "amq.gen-new")
     assert list(record.queues) == ["amq.gen-new"]
     assert record.queues["amq.gen-new"].name == "amq.gen-new"

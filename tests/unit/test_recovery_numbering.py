@@ -4,15 +4,21 @@ queue's default routing key, and publish numbering across losses
 
 from __future__ import annotations
 
-from pika import spec
-from pika.recovery import Binding, ConfirmNumbering, QueueDecl, TopologyRecord
+from pika import frame, spec
+from pika.recovery import ConfirmNumbering, TopologyRecord
 
 
 def test_a_routing_key_that_was_the_old_name_follows_the_rename() -> None:
     record = TopologyRecord()
-    record.queue_declared(QueueDecl("amq.gen-old", False, True, False, {}, True))
-    record.bound(Binding.of("amq.gen-old", "direct-ex", "amq.gen-old", None, False))
-    record.bound(Binding.of("amq.gen-old", "topic-ex", "a.#", None, False))
+    record.apply(
+        spec.Queue.Declare(queue="", exclusive=True),
+        frame.Method(1, spec.Queue.DeclareOk("amq.gen-old", 0, 0)),
+    )
+    # queue_bind's routing key defaults to the queue's name.
+    record.apply(
+        spec.Queue.Bind(queue="amq.gen-old", exchange="direct-ex", routing_key="amq.gen-old")
+    )
+    record.apply(spec.Queue.Bind(queue="amq.gen-old", exchange="topic-ex", routing_key="a.#"))
     record.queue_renamed("amq.gen-old", "amq.gen-new")
     assert {(b.source, b.destination, b.routing_key) for b in record.bindings} == {
         ("direct-ex", "amq.gen-new", "amq.gen-new"),

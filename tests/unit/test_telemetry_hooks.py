@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 import pika.telemetry as telemetry
-from pika import spec
+from pika import frame, spec
 from tests.utils.memory_transport import open_pair
 
 
@@ -93,3 +93,49 @@ def test_requests_sent_without_an_observer_are_not_reported_later() -> None:
     finally:
         telemetry.uninstall()
     assert observer.sent == [] and observer.replied == []
+
+
+class _Publishes:
+    """An observer of publishes only: keeps what `on_publish` is handed and
+    returns properties that carry one more header."""
+
+    def __init__(self) -> None:
+        self.seen: list[telemetry.ObservedPublish] = []
+
+    def on_publish(self, message: telemetry.ObservedPublish) -> spec.BasicProperties:
+        self.seen.append(message)
+        headers = dict(message.properties.headers or {}) if message.properties else {}
+        return spec.BasicProperties(
+            message_id=message.properties and message.properties.message_id,
+            headers={**headers, "traced": "yes"},
+        )
+
+
+def test_publish_reaches_the_observer_as_one_value_and_its_properties_are_sent() -> None:
+    pair = open_pair()
+    chan = pair.open_channel()
+    observer = _Publishes()
+    body = bytearray(b"payload")
+    try:
+        telemetry.install(observer)
+        chan.basic_publish("ex", "rk", body, spec.BasicProperties(message_id="m-1"))
+        chan.basic_publish("", "other", b"bare")
+    finally:
+        telemetry.uninstall()
+    chan.basic_publish("", "after", b"unobserved")
+    [first, second] = observer.seen
+    assert (first.channel, first.exchange, first.routing_key, first.body) == (
+        chan,
+        "ex",
+        "rk",
+        body,
+    )
+    assert first.properties is not None and first.properties.message_id == "m-1"
+    assert (second.exchange, second.routing_key, second.properties) == ("", "other", None)
+    frames = pair.sent()
+    headers = [f.properties for f in frames if isinstance(f, frame.Header)]
+    assert [(p.message_id, p.headers) for p in headers] == [
+        ("m-1", {"traced": "yes"}),
+        (None, {"traced": "yes"}),
+        (None, None),
+    ]
