@@ -50,10 +50,9 @@ from __future__ import annotations
 import calendar
 import datetime
 import decimal
-import inspect
 import struct
 from collections.abc import Mapping
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional
 
 from pika import exceptions
 from pika.amqp_object import Buffer
@@ -308,36 +307,15 @@ def _encoder_for_subclass(value: object) -> _Encoder:
     raise _unsupported(value, "no AMQP field type for this Python type")
 
 
-_DECODER_SECTIONS = """Args:
-    encoded: The buffer: `bytes`, or a `bytearray` or `memoryview` (copied once).
-    offset: Where {} is.
-
-Returns:
-    ``(value, offset past it)``.
-
-"""
-
-_Documented = TypeVar("_Documented", bound=Callable[..., Any])
-
-
-def _decoder(start: str) -> Callable[[_Documented], _Documented]:
-    """Give a public decoder, whose value starts with ``start``, the Args and
-    Returns sections every decoder shares (the contract the module
-    documentation states), ahead of its own Raises section. Only the
-    docstring changes: the decoder itself is returned as it is."""
-
-    def document(decoder: _Documented) -> _Documented:
-        if decoder.__doc__ is not None:  # None under python -OO
-            own, raises = inspect.cleandoc(decoder.__doc__).split("Raises:")
-            decoder.__doc__ = own + _DECODER_SECTIONS.format(start) + "Raises:" + raises
-        return decoder
-
-    return document
-
-
-@_decoder("its length octet")
 def decode_short_string(encoded: Buffer, offset: int) -> tuple[str | bytes, int]:
     """Decode a short string at ``offset``: `str` if valid UTF-8, else `bytes`.
+
+    Args:
+        encoded: The buffer.
+        offset: Where the length octet is.
+
+    Returns:
+        ``(value, offset past it)``.
 
     Raises:
         InvalidFrameError: The buffer ends inside the string.
@@ -359,11 +337,17 @@ def decode_short_string(encoded: Buffer, offset: int) -> tuple[str | bytes, int]
         return raw, end
 
 
-@_decoder("the table's 4-byte length")
 def decode_table(encoded: Buffer, offset: int) -> tuple[dict[str | bytes, Any], int]:
     """Decode the field table at ``offset``.
 
     Keys are `str` (or `bytes` when not valid UTF-8).
+
+    Args:
+        encoded: The buffer.
+        offset: Where the table's 4-byte length is.
+
+    Returns:
+        ``(table, offset past it)``.
 
     Raises:
         InvalidFrameError: The table is truncated or malformed.
@@ -377,9 +361,15 @@ def decode_table(encoded: Buffer, offset: int) -> tuple[dict[str | bytes, Any], 
         raise _cut_short("field table", encoded, offset) from None
 
 
-@_decoder("the type code")
 def decode_value(encoded: Buffer, offset: int) -> tuple[Any, int]:
     """Decode the type code at ``offset`` and the value that follows it.
+
+    Args:
+        encoded: The buffer.
+        offset: Where the type code is.
+
+    Returns:
+        ``(value, offset past it)``.
 
     Raises:
         InvalidFrameError: The value is truncated or malformed.
