@@ -47,6 +47,7 @@ _DELIVER_MIDDLE = struct.Struct(">QBB")
 _BARE_CONTENT = struct.Struct(">BHIHHQHBBHI")
 _DELIVER = spec.Basic.Deliver
 _DELIVER_INDEX = _DELIVER.INDEX
+_NEW_DELIVER = _DELIVER.__new__
 _BASIC = spec.Basic.INDEX
 _PROPERTIES = spec.BasicProperties
 _NEW_PROPERTIES = _PROPERTIES.__new__
@@ -91,7 +92,7 @@ class ContentReader(InboundBuffer):
             routing_key = buf[exchange_end + 1 : end].decode()
         except UnicodeDecodeError:
             return None
-        method = _DELIVER.__new__(_DELIVER)
+        method = _NEW_DELIVER(_DELIVER)
         method.consumer_tag = consumer_tag
         method.delivery_tag = delivery_tag
         method.redelivered = (bits & 1) != 0
