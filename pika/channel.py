@@ -307,7 +307,9 @@ class Channel(ChannelOperations, ChannelCallbacks, ChannelRecovery):
                 self._confirmed.keep(  # type: ignore[union-attr]
                     self._publish_seq, (exchange, routing_key, kept, properties, mandatory)
                 )
-        self.connection._output_ready()
+        connection = self.connection
+        if not connection._flush_arranged:
+            connection._output_ready()
 
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
         if self._tag_offset:
@@ -319,7 +321,9 @@ class Channel(ChannelOperations, ChannelCallbacks, ChannelRecovery):
             return
         # `_acknowledge` written out for the one settlement of most messages.
         self._engine.acknowledge(self.channel_number, _ACK, delivery_tag, 1 if multiple else 0)
-        self.connection._output_ready()
+        connection = self.connection
+        if not connection._flush_arranged:
+            connection._output_ready()
 
     def basic_nack(
         self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True

@@ -241,7 +241,7 @@ class BlockingConnection(
         # each turn of the loop (`_turn`), never by a callback queued on the
         # loop: such a callback would make the next wait return at once, a
         # second epoll_wait for every request.
-        self._impl._caller_flushes = True
+        self._impl._flushed_by_caller()
         self._impl.add_on_close_callback(self._on_impl_closed)
         if recovery is not None:
             self._impl.enable_recovery(recovery, configs)
