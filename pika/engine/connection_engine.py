@@ -42,6 +42,8 @@ from pika.engine.tuning import EngineConfig, client_properties, negotiate_heartb
 from pika.frame import HEARTBEAT_BYTES, decode_method, scan_frame
 from pika.states import EngineChannelState, EngineState
 
+# States are compared by identity on the paths of every frame (`is` costs
+# less than the str and int comparisons of these enums).
 INIT = EngineState.INIT
 AWAIT_START = EngineState.AWAIT_START
 AWAIT_TUNE = EngineState.AWAIT_TUNE
@@ -98,6 +100,7 @@ class ConnectionEngine(ContentReader):
         self._init_inbound()
         self._max_frame = max(config.frame_max, FRAME_MIN_SIZE)
         self._max_message = config.max_message_size or -1
+        self._limits_changed()
         #: The AMQP version spoken (`pika.engine.dialects.Dialect`).
         self.dialect = DIALECTS[config.amqp_version]
         self._methods = self.dialect.methods
@@ -192,7 +195,7 @@ class ConnectionEngine(ContentReader):
         """The next event, or None when more bytes are needed."""
         events_ = self._events
         while not events_:
-            if self.state == CLOSED:
+            if self.state is CLOSED:
                 return None
             try:
                 event = self._next_frame()
@@ -217,7 +220,7 @@ class ConnectionEngine(ContentReader):
     def _next_frame(self) -> object:
         buf = self._buf
         pos = self._pos
-        if self.state == AWAIT_START and buf[pos : pos + 1] in _NOT_AMQP:
+        if self.state is AWAIT_START and buf[pos : pos + 1] in _NOT_AMQP:
             outcome = self._not_amqp(buf, pos)
             if outcome is not False:
                 return outcome
@@ -234,7 +237,7 @@ class ConnectionEngine(ContentReader):
         self._pos = end
         if self._monitor is not None:
             self._monitor.received = True
-        if self.state == CLOSING:
+        if self.state is CLOSING:
             return self._while_closing(buf, frame_type, channel, start, end - 1)
         if frame_type == _FRAME_METHOD:
             method: amqp_object.Method | events.ContentReceived | None = (
@@ -448,6 +451,7 @@ class ConnectionEngine(ContentReader):
         self.frame_max = frame_max
         self.heartbeat = heartbeat
         self._max_frame = frame_max
+        self._limits_changed()
         self._writer.set_frame_max(frame_max)
         writer = self._writer
         writer.method(0, spec.Connection.TuneOk(self.channel_max, frame_max, heartbeat))
@@ -597,7 +601,7 @@ class ConnectionEngine(ContentReader):
     ) -> None:
         """Basic.Ack, Basic.Nack or Basic.Reject without building a method object."""
         chan = self._channels.get(channel_number)
-        if chan is None or chan.state != CH_OPEN or self.state != OPEN:
+        if chan is None or chan.state is not CH_OPEN or self.state is not OPEN:
             self._open_channel(channel_number)
         self._writer.acknowledgement(channel_number, method_index, delivery_tag, flags)
 
@@ -612,7 +616,7 @@ class ConnectionEngine(ContentReader):
     ) -> None:
         """Basic.Publish: method, header and body frames in one append."""
         chan = self._channels.get(channel_number)
-        if chan is None or chan.state != CH_OPEN or self.state != OPEN:
+        if chan is None or chan.state is not CH_OPEN or self.state is not OPEN:
             self._open_channel(channel_number)
         self._writer.publish(channel_number, exchange, routing_key, body, properties, mandatory)
 

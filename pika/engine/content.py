@@ -26,7 +26,7 @@ from pika.engine import events
 from pika.engine.channels import EngineChannel as _Channel
 from pika.engine.inbound import Buffer, InboundBuffer, copy_out
 from pika.engine.rules import ProtocolViolation
-from pika.frame import decode_header
+from pika.frame import FRAME_OVERHEAD, decode_header
 from pika.states import EngineChannelState
 
 NO_EVENT = object()
@@ -42,9 +42,14 @@ _HEADER_FIXED = struct.Struct(">HHQ")
 _DELIVER_START = struct.Struct(">IB")
 _DELIVER_MIDDLE = struct.Struct(">QBB")
 #: What follows a method frame when a header without properties and one
-#: body frame come next: the header frame (envelope, class, weight, body
-#: size, property flags, frame end) and the body frame's envelope.
-_BARE_CONTENT = struct.Struct(">BHIHHQHBBHI")
+#: body frame come next: the header frame's first 11 bytes (envelope,
+#: class, weight), the body size, 6 bytes (property flags, frame end, the
+#: body frame's type and channel) and the body frame's size. The two runs
+#: of bytes are the same for every such message of a channel
+#: (`pika.engine.channels.EngineChannel.bare_header` and ``bare_middle``).
+_BARE_CONTENT = struct.Struct(">11sQ6sI")
+_BIT = (False, True)
+_CONTENT_RECEIVED = events.ContentReceived
 _DELIVER = spec.Basic.Deliver
 _DELIVER_INDEX = _DELIVER.INDEX
 _NEW_DELIVER = _DELIVER.__new__
@@ -60,6 +65,14 @@ class ContentReader(InboundBuffer):
     _channels: dict[int, _Channel]
     _max_frame: int
     _max_message: int
+    #: The largest body `_delivery` takes in one step: one body frame within
+    #: frame_max, not over max_message_size (see `_limits_changed`).
+    _bare_body_max: int
+
+    def _limits_changed(self) -> None:
+        """Note a new ``_max_frame`` or ``_max_message``."""
+        most = self._max_frame - FRAME_OVERHEAD
+        self._bare_body_max = most if self._max_message < 0 else min(most, self._max_message)
 
     def _delivery(
         self, buf: Buffer, start: int, end: int, channel: int
@@ -74,74 +87,54 @@ class ContentReader(InboundBuffer):
         it is not, and None for anything else, which that decoder then
         decodes or reports. A view (a large frame's buffer) is left to that
         decoder too: the strings are decoded from slices of ``bytes`` or
-        ``bytearray``.
+        ``bytearray``. Malformed payloads the checks let through end in
+        `struct.error` (reading past the buffer), caught here.
         """
-        if end - start < 16 or type(buf) is memoryview:
-            return None
-        index, tag_length = _DELIVER_START.unpack_from(buf, start)
-        tag_end = start + 5 + tag_length
-        if index != _DELIVER_INDEX or end - tag_end < 11:
-            return None
-        delivery_tag, bits, exchange_length = _DELIVER_MIDDLE.unpack_from(buf, tag_end)
-        exchange_end = tag_end + 10 + exchange_length
-        if exchange_end >= end or exchange_end + 1 + buf[exchange_end] != end:
-            return None
         try:
-            consumer_tag = buf[start + 5 : tag_end].decode()
-            exchange = buf[tag_end + 10 : exchange_end].decode()
-            routing_key = buf[exchange_end + 1 : end].decode()
-        except UnicodeDecodeError:
+            index, tag_length = _DELIVER_START.unpack_from(buf, start)
+            tag_end = start + 5 + tag_length
+            if index != _DELIVER_INDEX or end - tag_end < 11:
+                return None
+            delivery_tag, bits, exchange_length = _DELIVER_MIDDLE.unpack_from(buf, tag_end)
+            exchange_end = tag_end + 10 + exchange_length
+            if exchange_end >= end or exchange_end + 1 + buf[exchange_end] != end:
+                return None
+            # (A view has no decode: AttributeError.)
+            consumer_tag = buf[start + 5 : tag_end].decode()  # type: ignore[union-attr]
+            exchange = buf[tag_end + 10 : exchange_end].decode()  # type: ignore[union-attr]
+            routing_key = buf[exchange_end + 1 : end].decode()  # type: ignore[union-attr]
+        except (struct.error, UnicodeDecodeError, AttributeError):
             return None
         method = _NEW_DELIVER(_DELIVER)
         method.consumer_tag = consumer_tag
         method.delivery_tag = delivery_tag
-        method.redelivered = (bits & 1) != 0
+        method.redelivered = _BIT[bits & 1]
         method.exchange = exchange
         method.routing_key = routing_key
         chan = self._channels.get(channel)
-        if chan is None or chan.state != CH_OPEN or chan.content_method is not None:
+        if chan is None or chan.state is not CH_OPEN or chan.content_method is not None:
             return method
         # A header without properties and one body frame, all buffered: the
         # frame-end octet of the method frame is at ``end``.
         try:
-            (
-                header_type,
-                header_channel,
-                header_size,
-                class_id,
-                _weight,
-                body_size,
-                flags,
-                header_end,
-                body_type,
-                body_channel,
-                body_frame,
-            ) = _BARE_CONTENT.unpack_from(buf, end + 1)
+            header, body_size, middle, body_frame = _BARE_CONTENT.unpack_from(buf, end + 1)
             body_end = end + 30 + body_size
             whole = buf[body_end] == _FRAME_END
         except (struct.error, IndexError):
             whole = False
         if (
             whole
-            and header_size == 14
-            and not flags
+            and header == chan.bare_header
+            and middle == chan.bare_middle
             and body_frame == body_size
-            and body_size
-            and header_type == _FRAME_HEADER
-            and body_type == _FRAME_BODY
-            and header_channel == channel
-            and body_channel == channel
-            and class_id == _BASIC
-            and header_end == _FRAME_END
-            and body_size + 8 <= self._max_frame
-            and not 0 <= self._max_message < body_size
+            and 0 < body_size <= self._bare_body_max
         ):
             self._pos = body_end + 1
             if type(buf) is bytes:
                 body = buf[end + 30 : body_end]
             else:
                 body = bytes(memoryview(buf)[end + 30 : body_end])
-            return events.ContentReceived(channel, method, _NEW_PROPERTIES(_PROPERTIES), body)
+            return _CONTENT_RECEIVED(channel, method, _NEW_PROPERTIES(_PROPERTIES), body)
         message = self._whole_message(channel, method)
         return method if message is None else message
 
