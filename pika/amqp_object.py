@@ -10,7 +10,7 @@ written without ``__slots__`` (such as the frame classes).
 from __future__ import annotations
 
 import struct
-from typing import Any, ClassVar, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 
 from pika import exceptions
 
@@ -130,12 +130,33 @@ class Class(AMQPObject):
 
 
 class Properties(AMQPObject):
-    """The properties a content header carries for one AMQP class; `None` means absent."""
+    """The properties a content header carries for one AMQP class; `None` means absent.
+
+    A property whose slot was never set reads as `None` too: the engine
+    gives a message without properties a bare ``cls.__new__(cls)`` instead
+    of running ``__init__`` for every one of them. The first such read sets
+    every unset slot to `None`, so later reads are plain slot reads.
+    """
 
     __slots__ = ()
 
     NAME: ClassVar[str] = "Unextended Properties"
     _NONE_MEANS_ABSENT: ClassVar[bool] = True
+
+    if not TYPE_CHECKING:  # a type checker keeps rejecting unknown attributes
+
+        def __getattr__(self, name: str) -> Any:
+            # Reached only when the normal lookup failed: an unset slot, or
+            # a name that is no property at all.
+            names = _public_slots(type(self))
+            if name not in names:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            for slot in names:
+                try:
+                    object.__getattribute__(self, slot)
+                except AttributeError:
+                    object.__setattr__(self, slot, None)
+            return None
 
     @staticmethod
     def _skip_flag_words(encoded: Buffer, offset: int, flags: int, undefined: int) -> int:

@@ -102,7 +102,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, Callable
 
-from pika import exceptions, frame, validation
+from pika import exceptions, frame, telemetry, validation
 from pika.adapters.blocking_channel import BlockingChannel, _Reply
 from pika.adapters.blocking_confirms import PipelinedPublisher, PublishedMessage, ReturnedMessage
 from pika.adapters.blocking_consumers import _ConsumerDeliveryEvt as _ConsumerDeliveryEvt
@@ -241,7 +241,7 @@ class BlockingConnection(
         # each turn of the loop (`_turn`), never by a callback queued on the
         # loop: such a callback would make the next wait return at once, a
         # second epoll_wait for every request.
-        self._impl._caller_flushes = True
+        self._impl._flushed_by_caller()
         self._impl.add_on_close_callback(self._on_impl_closed)
         if recovery is not None:
             self._impl.enable_recovery(recovery, configs)
@@ -446,7 +446,13 @@ class BlockingConnection(
         self._dispatch_depth = 1
         try:
             while ready:
-                ready.popleft()()
+                item = ready.popleft()
+                if type(item) is _Delivery and telemetry.observer is None:
+                    # `_Delivery.__call__` written out: most of what is ready.
+                    channel, info, method, properties, body = item
+                    info.on_message_callback(channel, method, properties, body)
+                else:
+                    item()
                 if self._output_deferred and (
                     not ready or time.monotonic() - self._written_at >= COALESCE_SECONDS
                 ):

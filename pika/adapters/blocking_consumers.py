@@ -67,6 +67,7 @@ Message = tuple[spec.Basic.Deliver, spec.BasicProperties, bytes]
 """One message as the consume generator yields it."""
 
 _Deliver = spec.Basic.Deliver
+_new_tuple = tuple.__new__
 _Props = spec.BasicProperties
 
 MessageSink = Callable[["Channel", _Deliver, _Props, bytes], None]
@@ -91,37 +92,71 @@ class _ConsumerInfo:
         return f"<_ConsumerInfo tag={self.consumer_tag!r} auto_ack={self.auto_ack}>"
 
 
-class _Delivery:
-    """A message for a `basic_consume` consumer, waiting in the ready queue."""
+class _Delivery(
+    tuple[
+        "BlockingChannel",
+        _ConsumerInfo,
+        spec.Basic.Deliver,
+        spec.BasicProperties,
+        bytes,
+    ]
+):
+    """A message for a `basic_consume` consumer, waiting in the ready queue:
+    ``(channel, info, method, properties, body)``.
 
-    __slots__ = ("body", "channel", "info", "method", "properties")
+    A tuple, so that queueing one runs no Python code (`_delivery_sink`
+    makes it with ``tuple.__new__``) and `BlockingConnection._dispatch`
+    can unpack it to call the consumer's callback itself, which is what
+    calling it does without an observer.
+    """
 
-    def __init__(
-        self,
+    __slots__ = ()
+
+    def __new__(
+        cls,
         channel: BlockingChannel,
         info: _ConsumerInfo,
         method: spec.Basic.Deliver,
         properties: spec.BasicProperties,
         body: bytes,
-    ) -> None:
-        self.channel = channel
-        self.info = info
-        self.method = method
-        self.properties = properties
-        self.body = body
+    ) -> _Delivery:
+        return tuple.__new__(cls, (channel, info, method, properties, body))
+
+    @property
+    def channel(self) -> BlockingChannel:
+        """The `BlockingChannel` the message arrived on."""
+        return self[0]
+
+    @property
+    def info(self) -> _ConsumerInfo:
+        """The consumer's record."""
+        return self[1]
+
+    @property
+    def method(self) -> spec.Basic.Deliver:
+        """The message's Basic.Deliver."""
+        return self[2]
+
+    @property
+    def properties(self) -> spec.BasicProperties:
+        """The message's properties."""
+        return self[3]
+
+    @property
+    def body(self) -> bytes:
+        """The message's body."""
+        return self[4]
 
     def __call__(self) -> None:
+        channel, info, method, properties, body = self
         observer = telemetry.observer
         if observer is None:
-            self.info.on_message_callback(self.channel, self.method, self.properties, self.body)
+            info.on_message_callback(channel, method, properties, body)
         else:
-            observed = telemetry.ObservedMessage(
-                self.channel._impl, self.method, self.properties, self.body
+            observer.process(
+                telemetry.ObservedMessage(channel._impl, method, properties, body),
+                lambda: info.on_message_callback(channel, method, properties, body),
             )
-            observer.process(observed, self._run)
-
-    def _run(self) -> None:
-        self.info.on_message_callback(self.channel, self.method, self.properties, self.body)
 
 
 class _ConsumerDeliveryEvt(NamedTuple):
@@ -200,6 +235,7 @@ def _delivery_sink(channel: BlockingChannel, info: _ConsumerInfo) -> MessageSink
     ready = channel._connection._ready
 
     def put_delivery(_impl: Channel, method: _Deliver, properties: _Props, body: bytes) -> None:
-        ready.append(_Delivery(channel, info, method, properties, body))
+        # (mypy does not take a tuple subclass with a __call__ for a callable)
+        ready.append(_new_tuple(_Delivery, (channel, info, method, properties, body)))  # type: ignore[arg-type]
 
     return hand_off(put_delivery)

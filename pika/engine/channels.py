@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import struct
 from typing import Union
 
 from pika import amqp_object, spec
@@ -11,12 +12,16 @@ from pika.engine.rules import ProtocolViolation
 from pika.states import EngineChannelState
 
 _CHANNEL_OPEN_OK = spec.Channel.OpenOk.INDEX
+_BARE_HEADER = struct.Struct(">BHIHH")
+_BARE_MIDDLE = struct.Struct(">HBBH")
 
 
 class EngineChannel:
     """Per-channel protocol state, including a message being reassembled."""
 
     __slots__ = (
+        "bare_header",
+        "bare_middle",
         "body_size",
         "chunks",
         "close_code",
@@ -45,6 +50,12 @@ class EngineChannel:
         self.close_text = ""
         # AMQP 0-8: the access ticket (None until Access.Request was sent).
         self.ticket: int | None = None
+        # How a content header without properties starts on this channel
+        # (envelope, class, weight), and what follows its body size up to
+        # the size of a body frame (no property flags, frame end, the body
+        # frame's type and channel): see pika.engine.content.
+        self.bare_header = _BARE_HEADER.pack(spec.FRAME_HEADER, number, 14, spec.Basic.INDEX, 0)
+        self.bare_middle = _BARE_MIDDLE.pack(0, spec.FRAME_END, spec.FRAME_BODY, number)
 
 
 def channel_opened(

@@ -25,22 +25,25 @@ it has arrived.
 from __future__ import annotations
 
 import collections
-import struct
 from typing import Any
 
 from pika import amqp_object, exceptions, spec, spec08
 from pika.engine import events
 from pika.engine.channels import EngineChannel as _Channel
 from pika.engine.channels import channel_opened
+from pika.engine.content import NO_EVENT as _NO_EVENT
+from pika.engine.content import ContentReader
 from pika.engine.dialects import DIALECTS, redirect_error
 from pika.engine.heartbeat import HeartbeatMonitor
-from pika.engine.inbound import Buffer, InboundBuffer, copy_out, read_deliver
+from pika.engine.inbound import Buffer
 from pika.engine.outbound import BytesLike, FrameWriter
 from pika.engine.rules import CONNECTION_CLASS, CONTENT_METHODS, SERVER_METHODS, ProtocolViolation
 from pika.engine.tuning import EngineConfig, client_properties, negotiate_heartbeat, negotiate_limit
-from pika.frame import HEARTBEAT_BYTES, decode_header, decode_method, scan_frame
+from pika.frame import HEARTBEAT_BYTES, decode_method, scan_frame
 from pika.states import EngineChannelState, EngineState
 
+# States are compared by identity on the paths of every frame (`is` costs
+# less than the str and int comparisons of these enums).
 INIT = EngineState.INIT
 AWAIT_START = EngineState.AWAIT_START
 AWAIT_TUNE = EngineState.AWAIT_TUNE
@@ -59,16 +62,11 @@ _FRAME_HEADER = spec.FRAME_HEADER
 _FRAME_BODY = spec.FRAME_BODY
 _FRAME_HEARTBEAT = spec.FRAME_HEARTBEAT
 _FRAME_END = spec.FRAME_END
-_ENVELOPE = struct.Struct(">BHI")
-_HEADER_FIXED = struct.Struct(">HHQ")
-_BASIC = spec.Basic.INDEX
-_PROPERTIES = spec.BasicProperties
 _CHANNEL_CLOSE = spec.Channel.Close.INDEX
 _CHANNEL_CLOSE_OK = spec.Channel.CloseOk.INDEX
 _CHANNEL_OPEN_OK = spec.Channel.OpenOk.INDEX
 _CHANNEL_FLOW = spec.Channel.Flow.INDEX
 _ACCESS_REQUEST_OK = spec.Access.RequestOk.INDEX
-_NO_EVENT = object()
 #: First octets that are no AMQP frame: a protocol header ("AMQP"), a TLS
 #: alert or handshake record (followed by 3, TLS's major version).
 _NOT_AMQP = (b"A", b"\x15", b"\x16")
@@ -77,6 +75,7 @@ _SERVER_CONTENT_METHODS = CONTENT_METHODS & SERVER_METHODS
 FRAME_MIN_SIZE = 4096
 
 Event = events.Event
+_CONTENT_RECEIVED = events.ContentReceived
 
 
 def _close_reason(method: Any) -> tuple[int, str]:
@@ -87,7 +86,7 @@ def _close_reason(method: Any) -> tuple[int, str]:
     return int(method.reply_code or 0), str(text)
 
 
-class ConnectionEngine(InboundBuffer):
+class ConnectionEngine(ContentReader):
     """One AMQP connection's protocol state. See the module docstring."""
 
     def __init__(self, config: EngineConfig) -> None:
@@ -101,6 +100,7 @@ class ConnectionEngine(InboundBuffer):
         self._init_inbound()
         self._max_frame = max(config.frame_max, FRAME_MIN_SIZE)
         self._max_message = config.max_message_size or -1
+        self._limits_changed()
         #: The AMQP version spoken (`pika.engine.dialects.Dialect`).
         self.dialect = DIALECTS[config.amqp_version]
         self._methods = self.dialect.methods
@@ -195,7 +195,7 @@ class ConnectionEngine(InboundBuffer):
         """The next event, or None when more bytes are needed."""
         events_ = self._events
         while not events_:
-            if self.state == CLOSED:
+            if self.state is CLOSED:
                 return None
             try:
                 event = self._next_frame()
@@ -220,7 +220,7 @@ class ConnectionEngine(InboundBuffer):
     def _next_frame(self) -> object:
         buf = self._buf
         pos = self._pos
-        if self.state == AWAIT_START and buf[pos : pos + 1] in _NOT_AMQP:
+        if self.state is AWAIT_START and buf[pos : pos + 1] in _NOT_AMQP:
             outcome = self._not_amqp(buf, pos)
             if outcome is not False:
                 return outcome
@@ -237,17 +237,19 @@ class ConnectionEngine(InboundBuffer):
         self._pos = end
         if self._monitor is not None:
             self._monitor.received = True
-        if self.state == CLOSING:
+        if self.state is CLOSING:
             return self._while_closing(buf, frame_type, channel, start, end - 1)
         if frame_type == _FRAME_METHOD:
-            method: amqp_object.Method | None = (
-                read_deliver(buf, start, end - 1) if self._reads_deliver else None
+            method: amqp_object.Method | events.ContentReceived | None = (
+                self._delivery(buf, start, end - 1, channel) if self._reads_deliver else None
             )
             if method is None:
                 try:
                     method = decode_method(buf, start, end - 1, self._methods)
                 except exceptions.ProtocolSyntaxError as exc:
                     raise ProtocolViolation(spec.SYNTAX_ERROR, str(exc)) from None
+            elif isinstance(method, _CONTENT_RECEIVED):
+                return method
             if channel:
                 return self._channel_method(channel, method)
             return self._connection_method(method)
@@ -282,144 +284,6 @@ class ConnectionEngine(InboundBuffer):
         self._pos = len(buf)
         self._terminate(error)
         return _NO_EVENT
-
-    # --------------------------------------------------------------- content frames
-
-    def _header(self, channel: int, buf: Buffer, start: int, end: int) -> object:
-        chan = self._content_channel(channel, "content header")
-        if chan.content_method is None or chan.properties is not None:
-            raise ProtocolViolation(
-                spec.UNEXPECTED_FRAME, f"content header on channel {channel} without a method"
-            )
-        try:
-            body_size, properties = decode_header(buf, start, end)
-        except exceptions.ProtocolSyntaxError as exc:
-            raise ProtocolViolation(spec.SYNTAX_ERROR, str(exc)) from None
-        if body_size == 0:
-            method = chan.content_method
-            chan.content_method = None
-            if chan.state != CH_OPEN:
-                return _NO_EVENT
-            return events.ContentReceived(channel, method, properties, b"")
-        chan.properties = properties
-        chan.body_size = body_size
-        chan.received = 0
-        chan.discarding = 0 <= self._max_message < body_size
-        self._expecting = chan
-        return _NO_EVENT
-
-    def _body(self, channel: int, buf: Buffer, start: int, end: int) -> object:
-        chan = self._content_channel(channel, "content body")
-        if chan.properties is None:
-            raise ProtocolViolation(
-                spec.UNEXPECTED_FRAME, f"content body on channel {channel} without a header"
-            )
-        received = chan.received + end - start
-        if received >= chan.body_size:
-            if received > chan.body_size:
-                raise ProtocolViolation(
-                    spec.FRAME_ERROR,
-                    f"content body on channel {channel} is longer than the "
-                    f"{chan.body_size} bytes its header declared",
-                )
-            if chan.discarding:
-                return self._discarded(chan)
-            if chan.chunks:
-                chan.chunks.append(self._hold(buf, start, end))
-                body = b"".join(chan.chunks)
-                chan.chunks = []
-            else:
-                body = copy_out(buf, start, end)
-            method = chan.content_method
-            properties = chan.properties
-            chan.content_method = None
-            chan.properties = None
-            if chan.state != CH_OPEN:
-                return _NO_EVENT
-            return events.ContentReceived(channel, method, properties, body)  # type: ignore[arg-type]
-        if not chan.discarding:
-            chan.chunks.append(self._hold(buf, start, end))
-        chan.received = received
-        return _NO_EVENT
-
-    def _discarded(self, chan: _Channel) -> object:
-        """The last body frame of a message over max_message_size arrived."""
-        method = chan.content_method
-        properties = chan.properties
-        chan.content_method = None
-        chan.properties = None
-        chan.discarding = False
-        if chan.state != CH_OPEN:
-            return _NO_EVENT
-        return events.ContentTooLarge(chan.number, method, properties, chan.body_size)  # type: ignore[arg-type]
-
-    def _whole_message(
-        self, channel: int, method: amqp_object.Method
-    ) -> events.ContentReceived | None:
-        """The fast path of a delivery: when its header and a single body
-        frame are already buffered and well-formed, take all three frames at
-        once. Anything unusual returns None and the frame-by-frame path, with
-        its full checks and error reports, takes over."""
-        buf = self._buf
-        pos = self._pos
-        available = len(buf)
-        if available - pos < 7:
-            return None
-        frame_type, frame_channel, size = _ENVELOPE.unpack_from(buf, pos)
-        header_end = pos + 7 + size
-        if (
-            frame_type != _FRAME_HEADER
-            or frame_channel != channel
-            or size + 8 > self._max_frame
-            or available <= header_end
-            or buf[header_end] != _FRAME_END
-        ):
-            return None
-        if size == 14 and not buf[header_end - 2] and not buf[header_end - 1]:
-            # No properties, the common case: nothing to decode but the size.
-            class_id, _weight, body_size = _HEADER_FIXED.unpack_from(buf, pos + 7)
-            if class_id != _BASIC:
-                return None
-            properties = _PROPERTIES()
-        else:
-            try:
-                body_size, properties = decode_header(buf, pos + 7, header_end)
-            except exceptions.ProtocolSyntaxError:
-                return None
-        if body_size == 0:
-            self._pos = header_end + 1
-            return events.ContentReceived(channel, method, properties, b"")
-        if 0 <= self._max_message < body_size:
-            return None
-        body_start = header_end + 8
-        if available < body_start:
-            return None
-        frame_type, frame_channel, size = _ENVELOPE.unpack_from(buf, header_end + 1)
-        body_end = body_start + size
-        if (
-            frame_type != _FRAME_BODY
-            or frame_channel != channel
-            or size != body_size
-            or available <= body_end
-            or buf[body_end] != _FRAME_END
-        ):
-            return None
-        self._pos = body_end + 1
-        if type(buf) is bytes:
-            body = buf[body_start:body_end]
-        else:
-            body = bytes(memoryview(buf)[body_start:body_end])
-        return events.ContentReceived(channel, method, properties, body)
-
-    def _content_channel(self, channel: int, what: str) -> _Channel:
-        if not channel:
-            raise ProtocolViolation(spec.CHANNEL_ERROR, f"{what} frame on channel 0")
-        chan = self._channels.get(channel)
-        if chan is None:
-            raise ProtocolViolation(
-                spec.CHANNEL_ERROR, f"{what} frame on unopened channel {channel}"
-            )
-        return chan
 
     # --------------------------------------------------------------- channel methods
 
@@ -561,9 +425,7 @@ class ConnectionEngine(InboundBuffer):
         self._writer.method(
             0,
             spec.Connection.StartOk(
-                client_properties(
-                    self.config.client_properties, self.dialect.lacks_capabilities
-                ),
+                client_properties(self.config.client_properties, self.dialect.lacks_capabilities),
                 mechanism,
                 response,
                 self.config.locale,
@@ -589,6 +451,7 @@ class ConnectionEngine(InboundBuffer):
         self.frame_max = frame_max
         self.heartbeat = heartbeat
         self._max_frame = frame_max
+        self._limits_changed()
         self._writer.set_frame_max(frame_max)
         writer = self._writer
         writer.method(0, spec.Connection.TuneOk(self.channel_max, frame_max, heartbeat))
@@ -738,7 +601,7 @@ class ConnectionEngine(InboundBuffer):
     ) -> None:
         """Basic.Ack, Basic.Nack or Basic.Reject without building a method object."""
         chan = self._channels.get(channel_number)
-        if chan is None or chan.state != CH_OPEN or self.state != OPEN:
+        if chan is None or chan.state is not CH_OPEN or self.state is not OPEN:
             self._open_channel(channel_number)
         self._writer.acknowledgement(channel_number, method_index, delivery_tag, flags)
 
@@ -753,7 +616,7 @@ class ConnectionEngine(InboundBuffer):
     ) -> None:
         """Basic.Publish: method, header and body frames in one append."""
         chan = self._channels.get(channel_number)
-        if chan is None or chan.state != CH_OPEN or self.state != OPEN:
+        if chan is None or chan.state is not CH_OPEN or self.state is not OPEN:
             self._open_channel(channel_number)
         self._writer.publish(channel_number, exchange, routing_key, body, properties, mandatory)
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 import struct
 from typing import Union
 
-from pika import spec
 from pika.engine.channels import EngineChannel
 from pika.frame import FRAME_OVERHEAD
 
@@ -48,10 +47,6 @@ LARGE_FRAME = 64 * 1024
 
 Buffer = Union[bytes, bytearray, memoryview]
 _ENVELOPE = struct.Struct(">BHI")
-_DELIVER_START = struct.Struct(">IB")
-_DELIVER_MIDDLE = struct.Struct(">QBB")
-_DELIVER = spec.Basic.Deliver
-_DELIVER_INDEX = _DELIVER.INDEX
 
 
 def copy_out(buf: Buffer, start: int, end: int) -> bytes:
@@ -60,38 +55,6 @@ def copy_out(buf: Buffer, start: int, end: int) -> bytes:
     if type(buf) is bytes:
         return buf[start:end]
     return bytes(memoryview(buf)[start:end])
-
-
-def read_deliver(buf: Buffer, start: int, end: int) -> spec.Basic.Deliver | None:
-    """The method frame payload ``buf[start:end]`` decoded in place when it
-    is a well-formed Basic.Deliver whose short strings are UTF-8 (a message's
-    usual first frame), with the same attributes `pika.frame.decode_method`
-    gives it; None for anything else, which that decoder then decodes or
-    reports. A view (a large frame's buffer) is left to that decoder too:
-    the strings are decoded from slices of ``bytes`` or ``bytearray``."""
-    if end - start < 16 or type(buf) is memoryview:
-        return None
-    index, tag_length = _DELIVER_START.unpack_from(buf, start)
-    tag_end = start + 5 + tag_length
-    if index != _DELIVER_INDEX or end - tag_end < 11:
-        return None
-    delivery_tag, bits, exchange_length = _DELIVER_MIDDLE.unpack_from(buf, tag_end)
-    exchange_end = tag_end + 10 + exchange_length
-    if exchange_end >= end or exchange_end + 1 + buf[exchange_end] != end:
-        return None
-    try:
-        consumer_tag = buf[start + 5 : tag_end].decode()
-        exchange = buf[tag_end + 10 : exchange_end].decode()
-        routing_key = buf[exchange_end + 1 : end].decode()
-    except UnicodeDecodeError:
-        return None
-    method = _DELIVER.__new__(_DELIVER)
-    method.consumer_tag = consumer_tag
-    method.delivery_tag = delivery_tag
-    method.redelivered = (bits & 1) != 0
-    method.exchange = exchange
-    method.routing_key = routing_key
-    return method
 
 
 class InboundBuffer:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 
 from pika import amqp_object, spec
@@ -69,3 +72,34 @@ def test_content_is_attached_and_read_back() -> None:
     assert method.get_properties() is properties
     assert method.get_body() == b"body"
     assert "body" not in repr(method)
+
+
+def _bare_properties() -> spec.BasicProperties:
+    """Properties as the engine makes them for a message without any."""
+    return spec.BasicProperties.__new__(spec.BasicProperties)
+
+
+def test_unset_properties_read_as_none_and_behave_as_all_none() -> None:
+    bare = _bare_properties()
+    assert bare.content_type is None and bare.headers is None
+    assert bare == spec.BasicProperties()
+    assert repr(bare) == repr(spec.BasicProperties())
+    assert all(getattr(_bare_properties(), name) is None for name in bare.__slots__)
+    # Set by the application afterwards, like any properties.
+    bare.delivery_mode = 2
+    assert bare == spec.BasicProperties(delivery_mode=2)
+    assert b"".join(bare.encode()) == b"".join(spec.BasicProperties(delivery_mode=2).encode())
+
+
+def test_unset_properties_copy_and_pickle_as_all_none() -> None:
+    for made in (copy.copy(_bare_properties()), pickle.loads(pickle.dumps(_bare_properties()))):
+        assert made == spec.BasicProperties()
+        assert made.message_id is None
+
+
+def test_unknown_attributes_of_properties_still_raise() -> None:
+    bare = _bare_properties()
+    with pytest.raises(AttributeError, match="no attribute 'colour'"):
+        bare.colour  # type: ignore[attr-defined]  # noqa: B018
+    assert not hasattr(spec.BasicProperties(), "colour")
+    assert hasattr(bare, "reply_to")

@@ -453,3 +453,18 @@ def test_without_writes_at_once_a_command_waits_for_the_end_of_the_turn() -> Non
     assert writes == [0]
     pair.run()
     assert writes == [1]
+
+
+def test_every_turn_writes_what_its_commands_queued() -> None:
+    # Publishes and acks skip `_output_ready` while a flush is arranged;
+    # once the turn's flush has run, the next command arranges another.
+    pair = open_pair()
+    chan = pair.open_channel()
+    writes = writes_of(pair)
+    for turn in range(1, 4):
+        chan.basic_publish("", "q", b"%d" % turn)
+        chan.basic_ack(turn)
+        assert writes == [turn - 1]
+        pair.run()
+        assert writes == [turn]
+    assert len([f for f in pair.sent() if isinstance(f, frame.Method)]) == 6

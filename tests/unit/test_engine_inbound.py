@@ -11,8 +11,9 @@ import pytest
 
 from pika import exceptions, spec
 from pika.engine import ConnectionEngine, events
-from pika.engine.inbound import LARGE_FRAME, READ_SIZE, Buffer, read_deliver
+from pika.engine.inbound import LARGE_FRAME, READ_SIZE, Buffer
 from pika.frame import decode_method
+from pika.states import EngineState
 from tests.unit.test_engine import drain, feed, open_channel, open_engine, violation_close
 from tests.utils.frames import content_bytes
 
@@ -345,7 +346,7 @@ def _deliver_payloads() -> list[bytes]:
 
 @pytest.mark.parametrize("wrap", [bytes, bytearray, memoryview])
 @pytest.mark.parametrize("index", range(len(_deliver_payloads())))
-def test_read_deliver_agrees_with_decode_method(
+def test_deliveries_read_in_place_agree_with_decode_method(
     wrap: Callable[[bytes], Buffer], index: int
 ) -> None:
     # The delivery shortcut gives what the general decoder gives, or leaves
@@ -357,13 +358,44 @@ def test_read_deliver_agrees_with_decode_method(
         expected: object = vars_of(decode_method(data, start, end))
     except exceptions.AMQPError:
         expected = None
-    got = read_deliver(data, start, end)
+    engine = open_engine()
+    open_channel(engine)
+    got = engine._delivery(data, start, end, 1)
     if got is None:
         # Views (a large frame's buffer) are left to the general decoder.
         assert index >= 4 or wrap is memoryview, "a well-formed UTF-8 delivery took the slow path"
     else:
         assert type(got) is spec.Basic.Deliver
         assert vars_of(got) == expected
+
+
+@pytest.mark.parametrize("split", [0, 1, 30])
+@pytest.mark.parametrize("index", range(len(_deliver_payloads())))
+def test_whole_deliveries_agree_with_the_frame_by_frame_path(split: int, index: int) -> None:
+    # A method frame of each payload followed by a header without
+    # properties and a body, in one read or with its first ``split`` bytes
+    # in a read of their own (the rest is then parsed from a bytearray):
+    # the shortcut's event, or its refusal, is the general path's.
+    payload = _deliver_payloads()[index]
+    method_frame = struct.pack(">BHI", 1, 1, len(payload)) + payload + b"\xce"
+    header = struct.pack(">BHIHHQHB", 2, 1, 14, 60, 0, 3, 0, 0xCE)
+    data = method_frame + header + struct.pack(">BHI", 3, 1, 3) + b"abc\xce"
+    try:
+        expected: object = decode_method(payload, 0, len(payload))
+    except exceptions.AMQPError:
+        expected = None
+    engine = open_engine()
+    open_channel(engine)
+    evs = feed(engine, data[:split]) + feed(engine, data[split:])
+    if type(expected) is spec.Basic.Deliver:
+        (message,) = evs
+        assert isinstance(message, events.ContentReceived)
+        assert vars_of(message.method) == vars_of(expected)
+        assert message.body == b"abc" and message.properties == spec.BasicProperties()
+    else:
+        # A protocol violation: the engine closes the connection.
+        assert not any(isinstance(event, events.ContentReceived) for event in evs)
+        assert engine.state in (EngineState.CLOSING, EngineState.CLOSED)
 
 
 def vars_of(method: object) -> dict[str, object]:
