@@ -351,7 +351,8 @@ class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
         finally:
             self._dispatching = False
             if self.connection_state != self.CONNECTION_CLOSED:
-                self._flush()
+                if engine.has_output:
+                    self._flush()
                 # What `_arm_timer` and `_watch_close_handshake` check first,
                 # tested here: nothing to do for nearly every read.
                 if engine.deadline != self._timer_deadline:
