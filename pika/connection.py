@@ -57,7 +57,7 @@ from pika.engine.outbound import BytesLike
 from pika.engine.tuning import PRODUCT, HeartbeatSetting
 from pika.negotiation import reopen_parameters
 from pika.parameters import ConnectionParameters, Parameters, SSLOptions, URLParameters
-from pika.states import ConnectionState
+from pika.states import ConnectionState, EngineState
 
 __all__ = [
     "PRODUCT",
@@ -359,9 +359,14 @@ class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
             self._dispatching = False
             self._flush_arranged = self._flush_scheduled or self._caller_flushes
             if self.connection_state != self.CONNECTION_CLOSED:
-                self._flush()
-                self._arm_timer()
-                self._watch_close_handshake()
+                if engine.has_output:
+                    self._flush()
+                # What `_arm_timer` and `_watch_close_handshake` check first,
+                # tested here: nothing to do for nearly every read.
+                if engine.deadline != self._timer_deadline:
+                    self._arm_timer()
+                if self._close_timer is None and engine.state is EngineState.CLOSING:
+                    self._watch_close_handshake()
 
     def _on_event(self, event: events.Event) -> None:
         kind = type(event)

@@ -212,7 +212,8 @@ class BaseConnection(connection.Connection, nbio_interface.AbstractBufferedStrea
         Returns:
             A writable buffer, valid until `buffer_updated`.
         """
-        return self._receive_buffer()
+        # The engine directly, not through `_receive_buffer`: once per read.
+        return self._engine.get_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
         """The transport read ``nbytes`` bytes into the last `get_buffer`.
@@ -220,7 +221,9 @@ class BaseConnection(connection.Connection, nbio_interface.AbstractBufferedStrea
         Args:
             nbytes: How many bytes the read wrote.
         """
-        self._on_data_read(nbytes)
+        # `_on_data_read` written out: this runs once per read.
+        self._engine.buffer_updated(nbytes)
+        self._process_events()
 
 
 class _LoopConnection(BaseConnection, Generic[_LoopT]):

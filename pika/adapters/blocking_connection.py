@@ -351,7 +351,8 @@ class BlockingConnection(
 
     def _check_usable(self, what: str) -> None:
         """Raise unless the connection is open or recovering."""
-        self._raise_unreported()
+        if self._closed_error is not None:
+            self._raise_unreported()
         if not self._impl.is_open and not self._recovering:
             state = "closed" if self._impl.is_closed else "closing"
             raise exceptions.ConnectionWrongStateError(f"{what} on a {state} connection")
@@ -399,7 +400,7 @@ class BlockingConnection(
                     self._dispatch()
                 if done():
                     return True
-                if self._ended():
+                if self._closed_error is not None and self._ended():
                     return False
                 due = deadline
                 if deadline is not None or watch:

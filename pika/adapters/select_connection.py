@@ -156,9 +156,12 @@ class _PollerBase:
     def poll(self) -> None:
         """Wait for I/O readiness or the next timer, up to the loop's wait time,
         and dispatch what is ready."""
-        self.activate_poller()
-        assert self._selector is not None
-        ready = self._selector.select(self._get_wait_seconds())
+        selector = self._selector
+        if selector is None:
+            self.activate_poller()
+            selector = self._selector
+            assert selector is not None
+        ready = selector.select(self._get_wait_seconds())
         handlers = self._handlers
         for key, mask in ready:
             # An earlier handler of this iteration may have removed or changed this one.

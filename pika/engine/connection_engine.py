@@ -197,6 +197,8 @@ class ConnectionEngine(ContentReader):
         while not events_:
             if self.state is CLOSED:
                 return None
+            if self._pos >= len(self._buf) and self._rest is None:
+                return None  # nothing buffered: the usual end of a read
             try:
                 event = self._next_frame()
             except ProtocolViolation as violation:

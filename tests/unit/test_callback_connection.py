@@ -161,6 +161,24 @@ def test_close_without_close_ok_ends_after_the_timeout() -> None:
     assert pair.conn.is_closed
 
 
+def test_close_after_a_protocol_error_ends_without_close_ok() -> None:
+    # The engine itself sends Connection.Close (a method on a channel never
+    # opened): the wait for Close-Ok is bounded from the read that found it.
+    events = Events()
+    pair = open_pair(**events.kwargs())
+    pair.send(7, spec.Basic.Ack(1))
+    (close,) = pair.expect(spec.Connection.Close)
+    assert close.reply_code == spec.CHANNEL_ERROR
+    assert pair.conn.is_closing
+    pair.advance(CLOSE_OK_TIMEOUT - 1)
+    assert events.closed == []
+    pair.advance(2)
+    (error,) = events.closed
+    assert isinstance(error, exceptions.ConnectionClosedByClient)
+    assert error.reply_code == spec.CHANNEL_ERROR
+    assert pair.conn.is_closed
+
+
 def test_broker_closes_the_connection() -> None:
     events = Events()
     pair = open_pair(**events.kwargs())
