@@ -310,7 +310,7 @@ class Channel(ChannelOperations, ChannelCallbacks, ChannelRecovery):
                     self._publish_seq, (exchange, routing_key, kept, properties, mandatory)
                 )
         connection = self.connection
-        if not connection._flush_arranged:
+        if not connection._caller_flushes:  # the blocking surface writes it itself
             connection._output_ready()
 
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
@@ -324,7 +324,7 @@ class Channel(ChannelOperations, ChannelCallbacks, ChannelRecovery):
         # `_acknowledge` written out for the one settlement of most messages.
         self._engine.acknowledge(self.channel_number, _ACK, delivery_tag, 1 if multiple else 0)
         connection = self.connection
-        if not connection._flush_arranged:
+        if not connection._caller_flushes:  # the blocking surface writes it itself
             connection._output_ready()
 
     def basic_nack(

@@ -187,11 +187,6 @@ class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
         #: commands then schedule no flush, whose loop callback would make the
         #: next wait return at once.
         self._caller_flushes = False
-        #: Whether queued output will be written without `_output_ready`
-        #: doing anything (a flush is scheduled, events are being dispatched,
-        #: or the caller flushes): the per-message commands of `Channel` read
-        #: it and skip that call.
-        self._flush_arranged = False
         #: While positive, commands wait for the end of the turn even after a
         #: quiet spell: a surface holds them while the application handles a
         #: message it handed out, so that its reply and ack leave together.
@@ -337,7 +332,6 @@ class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
     def _process_events(self) -> None:
         engine = self._engine
         self._dispatching = True
-        self._flush_arranged = True
         try:
             while True:
                 event = engine.next_event()
@@ -357,7 +351,6 @@ class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
             raise
         finally:
             self._dispatching = False
-            self._flush_arranged = self._flush_scheduled or self._caller_flushes
             if self.connection_state != self.CONNECTION_CLOSED:
                 if engine.has_output:
                     self._flush()
@@ -413,18 +406,15 @@ class Connection(ConnectionCallbacks, ConnectionRecoveryAPI, abc.ABC):
                 self._flush()
                 return
         self._flush_scheduled = True
-        self._flush_arranged = True
         self._adapter_add_callback(self._scheduled_flush)
 
     def _flushed_by_caller(self) -> None:
         """The surface driving this connection writes queued output itself
         (see ``_caller_flushes``)."""
         self._caller_flushes = True
-        self._flush_arranged = True
 
     def _scheduled_flush(self) -> None:
         self._flush_scheduled = False
-        self._flush_arranged = self._dispatching or self._caller_flushes
         if self.connection_state != self.CONNECTION_CLOSED:
             self._written_at = time.monotonic()
             self._flush()
