@@ -226,9 +226,20 @@ class _StreamBridge(asyncio.BufferedProtocol, nbio_interface.AbstractStreamTrans
         transport = self._transport
         if transport is None or self._aborted:
             return
-        if type(transport).writelines is not _JOINING_WRITELINES or (
-            sum(map(len, buffers)) <= _JOIN_LIMIT
-        ):
+        if type(transport).writelines is not _JOINING_WRITELINES:
+            # A transport with a writelines of its own (plain sockets from
+            # Python 3.12) sends the buffers without joining them, but that
+            # writelines never checks the high-water mark: pause_writing
+            # would not come, and a stalled peer would let the buffer grow
+            # without bound. write() checks it; with a backlog, where
+            # nothing is sent at once anyway, the buffers go through it.
+            if transport.get_write_buffer_size():
+                for buffer in buffers:
+                    transport.write(buffer)
+            else:
+                transport.writelines(buffers)
+            return
+        if sum(map(len, buffers)) <= _JOIN_LIMIT:
             transport.writelines(buffers)
             return
         # This transport's writelines would join the buffers (a copy of a

@@ -222,6 +222,9 @@ class JoiningTransport(asyncio.Transport):
     def write(self, data: Any) -> None:
         self.writes.append(bytes(data))
 
+    def get_write_buffer_size(self) -> int:
+        return 0  # everything written went out at once
+
 
 class GatheringTransport(JoiningTransport):
     def writelines(self, list_of_data: Any) -> None:
@@ -251,6 +254,23 @@ def test_bridge_leaves_gathering_transports_their_writelines() -> None:
     bridge = bridged(transport, Collecting())
     bridge.writelines([b"x", bytes(100_000)])
     assert transport.writes == [b"x|" + bytes(100_000)]
+
+
+class BackloggedGatheringTransport(GatheringTransport):
+    """A gathering transport that still holds unsent bytes."""
+
+    def get_write_buffer_size(self) -> int:
+        return 1
+
+
+def test_bridge_writes_through_write_behind_a_backlog() -> None:
+    # A gathering writelines (Python 3.12+) never checks the high-water
+    # mark; write() does, so with a backlog every buffer goes through it.
+    transport = BackloggedGatheringTransport()
+    bridge = bridged(transport, Collecting())
+    buffers = [b"x", bytes(100_000), b"y"]
+    bridge.writelines(buffers)
+    assert transport.writes == [bytes(buf) for buf in buffers]
 
 
 def test_bridge_lends_the_protocols_memory_or_hands_on_bytes() -> None:
