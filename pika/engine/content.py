@@ -38,7 +38,6 @@ _FRAME_HEADER = spec.FRAME_HEADER
 _FRAME_BODY = spec.FRAME_BODY
 _FRAME_END = spec.FRAME_END
 _ENVELOPE = struct.Struct(">BHI")
-_HEADER_FIXED = struct.Struct(">HHQ")
 _DELIVER_START = struct.Struct(">IB")
 _DELIVER_MIDDLE = struct.Struct(">QBB")
 #: What follows a method frame when a header without properties and one
@@ -53,7 +52,6 @@ _CONTENT_RECEIVED = events.ContentReceived
 _DELIVER = spec.Basic.Deliver
 _DELIVER_INDEX = _DELIVER.INDEX
 _NEW_DELIVER = _DELIVER.__new__
-_BASIC = spec.Basic.INDEX
 _PROPERTIES = spec.BasicProperties
 _NEW_PROPERTIES = _PROPERTIES.__new__
 
@@ -228,17 +226,12 @@ class ContentReader(InboundBuffer):
             or buf[header_end] != _FRAME_END
         ):
             return None
-        if size == 14 and not buf[header_end - 2] and not buf[header_end - 1]:
-            # No properties, the common case: nothing to decode but the size.
-            class_id, _weight, body_size = _HEADER_FIXED.unpack_from(buf, pos + 7)
-            if class_id != _BASIC:
-                return None
-            properties = _NEW_PROPERTIES(_PROPERTIES)
-        else:
-            try:
-                body_size, properties = decode_header(buf, pos + 7, header_end)
-            except exceptions.ProtocolSyntaxError:
-                return None
+        # (`_delivery` has its own shortcut for a delivery without
+        # properties; here the header is decoded, properties or not.)
+        try:
+            body_size, properties = decode_header(buf, pos + 7, header_end)
+        except exceptions.ProtocolSyntaxError:
+            return None
         if body_size == 0:
             self._pos = header_end + 1
             return events.ContentReceived(channel, method, properties, b"")
