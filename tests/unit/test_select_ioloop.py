@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import selectors
 import socket
 import threading
@@ -401,18 +402,28 @@ _POLLER_OF_TYPE = {
 }
 
 
-@pytest.mark.parametrize("kind", sorted(_POLLER_OF_TYPE))
-def test_each_available_poller_type_runs_handlers_timers_and_wake_ups(
-    monkeypatch: pytest.MonkeyPatch, kind: str
-) -> None:
+@pytest.fixture(params=sorted(_POLLER_OF_TYPE))
+def each_poller_loop(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[IOLoop]:
+    """An IOLoop on each poller type this platform has."""
+    kind = request.param
     poller_class, selector_name = _POLLER_OF_TYPE[kind]
     if not hasattr(selectors, selector_name):
         pytest.skip(f"{kind} is not available on this platform")
     monkeypatch.setattr(select_connection, "POLLER_TYPE", kind)
     ioloop = IOLoop()
+    assert type(ioloop._poller) is poller_class
+    yield ioloop
+    ioloop.close()
+
+
+def test_each_available_poller_type_runs_handlers_timers_and_wake_ups(
+    each_poller_loop: IOLoop,
+) -> None:
+    ioloop = each_poller_loop
     left, right = socket.socketpair()
     try:
-        assert type(ioloop._poller) is poller_class
         seen: list[str] = []
         threads: list[threading.Thread] = []
 
@@ -428,9 +439,41 @@ def test_each_available_poller_type_runs_handlers_timers_and_wake_ups(
         threads[0].join()
         assert seen == ["read"]
     finally:
-        ioloop.close()
         left.close()
         right.close()
+
+
+def test_a_hang_up_alone_reaches_a_reader_as_readiness(each_poller_loop: IOLoop) -> None:
+    # An empty pipe whose writer is gone reports a hang-up and no data
+    # (POLLHUP without POLLIN): the reader must still run, to find the end.
+    ioloop = each_poller_loop
+    reader, writer = os.pipe()
+    try:
+        seen: list[int] = []
+        ioloop.add_handler(reader, lambda _fd, events: seen.append(events), ioloop.READ)
+        ioloop.add_handler(writer, lambda _fd, events: seen.append(-events), ioloop.WRITE)
+        ioloop.remove_handler(writer)
+        os.close(writer)
+        writer = -1
+        ioloop.call_later(5, ioloop.stop)
+        ioloop.poll()
+        assert seen == [ioloop.READ]
+        assert os.read(reader, 1) == b""
+    finally:
+        os.close(reader)
+        if writer >= 0:
+            os.close(writer)
+
+
+def test_removing_the_handler_of_a_closed_descriptor_is_harmless(loop: IOLoop) -> None:
+    left, right = socket.socketpair()
+    right.close()
+    loop.add_handler(left.fileno(), lambda _fd, _events: None, loop.READ)
+    fd = left.fileno()
+    left.close()
+    loop.remove_handler(fd)
+    loop.call_later(0, loop.stop)
+    loop.start()
 
 
 def test_kqueue_on_a_platform_without_it_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
