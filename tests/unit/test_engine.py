@@ -676,6 +676,64 @@ def test_whole_messages_in_one_buffer(size: int) -> None:
     ]
 
 
+def _header_frame(channel: int, payload: bytes) -> bytes:
+    return struct.pack(">BHI", spec.FRAME_HEADER, channel, len(payload)) + payload + b"\xce"
+
+
+def _outcome(engine: ConnectionEngine, evs: list[events.Event]) -> object:
+    """What a run of frames came to: the messages, or the Connection.Close
+    the engine answered them with."""
+    if engine.state == CLOSING:
+        close = violation_close(engine)
+        return (close.reply_code, close.reply_text)
+    return [(e.method, e.properties.correlation_id, e.body) for e in evs]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "header_payload",
+    [
+        # A correlation_id whose length runs past the header into the body frame.
+        struct.pack(">HHQH", 60, 0, 3, 0x0400) + b"\x05ab",
+        struct.pack(">HHQH", 60, 0, 3, 0x0400) + b"\x20ab",
+        # Property flags and no room for the values they announce.
+        struct.pack(">HHQH", 60, 0, 3, 0x0400),
+        # A header of another class.
+        struct.pack(">HHQH", 50, 0, 3, 0),
+        # No body.
+        struct.pack(">HHQH", 60, 0, 0, 0x0400) + b"\x02id",
+        # A body size the single body frame does not match.
+        struct.pack(">HHQH", 60, 0, 4, 0x0400) + b"\x02id",
+        # Well-formed, with properties.
+        struct.pack(">HHQH", 60, 0, 3, 0x0400) + b"\x02id",
+    ],
+)
+@pytest.mark.parametrize(
+    "method",
+    [
+        spec.Basic.Deliver("ctag", 1, False, "", "q"),
+        spec.Basic.GetOk(1, False, "", "q", 0),
+        spec.Basic.Return(312, "NO_ROUTE", "", "q"),
+    ],
+)
+def test_a_buffered_message_ends_as_its_frames_one_at_a_time_do(
+    header_payload: bytes, method: object
+) -> None:
+    # A message whose three frames are buffered together is taken in one
+    # step when well-formed; whatever that step refuses must end exactly as
+    # the frame-by-frame path ends it.
+    frames = [
+        frame.Method(1, method).marshal(),  # type: ignore[arg-type]
+        _header_frame(1, header_payload),
+        frame.Body(1, b"abc").marshal(),
+    ]
+    together = open_engine()
+    open_channel(together)
+    apart = open_engine()
+    open_channel(apart)
+    evs = [event for data in frames for event in feed(apart, data)]
+    assert _outcome(together, feed(together, b"".join(frames))) == _outcome(apart, evs)
+
+
 def test_header_for_another_channel_after_a_deliver_is_unexpected() -> None:
     engine = open_engine()
     open_channel(engine)
