@@ -1,0 +1,229 @@
+"""How low an RPC round trip through this machine's broker can go: the floor
+under the ``rpc`` scenario.
+
+    .venv/bin/python benchmarks/rpc_floor.py              # 5 interleaved rounds
+    .venv/bin/python benchmarks/rpc_floor.py --rounds 9
+
+The ``rpc`` scenario of `scenarios.py` (a request over direct reply-to, a
+server in another process publishing the reply and acking the request) is
+run three ways, one after the other in each round, and the table shows each
+way's median p50 over the rounds:
+
+- ``bare``: no client work at all. Both sides write frames encoded before
+  the loop and read replies of a known size on blocking sockets: what
+  remains is the broker, the kernel and waking the two processes.
+- ``ours``: the ``rpc`` scenario on this project.
+- ``pika``: the same scenario on PyPI's pika, run by the benchmark
+  virtualenv that ``run.py`` makes (skipped when it is missing).
+
+``bare`` opens its connection, channel and consumer with this project's
+``BlockingConnection`` and then takes over its socket (a private
+attribute: this is a measuring tool, not an example). Each way runs in
+fresh processes; the ratio column is each p50 over pika's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+import scenarios  # noqa: E402
+
+from pika import frame, spec  # noqa: E402
+
+CALLS = 1500
+CHANNEL = 1
+FRAME_MAX = 131072
+_ENVELOPE = struct.Struct(">BHI")
+_TAG = struct.Struct(">Q")
+REPLY_TO = scenarios.REPLY_TO
+#: The last request, as long as the others (``bare`` reads fixed sizes).
+STOP = b"stop".ljust(len(scenarios.SMALL), b".")
+
+
+def _taken_socket(connection: Any) -> socket.socket:
+    """The blocking socket under ``connection`` (which is not used again)."""
+    sock: socket.socket = connection._impl._transport._sock
+    sock.setblocking(True)
+    return sock
+
+
+def _publish(routing_key: str, body: bytes, properties: spec.BasicProperties) -> bytes:
+    return b"".join(
+        (
+            frame.Method(
+                CHANNEL, spec.Basic.Publish(exchange="", routing_key=routing_key)
+            ).marshal(),
+            frame.Header(CHANNEL, len(body), properties).marshal(),
+            frame.Body(CHANNEL, body).marshal(),
+        )
+    )
+
+
+class _Frames:
+    """Whole frames read from a blocking socket, split with `pika.frame.scan_frame`."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+
+    def next(self) -> tuple[int, int, int]:
+        """``(frame_type, payload_start, payload_end)`` in `buf`."""
+        while True:
+            found = frame.scan_frame(self._buf, self._pos, FRAME_MAX)
+            if found is not None:
+                frame_type, _channel, start, end = found
+                self._pos = end
+                return frame_type, start, end - 1
+            self._buf = self._buf[self._pos :] + self._sock.recv(65536)
+            self._pos = 0
+
+    @property
+    def buf(self) -> bytes:
+        return self._buf
+
+    def message(self) -> tuple[Any, spec.BasicProperties, bytes]:
+        """The next method, header and body frames, decoded."""
+        _type, start, end = self.next()
+        method = frame.decode_method(self._buf, start, end)
+        _type, start, end = self.next()
+        _size, properties = frame.decode_header(self._buf, start, end)
+        _type, start, end = self.next()
+        return method, properties, self._buf[start:end]
+
+
+def _recv_exactly(sock: socket.socket, view: memoryview) -> None:
+    received = 0
+    while received < len(view):
+        received += sock.recv_into(view[received:])
+
+
+def _server(queue: str) -> None:
+    connection = scenarios.blocking()
+    channel = connection.channel()
+    channel.queue_declare(queue, auto_delete=True)
+    channel.basic_qos(prefetch_count=10)
+    channel.basic_consume(queue, lambda *_args: None)
+    print("ready", flush=True)
+    sock = _taken_socket(connection)
+    frames = _Frames(sock)
+    method, properties, body = frames.message()
+    # Every request is as long as the first; the reply and ack are encoded
+    # once, and only the ack's delivery tag changes.
+    request = bytearray(len(frames.buf))
+    tag = method.delivery_tag
+    out = bytearray(
+        _publish(properties.reply_to, body, spec.BasicProperties(correlation_id="1"))
+        + frame.Method(CHANNEL, spec.Basic.Ack(tag)).marshal()
+    )
+    tag_at = len(out) - 1 - _TAG.size - 1  # before the ack's multiple bit and frame end
+    view = memoryview(request)
+    while True:
+        sock.sendall(out)
+        _recv_exactly(sock, view)
+        if request.endswith(STOP + b"\xce"):
+            return
+        tag += 1
+        _TAG.pack_into(out, tag_at, tag)
+
+
+def _client(calls: int) -> dict[str, Any]:
+    queue = f"bench-rpc-floor-{uuid.uuid4().hex[:12]}"
+    server = subprocess.Popen([sys.executable, __file__, "--server", queue], stdout=subprocess.PIPE)
+    assert server.stdout is not None
+    if server.stdout.readline().strip() != b"ready":
+        raise RuntimeError("the server did not start")
+    connection = scenarios.blocking()
+    channel = connection.channel()
+    channel.basic_consume(REPLY_TO, lambda *_args: None, auto_ack=True)
+    sock = _taken_socket(connection)
+    frames = _Frames(sock)
+    request = _publish(
+        queue, scenarios.SMALL, spec.BasicProperties(reply_to=REPLY_TO, correlation_id="1")
+    )
+    sock.sendall(request)
+    frames.message()
+    view = memoryview(bytearray(len(frames.buf)))
+    latencies = []
+    for _ in range(calls + max(50, calls // 10)):
+        started = time.perf_counter()
+        sock.sendall(request)
+        _recv_exactly(sock, view)
+        latencies.append(time.perf_counter() - started)
+    latencies = sorted(latencies[max(50, calls // 10) :])
+    stop = spec.BasicProperties(reply_to=REPLY_TO, correlation_id="1")
+    sock.sendall(_publish(queue, STOP, stop))
+    server.wait(timeout=30)
+    return {"p50_us": statistics.median(latencies) * 1e6}
+
+
+def _run(way: str) -> float | None:
+    """One round of ``way`` in a fresh process: its p50 in µs."""
+    if way in ("ours", "pika"):
+        python = Path(sys.executable) if way == "ours" else HERE / ".venv-bench" / "bin" / "python"
+        if not python.exists():
+            return None
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)
+        if way == "ours":
+            env["PYTHONPATH"] = str(ROOT)
+        command = [str(python), str(HERE / "scenarios.py"), "rpc"]
+    else:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        command = [sys.executable, __file__, "--client"]
+    done = subprocess.run(command, capture_output=True, env=env, timeout=300, check=True)
+    return float(json.loads(done.stdout.decode().strip().splitlines()[-1])["p50_us"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--server", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.server:
+        _server(options.server)
+        return 0
+    if options.client:
+        print(json.dumps(_client(CALLS)))
+        return 0
+    ways = ("bare", "ours", "pika")
+    results: dict[str, list[float]] = {way: [] for way in ways}
+    for round_number in range(1, options.rounds + 1):
+        for way in ways:
+            p50 = _run(way)
+            if p50 is not None:
+                results[way].append(p50)
+                print(f"round {round_number}/{options.rounds}  {way:5}  {p50:6.0f} µs", flush=True)
+    pika_p50 = statistics.median(results["pika"]) if results["pika"] else None
+    print()
+    print("| way | RPC p50 (median of rounds) | / pika's |")
+    print("|---|---:|---:|")
+    for way in ways:
+        if results[way]:
+            p50 = statistics.median(results[way])
+            ratio = f"{p50 / pika_p50:.2f}x" if pika_p50 else "n/a"
+            print(f"| {way} | {p50:.0f} µs | {ratio} |")
+    if pika_p50:
+        print(f"\nissue 15's target, 0.58x pika's p50: {0.58 * pika_p50:.0f} µs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
