@@ -1,4 +1,4 @@
-"""The library's own event loop (`IOLoop`, on the `selectors` module) and `SelectConnection`.
+"""The library's own event loop (`IOLoop`: `selectors`, or epoll on Linux) and `SelectConnection`.
 
 One loop iteration (`IOLoop.poll`) waits for descriptor readiness, calls the
 fd handlers, runs the timers that are due and then the queued callbacks.
