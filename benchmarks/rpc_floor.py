@@ -128,8 +128,10 @@ def _server(queue: str) -> None:
     # once, and only the ack's delivery tag changes.
     request = bytearray(len(frames.buf))
     tag = method.delivery_tag
+    reply_to = properties.reply_to
+    assert isinstance(reply_to, str)
     out = bytearray(
-        _publish(properties.reply_to, body, spec.BasicProperties(correlation_id="1"))
+        _publish(reply_to, body, spec.BasicProperties(correlation_id="1"))
         + frame.Method(CHANNEL, spec.Basic.Ack(tag)).marshal()
     )
     tag_at = len(out) - 1 - _TAG.size - 1  # before the ack's multiple bit and frame end
