@@ -233,6 +233,7 @@ class ContentReader(InboundBuffer):
                 or size < 14
                 or size + 8 > self._max_frame
                 or buf[header_end] != _FRAME_END
+                or body_size > self._bare_body_max
             ):
                 return None
             properties = _NEW_PROPERTIES(_PROPERTIES)
@@ -249,8 +250,7 @@ class ContentReader(InboundBuffer):
             body_start = header_end + 8
             body_end = body_start + body_size
             if (
-                body_size > self._bare_body_max
-                or _ENVELOPE.unpack_from(buf, header_end + 1) != (_FRAME_BODY, channel, body_size)
+                _ENVELOPE.unpack_from(buf, header_end + 1) != (_FRAME_BODY, channel, body_size)
                 or buf[body_end] != _FRAME_END
             ):
                 return None
