@@ -67,7 +67,6 @@ Message = tuple[spec.Basic.Deliver, spec.BasicProperties, bytes]
 """One message as the consume generator yields it."""
 
 _Deliver = spec.Basic.Deliver
-_new_tuple = tuple.__new__
 _Props = spec.BasicProperties
 
 MessageSink = Callable[["Channel", _Deliver, _Props, bytes], None]
@@ -104,23 +103,13 @@ class _Delivery(
     """A message for a `basic_consume` consumer, waiting in the ready queue:
     ``(channel, info, method, properties, body)``.
 
-    A tuple, so that queueing one runs no Python code (`_delivery_sink`
-    makes it with ``tuple.__new__``) and `BlockingConnection._dispatch`
+    A tuple, so that queueing one runs no Python code (it is made from the
+    five values as ``_Delivery((channel, ...))``) and `BlockingConnection._dispatch`
     can unpack it to call the consumer's callback itself, which is what
     calling it does without an observer.
     """
 
     __slots__ = ()
-
-    def __new__(
-        cls,
-        channel: BlockingChannel,
-        info: _ConsumerInfo,
-        method: spec.Basic.Deliver,
-        properties: spec.BasicProperties,
-        body: bytes,
-    ) -> _Delivery:
-        return tuple.__new__(cls, (channel, info, method, properties, body))
 
     @property
     def channel(self) -> BlockingChannel:
@@ -236,6 +225,6 @@ def _delivery_sink(channel: BlockingChannel, info: _ConsumerInfo) -> MessageSink
 
     def put_delivery(_impl: Channel, method: _Deliver, properties: _Props, body: bytes) -> None:
         # (mypy does not take a tuple subclass with a __call__ for a callable)
-        ready.append(_new_tuple(_Delivery, (channel, info, method, properties, body)))  # type: ignore[arg-type]
+        ready.append(_Delivery((channel, info, method, properties, body)))  # type: ignore[arg-type]
 
     return hand_off(put_delivery)

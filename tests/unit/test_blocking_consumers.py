@@ -27,7 +27,7 @@ def test_private_names_are_importable_where_pika_has_them() -> None:
 def test_a_delivery_calls_the_callback_set_when_it_is_dispatched() -> None:
     calls: list[tuple[str, bytes]] = []
     info = _ConsumerInfo("ctag", lambda *args: calls.append(("first", args[3])), auto_ack=False)
-    queued = _Delivery(None, info, METHOD, PROPERTIES, b"body")  # type: ignore[arg-type]
+    queued = _Delivery((None, info, METHOD, PROPERTIES, b"body"))  # type: ignore[arg-type]
     info.on_message_callback = lambda *args: calls.append(("replaced", args[3]))
     queued()
     assert calls == [("replaced", b"body")]
