@@ -83,14 +83,14 @@ class _Frames:
         self._buf = b""
         self._pos = 0
 
-    def next(self) -> tuple[int, int, int]:
-        """``(frame_type, payload_start, payload_end)`` in `buf`."""
+    def next(self) -> tuple[int, int]:
+        """The next frame's ``(payload_start, payload_end)`` in `buf`."""
         while True:
             found = frame.scan_frame(self._buf, self._pos, FRAME_MAX)
             if found is not None:
-                frame_type, _channel, start, end = found
+                _type, _channel, start, end = found
                 self._pos = end
-                return frame_type, start, end - 1
+                return start, end - 1
             self._buf = self._buf[self._pos :] + self._sock.recv(65536)
             self._pos = 0
 
@@ -100,11 +100,11 @@ class _Frames:
 
     def message(self) -> tuple[Any, spec.BasicProperties, bytes]:
         """The next method, header and body frames, decoded."""
-        _type, start, end = self.next()
+        start, end = self.next()
         method = frame.decode_method(self._buf, start, end)
-        _type, start, end = self.next()
+        start, end = self.next()
         _size, properties = frame.decode_header(self._buf, start, end)
-        _type, start, end = self.next()
+        start, end = self.next()
         return method, properties, self._buf[start:end]
 
 
