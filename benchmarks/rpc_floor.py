@@ -12,12 +12,18 @@ way's median p50 over the rounds:
 - ``bare``: no client work at all. Both sides write frames encoded before
   the loop and read replies of a known size on blocking sockets: what
   remains is the broker, the kernel and waking the two processes.
+- ``client``: this project's client (the ``rpc`` scenario's) against a
+  near-bare server, which finds the frames of each request (its size
+  varies) and writes a reply and ack encoded before the loop: what this
+  project's client adds to ``bare``.
+- ``server``: the bare client against this project's server (the ``rpc``
+  scenario's): what this project's server adds to ``bare``.
 - ``ours``: the ``rpc`` scenario on this project.
 - ``pika``: the same scenario on PyPI's pika, run by the benchmark
   virtualenv that ``run.py`` makes (skipped when it is missing).
 
-``bare`` opens its connection, channel and consumer with this project's
-``BlockingConnection`` and then takes over its socket (a private
+The bare sides open their connection, channel and consumer with this
+project's ``BlockingConnection`` and then take over its socket (a private
 attribute: this is a measuring tool, not an example). Each way runs in
 fresh processes; the ratio column is each p50 over pika's.
 """
@@ -51,6 +57,8 @@ CHANNEL = 1
 FRAME_MAX = 131072
 _ENVELOPE = struct.Struct(">BHI")
 _TAG = struct.Struct(">Q")
+#: A Basic.Deliver method frame's payload starts with its class and method ids.
+_DELIVER = struct.pack(">I", spec.Basic.Deliver.INDEX)
 REPLY_TO = scenarios.REPLY_TO
 #: The last request, as long as the others (``bare`` reads fixed sizes).
 STOP = b"stop".ljust(len(scenarios.SMALL), b".")
@@ -98,6 +106,10 @@ class _Frames:
     def buf(self) -> bytes:
         return self._buf
 
+    @property
+    def sock(self) -> socket.socket:
+        return self._sock
+
     def message(self) -> tuple[Any, spec.BasicProperties, bytes]:
         """The next method, header and body frames, decoded."""
         start, end = self.next()
@@ -114,14 +126,49 @@ def _recv_exactly(sock: socket.socket, view: memoryview) -> None:
         received += sock.recv_into(view[received:])
 
 
-def _server(queue: str) -> None:
+def _server_socket(queue: str) -> socket.socket:
+    """The server's socket, consuming ``queue``; prints ``ready``."""
     connection = scenarios.blocking()
     channel = connection.channel()
     channel.queue_declare(queue, auto_delete=True)
     channel.basic_qos(prefetch_count=10)
     channel.basic_consume(queue, lambda *_args: None)
     print("ready", flush=True)
-    sock = _taken_socket(connection)
+    return _taken_socket(connection)
+
+
+def _ack(tag: int) -> bytearray:
+    """A Basic.Ack frame of ``tag``, whose tag ends `_TAG.size` + 2 bytes from its end."""
+    return bytearray(frame.Method(CHANNEL, spec.Basic.Ack(tag)).marshal())
+
+
+def _scanning_server(queue: str) -> None:
+    """The near-bare server of the ``client`` way: requests of any size,
+    until one whose body is ``stop``."""
+    frames = _Frames(_server_socket(queue))
+    reply = b""
+    ack = _ack(0)
+    tag_at = len(ack) - 1 - _TAG.size - 1
+    while True:
+        start, end = frames.next()
+        if end - start < 5 or frames.buf[start : start + 4] != _DELIVER:
+            continue  # a heartbeat or any other frame: not a request
+        tag_start = start + 5 + frames.buf[start + 4]
+        _TAG.pack_into(ack, tag_at, *_TAG.unpack_from(frames.buf, tag_start))
+        start, end = frames.next()
+        if not reply:
+            _size, properties = frame.decode_header(frames.buf, start, end)
+            assert isinstance(properties.reply_to, str)
+            first = spec.BasicProperties(correlation_id="1")
+            reply = _publish(properties.reply_to, scenarios.SMALL, first)
+        start, end = frames.next()
+        if frames.buf[start:end] == b"stop":
+            return
+        frames.sock.sendall(reply + ack)
+
+
+def _server(queue: str) -> None:
+    sock = _server_socket(queue)
     frames = _Frames(sock)
     method, properties, body = frames.message()
     # Every request is as long as the first; the reply and ack are encoded
@@ -130,10 +177,7 @@ def _server(queue: str) -> None:
     tag = method.delivery_tag
     reply_to = properties.reply_to
     assert isinstance(reply_to, str)
-    out = bytearray(
-        _publish(reply_to, body, spec.BasicProperties(correlation_id="1"))
-        + frame.Method(CHANNEL, spec.Basic.Ack(tag)).marshal()
-    )
+    out = bytearray(_publish(reply_to, body, spec.BasicProperties(correlation_id="1"))) + _ack(tag)
     tag_at = len(out) - 1 - _TAG.size - 1  # before the ack's multiple bit and frame end
     view = memoryview(request)
     while True:
@@ -145,9 +189,14 @@ def _server(queue: str) -> None:
         _TAG.pack_into(out, tag_at, tag)
 
 
-def _client(calls: int) -> dict[str, Any]:
+def _client(calls: int, ours: bool) -> dict[str, Any]:
+    """The bare client, against the bare server or (``ours``) this project's."""
     queue = f"bench-rpc-floor-{uuid.uuid4().hex[:12]}"
-    server = subprocess.Popen([sys.executable, __file__, "--server", queue], stdout=subprocess.PIPE)
+    if ours:
+        command = [sys.executable, str(HERE / "scenarios.py"), "rpc-server", queue]
+    else:
+        command = [sys.executable, __file__, "--bare-server", queue]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE)
     assert server.stdout is not None
     if server.stdout.readline().strip() != b"ready":
         raise RuntimeError("the server did not start")
@@ -169,26 +218,28 @@ def _client(calls: int) -> dict[str, Any]:
         _recv_exactly(sock, view)
         latencies.append(time.perf_counter() - started)
     latencies = sorted(latencies[max(50, calls // 10) :])
-    stop = spec.BasicProperties(reply_to=REPLY_TO, correlation_id="1")
-    sock.sendall(_publish(queue, STOP, stop))
+    if ours:
+        sock.sendall(_publish(queue, b"stop", spec.BasicProperties()))
+    else:
+        stop = spec.BasicProperties(reply_to=REPLY_TO, correlation_id="1")
+        sock.sendall(_publish(queue, STOP, stop))
     server.wait(timeout=30)
     return {"p50_us": statistics.median(latencies) * 1e6}
 
 
 def _run(way: str) -> float | None:
     """One round of ``way`` in a fresh process: its p50 in µs."""
-    if way in ("ours", "pika"):
-        python = Path(sys.executable) if way == "ours" else HERE / ".venv-bench" / "bin" / "python"
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    if way == "pika":
+        python = HERE / ".venv-bench" / "bin" / "python"
         if not python.exists():
             return None
-        env = dict(os.environ)
-        env.pop("PYTHONPATH", None)
-        if way == "ours":
-            env["PYTHONPATH"] = str(ROOT)
         command = [str(python), str(HERE / "scenarios.py"), "rpc"]
     else:
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        command = [sys.executable, __file__, "--client"]
+        env["PYTHONPATH"] = str(ROOT)
+        script = {"ours": HERE / "scenarios.py"}.get(way, Path(__file__))
+        command = [sys.executable, str(script), "rpc" if way == "ours" else f"--{way}"]
     done = subprocess.run(command, capture_output=True, env=env, timeout=300, check=True)
     return float(json.loads(done.stdout.decode().strip().splitlines()[-1])["p50_us"])
 
@@ -196,23 +247,32 @@ def _run(way: str) -> float | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--server", help=argparse.SUPPRESS)
+    for hidden in ("--bare", "--client", "--server"):  # one way's round
+        parser.add_argument(hidden, action="store_true", help=argparse.SUPPRESS)
+    for hidden in ("--bare-server", "--scanning-server"):  # the server's side
+        parser.add_argument(hidden, metavar="QUEUE", help=argparse.SUPPRESS)
     options = parser.parse_args()
-    if options.server:
-        _server(options.server)
+    if options.bare_server:
+        _server(options.bare_server)
+        return 0
+    if options.scanning_server:
+        _scanning_server(options.scanning_server)
+        return 0
+    if options.bare or options.server:
+        print(json.dumps(_client(CALLS, ours=options.server)))
         return 0
     if options.client:
-        print(json.dumps(_client(CALLS)))
+        server = [sys.executable, __file__, "--scanning-server"]
+        print(json.dumps(scenarios.rpc(CALLS, server_command=server)))
         return 0
-    ways = ("bare", "ours", "pika")
+    ways = ("bare", "client", "server", "ours", "pika")
     results: dict[str, list[float]] = {way: [] for way in ways}
     for round_number in range(1, options.rounds + 1):
         for way in ways:
             p50 = _run(way)
             if p50 is not None:
                 results[way].append(p50)
-                print(f"round {round_number}/{options.rounds}  {way:5}  {p50:6.0f} µs", flush=True)
+                print(f"round {round_number}/{options.rounds}  {way:6}  {p50:6.0f} µs", flush=True)
     pika_p50 = statistics.median(results["pika"]) if results["pika"] else None
     print()
     print("| way | RPC p50 (median of rounds) | / pika's |")

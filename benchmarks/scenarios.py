@@ -329,12 +329,13 @@ def select_confirms(count: int) -> dict[str, Any]:
     return throughput(window, count)
 
 
-def rpc(count: int) -> dict[str, Any]:
-    """Request/reply over direct reply-to; the server is another process."""
+def rpc(count: int, server_command: list[str] | None = None) -> dict[str, Any]:
+    """Request/reply over direct reply-to; the server is another process:
+    `rpc_server`, or ``server_command`` followed by the queue's name (it
+    prints ``ready`` once it consumes; ``rpc_floor.py`` passes its own)."""
     queue = f"bench-rpc-{uuid.uuid4().hex[:12]}"
-    server = subprocess.Popen(
-        [sys.executable, __file__, "rpc-server", queue], stdout=subprocess.PIPE
-    )
+    command = server_command or [sys.executable, __file__, "rpc-server"]
+    server = subprocess.Popen([*command, queue], stdout=subprocess.PIPE)
     assert server.stdout is not None
     if server.stdout.readline().strip() != b"ready":
         raise RuntimeError("the RPC server did not start")
