@@ -18,6 +18,10 @@ way's median p50 over the rounds:
   project's client adds to ``bare``.
 - ``server``: the bare client against this project's server (the ``rpc``
   scenario's): what this project's server adds to ``bare``.
+- ``codecs``: both sides bare but for this project's frame codecs: each
+  request and reply is encoded when sent (``pika.frame``'s marshalling)
+  and decoded when received (method, properties and body): the least a
+  client library does per message, without its loop, channels or callbacks.
 - ``ours``: the ``rpc`` scenario on this project.
 - ``pika``: the same scenario on PyPI's pika, run by the benchmark
   virtualenv that ``run.py`` makes (skipped when it is missing).
@@ -227,6 +231,45 @@ def _client(calls: int, ours: bool) -> dict[str, Any]:
     return {"p50_us": statistics.median(latencies) * 1e6}
 
 
+def _codec_server(queue: str) -> None:
+    """The server of the ``codecs`` way: decode each request, encode its
+    reply and ack, until a request whose body is ``stop``."""
+    frames = _Frames(_server_socket(queue))
+    while True:
+        method, properties, body = frames.message()
+        if body == b"stop":
+            return
+        assert isinstance(properties.reply_to, str)
+        reply = spec.BasicProperties(correlation_id=properties.correlation_id)
+        ack = frame.Method(CHANNEL, spec.Basic.Ack(method.delivery_tag)).marshal()
+        frames.sock.sendall(_publish(properties.reply_to, body, reply) + ack)
+
+
+def _codec_client(calls: int) -> dict[str, Any]:
+    """The client of the ``codecs`` way: encode each request, decode each reply."""
+    queue = f"bench-rpc-floor-{uuid.uuid4().hex[:12]}"
+    command = [sys.executable, __file__, "--codec-server", queue]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE)
+    assert server.stdout is not None
+    if server.stdout.readline().strip() != b"ready":
+        raise RuntimeError("the server did not start")
+    connection = scenarios.blocking()
+    channel = connection.channel()
+    channel.basic_consume(REPLY_TO, lambda *_args: None, auto_ack=True)
+    frames = _Frames(_taken_socket(connection))
+    latencies = []
+    for number in range(calls + max(50, calls // 10)):
+        properties = spec.BasicProperties(reply_to=REPLY_TO, correlation_id=str(number))
+        started = time.perf_counter()
+        frames.sock.sendall(_publish(queue, scenarios.SMALL, properties))
+        frames.message()
+        latencies.append(time.perf_counter() - started)
+    latencies = sorted(latencies[max(50, calls // 10) :])
+    frames.sock.sendall(_publish(queue, b"stop", spec.BasicProperties()))
+    server.wait(timeout=30)
+    return {"p50_us": statistics.median(latencies) * 1e6}
+
+
 def _run(way: str) -> float | None:
     """One round of ``way`` in a fresh process: its p50 in µs."""
     env = dict(os.environ)
@@ -247,9 +290,9 @@ def _run(way: str) -> float | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
-    for hidden in ("--bare", "--client", "--server"):  # one way's round
+    for hidden in ("--bare", "--client", "--server", "--codecs"):  # one way's round
         parser.add_argument(hidden, action="store_true", help=argparse.SUPPRESS)
-    for hidden in ("--bare-server", "--scanning-server"):  # the server's side
+    for hidden in ("--bare-server", "--scanning-server", "--codec-server"):  # a server
         parser.add_argument(hidden, metavar="QUEUE", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.bare_server:
@@ -258,6 +301,12 @@ def main() -> int:
     if options.scanning_server:
         _scanning_server(options.scanning_server)
         return 0
+    if options.codec_server:
+        _codec_server(options.codec_server)
+        return 0
+    if options.codecs:
+        print(json.dumps(_codec_client(CALLS)))
+        return 0
     if options.bare or options.server:
         print(json.dumps(_client(CALLS, ours=options.server)))
         return 0
@@ -265,7 +314,7 @@ def main() -> int:
         server = [sys.executable, __file__, "--scanning-server"]
         print(json.dumps(scenarios.rpc(CALLS, server_command=server)))
         return 0
-    ways = ("bare", "client", "server", "ours", "pika")
+    ways = ("bare", "codecs", "client", "server", "ours", "pika")
     results: dict[str, list[float]] = {way: [] for way in ways}
     for round_number in range(1, options.rounds + 1):
         for way in ways:
