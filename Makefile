@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-from-pyproject
 PYTEST_ARGS ?=
 
-.PHONY: venv broker demo test lint docs soak bench fuzz otel-releases
+.PHONY: venv broker demo test test-pythons lint docs soak bench fuzz otel-releases
 
 venv: $(STAMP)
 
@@ -34,6 +34,15 @@ test: venv broker
 	@status=0; $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status
+
+# The unit tests on every Python version pyproject.toml's classifiers name, each in its
+# own virtualenv (.venv-3.N), found on the PATH or through pyenv. PYTHON_VERSIONS to
+# choose; TEST_PYTHONS_ARGS="--require-all --skip-own" is what CI runs (a missing
+# interpreter fails; python3's version is left to `make test`).
+PYTHON_VERSIONS ?=
+TEST_PYTHONS_ARGS ?=
+test-pythons:
+	$(PYTHON) scripts/test_pythons.py $(TEST_PYTHONS_ARGS) $(PYTHON_VERSIONS)
 
 lint: venv
 	$(PY) -m ruff check .
