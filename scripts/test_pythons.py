@@ -37,6 +37,7 @@ PYPROJECT = ROOT / "pyproject.toml"
 CLASSIFIER = re.compile(r'"Programming Language :: Python :: (3\.\d+)"')
 STAMP = ".installed-from-pyproject"
 TIMEOUT_SECONDS = 1800
+NOT_FOUND = "no interpreter found"
 
 
 def supported_versions() -> list[str]:
@@ -123,7 +124,7 @@ def main(argv: list[str]) -> int:
     for version in versions:
         interpreter = find_interpreter(version)
         if interpreter is None:
-            results.append((version, "no interpreter found"))
+            results.append((version, NOT_FOUND))
             continue
         print(f"== Python {version}: {interpreter}", flush=True)
         python = ensure_venv(interpreter, version)
@@ -135,14 +136,15 @@ def main(argv: list[str]) -> int:
             status = subprocess.run(command, cwd=ROOT, timeout=TIMEOUT_SECONDS).returncode
         except subprocess.TimeoutExpired:
             status = -1
-        results.append((version, "passed" if status == 0 else f"FAILED (pytest exit {status})"))
+        outcome = "passed" if status == 0 else f"FAILED (pytest exit {status})"
+        results.append((version, f"unit tests {outcome}"))
     print()
     for version, outcome in results:
-        print(f"Python {version}: unit tests {outcome}")
+        print(f"Python {version}: {outcome}")
     failed = [
         outcome
         for _version, outcome in results
-        if outcome.startswith("FAILED") or (options.require_all and outcome.startswith("no "))
+        if "FAILED" in outcome or (options.require_all and outcome == NOT_FOUND)
     ]
     return 1 if failed else 0
 
