@@ -4,22 +4,21 @@ package says it supports (``make test`` runs the whole suite on one).
 
 The versions are the ``Programming Language :: Python :: 3.N`` classifiers
 of ``pyproject.toml``. For each one, the script finds an interpreter
-(``python3.N`` on the PATH, or pyenv's ``3.N``, with or without
-pyenv on the PATH), keeps a virtualenv for it
-in ``.venv-3.N`` with the project and its ``dev`` extras installed (again
-only when ``pyproject.toml`` is newer than the virtualenv's stamp file, as
-the Makefile does for ``.venv``), and runs ``pytest tests/unit`` there.
+(``python3.N`` on the PATH, or pyenv's ``3.N``, with or without pyenv on
+the PATH), keeps a virtualenv for it in ``.venv-3.N`` with the project and
+its ``dev`` extras installed (again only when ``pyproject.toml`` is newer
+than the virtualenv's stamp file, as the Makefile does for ``.venv``), and
+runs ``pytest tests/unit`` there.
 
     python3 scripts/test_pythons.py             # every supported version
     python3 scripts/test_pythons.py 3.9 3.13    # only these
 
 A version without an interpreter on this machine is reported and skipped,
-unless ``--require-all`` is given (CI passes it: its machine has them all);
+unless ``--require-all`` is given (CI passes it: its machine has them all).
 ``--skip-own`` leaves out the version running the script, whose whole
 suite ``make test`` runs (the Makefile makes ``.venv`` with the same
-``python3``).
-Exits non-zero when a version's tests or installation failed. Runs with
-any Python 3.9 or newer, standard library only.
+``python3``). Exits non-zero when a version's tests or installation
+failed. Runs with any Python 3.9 or newer, standard library only.
 """
 
 from __future__ import annotations
@@ -68,7 +67,8 @@ def find_interpreter(version: str) -> str | None:
     candidates = []
     pyenv = shutil.which("pyenv")
     if pyenv is not None:
-        done = subprocess.run([pyenv, "prefix", version], capture_output=True, text=True)
+        asked = [pyenv, "prefix", version]
+        done = subprocess.run(asked, capture_output=True, text=True, timeout=60)
         if done.returncode == 0 and done.stdout.strip():
             candidates.append(Path(done.stdout.strip().splitlines()[-1]))
     # pyenv's versions without pyenv on the PATH: the newest patch release first.
