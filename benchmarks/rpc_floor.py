@@ -6,22 +6,22 @@ under the ``rpc`` scenario.
 
 The ``rpc`` scenario of `scenarios.py` (a request over direct reply-to, a
 server in another process publishing the reply and acking the request) is
-run three ways, one after the other in each round, and the table shows each
+run six ways, one after the other in each round, and the table shows each
 way's median p50 over the rounds:
 
 - ``bare``: no client work at all. Both sides write frames encoded before
   the loop and read replies of a known size on blocking sockets: what
   remains is the broker, the kernel and waking the two processes.
+- ``codecs``: both sides bare but for this project's frame codecs: each
+  request, reply and ack is encoded when sent (``pika.frame``'s
+  marshalling) and each message decoded when received (method, properties
+  and body), without a loop, channels or callbacks.
 - ``client``: this project's client (the ``rpc`` scenario's) against a
   near-bare server, which finds the frames of each request (its size
   varies) and writes a reply and ack encoded before the loop: what this
   project's client adds to ``bare``.
 - ``server``: the bare client against this project's server (the ``rpc``
   scenario's): what this project's server adds to ``bare``.
-- ``codecs``: both sides bare but for this project's frame codecs: each
-  request and reply is encoded when sent (``pika.frame``'s marshalling)
-  and decoded when received (method, properties and body): the least a
-  client library does per message, without its loop, channels or callbacks.
 - ``ours``: the ``rpc`` scenario on this project.
 - ``pika``: the same scenario on PyPI's pika, run by the benchmark
   virtualenv that ``run.py`` makes (skipped when it is missing).
