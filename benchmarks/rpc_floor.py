@@ -193,22 +193,38 @@ def _server(queue: str) -> None:
         _TAG.pack_into(out, tag_at, tag)
 
 
-def _client(calls: int, ours: bool) -> dict[str, Any]:
-    """The bare client, against the bare server or (``ours``) this project's."""
+def _start(server: list[str]) -> tuple[subprocess.Popen[bytes], str, _Frames]:
+    """Start the server ``server`` (a command, given a fresh queue's name),
+    then connect the client side: the server's process, the queue, and the
+    client's socket, consuming replies."""
     queue = f"bench-rpc-floor-{uuid.uuid4().hex[:12]}"
-    if ours:
-        command = [sys.executable, str(HERE / "scenarios.py"), "rpc-server", queue]
-    else:
-        command = [sys.executable, __file__, "--bare-server", queue]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE)
-    assert server.stdout is not None
-    if server.stdout.readline().strip() != b"ready":
+    process = subprocess.Popen([*server, queue], stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != b"ready":
         raise RuntimeError("the server did not start")
     connection = scenarios.blocking()
     channel = connection.channel()
     channel.basic_consume(REPLY_TO, lambda *_args: None, auto_ack=True)
-    sock = _taken_socket(connection)
-    frames = _Frames(sock)
+    return process, queue, _Frames(_taken_socket(connection))
+
+
+def _p50_us(latencies: list[float], calls: int) -> dict[str, Any]:
+    """The median of the last ``calls`` latencies (the first ones warm up), in µs."""
+    return {"p50_us": statistics.median(latencies[-calls:]) * 1e6}
+
+
+def _warm_calls(calls: int) -> int:
+    """``calls`` and the warm-up calls before them, as the ``rpc`` scenario makes."""
+    return calls + max(50, calls // 10)
+
+
+def _client(calls: int, ours: bool) -> dict[str, Any]:
+    """The bare client, against the bare server or (``ours``) this project's."""
+    if ours:
+        server, queue, frames = _start([sys.executable, str(HERE / "scenarios.py"), "rpc-server"])
+    else:
+        server, queue, frames = _start([sys.executable, __file__, "--bare-server"])
+    sock = frames.sock
     request = _publish(
         queue, scenarios.SMALL, spec.BasicProperties(reply_to=REPLY_TO, correlation_id="1")
     )
@@ -216,19 +232,18 @@ def _client(calls: int, ours: bool) -> dict[str, Any]:
     frames.message()
     view = memoryview(bytearray(len(frames.buf)))
     latencies = []
-    for _ in range(calls + max(50, calls // 10)):
+    for _ in range(_warm_calls(calls)):
         started = time.perf_counter()
         sock.sendall(request)
         _recv_exactly(sock, view)
         latencies.append(time.perf_counter() - started)
-    latencies = sorted(latencies[max(50, calls // 10) :])
     if ours:
         sock.sendall(_publish(queue, b"stop", spec.BasicProperties()))
     else:
         stop = spec.BasicProperties(reply_to=REPLY_TO, correlation_id="1")
         sock.sendall(_publish(queue, STOP, stop))
     server.wait(timeout=30)
-    return {"p50_us": statistics.median(latencies) * 1e6}
+    return _p50_us(latencies, calls)
 
 
 def _codec_server(queue: str) -> None:
@@ -247,27 +262,17 @@ def _codec_server(queue: str) -> None:
 
 def _codec_client(calls: int) -> dict[str, Any]:
     """The client of the ``codecs`` way: encode each request, decode each reply."""
-    queue = f"bench-rpc-floor-{uuid.uuid4().hex[:12]}"
-    command = [sys.executable, __file__, "--codec-server", queue]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE)
-    assert server.stdout is not None
-    if server.stdout.readline().strip() != b"ready":
-        raise RuntimeError("the server did not start")
-    connection = scenarios.blocking()
-    channel = connection.channel()
-    channel.basic_consume(REPLY_TO, lambda *_args: None, auto_ack=True)
-    frames = _Frames(_taken_socket(connection))
+    server, queue, frames = _start([sys.executable, __file__, "--codec-server"])
     latencies = []
-    for number in range(calls + max(50, calls // 10)):
+    for number in range(_warm_calls(calls)):
         properties = spec.BasicProperties(reply_to=REPLY_TO, correlation_id=str(number))
         started = time.perf_counter()
         frames.sock.sendall(_publish(queue, scenarios.SMALL, properties))
         frames.message()
         latencies.append(time.perf_counter() - started)
-    latencies = sorted(latencies[max(50, calls // 10) :])
     frames.sock.sendall(_publish(queue, b"stop", spec.BasicProperties()))
     server.wait(timeout=30)
-    return {"p50_us": statistics.median(latencies) * 1e6}
+    return _p50_us(latencies, calls)
 
 
 def _run(way: str) -> float | None:
